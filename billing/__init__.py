@@ -1,0 +1,2 @@
+"""Shared app (public schema): plans, the Stripe customer/subscription mirror, checkout,
+portal, webhooks and entitlements (the Subscriptions issue fills it)."""

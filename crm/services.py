@@ -1,0 +1,141 @@
+"""Writes of the crm app: staff roles, departments and staff accounts. Runs inside the
+current tenant's schema; never switches schemas."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
+
+from .models import Department
+from .presets import DEPARTMENTS
+from .roles import ROLE_PERMISSIONS, Role
+from .selectors import staff_role
+
+User = get_user_model()
+
+
+def roles_sync() -> None:
+    """Make the five role groups exist with exactly the permissions of ROLE_PERMISSIONS."""
+    wanted = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    by_name: dict[str, Permission] = {}
+    for perm in Permission.objects.select_related("content_type").filter(
+        codename__in={p.split(".", 1)[1] for p in wanted}
+    ):
+        by_name[f"{perm.content_type.app_label}.{perm.codename}"] = perm
+    missing = wanted - by_name.keys()
+    if missing:
+        raise LookupError(f"Permissions missing in this schema: {sorted(missing)}")
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.set([by_name[p] for p in perms])
+
+
+def roles_seed(*, kind: str, locale: str) -> None:
+    """Preset step: every kind of tenant gets the same five roles."""
+    roles_sync()
+
+
+def departments_seed(*, kind: str, locale: str) -> None:
+    """Preset step: the usual departments of this kind, named in the tenant's language."""
+    use_chinese = locale.startswith("zh")
+    for code, zh_name, en_name in DEPARTMENTS.get(kind, []):
+        Department.objects.get_or_create(
+            code=code, defaults={"name": zh_name if use_chinese else en_name}
+        )
+
+
+@dataclass(frozen=True)
+class Invitation:
+    user: User
+    set_password_url: str
+
+
+def set_password_url(*, user, base_url: str) -> str:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    return base_url.rstrip("/") + path
+
+
+@transaction.atomic
+def staff_invite(
+    *,
+    email: str,
+    full_name: str,
+    role: str,
+    invited_by,
+    base_url: str,
+    organisation: str,
+) -> Invitation:
+    """Create a staff account with no password yet and email a link to set one. The address
+    is the login; an address that already has an account is refused."""
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": _("Enter a valid email address.")}) from exc
+    if role not in Role.values:
+        raise ValidationError({"role": _("Choose one of the roles.")})
+    if User.objects.filter(username__iexact=email).exists():
+        raise ValidationError({"email": _("A staff member with this email address already exists.")})
+
+    first_name, _sep, last_name = (full_name or "").strip().partition(" ")
+    user = User(username=email, email=email, first_name=first_name[:150], last_name=last_name[:150])
+    user.set_unusable_password()
+    user.save()
+    user.groups.set([Group.objects.get(name=role)])
+    url = set_password_url(user=user, base_url=base_url)
+    context = {
+        "organisation": organisation,
+        "url": url,
+        "inviter": invited_by.get_full_name() or invited_by.email if invited_by else "",
+        "role": Role(role).label,
+    }
+    subject = _("You are invited to %(organisation)s on CareBridge") % {"organisation": organisation}
+    body = render_to_string("crm/email/invitation.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+    return Invitation(user=user, set_password_url=url)
+
+
+def _ensure_admin_remains(user, *, acting_user) -> None:
+    if user.pk == acting_user.pk:
+        raise ValidationError(_("You cannot change your own role or deactivate yourself."))
+    if staff_role(user) == Role.ADMIN:
+        other_admins = User.objects.filter(is_active=True, groups__name=Role.ADMIN).exclude(pk=user.pk)
+        if not other_admins.exists():
+            raise ValidationError(_("The tenant must keep at least one active administrator."))
+
+
+@transaction.atomic
+def staff_set_role(*, user, role: str, acting_user) -> None:
+    """Give ``user`` exactly one role."""
+    if role not in Role.values:
+        raise ValidationError(_("Choose one of the roles."))
+    if staff_role(user) == role:
+        return
+    _ensure_admin_remains(user, acting_user=acting_user)
+    user.groups.set([Group.objects.get(name=role)])
+
+
+@transaction.atomic
+def staff_deactivate(*, user, acting_user) -> None:
+    """Stop ``user`` from logging in; their history stays."""
+    _ensure_admin_remains(user, acting_user=acting_user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    # Open sessions die with it: ModelBackend.get_user refuses inactive users on each request.
+
+
+def staff_reactivate(*, user) -> None:
+    user.is_active = True
+    user.save(update_fields=["is_active"])

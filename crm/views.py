@@ -1,0 +1,110 @@
+"""Tenant pages: the home page and staff management. Thin: parse, call a service, render."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import StaffInviteForm, StaffRoleForm
+from .models import Department
+from .roles import MANAGE_STAFF, Role
+
+User = get_user_model()
+manage_staff_required = permission_required(MANAGE_STAFF, raise_exception=True)
+
+
+@login_required
+def home(request):
+    return render(
+        request,
+        "crm/home.html",
+        {"departments": Department.objects.filter(active=True)},
+    )
+
+
+@login_required
+@manage_staff_required
+def staff_list(request):
+    staff = [(user, selectors.staff_role(user)) for user in selectors.staff_list()]
+    return render(
+        request,
+        "crm/staff_list.html",
+        {"staff": staff, "role_choices": Role.choices, "invite_form": StaffInviteForm()},
+    )
+
+
+@login_required
+@manage_staff_required
+def staff_invite(request):
+    form = StaffInviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.staff_invite(
+                **form.cleaned_data,
+                invited_by=request.user,
+                base_url=request.build_absolute_uri("/"),
+                organisation=request.tenant.name,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(
+                request,
+                _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]},
+            )
+            return redirect("staff_list")
+    return render(request, "crm/staff_invite.html", {"form": form})
+
+
+def _staff_action(request, user_id, action):
+    user = get_object_or_404(User, pk=user_id)
+    try:
+        action(user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return redirect("staff_list")
+
+
+@require_POST
+@login_required
+@manage_staff_required
+def staff_role_change(request, user_id):
+    form = StaffRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the roles."))
+        return redirect("staff_list")
+
+    def change(user):
+        services.staff_set_role(user=user, role=form.cleaned_data["role"], acting_user=request.user)
+        messages.success(request, _("Role of %(email)s changed.") % {"email": user.email})
+
+    return _staff_action(request, user_id, change)
+
+
+@require_POST
+@login_required
+@manage_staff_required
+def staff_deactivate(request, user_id):
+    def deactivate(user):
+        services.staff_deactivate(user=user, acting_user=request.user)
+        messages.success(request, _("%(email)s can no longer sign in.") % {"email": user.email})
+
+    return _staff_action(request, user_id, deactivate)
+
+
+@require_POST
+@login_required
+@manage_staff_required
+def staff_reactivate(request, user_id):
+    def reactivate(user):
+        services.staff_reactivate(user=user)
+        messages.success(request, _("%(email)s can sign in again.") % {"email": user.email})
+
+    return _staff_action(request, user_id, reactivate)

@@ -1,0 +1,46 @@
+"""What the base layout needs on every page: tenant, navigation for the user's role, languages."""
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+def _tenant_nav(user) -> list[dict]:
+    from crm.roles import MANAGE_STAFF
+
+    items = [{"url": reverse("home"), "label": _("Home"), "name": "home"}]
+    if user.has_perm(MANAGE_STAFF):
+        items.append({"url": reverse("staff_list"), "label": _("Staff"), "name": "staff"})
+    return items
+
+
+def _public_nav(user) -> list[dict]:
+    items = [{"url": reverse("landing"), "label": _("Home"), "name": "landing"}]
+    if user.is_active and user.is_staff:
+        items.append({"url": reverse("console:tenants"), "label": _("Console"), "name": "console"})
+    return items
+
+
+def shell(request) -> dict:
+    tenant = getattr(request, "tenant", None)
+    is_tenant = tenant is not None and not tenant.is_public
+    user = getattr(request, "user", None)
+    nav = []
+    role = None
+    if user is not None and user.is_authenticated:
+        if is_tenant:
+            from crm.roles import Role
+            from crm.selectors import staff_role
+
+            nav = _tenant_nav(user)
+            code = staff_role(user)
+            role = Role(code).label if code else None
+        else:
+            nav = _public_nav(user)
+    return {
+        "current_tenant": tenant if is_tenant else None,
+        "nav_items": nav,
+        "user_role": role,
+        "languages": settings.LANGUAGES,
+        "base_domain": settings.BASE_DOMAIN,
+    }

@@ -1,0 +1,51 @@
+"""Request-level rules that depend on the tenant: its language and its suspension."""
+
+from django.conf import settings
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+
+_SUPPORTED = {code for code, _name in settings.LANGUAGES}
+
+
+class TenantLocaleMiddleware:
+    """Language: the user's explicit choice (language cookie), else the tenant's locale, else
+    the browser's. Replaces django.middleware.locale.LocaleMiddleware: no URL prefixes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if language not in _SUPPORTED:
+            tenant = getattr(request, "tenant", None)
+            if tenant is not None and not tenant.is_public:
+                language = tenant.locale
+            else:
+                language = translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        return response
+
+
+class SuspendedTenantMiddleware:
+    """A suspended tenant's staff may sign in and look, but every change is refused with the
+    'account suspended' page."""
+
+    SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+    ALWAYS_ALLOWED = ("login", "logout", "set_language")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and not tenant.is_public and tenant.is_suspended:
+            allowed = {reverse(name) for name in self.ALWAYS_ALLOWED}
+            if request.method not in self.SAFE_METHODS and request.path not in allowed:
+                return render(request, "saas/suspended.html", {"tenant": tenant}, status=403)
+        return self.get_response(request)

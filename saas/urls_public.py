@@ -1,0 +1,23 @@
+"""URLs on BASE_DOMAIN: the public site and the vendor console."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from saas.forms import EmailAuthenticationForm
+
+from saas import views
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("console/", include("tenants.urls", namespace="console")),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="landing"), name="logout"),
+    path("i18n/setlang/", set_language, name="set_language"),
+]

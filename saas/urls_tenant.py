@@ -1,0 +1,23 @@
+"""URLs on a tenant's host (<slug>.BASE_DOMAIN or the clinic's own domain)."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from saas.forms import EmailAuthenticationForm
+
+from crm import views as crm_views
+
+urlpatterns = [
+    path("", crm_views.home, name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("staff/", include("crm.urls")),
+    path("i18n/setlang/", set_language, name="set_language"),
+]

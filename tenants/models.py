@@ -1,0 +1,131 @@
+"""Tenants (clinics, hospitals, service businesses) and the hosts that route to them."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+def default_calling_hours() -> list[list[str]]:
+    return [["08:00", "12:00"], ["13:30", "17:30"]]
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class Tenant(TenantMixin):
+    """One customer of CareBridge. ``schema_name`` is the tenant's slug: it names the
+    PostgreSQL schema and the subdomain ``<slug>.BASE_DOMAIN``."""
+
+    class Kind(models.TextChoices):
+        HOSPITAL = "hospital", _("Hospital")
+        AESTHETIC = "aesthetic", _("Aesthetic clinic")
+        DENTAL = "dental", _("Dental clinic")
+        SERVICE = "service", _("Service business")
+
+    class Status(models.TextChoices):
+        TRIAL = "trial", _("Trial")
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due")
+        SUSPENDED = "suspended", _("Suspended")
+
+    class Locale(models.TextChoices):
+        ZH_HANS = "zh-hans", "简体中文"
+        EN = "en", "English"
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.HOSPITAL)
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_timezone]
+    )
+    locale = models.CharField(
+        _("language"), max_length=10, choices=Locale.choices, default=Locale.ZH_HANS
+    )
+    calling_hours = models.JSONField(
+        _("calling hours"),
+        default=default_calling_hours,
+        help_text=_("Intervals [start, end] in the tenant's time zone, e.g. 08:00–12:00."),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.TRIAL
+    )
+    status_changed_at = models.DateTimeField(_("status changed at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    # Schemas are made by tenants.services.tenant_provision (clone of the template schema,
+    # migrations as fallback) inside one transaction, not by save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def slug(self) -> str:
+        return self.schema_name
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+    @property
+    def primary_host(self) -> str:
+        return f"{self.schema_name}.{settings.BASE_DOMAIN}"
+
+
+class Domain(DomainMixin):
+    """A host name routed to a tenant: ``<slug>.BASE_DOMAIN`` or the clinic's own domain."""
+
+    class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+
+
+class TemplateSchema(models.Model):
+    """The fully migrated schema new tenants are cloned from, and the migration state it
+    was last brought to: a clone is only taken while that state equals the code's."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    migration_fingerprint = models.CharField(max_length=64)
+    migrated_at = models.DateTimeField(auto_now=True)
+
+
+class PooledSchema(models.Model):
+    """A schema cloned ahead of time, waiting to be claimed by renaming it to a new tenant's
+    slug, so self-service sign-up does not wait for a clone."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    migration_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class ConsoleAuditEntry(models.Model):
+    """Who in the vendor team did what to which tenant, and when."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tenant = models.ForeignKey(Tenant, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=50)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -1,0 +1,19 @@
+"""What a new tenant of each kind starts with. Each step runs inside the new tenant's schema
+and takes the kind and locale; later issues append their steps (rules, surveys, outcome
+codes, message templates, starter pages …) to PRESET_STEPS."""
+
+from collections.abc import Callable
+
+from crm.services import departments_seed, roles_seed
+
+PresetStep = Callable[..., None]
+
+PRESET_STEPS: list[PresetStep] = [
+    roles_seed,
+    departments_seed,
+]
+
+
+def preset_apply(tenant) -> None:
+    for step in PRESET_STEPS:
+        step(kind=tenant.kind, locale=tenant.locale)

@@ -1,0 +1,28 @@
+"""Reads across tenants for the vendor console (public schema)."""
+
+from django.db import connection
+
+from .models import ConsoleAuditEntry, Tenant
+
+
+def tenant_console_list() -> list[Tenant]:
+    """Every tenant (not the public one), each with ``user_count`` = active staff in its
+    schema, counted in one query across schemas."""
+    tenants = list(Tenant.objects.exclude(schema_name="public").prefetch_related("domains"))
+    if not tenants:
+        return tenants
+    quote = connection.ops.quote_name
+    union = " UNION ALL ".join(
+        f"SELECT %s, count(*) FROM {quote(t.schema_name)}.auth_user WHERE is_active"
+        for t in tenants
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(union, [t.schema_name for t in tenants])
+        counts = dict(cursor.fetchall())
+    for tenant in tenants:
+        tenant.user_count = counts.get(tenant.schema_name, 0)
+    return tenants
+
+
+def console_audit_recent(limit: int = 20):
+    return ConsoleAuditEntry.objects.select_related("actor", "tenant")[:limit]

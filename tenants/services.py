@@ -1,0 +1,181 @@
+"""Writes on tenants: provisioning, suspension, reactivation. Provisioning is an edge of
+tenancy: it creates schemas and enters the new tenant's schema to seed it."""
+
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_exists, tenant_context
+
+from . import schemas
+from .models import ConsoleAuditEntry, Domain, Tenant
+from .presets import preset_apply
+
+SLUG_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,39}$")
+RESERVED_SLUGS = frozenset(
+    {
+        "admin", "api", "app", "assets", "billing", "blog", "cdn", "console", "dashboard",
+        "demo", "dev", "docs", "ftp", "help", "imap", "info", "mail", "media", "ns1", "ns2",
+        "pop", "public", "root", "smtp", "staging", "static", "status", "support", "test",
+        "template", "webmail", "www", "carebridge", "information_schema",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    tenant: Tenant
+    admin_email: str
+    set_password_url: str
+    method: str  # "pool", "clone" or "migrations"
+    seconds: float
+
+
+def slug_validate(slug: str) -> str:
+    """Return the normalised slug or raise ValidationError saying what is wrong with it."""
+    slug = (slug or "").strip().lower()
+    if not SLUG_PATTERN.match(slug):
+        raise ValidationError(
+            _(
+                "The address name must be 2–40 characters: lowercase letters, digits and "
+                "single hyphens, starting with a letter and not ending with a hyphen."
+            ),
+            code="invalid_slug",
+        )
+    if slug in RESERVED_SLUGS or slug.startswith("pg-"):
+        raise ValidationError(
+            _("“%(slug)s” is reserved. Please choose another name."),
+            code="reserved_slug",
+            params={"slug": slug},
+        )
+    if Tenant.objects.filter(schema_name__iexact=slug).exists() or schema_exists(slug):
+        raise ValidationError(
+            _("“%(slug)s” is already taken. Please choose another name."),
+            code="duplicate_slug",
+            params={"slug": slug},
+        )
+    return slug
+
+
+def tenant_url(tenant: Tenant, path: str = "/") -> str:
+    port = f":{settings.TENANT_URL_PORT}" if settings.TENANT_URL_PORT else ""
+    return f"{settings.TENANT_URL_SCHEME}://{tenant.primary_host}{port}{path}"
+
+
+def tenant_provision(
+    *,
+    name: str,
+    slug: str,
+    kind: str,
+    admin_email: str,
+    admin_name: str = "",
+    locale: str = Tenant.Locale.ZH_HANS,
+    use_pool: bool = True,
+    use_template: bool = True,
+    actor=None,
+) -> ProvisionResult:
+    """Create a tenant with its domain, schema, preset and first admin, all or nothing.
+
+    The schema comes from the pool of ready clones when one is waiting, else from a fresh
+    clone of the migrated template schema, else (no current template) from migrations. DDL
+    is transactional in PostgreSQL, so one transaction covers rows and schema alike: any
+    failure leaves no tenant row, domain or schema behind."""
+    from crm.services import staff_invite  # the first admin is invited like any staff member
+
+    started = time.perf_counter()
+    connection.set_schema_to_public()
+    slug = slug_validate(slug)
+    admin_email = _email_validate(admin_email)
+    tenant = Tenant(schema_name=slug, name=name.strip(), kind=kind, locale=locale)
+    tenant.full_clean()
+
+    with transaction.atomic():
+        tenant.save()
+        Domain.objects.create(domain=tenant.primary_host, tenant=tenant, is_primary=True)
+        method = _schema_create(slug, use_pool=use_pool, use_template=use_template)
+        with tenant_context(tenant), translation.override(tenant.locale):
+            preset_apply(tenant)
+            invitation = staff_invite(
+                email=admin_email,
+                full_name=admin_name,
+                role="admin",
+                invited_by=None,
+                base_url=tenant_url(tenant),
+                organisation=tenant.name,
+            )
+        if actor is not None:
+            ConsoleAuditEntry.objects.create(
+                actor=actor, tenant=tenant, action="tenant_created", detail={"method": method}
+            )
+    return ProvisionResult(
+        tenant=tenant,
+        admin_email=admin_email,
+        set_password_url=invitation.set_password_url,
+        method=method,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _email_validate(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError(_("Enter a valid email address for the administrator.")) from exc
+    return email
+
+
+def _schema_create(slug: str, *, use_pool: bool, use_template: bool) -> str:
+    if use_pool and schemas.pool_claim(slug):
+        return "pool"
+    if use_template and schemas.template_is_current():
+        schemas.schema_clone(schemas.template_name(), slug)
+        return "clone"
+    schemas.schema_create_by_migrations(slug)
+    return "migrations"
+
+
+def tenant_set_status(*, tenant: Tenant, status: str, actor=None, reason: str = "") -> Tenant:
+    """Move a tenant to ``status`` and record who did it."""
+    if status not in Tenant.Status.values:
+        raise ValidationError(_("Unknown status."))
+    with transaction.atomic():
+        previous = tenant.status
+        tenant.status = status
+        tenant.status_changed_at = timezone.now()
+        tenant.save(update_fields=["status", "status_changed_at"])
+        ConsoleAuditEntry.objects.create(
+            actor=actor,
+            tenant=tenant,
+            action="status_changed",
+            detail={"from": previous, "to": status, "reason": reason},
+        )
+    return tenant
+
+
+def tenant_suspend(*, tenant: Tenant, actor=None, reason: str = "") -> Tenant:
+    return tenant_set_status(tenant=tenant, status=Tenant.Status.SUSPENDED, actor=actor, reason=reason)
+
+
+def tenant_reactivate(*, tenant: Tenant, actor=None) -> Tenant:
+    return tenant_set_status(tenant=tenant, status=Tenant.Status.ACTIVE, actor=actor)
+
+
+def public_tenant_ensure() -> Tenant:
+    """The public schema's tenant row and its domain (BASE_DOMAIN), which route the landing
+    page and the vendor console."""
+    connection.set_schema_to_public()
+    tenant, _created = Tenant.objects.get_or_create(
+        schema_name="public",
+        defaults={"name": "CareBridge", "status": Tenant.Status.ACTIVE},
+    )
+    Domain.objects.get_or_create(
+        domain=settings.BASE_DOMAIN, defaults={"tenant": tenant, "is_primary": True}
+    )
+    return tenant

@@ -1,0 +1,78 @@
+"""The vendor console on BASE_DOMAIN: vendor staff (is_staff users of the public schema)
+list, create, suspend and reactivate tenants."""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import TenantCreateForm
+from .models import Tenant
+
+
+def vendor_staff_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not (request.user.is_active and request.user.is_staff):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@vendor_staff_required
+def tenant_list(request):
+    return render(
+        request,
+        "tenants/console_list.html",
+        {"tenants": selectors.tenant_console_list(), "audit": selectors.console_audit_recent()},
+    )
+
+
+@vendor_staff_required
+def tenant_create(request):
+    form = TenantCreateForm(request.POST or None, base_domain=settings.BASE_DOMAIN)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.tenant_provision(**form.cleaned_data, actor=request.user)
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(
+                request,
+                _("%(name)s is ready at %(host)s. An invitation was sent to %(email)s.")
+                % {
+                    "name": result.tenant.name,
+                    "host": result.tenant.primary_host,
+                    "email": result.admin_email,
+                },
+            )
+            return redirect("console:tenants")
+    return render(request, "tenants/console_create.html", {"form": form})
+
+
+@require_POST
+@vendor_staff_required
+def tenant_suspend(request, tenant_id):
+    tenant = get_object_or_404(Tenant.objects.exclude(schema_name="public"), pk=tenant_id)
+    services.tenant_suspend(tenant=tenant, actor=request.user, reason=request.POST.get("reason", ""))
+    messages.success(request, _("%(name)s is suspended.") % {"name": tenant.name})
+    return redirect("console:tenants")
+
+
+@require_POST
+@vendor_staff_required
+def tenant_reactivate(request, tenant_id):
+    tenant = get_object_or_404(Tenant.objects.exclude(schema_name="public"), pk=tenant_id)
+    services.tenant_reactivate(tenant=tenant, actor=request.user)
+    messages.success(request, _("%(name)s is active again.") % {"name": tenant.name})
+    return redirect("console:tenants")
