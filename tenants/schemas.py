@@ -45,6 +45,9 @@ def schema_migrate(schema_name: str, *, verbosity: int = 0) -> None:
 def schema_create_by_migrations(schema_name: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {quote(schema_name)}")
+        # Inside the provisioning transaction every migration shares one transaction: check
+        # foreign keys at once, or a data migration's pending checks block a later ALTER TABLE.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     schema_migrate(schema_name)
 
 

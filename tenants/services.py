@@ -63,9 +63,14 @@ def slug_validate(slug: str) -> str:
     return slug
 
 
-def tenant_url(tenant: Tenant, path: str = "/") -> str:
+def site_url(host: str, path: str = "/") -> str:
+    """An absolute URL on one of our hosts, as written in emails and printed by commands."""
     port = f":{settings.TENANT_URL_PORT}" if settings.TENANT_URL_PORT else ""
-    return f"{settings.TENANT_URL_SCHEME}://{tenant.primary_host}{port}{path}"
+    return f"{settings.TENANT_URL_SCHEME}://{host}{port}{path}"
+
+
+def tenant_url(tenant: Tenant, path: str = "/") -> str:
+    return site_url(tenant.primary_host, path)
 
 
 def tenant_provision(

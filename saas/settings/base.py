@@ -179,15 +179,23 @@ STORAGES = {
 }
 
 # --- Email ------------------------------------------------------------------------------
+# EMAIL_URL (smtp://user:pass@host:587/?tls=True, file:///path, console://) becomes Django
+# 6.1's MAILERS; the default writes each message to a file under .data/mail.
 _email = dj_email_url.parse(env_str("EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
-EMAIL_BACKEND = _email["EMAIL_BACKEND"]
-EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
-EMAIL_HOST = _email["EMAIL_HOST"]
-EMAIL_PORT = _email["EMAIL_PORT"]
-EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
-EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
-EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
-EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+_email_options = {
+    "host": _email["EMAIL_HOST"],
+    "port": _email["EMAIL_PORT"],
+    "username": _email["EMAIL_HOST_USER"],
+    "password": _email["EMAIL_HOST_PASSWORD"],
+    "use_tls": _email["EMAIL_USE_TLS"],
+    "use_ssl": _email["EMAIL_USE_SSL"],
+    "timeout": _email["EMAIL_TIMEOUT"],
+}
+if _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
+    _email_options = {"file_path": _email["EMAIL_FILE_PATH"]}
+elif not _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+    _email_options = {}
+MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 
 # --- Celery -----------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Make the local demo: the public site, a vendor staff login and three demo tenants with a
+demo admin and a demo agent each. Safe to run again: existing data is kept."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from tenants.models import Tenant
+from tenants.services import public_tenant_ensure, site_url, tenant_provision, tenant_url
+
+DEMO_PASSWORD = "carebridge-demo"
+DEMO_TENANTS = [
+    ("demo-hospital", "示范人民医院", Tenant.Kind.HOSPITAL, Tenant.Locale.ZH_HANS),
+    ("demo-aesthetic", "示范医疗美容诊所", Tenant.Kind.AESTHETIC, Tenant.Locale.ZH_HANS),
+    ("demo-dental", "Demo Dental Clinic", Tenant.Kind.DENTAL, Tenant.Locale.EN),
+]
+VENDOR_EMAIL = "vendor@carebridge.example"
+
+
+def _demo_user(email: str, *, role: str | None = None, is_staff: bool = False) -> None:
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=email, defaults={"email": email, "is_staff": is_staff}
+    )
+    if created or not user.has_usable_password():
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    if role:
+        user.groups.set([Group.objects.get(name=role)])
+
+
+class Command(BaseCommand):
+    help = "Create the demo tenants and logins (idempotent)."
+
+    def handle(self, *args, **options):
+        public_tenant_ensure()
+        _demo_user(VENDOR_EMAIL, is_staff=True)
+        lines = []
+        for slug, name, kind, locale in DEMO_TENANTS:
+            tenant = Tenant.objects.filter(schema_name=slug).first()
+            admin_email = f"admin@{slug}.example"
+            if tenant is None:
+                tenant = tenant_provision(
+                    name=name, slug=slug, kind=kind, admin_email=admin_email, locale=locale
+                ).tenant
+            with tenant_context(tenant):
+                _demo_user(admin_email, role="admin")
+                _demo_user(f"agent@{slug}.example", role="agent")
+            lines.append(
+                f"  {tenant_url(tenant)}\n"
+                f"      admin: {admin_email} / {DEMO_PASSWORD}\n"
+                f"      agent: agent@{slug}.example / {DEMO_PASSWORD}"
+            )
+        connection.set_schema_to_public()
+        console = site_url(settings.BASE_DOMAIN, "/console/")
+        self.stdout.write(
+            "\nCareBridge demo\n"
+            f"  Vendor console: {console}  ({VENDOR_EMAIL} / {DEMO_PASSWORD})\n"
+            "  Demo tenants:\n" + "\n".join(lines) + "\n"
+        )

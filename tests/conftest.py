@@ -1,0 +1,109 @@
+"""Test fixtures. The test database is migrated once (which also builds the template
+schema); two tenants, alpha (hospital, zh-hans) and beta (dental, en), are provisioned once per
+session and committed, so each test runs in a transaction that rolls back its own changes."""
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from tenants.models import Tenant
+from tenants.services import public_tenant_ensure, tenant_provision
+from tests.factories import PASSWORD, StaffFactory, VendorStaffFactory
+
+ALPHA = "alpha"
+BETA = "beta"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        public_tenant_ensure()
+        tenant_provision(
+            name="Alpha 人民医院", slug=ALPHA, kind="hospital", admin_email="boss@alpha.test"
+        )
+        tenant_provision(
+            name="Beta Dental", slug=BETA, kind="dental", admin_email="boss@beta.test", locale="en"
+        )
+        # Committed accounts for the browser tests, whose live server sees only committed rows.
+        with tenant_context(Tenant.objects.get(schema_name=ALPHA)):
+            StaffFactory(email="e2e-admin@alpha.test", role="admin")
+            StaffFactory(email="e2e-agent@alpha.test", role="agent")
+        connection.set_schema_to_public()
+        mail.outbox = []
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_between_tests():
+    """A request through the test client leaves the connection in the tenant it served."""
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    return Tenant.objects.get(schema_name=ALPHA)
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    return Tenant.objects.get(schema_name=BETA)
+
+
+@pytest.fixture
+def in_tenant():
+    """``with in_tenant(t):`` run ORM code in a tenant's schema, then go back to public."""
+
+    def enter(tenant):
+        return tenant_context(tenant)
+
+    return enter
+
+
+def host_of(tenant: Tenant) -> str:
+    return tenant.primary_host
+
+
+@pytest.fixture
+def client_a(tenant_a) -> Client:
+    return Client(HTTP_HOST=host_of(tenant_a))
+
+
+@pytest.fixture
+def client_b(tenant_b) -> Client:
+    return Client(HTTP_HOST=host_of(tenant_b))
+
+
+@pytest.fixture
+def public_client(db) -> Client:
+    return Client(HTTP_HOST="localhost")
+
+
+@pytest.fixture
+def admin_a(tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        return StaffFactory(email="admin@alpha.test", role="admin")
+
+
+@pytest.fixture
+def agent_a(tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        return StaffFactory(email="agent@alpha.test", role="agent")
+
+
+@pytest.fixture
+def admin_b(tenant_b, in_tenant):
+    with in_tenant(tenant_b):
+        return StaffFactory(email="admin@beta.test", role="admin")
+
+
+@pytest.fixture
+def vendor_staff(db):
+    connection.set_schema_to_public()
+    return VendorStaffFactory(email="ops@carebridge.test")
+
+
+def login(client: Client, email: str, password: str = PASSWORD):
+    return client.post("/accounts/login/", {"username": email, "password": password})
