@@ -3,6 +3,7 @@ current tenant's schema; never switches schemas."""
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.tokens import default_token_generator
@@ -63,7 +64,12 @@ class Invitation:
 def set_password_url(*, user, base_url: str) -> str:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
-    path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    # The tenant URLconf, also when provisioning runs from the vendor console's (public) request.
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={"uidb64": uid, "token": token},
+        urlconf=settings.ROOT_URLCONF,
+    )
     return base_url.rstrip("/") + path
 
 
@@ -87,7 +93,9 @@ def staff_invite(
     if role not in Role.values:
         raise ValidationError({"role": _("Choose one of the roles.")})
     if User.objects.filter(username__iexact=email).exists():
-        raise ValidationError({"email": _("A staff member with this email address already exists.")})
+        raise ValidationError(
+            {"email": _("A staff member with this email address already exists.")}
+        )
 
     first_name, _sep, last_name = (full_name or "").strip().partition(" ")
     user = User(username=email, email=email, first_name=first_name[:150], last_name=last_name[:150])
@@ -101,7 +109,9 @@ def staff_invite(
         "inviter": invited_by.get_full_name() or invited_by.email if invited_by else "",
         "role": Role(role).label,
     }
-    subject = _("You are invited to %(organisation)s on CareBridge") % {"organisation": organisation}
+    subject = _("You are invited to %(organisation)s on CareBridge") % {
+        "organisation": organisation
+    }
     body = render_to_string("crm/email/invitation.txt", context)
     transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
     return Invitation(user=user, set_password_url=url)
@@ -111,7 +121,9 @@ def _ensure_admin_remains(user, *, acting_user) -> None:
     if user.pk == acting_user.pk:
         raise ValidationError(_("You cannot change your own role or deactivate yourself."))
     if staff_role(user) == Role.ADMIN:
-        other_admins = User.objects.filter(is_active=True, groups__name=Role.ADMIN).exclude(pk=user.pk)
+        other_admins = User.objects.filter(is_active=True, groups__name=Role.ADMIN).exclude(
+            pk=user.pk
+        )
         if not other_admins.exists():
             raise ValidationError(_("The tenant must keep at least one active administrator."))
 

@@ -4,9 +4,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from saas.forms import EmailAuthenticationForm
-
 from crm import views as crm_views
+from saas.forms import EmailAuthenticationForm
 
 urlpatterns = [
     path("", crm_views.home, name="home"),

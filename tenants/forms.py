@@ -9,8 +9,9 @@ class TenantCreateForm(forms.Form):
     slug = forms.CharField(
         label=_("Address name"),
         max_length=40,
-        help_text=_("Lowercase letters, digits and hyphens; the tenant's address will be "
-                    "<name>.%(domain)s"),
+        help_text=_(
+            "Lowercase letters, digits and hyphens; the tenant's address will be <name>.%(domain)s"
+        ),
     )
     kind = forms.ChoiceField(label=_("Kind"), choices=Tenant.Kind.choices)
     locale = forms.ChoiceField(label=_("Language"), choices=Tenant.Locale.choices)

@@ -103,6 +103,9 @@ class TemplateSchema(models.Model):
     migration_fingerprint = models.CharField(max_length=64)
     migrated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return self.schema_name
+
 
 class PooledSchema(models.Model):
     """A schema cloned ahead of time, waiting to be claimed by renaming it to a new tenant's
@@ -114,6 +117,9 @@ class PooledSchema(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.schema_name
 
 
 class ConsoleAuditEntry(models.Model):
@@ -129,3 +135,6 @@ class ConsoleAuditEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.tenant_id} {self.created_at:%Y-%m-%d %H:%M}"

@@ -12,10 +12,9 @@ def tenant_console_list() -> list[Tenant]:
     if not tenants:
         return tenants
     quote = connection.ops.quote_name
-    union = " UNION ALL ".join(
-        f"SELECT %s, count(*) FROM {quote(t.schema_name)}.auth_user WHERE is_active"
-        for t in tenants
-    )
+    # Schema names come from our own Tenant rows and are quoted as identifiers.
+    counts_sql = "SELECT %s, count(*) FROM {}.auth_user WHERE is_active"
+    union = " UNION ALL ".join(counts_sql.format(quote(t.schema_name)) for t in tenants)
     with connection.cursor() as cursor:
         cursor.execute(union, [t.schema_name for t in tenants])
         counts = dict(cursor.fetchall())

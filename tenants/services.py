@@ -165,7 +165,9 @@ def tenant_set_status(*, tenant: Tenant, status: str, actor=None, reason: str = 
 
 
 def tenant_suspend(*, tenant: Tenant, actor=None, reason: str = "") -> Tenant:
-    return tenant_set_status(tenant=tenant, status=Tenant.Status.SUSPENDED, actor=actor, reason=reason)
+    return tenant_set_status(
+        tenant=tenant, status=Tenant.Status.SUSPENDED, actor=actor, reason=reason
+    )
 
 
 def tenant_reactivate(*, tenant: Tenant, actor=None) -> Tenant:

@@ -64,7 +64,9 @@ def tenant_create(request):
 @vendor_staff_required
 def tenant_suspend(request, tenant_id):
     tenant = get_object_or_404(Tenant.objects.exclude(schema_name="public"), pk=tenant_id)
-    services.tenant_suspend(tenant=tenant, actor=request.user, reason=request.POST.get("reason", ""))
+    services.tenant_suspend(
+        tenant=tenant, actor=request.user, reason=request.POST.get("reason", "")
+    )
     messages.success(request, _("%(name)s is suspended.") % {"name": tenant.name})
     return redirect("console:tenants")
 

@@ -49,7 +49,9 @@ def run() -> int:
                  "--schedule", str(DATA_DIR / "celerybeat-schedule")],
     }  # fmt: skip
     (DATA_DIR / "broker").mkdir(parents=True, exist_ok=True)
-    processes = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}
+    processes = {
+        name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()
+    }
 
     stopping = False
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import dj_database_url
 import dj_email_url
-from django.utils.translation import gettext_lazy as _
 
 from saas.env import env_bool, env_int, env_list, env_str
 
@@ -140,7 +139,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600  # an invitation link stays valid for three days
 

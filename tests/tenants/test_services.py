@@ -44,11 +44,13 @@ def test_provision_creates_tenant_domain_schema_preset_and_admin(
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
 
-        assert set(Group.objects.filter(name__in=Role.values).values_list("name", flat=True)) == set(
-            Role.values
-        )
+        assert set(
+            Group.objects.filter(name__in=Role.values).values_list("name", flat=True)
+        ) == set(Role.values)
         assert Group.objects.get(name="admin").permissions.filter(codename="change_user").exists()
-        assert not Group.objects.get(name="agent").permissions.filter(codename="change_user").exists()
+        assert (
+            not Group.objects.get(name="agent").permissions.filter(codename="change_user").exists()
+        )
         assert list(Department.objects.order_by("code").values_list("code", "name"))[:2] == [
             ("consultation", "咨询中心"),
             ("customer-service", "客服中心"),
