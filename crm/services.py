@@ -49,10 +49,13 @@ def roles_seed(*, kind: str, locale: str) -> None:
 def departments_seed(*, kind: str, locale: str) -> None:
     """Preset step: the usual departments of this kind, named in the tenant's language."""
     use_chinese = locale.startswith("zh")
-    for code, zh_name, en_name in DEPARTMENTS.get(kind, []):
-        Department.objects.get_or_create(
-            code=code, defaults={"name": zh_name if use_chinese else en_name}
-        )
+    Department.objects.bulk_create(
+        [
+            Department(code=code, name=zh_name if use_chinese else en_name)
+            for code, zh_name, en_name in DEPARTMENTS.get(kind, [])
+        ],
+        ignore_conflicts=True,  # a department the tenant already has keeps its name
+    )
 
 
 @dataclass(frozen=True)
@@ -102,19 +105,30 @@ def staff_invite(
     user.set_unusable_password()
     user.save()
     user.groups.set([Group.objects.get(name=role)])
+    url = staff_invitation_send(
+        user=user, invited_by=invited_by, base_url=base_url, organisation=organisation
+    )
+    return Invitation(user=user, set_password_url=url)
+
+
+def staff_invitation_send(*, user, invited_by, base_url: str, organisation: str) -> str:
+    """Email ``user`` a fresh link to set their password (after the transaction commits);
+    returns the link. Also used to resend a lost invitation."""
+    if user.has_usable_password():
+        raise ValidationError(_("This staff member has already set a password."))
     url = set_password_url(user=user, base_url=base_url)
     context = {
         "organisation": organisation,
         "url": url,
-        "inviter": invited_by.get_full_name() or invited_by.email if invited_by else "",
-        "role": Role(role).label,
+        "role": Role(staff_role(user)).label if staff_role(user) else "",
     }
     subject = _("You are invited to %(organisation)s on CareBridge") % {
         "organisation": organisation
     }
     body = render_to_string("crm/email/invitation.txt", context)
+    email = user.email
     transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
-    return Invitation(user=user, set_password_url=url)
+    return url
 
 
 def _ensure_admin_remains(user, *, acting_user) -> None:

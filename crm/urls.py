@@ -8,4 +8,5 @@ urlpatterns = [
     path("<int:user_id>/role/", views.staff_role_change, name="staff_role_change"),
     path("<int:user_id>/deactivate/", views.staff_deactivate, name="staff_deactivate"),
     path("<int:user_id>/reactivate/", views.staff_reactivate, name="staff_reactivate"),
+    path("<int:user_id>/resend/", views.staff_invitation_resend, name="staff_invitation_resend"),
 ]

@@ -33,7 +33,7 @@ def staff_list(request):
     return render(
         request,
         "crm/staff_list.html",
-        {"staff": staff, "role_choices": Role.choices, "invite_form": StaffInviteForm()},
+        {"staff": staff, "role_choices": Role.choices},
     )
 
 
@@ -108,3 +108,19 @@ def staff_reactivate(request, user_id):
         messages.success(request, _("%(email)s can sign in again.") % {"email": user.email})
 
     return _staff_action(request, user_id, reactivate)
+
+
+@require_POST
+@login_required
+@manage_staff_required
+def staff_invitation_resend(request, user_id):
+    def resend(user):
+        services.staff_invitation_send(
+            user=user,
+            invited_by=request.user,
+            base_url=request.build_absolute_uri("/"),
+            organisation=request.tenant.name,
+        )
+        messages.success(request, _("Invitation sent to %(email)s.") % {"email": user.email})
+
+    return _staff_action(request, user_id, resend)

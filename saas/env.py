@@ -3,6 +3,7 @@ instead of surfacing later as a confusing failure."""
 
 import os
 
+import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -45,3 +46,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def mailers_from_url(url: str) -> dict:
+    """Django's MAILERS setting from one EMAIL_URL (smtp://, file://, console://)."""
+    parsed = dj_email_url.parse(url)
+    backend = parsed["EMAIL_BACKEND"]
+    if backend.endswith("smtp.EmailBackend"):
+        options = {
+            "host": parsed["EMAIL_HOST"],
+            "port": parsed["EMAIL_PORT"],
+            "username": parsed["EMAIL_HOST_USER"],
+            "password": parsed["EMAIL_HOST_PASSWORD"],
+            "use_tls": parsed["EMAIL_USE_TLS"],
+            "use_ssl": parsed["EMAIL_USE_SSL"],
+            "timeout": parsed["EMAIL_TIMEOUT"],
+        }
+    elif backend.endswith("filebased.EmailBackend"):
+        options = {"file_path": parsed["EMAIL_FILE_PATH"]}
+    else:
+        options = {}
+    return {"default": {"BACKEND": backend, "OPTIONS": options}}

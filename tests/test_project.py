@@ -20,7 +20,8 @@ def test_migrations_are_committed(db):
 
 def test_production_settings_pass_the_deploy_check():
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "EMAIL_URL": "smtp://mailer:secret@smtp.carebridge.example:587/?tls=True",
         "DJANGO_SETTINGS_MODULE": "saas.settings.production",
         "SECRET_KEY": "x" * 30 + "production-like-secret-key-for-check-" + "y" * 20,
         "BASE_DOMAIN": "carebridge.example",

@@ -4,9 +4,8 @@ environment through the typed readers in ``saas.env``."""
 from pathlib import Path
 
 import dj_database_url
-import dj_email_url
 
-from saas.env import env_bool, env_int, env_list, env_str
+from saas.env import env_bool, env_int, env_list, env_str, mailers_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("CAREBRIDGE_DATA_DIR", str(BASE_DIR / ".data")))
@@ -180,21 +179,7 @@ STORAGES = {
 # --- Email ------------------------------------------------------------------------------
 # EMAIL_URL (smtp://user:pass@host:587/?tls=True, file:///path, console://) becomes Django
 # 6.1's MAILERS; the default writes each message to a file under .data/mail.
-_email = dj_email_url.parse(env_str("EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
-_email_options = {
-    "host": _email["EMAIL_HOST"],
-    "port": _email["EMAIL_PORT"],
-    "username": _email["EMAIL_HOST_USER"],
-    "password": _email["EMAIL_HOST_PASSWORD"],
-    "use_tls": _email["EMAIL_USE_TLS"],
-    "use_ssl": _email["EMAIL_USE_SSL"],
-    "timeout": _email["EMAIL_TIMEOUT"],
-}
-if _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
-    _email_options = {"file_path": _email["EMAIL_FILE_PATH"]}
-elif not _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
-    _email_options = {}
-MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _email_options}}
+MAILERS = mailers_from_url(env_str("EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 
 # --- Celery -----------------------------------------------------------------------------

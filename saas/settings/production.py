@@ -1,12 +1,13 @@
 """Production: secrets must come from the environment; HTTPS everywhere.
 ``DJANGO_SETTINGS_MODULE=saas.settings.production manage.py check --deploy`` is clean."""
 
-from saas.env import env_bool, env_int, env_str
+from saas.env import env_bool, env_int, env_str, mailers_from_url
 
 from .base import *  # noqa: F403
 
 DEBUG = False
 SECRET_KEY = env_str("SECRET_KEY")  # no default: refuse to start without one
+MAILERS = mailers_from_url(env_str("EMAIL_URL"))  # a real mail server, no file default
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)

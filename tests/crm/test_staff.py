@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 
 from tests.conftest import login
+from tests.factories import StaffFactory
 
 User = get_user_model()
 
@@ -154,3 +155,51 @@ def test_admin_of_b_cannot_touch_staff_of_a(client_b, admin_b, agent_a, tenant_a
         agent_a.refresh_from_db()
         assert agent_a.is_active
     assert response.status_code in (302, 404)
+
+
+def test_admin_resends_a_lost_invitation(
+    as_admin_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    with in_tenant(tenant_a):
+        invited = StaffFactory(email="late@alpha.test", password=None, role="agent")
+        invited.set_unusable_password()
+        invited.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_admin_a.post(f"/staff/{invited.pk}/resend/")
+
+    assert response.status_code == 302
+    assert mail.outbox[-1].to == ["late@alpha.test"]
+    assert "/accounts/reset/" in mail.outbox[-1].body
+
+
+def test_resending_to_someone_with_a_password_is_refused(
+    as_admin_a, agent_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_admin_a.post(f"/staff/{agent_a.pk}/resend/", follow=True)
+
+    assert mail.outbox == []
+    assert len(list(response.context["messages"])) == 1
+
+
+def test_password_reset_mails_a_link_on_the_tenant_host(client_a, agent_a):
+    response = client_a.post("/accounts/password_reset/", {"email": "agent@alpha.test"})
+
+    assert response.status_code == 302
+    assert mail.outbox[-1].to == ["agent@alpha.test"]
+    assert "http://alpha.localhost/accounts/reset/" in mail.outbox[-1].body
+
+
+def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client_a):
+    response = client_a.post("/accounts/password_reset/", {"email": "nobody@alpha.test"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/password_reset/done/"
+    assert mail.outbox == []
+
+
+def test_password_reset_of_a_user_of_a_sends_nothing_on_b(client_b, agent_a):
+    client_b.post("/accounts/password_reset/", {"email": "agent@alpha.test"})
+
+    assert mail.outbox == []

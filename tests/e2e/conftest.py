@@ -16,6 +16,7 @@ def browser():
         pytest.fail(f"{CHROMIUM} is missing: ./dev test installs Debian's chromium package.")
     # Playwright's sync API runs an event loop in this thread; the ORM is only touched by the
     # live server's own thread while a page is open.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
@@ -34,6 +35,10 @@ def browser():
         )
         yield browser
         browser.close()
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -54,3 +59,18 @@ def screenshot():
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies) per test, closed even when the test fails."""
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    yield context.new_page()
+    context.close()

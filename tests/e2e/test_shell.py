@@ -15,10 +15,8 @@ def sign_in(page, url, email):
 
 
 def test_admin_signs_in_in_chinese_switches_to_english_and_opens_staff(
-    browser, tenant_url, screenshot
+    page, tenant_url, screenshot
 ):
-    page = browser.new_page()
-
     sign_in(page, tenant_url("alpha", "/accounts/login/"), "e2e-admin@alpha.test")
     assert page.locator("h1").first.inner_text().startswith("欢迎")
     screenshot(page, "home-zh")
@@ -30,37 +28,28 @@ def test_admin_signs_in_in_chinese_switches_to_english_and_opens_staff(
     assert page.locator("h1").first.inner_text() == "Staff"
     assert page.locator("td", has_text="e2e-agent@alpha.test").count() == 1
     screenshot(page, "staff-en")
-    page.close()
 
 
-def test_agent_sees_no_staff_link_and_is_refused_the_page(browser, tenant_url):
-    page = browser.new_page()
-
+def test_agent_sees_no_staff_link_and_is_refused_the_page(page, tenant_url):
     sign_in(page, tenant_url("alpha", "/accounts/login/"), "e2e-agent@alpha.test")
 
     assert page.locator("nav a", has_text="员工").count() == 0
     response = page.goto(tenant_url("alpha", "/staff/"))
     assert response.status == 403
-    page.close()
 
 
-def test_the_shell_works_on_a_phone(browser, tenant_url, screenshot):
-    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-
+def test_the_shell_works_on_a_phone(phone_page, tenant_url, screenshot):
+    page = phone_page
     sign_in(page, tenant_url("alpha", "/accounts/login/"), "e2e-admin@alpha.test")
 
     assert not page.locator("nav.nav").is_visible()
     page.click("label.nav-toggle-label")
     assert page.locator("nav.nav").is_visible()
     screenshot(page, "home-phone-menu")
-    page.close()
 
 
-def test_unknown_tenant_host_shows_the_not_found_page(browser, tenant_url):
-    page = browser.new_page()
-
+def test_unknown_tenant_host_shows_the_not_found_page(page, tenant_url):
     response = page.goto(tenant_url("no-such-clinic"))
 
     assert response.status == 404
     assert "no-such-clinic.localhost" in page.content()
-    page.close()
