@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 
 _SUPPORTED = {code for code, _name in settings.LANGUAGES}
@@ -11,16 +11,22 @@ _SUPPORTED = {code for code, _name in settings.LANGUAGES}
 
 class TenantLocaleMiddleware:
     """Language: the user's explicit choice (language cookie), else the tenant's locale, else
-    the browser's. Replaces django.middleware.locale.LocaleMiddleware: no URL prefixes."""
+    the browser's. Replaces django.middleware.locale.LocaleMiddleware: no URL prefixes.
+    Times are shown in the tenant's time zone."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        is_tenant = tenant is not None and not tenant.is_public
+        if is_tenant:
+            timezone.activate(tenant.timezone)
+        else:
+            timezone.deactivate()
         language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         if language not in _SUPPORTED:
-            tenant = getattr(request, "tenant", None)
-            if tenant is not None and not tenant.is_public:
+            if is_tenant:
                 language = tenant.locale
             else:
                 language = translation.get_language_from_request(request)

@@ -2,6 +2,7 @@
 
 import functools
 import zoneinfo
+from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,6 +24,22 @@ def _known_timezones() -> frozenset[str]:
 def validate_timezone(value: str) -> None:
     if value not in _known_timezones():
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+def validate_calling_hours(value) -> None:
+    """A list of [start, end] pairs of "HH:MM" times, each start before its end."""
+    message = _('Calling hours must be a list of [start, end] times such as ["08:00", "12:00"].')
+    if not isinstance(value, list):
+        raise ValidationError(message)
+    for interval in value:
+        if not (isinstance(interval, list) and len(interval) == 2):
+            raise ValidationError(message)
+        try:
+            start, end = (time.fromisoformat(point) for point in interval)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(message) from exc
+        if start >= end:
+            raise ValidationError(_("Each calling-hours interval must start before it ends."))
 
 
 class Tenant(TenantMixin):
@@ -56,6 +73,7 @@ class Tenant(TenantMixin):
     calling_hours = models.JSONField(
         _("calling hours"),
         default=default_calling_hours,
+        validators=[validate_calling_hours],
         help_text=_("Intervals [start, end] in the tenant's time zone, e.g. 08:00–12:00."),
     )
     status = models.CharField(
