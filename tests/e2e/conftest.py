@@ -1,23 +1,45 @@
-"""Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server.
-Tenants are reached as <slug>.localhost:<port>, which Chromium resolves to the loopback."""
+"""Browser tests: Debian's Chromium driven by Playwright against the app served on loopback.
+Tenants are reached as <slug>.localhost:<port>, which Chromium resolves to the loopback.
 
-import os
+The server is ours rather than pytest-django's live_server: that one forces a flush of the
+whole database after each test, which would wipe the session's tenants and domains."""
+
+import threading
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("CAREBRIDGE_DATA_DIR", ".data")) / "e2e"
+SCREENSHOTS = Path(settings.DATA_DIR) / "e2e"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def live_port(django_db_setup, django_db_blocker):
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    # The server's threads use the test database (committed data only); each request closes
+    # its connection when done (ThreadedWSGIServer.close_request).
+    with django_db_blocker.unblock():
+        server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
+        server.set_app(StaticFilesHandler(get_wsgi_application()))
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield server.server_port
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: ./dev test installs Debian's chromium package.")
-    # Playwright's sync API runs an event loop in this thread; the ORM is only touched by the
-    # live server's own thread while a page is open.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -35,18 +57,12 @@ def browser():
         )
         yield browser
         browser.close()
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
-def tenant_url(live_server):
-    port = live_server.url.rsplit(":", 1)[1]
-
+def tenant_url(live_port):
     def url(slug: str, path: str = "/") -> str:
-        return f"http://{slug}.localhost:{port}{path}"
+        return f"http://{slug}.localhost:{live_port}{path}"
 
     return url
 
@@ -61,16 +77,32 @@ def screenshot():
     return take
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser context (no cookies) per test, closed even when the test fails."""
-    context = browser.new_context()
-    yield context.new_page()
+def _open_page(browser, request, **context_options):
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    yield page
+    outcome = getattr(request.node, "rep_call", None)
+    if outcome is not None and outcome.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"failed-{request.node.name}.png"))
     context.close()
 
 
 @pytest.fixture
-def phone_page(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    yield context.new_page()
-    context.close()
+def page(browser, request):
+    """A fresh browser context (no cookies) per test, closed even when the test fails; a
+    failing test leaves a screenshot in .data/e2e/failed-<test>.png."""
+    yield from _open_page(browser, request)
+
+
+@pytest.fixture
+def phone_page(browser, request):
+    yield from _open_page(browser, request, viewport={"width": 390, "height": 844}, is_mobile=True)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, for the page fixture's failure screenshot."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
