@@ -150,11 +150,15 @@ class PooledSchema(models.Model):
 class ConsoleAuditEntry(models.Model):
     """Who in the vendor team did what to which tenant, and when."""
 
+    class Action(models.TextChoices):
+        TENANT_CREATED = "tenant_created", _("Tenant created")
+        STATUS_CHANGED = "status_changed", _("Status changed")
+
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     tenant = models.ForeignKey(Tenant, null=True, on_delete=models.SET_NULL, related_name="+")
-    action = models.CharField(max_length=50)
+    action = models.CharField(max_length=50, choices=Action.choices)
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -163,3 +167,9 @@ class ConsoleAuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.tenant_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def new_status_label(self) -> str:
+        """The translated status a status change moved to, or ''."""
+        to = self.detail.get("to")
+        return Tenant.Status(to).label if to in Tenant.Status.values else ""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists, tenant_context
@@ -55,12 +55,16 @@ def slug_validate(slug: str) -> str:
             params={"slug": slug},
         )
     if Tenant.objects.filter(schema_name__iexact=slug).exists() or schema_exists(slug):
-        raise ValidationError(
-            _("“%(slug)s” is already taken. Please choose another name."),
-            code="duplicate_slug",
-            params={"slug": slug},
-        )
+        raise _slug_taken(slug)
     return slug
+
+
+def _slug_taken(slug: str) -> ValidationError:
+    return ValidationError(
+        _("“%(slug)s” is already taken. Please choose another name."),
+        code="duplicate_slug",
+        params={"slug": slug},
+    )
 
 
 def site_url(host: str, path: str = "/") -> str:
@@ -91,7 +95,9 @@ def tenant_provision(
     clone of the migrated template schema, else (no current template) from migrations. DDL
     is transactional in PostgreSQL, so one transaction covers rows and schema alike: any
     failure leaves no tenant row, domain or schema behind."""
-    from crm.services import staff_invite  # the first admin is invited like any staff member
+    # The first admin is invited like any staff member.
+    from crm.roles import Role
+    from crm.services import staff_invite
 
     started = time.perf_counter()
     connection.set_schema_to_public()
@@ -100,24 +106,31 @@ def tenant_provision(
     tenant = Tenant(schema_name=slug, name=name.strip(), kind=kind, locale=locale)
     tenant.full_clean()
 
-    with transaction.atomic():
-        tenant.save()
-        Domain.objects.create(domain=tenant.primary_host, tenant=tenant, is_primary=True)
-        method = _schema_create(slug, use_pool=use_pool, use_template=use_template)
-        with tenant_context(tenant), translation.override(tenant.locale):
-            preset_apply(tenant)
-            invitation = staff_invite(
-                email=admin_email,
-                full_name=admin_name,
-                role="admin",
-                invited_by=None,
-                base_url=tenant_url(tenant),
-                organisation=tenant.name,
-            )
-        if actor is not None:
-            ConsoleAuditEntry.objects.create(
-                actor=actor, tenant=tenant, action="tenant_created", detail={"method": method}
-            )
+    try:
+        with transaction.atomic():
+            tenant.save()
+            Domain.objects.create(domain=tenant.primary_host, tenant=tenant, is_primary=True)
+            method = _schema_create(slug, use_pool=use_pool, use_template=use_template)
+            with tenant_context(tenant), translation.override(tenant.locale):
+                preset_apply(tenant)
+                invitation = staff_invite(
+                    email=admin_email,
+                    full_name=admin_name,
+                    role=Role.ADMIN,
+                    invited_by=None,
+                    base_url=tenant_url(tenant),
+                    organisation=tenant.name,
+                )
+            if actor is not None:
+                ConsoleAuditEntry.objects.create(
+                    actor=actor,
+                    tenant=tenant,
+                    action=ConsoleAuditEntry.Action.TENANT_CREATED,
+                    detail={"method": method},
+                )
+    except IntegrityError as exc:
+        # Another request took the same slug between our check and our insert.
+        raise _slug_taken(slug) from exc
     return ProvisionResult(
         tenant=tenant,
         admin_email=admin_email,
@@ -158,7 +171,7 @@ def tenant_set_status(*, tenant: Tenant, status: str, actor=None, reason: str = 
         ConsoleAuditEntry.objects.create(
             actor=actor,
             tenant=tenant,
-            action="status_changed",
+            action=ConsoleAuditEntry.Action.STATUS_CHANGED,
             detail={"from": previous, "to": status, "reason": reason},
         )
     return tenant

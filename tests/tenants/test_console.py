@@ -94,6 +94,8 @@ def test_console_suspends_and_reactivates(public_client, vendor_staff, tenant_a)
     public_client.post(f"/console/tenants/{tenant_a.pk}/suspend/")
     tenant_a.refresh_from_db()
     assert tenant_a.status == Tenant.Status.SUSPENDED
+    page = public_client.get("/console/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "ops@carebridge.test · Status changed · Alpha 人民医院 → Suspended" in page
 
     public_client.post(f"/console/tenants/{tenant_a.pk}/reactivate/")
     tenant_a.refresh_from_db()
