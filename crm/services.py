@@ -17,6 +17,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from saas.celery import enqueue_on_commit
+
 from .models import Department
 from .presets import DEPARTMENTS
 from .roles import ROLE_PERMISSIONS, Role
@@ -82,9 +84,7 @@ def staff_invite(
     email: str,
     full_name: str,
     role: str,
-    invited_by,
     base_url: str,
-    organisation: str,
 ) -> Invitation:
     """Create a staff account with no password yet and email a link to set one. The address
     is the login; an address that already has an account is refused."""
@@ -105,30 +105,36 @@ def staff_invite(
     user.set_unusable_password()
     user.save()
     user.groups.set([Group.objects.get(name=role)])
-    url = staff_invitation_send(
-        user=user, invited_by=invited_by, base_url=base_url, organisation=organisation
-    )
-    return Invitation(user=user, set_password_url=url)
+    staff_invitation_resend(user=user, base_url=base_url)
+    return Invitation(user=user, set_password_url=set_password_url(user=user, base_url=base_url))
 
 
-def staff_invitation_send(*, user, invited_by, base_url: str, organisation: str) -> str:
-    """Email ``user`` a fresh link to set their password (after the transaction commits);
-    returns the link. Also used to resend a lost invitation."""
+def staff_invitation_resend(*, user, base_url: str) -> None:
+    """Queue the invitation email (again) once the transaction commits."""
+    from .tasks import staff_invitation_email_task
+
     if user.has_usable_password():
         raise ValidationError(_("This staff member has already set a password."))
-    url = set_password_url(user=user, base_url=base_url)
+    enqueue_on_commit(staff_invitation_email_task, user.pk, base_url)
+
+
+def staff_invitation_email(*, user_id: int, base_url: str, organisation: str) -> None:
+    """Send the invitation with a fresh set-password link, unless the invitation is no longer
+    open (password already set, account deactivated or gone): safe to run twice."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or user.has_usable_password():
+        return
+    role = staff_role(user)
     context = {
         "organisation": organisation,
-        "url": url,
-        "role": Role(staff_role(user)).label if staff_role(user) else "",
+        "url": set_password_url(user=user, base_url=base_url),
+        "role": Role(role).label if role else "",
     }
     subject = _("You are invited to %(organisation)s on CareBridge") % {
         "organisation": organisation
     }
     body = render_to_string("crm/email/invitation.txt", context)
-    email = user.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
-    return url
+    send_mail(subject, body, None, [user.email])
 
 
 def _ensure_admin_remains(user, *, acting_user) -> None:

@@ -45,9 +45,7 @@ def staff_invite(request):
         try:
             services.staff_invite(
                 **form.cleaned_data,
-                invited_by=request.user,
                 base_url=request.build_absolute_uri("/"),
-                organisation=request.tenant.name,
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -115,12 +113,7 @@ def staff_reactivate(request, user_id):
 @manage_staff_required
 def staff_invitation_resend(request, user_id):
     def resend(user):
-        services.staff_invitation_send(
-            user=user,
-            invited_by=request.user,
-            base_url=request.build_absolute_uri("/"),
-            organisation=request.tenant.name,
-        )
+        services.staff_invitation_resend(user=user, base_url=request.build_absolute_uri("/"))
         messages.success(request, _("Invitation sent to %(email)s.") % {"email": user.email})
 
     return _staff_action(request, user_id, resend)

@@ -10,3 +10,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
 app = CeleryApp("carebridge")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> None:
+    """Send ``task`` once the current transaction commits, to run in the schema current *now*:
+    an on_commit callback may fire after the caller has left the tenant's context (e.g. the
+    provisioning transaction commits in public)."""
+    from django.db import connection, transaction
+
+    headers = {"_schema_name": connection.schema_name}  # tenant-schemas-celery's routing header
+    transaction.on_commit(lambda: task.apply_async(args, kwargs, headers=headers))

@@ -117,9 +117,7 @@ def tenant_provision(
                     email=admin_email,
                     full_name=admin_name,
                     role=Role.ADMIN,
-                    invited_by=None,
                     base_url=tenant_url(tenant),
-                    organisation=tenant.name,
                 )
             if actor is not None:
                 ConsoleAuditEntry.objects.create(
