@@ -1,11 +1,14 @@
 """Tenant pages: the home page and staff management. Thin: parse, call a service, render."""
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -60,60 +63,49 @@ def staff_invite(request):
     return render(request, "crm/staff_invite.html", {"form": form})
 
 
-def _staff_action(request, user_id, action):
-    user = get_object_or_404(User, pk=user_id)
-    try:
-        action(user)
-    except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
-    return redirect("staff_list")
+def staff_action(success_message):
+    """A POST-only action of staff management on one staff member: run it, report success or
+    the reason it was refused as a message, and go back to the staff list."""
+
+    def decorate(action):
+        @require_POST
+        @login_required
+        @manage_staff_required
+        @wraps(action)
+        def view(request, user_id):
+            user = get_object_or_404(User, pk=user_id)
+            try:
+                action(request, user)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    messages.error(request, message)
+            else:
+                messages.success(request, success_message % {"email": user.email})
+            return redirect("staff_list")
+
+        return view
+
+    return decorate
 
 
-@require_POST
-@login_required
-@manage_staff_required
-def staff_role_change(request, user_id):
+@staff_action(gettext_lazy("Role of %(email)s changed."))
+def staff_role_change(request, user):
     form = StaffRoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Choose one of the roles."))
-        return redirect("staff_list")
-
-    def change(user):
-        services.staff_set_role(user=user, role=form.cleaned_data["role"], acting_user=request.user)
-        messages.success(request, _("Role of %(email)s changed.") % {"email": user.email})
-
-    return _staff_action(request, user_id, change)
+        raise ValidationError(_("Choose one of the roles."))
+    services.staff_set_role(user=user, role=form.cleaned_data["role"], acting_user=request.user)
 
 
-@require_POST
-@login_required
-@manage_staff_required
-def staff_deactivate(request, user_id):
-    def deactivate(user):
-        services.staff_deactivate(user=user, acting_user=request.user)
-        messages.success(request, _("%(email)s can no longer sign in.") % {"email": user.email})
-
-    return _staff_action(request, user_id, deactivate)
+@staff_action(gettext_lazy("%(email)s can no longer sign in."))
+def staff_deactivate(request, user):
+    services.staff_deactivate(user=user, acting_user=request.user)
 
 
-@require_POST
-@login_required
-@manage_staff_required
-def staff_reactivate(request, user_id):
-    def reactivate(user):
-        services.staff_reactivate(user=user)
-        messages.success(request, _("%(email)s can sign in again.") % {"email": user.email})
-
-    return _staff_action(request, user_id, reactivate)
+@staff_action(gettext_lazy("%(email)s can sign in again."))
+def staff_reactivate(request, user):
+    services.staff_reactivate(user=user)
 
 
-@require_POST
-@login_required
-@manage_staff_required
-def staff_invitation_resend(request, user_id):
-    def resend(user):
-        services.staff_invitation_resend(user=user, base_url=request.build_absolute_uri("/"))
-        messages.success(request, _("Invitation sent to %(email)s.") % {"email": user.email})
-
-    return _staff_action(request, user_id, resend)
+@staff_action(gettext_lazy("Invitation sent to %(email)s."))
+def staff_invitation_resend(request, user):
+    services.staff_invitation_resend(user=user, base_url=request.build_absolute_uri("/"))
