@@ -19,4 +19,6 @@ def enqueue_on_commit(task, *args, **kwargs) -> None:
     from django.db import connection, transaction
 
     headers = {"_schema_name": connection.schema_name}  # tenant-schemas-celery's routing header
-    transaction.on_commit(lambda: task.apply_async(args, kwargs, headers=headers))
+    # robust: a broker that is down must not turn a committed change into an error page; the
+    # failure is logged (and an invitation can be resent from the staff page).
+    transaction.on_commit(lambda: task.apply_async(args, kwargs, headers=headers), robust=True)

@@ -36,6 +36,7 @@ def run() -> int:
     port = os.environ.get("PORT", "8000")
     os.environ.setdefault("TENANT_URL_PORT", port)
     database_url_ensure(DATA_DIR)
+    (DATA_DIR / "broker").mkdir(parents=True, exist_ok=True)  # the filesystem transport's queue
     print("Migrating the database (first run takes a minute) …", flush=True)
     manage("migrate", "--verbosity", "0")
     manage("collectstatic", "--noinput", "--verbosity", "0")
@@ -48,7 +49,6 @@ def run() -> int:
         "beat": [PYTHON, "-m", "celery", "-A", "saas", "beat", "--loglevel", "INFO",
                  "--schedule", str(DATA_DIR / "celerybeat-schedule")],
     }  # fmt: skip
-    (DATA_DIR / "broker").mkdir(parents=True, exist_ok=True)
     processes = {
         name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()
     }
