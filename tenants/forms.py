@@ -21,3 +21,7 @@ class TenantCreateForm(forms.Form):
     def __init__(self, *args, base_domain: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["slug"].help_text = self.fields["slug"].help_text % {"domain": base_domain}
+
+
+class DomainAddForm(forms.Form):
+    domain = forms.CharField(label=_("Custom domain"), max_length=253)

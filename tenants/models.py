@@ -153,6 +153,8 @@ class ConsoleAuditEntry(models.Model):
     class Action(models.TextChoices):
         TENANT_CREATED = "tenant_created", _("Tenant created")
         STATUS_CHANGED = "status_changed", _("Status changed")
+        DOMAIN_ADDED = "domain_added", _("Domain added")
+        DOMAIN_REMOVED = "domain_removed", _("Domain removed")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

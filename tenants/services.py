@@ -17,6 +17,9 @@ from . import schemas
 from .models import ConsoleAuditEntry, Domain, Tenant
 from .presets import preset_apply
 
+HOSTNAME_PATTERN = re.compile(
+    r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$"
+)
 SLUG_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){1,39}$")
 RESERVED_SLUGS = frozenset(
     {
@@ -197,3 +200,47 @@ def public_tenant_ensure() -> Tenant:
         domain=settings.BASE_DOMAIN, defaults={"tenant": tenant, "is_primary": True}
     )
     return tenant
+
+
+def domain_add(*, tenant: Tenant, domain: str, actor=None) -> Domain:
+    """Route a clinic's own host name (e.g. followup.renai-hospital.cn) to ``tenant``. Hosts
+    under BASE_DOMAIN are ours and are given by the slug only."""
+    host = (domain or "").strip().lower().rstrip(".")
+    if not HOSTNAME_PATTERN.match(host):
+        raise ValidationError(
+            _("Enter a host name such as followup.example-hospital.cn."), code="invalid_domain"
+        )
+    base = settings.BASE_DOMAIN
+    if host == base or host.endswith(f".{base}"):
+        raise ValidationError(
+            _("Addresses under %(base)s come with the tenant's name and cannot be added."),
+            code="reserved_domain",
+            params={"base": base},
+        )
+    if Domain.objects.filter(domain=host).exists():
+        raise ValidationError(
+            _("%(domain)s is already in use."), code="duplicate_domain", params={"domain": host}
+        )
+    with transaction.atomic():
+        added = Domain.objects.create(domain=host, tenant=tenant, is_primary=False)
+        ConsoleAuditEntry.objects.create(
+            actor=actor,
+            tenant=tenant,
+            action=ConsoleAuditEntry.Action.DOMAIN_ADDED,
+            detail={"domain": host},
+        )
+    return added
+
+
+def domain_remove(*, domain: Domain, actor=None) -> None:
+    """Stop routing a custom host name; the tenant's own <slug>.BASE_DOMAIN stays."""
+    if domain.is_primary:
+        raise ValidationError(_("The tenant's main address cannot be removed."), code="primary")
+    with transaction.atomic():
+        ConsoleAuditEntry.objects.create(
+            actor=actor,
+            tenant=domain.tenant,
+            action=ConsoleAuditEntry.Action.DOMAIN_REMOVED,
+            detail={"domain": domain.domain},
+        )
+        domain.delete()

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .forms import TenantCreateForm
-from .models import Tenant
+from .forms import DomainAddForm, TenantCreateForm
+from .models import Domain, Tenant
 
 
 def vendor_staff_required(view):
@@ -63,7 +63,7 @@ def tenant_create(request):
 @require_POST
 @vendor_staff_required
 def tenant_suspend(request, tenant_id):
-    tenant = get_object_or_404(Tenant.objects.exclude(schema_name="public"), pk=tenant_id)
+    tenant = _tenant_or_404(tenant_id)
     services.tenant_suspend(
         tenant=tenant, actor=request.user, reason=request.POST.get("reason", "")
     )
@@ -74,7 +74,47 @@ def tenant_suspend(request, tenant_id):
 @require_POST
 @vendor_staff_required
 def tenant_reactivate(request, tenant_id):
-    tenant = get_object_or_404(Tenant.objects.exclude(schema_name="public"), pk=tenant_id)
+    tenant = _tenant_or_404(tenant_id)
     services.tenant_reactivate(tenant=tenant, actor=request.user)
     messages.success(request, _("%(name)s is active again.") % {"name": tenant.name})
+    return redirect("console:tenants")
+
+
+def _tenant_or_404(tenant_id) -> Tenant:
+    return get_object_or_404(Tenant.objects.exclude(schema_name="public"), pk=tenant_id)
+
+
+@require_POST
+@vendor_staff_required
+def domain_add(request, tenant_id):
+    tenant = _tenant_or_404(tenant_id)
+    form = DomainAddForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_("Enter a host name such as followup.example-hospital.cn."))
+        added = services.domain_add(
+            tenant=tenant, domain=form.cleaned_data["domain"], actor=request.user
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("%(domain)s now leads to %(name)s.") % {"domain": added.domain, "name": tenant.name},
+        )
+    return redirect("console:tenants")
+
+
+@require_POST
+@vendor_staff_required
+def domain_remove(request, domain_id):
+    domain = get_object_or_404(Domain.objects.exclude(tenant__schema_name="public"), pk=domain_id)
+    try:
+        services.domain_remove(domain=domain, actor=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("%(domain)s removed.") % {"domain": domain.domain})
     return redirect("console:tenants")

@@ -15,9 +15,10 @@ SECRET_KEY = env_str("SECRET_KEY", "local-only-insecure-key-change-me-in-product
 DEBUG = env_bool("DEBUG", False)
 # Tenants live on <slug>.BASE_DOMAIN; the public site and the vendor console on BASE_DOMAIN.
 BASE_DOMAIN = env_str("BASE_DOMAIN", "localhost")
-# Custom domains are checked against the Domain table by the tenant middleware, so the host
-# header check here only has to admit our own zone plus whatever the deployment adds.
-ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env_list("EXTRA_ALLOWED_HOSTS", [])]
+# The Domain table is the list of allowed hosts: TenantMainMiddleware, first in MIDDLEWARE,
+# answers any host it does not hold with the "no clinic at this address" 404 before a view
+# runs, so clinics' custom domains work without a redeploy. Set ALLOWED_HOSTS to narrow it.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
 
 # --- Apps -------------------------------------------------------------------------------
 SHARED_APPS = [
