@@ -105,12 +105,12 @@ def staff_invite(
     user.set_unusable_password()
     user.save()
     user.groups.set([Group.objects.get(name=role)])
-    staff_invitation_resend(user=user, base_url=base_url)
+    staff_invitation_queue(user=user, base_url=base_url)
     return Invitation(user=user, set_password_url=set_password_url(user=user, base_url=base_url))
 
 
-def staff_invitation_resend(*, user, base_url: str) -> None:
-    """Queue the invitation email (again) once the transaction commits."""
+def staff_invitation_queue(*, user, base_url: str) -> None:
+    """Queue the invitation email for when the transaction commits; also resends a lost one."""
     from .tasks import staff_invitation_email_task
 
     if user.has_usable_password():

@@ -108,4 +108,4 @@ def staff_reactivate(request, user):
 
 @staff_action(gettext_lazy("Invitation sent to %(email)s."))
 def staff_invitation_resend(request, user):
-    services.staff_invitation_resend(user=user, base_url=request.build_absolute_uri("/"))
+    services.staff_invitation_queue(user=user, base_url=request.build_absolute_uri("/"))
