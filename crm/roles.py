@@ -24,6 +24,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.add_user",
         "auth.change_user",
         "wagtailadmin.access_admin",
+        "tenants.change_tenant",  # the clinic's own settings: name, language, time zone, hours
     ],
     Role.SUPERVISOR: [*_READ, "auth.view_user"],
     Role.AGENT: [*_READ],
@@ -33,3 +34,5 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 # The permission that opens staff management (invite, deactivate, change role).
 MANAGE_STAFF = "auth.change_user"
+# The permission that opens the clinic's settings page.
+MANAGE_SETTINGS = "tenants.change_tenant"

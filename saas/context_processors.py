@@ -6,11 +6,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _tenant_nav(user) -> list[dict]:
-    from crm.roles import MANAGE_STAFF
+    from crm.roles import MANAGE_SETTINGS, MANAGE_STAFF
 
     items = [{"url": reverse("home"), "label": _("Home"), "name": "home"}]
     if user.has_perm(MANAGE_STAFF):
         items.append({"url": reverse("staff_list"), "label": _("Staff"), "name": "staff"})
+    if user.has_perm(MANAGE_SETTINGS):
+        items.append(
+            {"url": reverse("tenant_settings"), "label": _("Settings"), "name": "settings"}
+        )
     return items
 
 

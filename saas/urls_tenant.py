@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 
 from crm import views as crm_views
 from saas.forms import EmailAuthenticationForm
+from tenants import views as tenant_views
 
 urlpatterns = [
     path("", crm_views.home, name="home"),
@@ -18,5 +19,6 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("staff/", include("crm.urls")),
+    path("settings/", tenant_views.tenant_settings, name="tenant_settings"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

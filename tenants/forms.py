@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Tenant
+from .models import Tenant, timezone_choices
 
 
 class TenantCreateForm(forms.Form):
@@ -25,3 +25,37 @@ class TenantCreateForm(forms.Form):
 
 class DomainAddForm(forms.Form):
     domain = forms.CharField(label=_("Custom domain"), max_length=253)
+
+
+class TenantSettingsForm(forms.Form):
+    """A clinic's own settings, edited by its administrators."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    locale = forms.ChoiceField(label=_("Language"), choices=Tenant.Locale.choices)
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices)
+    calling_hours = forms.CharField(
+        label=_("Calling hours"),
+        help_text=_("Comma-separated intervals, e.g. 08:00-12:00, 13:30-17:30"),
+        max_length=200,
+    )
+
+    def clean_calling_hours(self) -> list[list[str]]:
+        intervals = []
+        for part in self.cleaned_data["calling_hours"].split(","):
+            bounds = [bound.strip() for bound in part.replace("–", "-").split("-")]
+            if len(bounds) != 2 or not all(bounds):
+                raise forms.ValidationError(
+                    _("Write each interval as start-end, e.g. 08:00-12:00."), code="invalid"
+                )
+            intervals.append(bounds)
+        return intervals
+
+    @staticmethod
+    def initial_for(tenant: Tenant) -> dict:
+        hours = ", ".join(f"{start}-{end}" for start, end in tenant.calling_hours)
+        return {
+            "name": tenant.name,
+            "locale": tenant.locale,
+            "timezone": tenant.timezone,
+            "calling_hours": hours,
+        }

@@ -21,6 +21,10 @@ def _known_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(_known_timezones())]
+
+
 def validate_timezone(value: str) -> None:
     if value not in _known_timezones():
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})

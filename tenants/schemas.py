@@ -100,6 +100,18 @@ def template_refresh(*, verbosity: int = 0) -> None:
     pool_discard_stale()
 
 
+def roles_sync_every_tenant() -> None:
+    """Bring every tenant's role groups to crm.roles.ROLE_PERMISSIONS, so a permission added
+    in code reaches existing clinics and not only new ones (run after migrations)."""
+    from crm.services import roles_sync
+
+    from .models import Tenant
+
+    for tenant in Tenant.objects.exclude(schema_name="public"):
+        with schema_context(tenant.schema_name):
+            roles_sync()
+
+
 def pool_discard_stale() -> int:
     stale = list(PooledSchema.objects.exclude(migration_fingerprint=migration_fingerprint()))
     for entry in stale:

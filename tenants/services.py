@@ -244,3 +244,17 @@ def domain_remove(*, domain: Domain, actor=None) -> None:
             detail={"domain": domain.domain},
         )
         domain.delete()
+
+
+def tenant_settings_update(
+    *, tenant: Tenant, name: str, locale: str, timezone: str, calling_hours: list
+) -> Tenant:
+    """Save a clinic's own settings; invalid values raise ValidationError and change nothing."""
+    changed = Tenant.objects.get(pk=tenant.pk)
+    changed.name = name.strip()
+    changed.locale = locale
+    changed.timezone = timezone
+    changed.calling_hours = calling_hours
+    changed.full_clean(exclude=["schema_name"])
+    changed.save(update_fields=["name", "locale", "timezone", "calling_hours"])
+    return changed

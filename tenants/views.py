@@ -5,6 +5,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .forms import DomainAddForm, TenantCreateForm
+from .forms import DomainAddForm, TenantCreateForm, TenantSettingsForm
 from .models import Domain, Tenant
 
 
@@ -118,3 +119,23 @@ def domain_remove(request, domain_id):
     else:
         messages.success(request, _("%(domain)s removed.") % {"domain": domain.domain})
     return redirect("console:tenants")
+
+
+@login_required
+@permission_required("tenants.change_tenant", raise_exception=True)
+def tenant_settings(request):
+    """On a tenant's own host: its administrators edit name, language, time zone and hours."""
+    form = TenantSettingsForm(
+        request.POST or None, initial=TenantSettingsForm.initial_for(request.tenant)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.tenant_settings_update(tenant=request.tenant, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("tenant_settings")
+    return render(request, "tenants/settings.html", {"form": form})

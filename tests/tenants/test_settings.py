@@ -1,0 +1,97 @@
+"""A clinic administrator edits the clinic's own settings on its own host."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+
+from tenants.models import Tenant
+from tenants.schemas import roles_sync_every_tenant
+from tests.conftest import login
+
+VALID = {
+    "name": "Alpha 第一人民医院",
+    "locale": "en",
+    "timezone": "Asia/Urumqi",
+    "calling_hours": "08:30-11:30, 14:00 – 17:00",
+}
+
+
+@pytest.fixture
+def as_admin_a(client_a, admin_a):
+    login(client_a, "admin@alpha.test")
+    return client_a
+
+
+def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
+    response = as_admin_a.post("/settings/", VALID)
+
+    assert response.status_code == 302
+    tenant_a.refresh_from_db()
+    assert (tenant_a.name, tenant_a.locale, tenant_a.timezone) == (
+        "Alpha 第一人民医院",
+        "en",
+        "Asia/Urumqi",
+    )
+    assert tenant_a.calling_hours == [["08:30", "11:30"], ["14:00", "17:00"]]
+    assert "Alpha 第一人民医院" in as_admin_a.get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("calling_hours", "8-12"),
+        ("calling_hours", "12:00-08:00"),
+        ("calling_hours", "08:00"),
+        ("timezone", "Mars/Olympus"),
+        ("locale", "fr"),
+        ("name", ""),
+    ],
+)
+def test_bad_settings_show_an_error_and_change_nothing(as_admin_a, tenant_a, field, value):
+    before = Tenant.objects.filter(pk=tenant_a.pk).values().get()
+
+    response = as_admin_a.post("/settings/", {**VALID, field: value})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert Tenant.objects.filter(pk=tenant_a.pk).values().get() == before
+
+
+def test_agent_cannot_open_or_change_the_settings(client_a, agent_a, tenant_a):
+    login(client_a, "agent@alpha.test")
+
+    assert client_a.get("/settings/").status_code == 403
+    assert client_a.post("/settings/", VALID).status_code == 403
+    tenant_a.refresh_from_db()
+    assert tenant_a.name == "Alpha 人民医院"
+
+
+def test_admin_of_b_changes_only_b(client_b, admin_b, tenant_a, tenant_b):
+    login(client_b, "admin@beta.test")
+
+    client_b.post("/settings/", {**VALID, "name": "Beta Dental Care"})
+
+    tenant_a.refresh_from_db()
+    tenant_b.refresh_from_db()
+    assert (tenant_a.name, tenant_b.name) == ("Alpha 人民医院", "Beta Dental Care")
+
+
+def test_suspended_clinic_cannot_change_its_settings(as_admin_a, tenant_a):
+    Tenant.objects.filter(pk=tenant_a.pk).update(status=Tenant.Status.SUSPENDED)
+
+    response = as_admin_a.post("/settings/", VALID)
+
+    assert response.status_code == 403
+    tenant_a.refresh_from_db()
+    assert tenant_a.name == "Alpha 人民医院"
+
+
+def test_roles_sync_every_tenant_restores_a_role_permission(tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        Group.objects.get(name="admin").permissions.remove(
+            Permission.objects.get(codename="change_tenant")
+        )
+
+    roles_sync_every_tenant()
+
+    with in_tenant(tenant_a):
+        assert Group.objects.get(name="admin").permissions.filter(codename="change_tenant").exists()
