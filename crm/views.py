@@ -51,9 +51,7 @@ def staff_invite(request):
                 base_url=request.build_absolute_uri("/"),
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+            form.add_error(None, exc)  # a dict of field errors lands on those fields
         else:
             messages.success(
                 request,

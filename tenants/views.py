@@ -132,9 +132,7 @@ def tenant_settings(request):
         try:
             services.tenant_settings_update(tenant=request.tenant, **form.cleaned_data)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+            form.add_error(None, exc)  # a dict of field errors lands on those fields
         else:
             messages.success(request, _("Settings saved."))
             return redirect("tenant_settings")
