@@ -13,6 +13,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists, tenant_context
 
+from saas.celery import enqueue_on_commit
+
 from . import schemas
 from .models import ConsoleAuditEntry, Domain, Tenant
 from .presets import preset_apply
@@ -132,6 +134,13 @@ def tenant_provision(
     except IntegrityError as exc:
         # Another request took the same slug between our check and our insert.
         raise _slug_taken(slug) from exc
+    if method == "pool":
+        # Refill at once rather than at the next beat tick, so a burst of sign-ups keeps
+        # finding ready schemas.
+        from .tasks import schema_pool_refill_task
+
+        connection.set_schema_to_public()
+        enqueue_on_commit(schema_pool_refill_task)
     return ProvisionResult(
         tenant=tenant,
         admin_email=admin_email,

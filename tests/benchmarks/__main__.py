@@ -21,6 +21,9 @@ def main(argv: list[str]) -> int:
 
     os.chdir(ROOT)
     os.environ["DJANGO_SETTINGS_MODULE"] = "saas.settings.local"
+    # Provisioning queues the first admin's invitation; an in-process broker takes the
+    # message as Redis would, and leaves nothing behind for the next `./dev run` worker.
+    os.environ["CELERY_BROKER_URL"] = "memory://"
     os.environ.setdefault("CAREBRIDGE_DATA_DIR", str(ROOT / ".data"))
     from saas.devtools.embedded import database_url_ensure
 

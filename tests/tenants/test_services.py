@@ -201,3 +201,17 @@ def test_template_refresh_keeps_template_current_and_drops_stale_pool(db):
     assert schemas.template_is_current()
     assert not PooledSchema.objects.filter(schema_name="_pool_stale").exists()
     assert not schema_exists("_pool_stale")
+
+
+def test_claiming_a_pooled_schema_refills_the_pool(
+    db, settings, django_capture_on_commit_callbacks
+):
+    settings.TENANT_POOL_SIZE = 1
+    schemas.pool_refill(1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = provision(use_pool=True)
+
+    assert result.method == "pool"
+    assert PooledSchema.objects.count() == 1
+    assert schema_exists(PooledSchema.objects.get().schema_name)
