@@ -1,5 +1,5 @@
 """Low-level schema work for provisioning: the migrated template schema, cloning it, and the
-pool of ready-made schemas. Only tenants.services calls this module."""
+pool of ready-made schemas. Used by tenants.services, the migrate command and the pool task."""
 
 import functools
 import hashlib
@@ -19,8 +19,9 @@ POOL_PREFIX = "_pool_"
 
 @functools.cache
 def migration_fingerprint() -> str:
-    """A digest of every tenant-app migration on disk: a template or pooled schema is fit
-    for cloning only while it was migrated to exactly this set."""
+    """A digest of the names of every tenant-app migration on disk: a template or pooled
+    schema is fit for cloning only while it was migrated to exactly this set. (Names only: an
+    applied migration is never edited in place here.)"""
     loader = MigrationLoader(None, ignore_no_migrations=True)
     tenant_labels = set(app_labels(settings.TENANT_APPS))
     names = sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in tenant_labels)
@@ -92,7 +93,8 @@ def template_refresh(*, verbosity: int = 0) -> None:
     with schema_context(name):
         roles_sync()
     with transaction.atomic():
-        # Installs (or updates) the clone_schema() SQL function in public.
+        # Install (or update) the clone_schema() SQL function in public once, here: django-
+        # tenants' CloneSchema.clone_schema() would re-create it before every single clone.
         CloneSchema()._create_clone_schema_function()
         TemplateSchema.objects.update_or_create(
             schema_name=name, defaults={"migration_fingerprint": migration_fingerprint()}
