@@ -2,6 +2,8 @@
 schema); two tenants, alpha (hospital, zh-hans) and beta (dental, en), are provisioned once per
 session and committed, so each test runs in a transaction that rolls back its own changes."""
 
+import threading
+
 import pytest
 from django.core import mail
 from django.db import connection
@@ -18,6 +20,11 @@ BETA = "beta"
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    # pytest-django makes the test database only when a collected test is marked for database
+    # access; without one this would provision into the real database named by DATABASE_URL.
+    assert connection.settings_dict["NAME"].startswith("test_"), (
+        "No test database was set up: mark the test with pytest.mark.django_db."
+    )
     with django_db_blocker.unblock():
         public_tenant_ensure()
         tenant_provision(
@@ -107,3 +114,25 @@ def vendor_staff(db):
 
 def login(client: Client, email: str, password: str = PASSWORD):
     return client.post("/accounts/login/", {"username": email, "password": password})
+
+
+def committed(work, *args, **kwargs):
+    """Run ``work`` in a thread of its own, on its own connection and outside the test's
+    transaction, so that what it writes is committed and visible to other threads (a Celery
+    worker, a concurrent request); return its result or raise its exception."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = work(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=120)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -4,6 +4,7 @@ Tenants are reached as <slug>.localhost:<port>, which Chromium resolves to the l
 The server is ours rather than pytest-django's live_server: that one forces a flush of the
 whole database after each test, which would wipe the session's tenants and domains."""
 
+import os
 import threading
 from pathlib import Path
 
@@ -42,6 +43,10 @@ def browser():
         pytest.fail(f"{CHROMIUM} is missing: ./dev test installs Debian's chromium package.")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop running in this thread; the only ORM work left
+    # here is pytest-django's per-test transaction around each test, which is safe.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -57,6 +62,10 @@ def browser():
         )
         yield browser
         browser.close()
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ import pytest
 
 from tests.factories import PASSWORD
 
-pytestmark = pytest.mark.e2e
+# django_db: makes pytest-django set up the test database; the pages are served by other
+# threads, on their own connections (tests/e2e/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 
 def sign_in(page, url, email):

@@ -7,12 +7,12 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.db import connection
 from django_tenants.utils import tenant_context
 
 from crm.tasks import staff_invitation_email_task
 from saas.celery import app, enqueue_on_commit
 from tenants.models import Tenant
+from tests.conftest import committed
 
 
 @pytest.fixture
@@ -37,26 +37,33 @@ def filesystem_broker(tmp_path):
 
 def _drop_cached_connections() -> None:
     # Celery caches its broker connection and producer pools on first use; a changed
-    # broker_url only takes effect once they are dropped.
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # broker_url only takes effect once they are dropped. (Not closed: kombu's global pool
+    # registry would hand the closed pool back to the next user of the same URL.)
+    app._pool = None
     app.amqp._producer_pool = None
 
 
+def _invite_in(schema: str, email: str) -> int:
+    with tenant_context(Tenant.objects.get(schema_name=schema)):
+        return get_user_model().objects.create(username=email, email=email, password="!unusable").pk
+
+
+def _remove_in(schema: str, user_id: int) -> None:
+    with tenant_context(Tenant.objects.get(schema_name=schema)):
+        get_user_model().objects.filter(pk=user_id).delete()
+
+
+def _enqueue_from(schema: str, user_id: int, base_url: str) -> None:
+    with tenant_context(Tenant.objects.get(schema_name=schema)):
+        enqueue_on_commit(staff_invitation_email_task, user_id, base_url)
+
+
 @pytest.fixture
-def invited_in_alpha(django_db_blocker):
+def invited_in_alpha():
     """A committed invitation in alpha: the worker's own connection sees committed rows only."""
-    with django_db_blocker.unblock():
-        alpha = Tenant.objects.get(schema_name="alpha")
-        with tenant_context(alpha):
-            user = get_user_model().objects.create(
-                username="queue@alpha.test", email="queue@alpha.test", password="!unusable"
-            )
-        yield user
-        with tenant_context(alpha):
-            user.delete()
-        connection.close()
+    user_id = committed(_invite_in, "alpha", "queue@alpha.test")
+    yield user_id
+    committed(_remove_in, "alpha", user_id)
 
 
 def wait_for_mail(count: int, seconds: float = 20) -> None:
@@ -65,20 +72,15 @@ def wait_for_mail(count: int, seconds: float = 20) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.django_db
 def test_a_task_runs_in_the_schema_it_was_sent_from_and_only_there(
-    filesystem_broker, invited_in_alpha, django_db_blocker
+    filesystem_broker, invited_in_alpha
 ):
     mail.outbox = []
-    with django_db_blocker.unblock(), start_worker(app, pool="solo", perform_ping_check=False):
-        beta = Tenant.objects.get(schema_name="beta")
-        alpha = Tenant.objects.get(schema_name="alpha")
+    with start_worker(app, pool="solo", perform_ping_check=False):
         # Sent from beta with alpha's user id: beta has no such invitation, nothing is sent.
-        with tenant_context(beta):
-            enqueue_on_commit(staff_invitation_email_task, invited_in_alpha.pk, "http://beta/")
-        with tenant_context(alpha):
-            enqueue_on_commit(
-                staff_invitation_email_task, invited_in_alpha.pk, "http://alpha.localhost/"
-            )
+        committed(_enqueue_from, "beta", invited_in_alpha, "http://beta/")
+        committed(_enqueue_from, "alpha", invited_in_alpha, "http://alpha.localhost/")
         wait_for_mail(1)
         time.sleep(1)  # would a second, wrong message still arrive?
 
