@@ -1,5 +1,6 @@
-"""The vendor console on BASE_DOMAIN: vendor staff (is_staff users of the public schema)
-list, create, suspend and reactivate tenants."""
+"""The vendor console on BASE_DOMAIN, where vendor staff (is_staff users of the public schema)
+list, create, suspend and reactivate tenants and manage their custom domains; and, on a
+tenant's own host, the clinic's settings page for its administrators."""
 
 from functools import wraps
 
