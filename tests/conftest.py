@@ -39,6 +39,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
             StaffFactory(email="e2e-agent@alpha.test", role="agent")
         connection.set_schema_to_public()
         mail.outbox = []
+    yield
+    # Threads that served the browser tests or ran tasks may leave an idle connection behind;
+    # end them so the test database can be dropped.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)

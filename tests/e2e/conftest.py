@@ -6,6 +6,7 @@ whole database after each test, which would wipe the session's tenants and domai
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -35,10 +36,18 @@ def live_port(django_db_setup, django_db_blocker):
         yield server.server_port
         server.shutdown()
         server.server_close()
+        # Request threads close their database connection when their (keep-alive) socket
+        # closes; wait for them, or the test database cannot be dropped at the end.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+            t.name.endswith("(process_request_thread)") for t in threading.enumerate()
+        ):
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(live_port):
+    """Depends on the server so that it closes first, ending its keep-alive connections."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: ./dev test installs Debian's chromium package.")
     from playwright.sync_api import sync_playwright
