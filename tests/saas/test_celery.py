@@ -27,7 +27,11 @@ def filesystem_broker(tmp_path):
     app.conf.update(
         task_always_eager=False,
         broker_url="filesystem://",
-        broker_transport_options={"data_folder_in": str(queue), "data_folder_out": str(queue)},
+        broker_transport_options={
+            "data_folder_in": str(queue),
+            "data_folder_out": str(queue),
+            "control_folder": str(tmp_path / "control"),
+        },
     )
     _drop_cached_connections()
     yield
