@@ -51,3 +51,131 @@ DEPARTMENTS: dict[str, list[tuple[str, str, str]]] = {
         ("workshop", "维修车间", "Workshop"),
     ],
 }
+
+
+# One outcome code per fixed category, as (code, category, 简体中文, English). Tenants add
+# their own codes on top (e.g. "family member answered" under reached).
+OUTCOME_CODES: list[tuple[str, str, str, str]] = [
+    ("reached", "reached", "已接通", "Reached"),
+    ("no-answer", "no_answer", "无人接听", "No answer"),
+    ("busy", "busy", "占线", "Busy"),
+    ("powered-off", "powered_off", "关机", "Powered off"),
+    ("suspended", "suspended", "停机", "Line suspended"),
+    ("wrong-number", "wrong_number", "空号/错号", "Wrong or empty number"),
+    ("refused", "refused", "拒访", "Refused"),
+    ("suspected-fraud", "hung_up_suspected_fraud", "疑似诈骗挂断", "Hung up, suspected fraud"),
+    ("language-barrier", "language_barrier", "语言不通", "Language barrier"),
+    ("hearing-impaired", "hearing_impaired", "听力障碍", "Hearing impaired"),
+    ("deceased", "deceased", "已故", "Deceased"),
+    ("transferred", "transferred_elsewhere", "已转院", "Transferred elsewhere"),
+    ("readmitted", "readmitted", "再次入院", "Readmitted"),
+    ("opted-out", "opted_out", "要求不再联系", "Asked not to be contacted"),
+]
+
+
+def _step(zh, en, opens, due, **options):
+    return {"name": (zh, en), "offset_days": opens, "due_days": due, **options}
+
+
+# Follow-up rules per tenant kind (DESIGN.md §5.4). Names are (简体中文, English).
+RULES: dict[str, list[dict]] = {
+    "hospital": [
+        {
+            "name": ("出院回访", "Discharge follow-up"),
+            "match_kinds": ["discharge"],
+            "exclude_outcomes": ["died", "self_discharged"],
+            "exclude_tags": ["privacy-sensitive"],
+            "steps": [_step("出院 3–7 天", "Day 3–7", 3, 7)],
+        },
+        {
+            "name": ("手术患者回访", "Surgery follow-up"),
+            "match_kinds": ["surgery"],
+            "exclude_tags": ["privacy-sensitive"],
+            "steps": [
+                _step("术后第 3 天", "Day 3", 3, 3, tier=1, assignee_policy="clinician"),
+                _step("术后 1 周", "Week 1", 7, 8),
+                _step("术后 1 个月", "Month 1", 30, 33),
+            ],
+        },
+        {
+            "name": ("慢病随访", "Chronic disease follow-up"),
+            "match_tags": ["chronic"],
+            "exclude_outcomes": ["died"],
+            "exclude_tags": ["privacy-sensitive"],
+            "steps": [
+                _step("首次随访", "First follow-up", 0, 7),
+                _step(
+                    "每 30 天随访",
+                    "Every 30 days",
+                    30,
+                    37,
+                    repeat_every_days=30,
+                    repeat_limit=3,
+                    stop_when="recovered",
+                ),
+            ],
+        },
+    ],
+    "aesthetic": [
+        {
+            "name": ("术后回访", "Post-op follow-up"),
+            "match_kinds": ["surgery"],
+            "steps": [
+                _step("术后第 3 天", "Day 3", 3, 3),
+                _step("术后 1 周", "Week 1", 7, 8),
+                _step("术后 1 个月", "Month 1", 30, 32),
+            ],
+        },
+        {
+            "name": ("出院回访", "Discharge follow-up"),
+            "match_kinds": ["discharge"],
+            "steps": [_step("出院 3 天内", "Within 3 days", 1, 3)],
+        },
+        {
+            "name": ("疗程回访", "Treatment course follow-up"),
+            "match_kinds": ["treatment_course"],
+            "steps": [_step("疗程结束 1 周", "Week 1 after the course", 7, 8)],
+        },
+        {
+            "name": ("咨询回访", "Consultation follow-up"),
+            "match_kinds": ["consultation"],
+            "steps": [_step("咨询后 3 天", "Day 3 after consultation", 3, 4)],
+        },
+    ],
+    "dental": [
+        {
+            "name": ("治疗后回访", "Post-treatment call"),
+            "match_kinds": ["outpatient", "surgery"],
+            "steps": [_step("治疗次日", "Next day", 1, 1, max_attempts=2)],
+        },
+        {
+            "name": ("洁牙复查提醒", "Hygiene recall"),
+            "match_kinds": ["outpatient"],
+            "steps": [
+                _step(
+                    "每 6 个月复查",
+                    "Every 6 months",
+                    180,
+                    194,
+                    repeat_every_days=182,
+                    repeat_limit=4,
+                )
+            ],
+        },
+    ],
+    "service": [
+        {
+            "name": ("销售回访", "Sale follow-up"),
+            "match_kinds": ["sale"],
+            "steps": [
+                _step("购车后 3 天", "Day 3 after sale", 3, 4),
+                _step("首保提醒（3 个月）", "First-service reminder (3 months)", 90, 97),
+            ],
+        },
+        {
+            "name": ("保养回访", "Maintenance follow-up"),
+            "match_kinds": ["maintenance"],
+            "steps": [_step("保养后 3 天", "Day 3 after service", 3, 4)],
+        },
+    ],
+}

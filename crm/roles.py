@@ -13,22 +13,55 @@ class Role(models.TextChoices):
     VIEWER = "viewer", _("Viewer")
 
 
-_READ = ["crm.view_department"]
+_READ = [
+    "crm.view_department",
+    "crm.view_contact",
+    "crm.view_encounter",
+    "crm.view_followuptask",
+    "crm.view_followuprule",
+]
+_WORK = [
+    "crm.add_callattempt",  # log attempts on follow-ups: the worklist's call page
+]
+_RECORDS = [
+    "crm.add_contact",
+    "crm.change_contact",
+    "crm.add_encounter",
+    "crm.change_encounter",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.ADMIN: [
         *_READ,
+        *_WORK,
+        *_RECORDS,
         "crm.add_department",
         "crm.change_department",
+        "crm.add_followuprule",
+        "crm.change_followuprule",
+        "crm.delete_followuprule",
+        "crm.add_outcomecode",
+        "crm.change_outcomecode",
+        "crm.add_importjob",
+        "crm.spot_check",
+        "crm.view_auditentry",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
         "wagtailadmin.access_admin",
         "tenants.change_tenant",  # the clinic's own settings: name, language, time zone, hours
     ],
-    Role.SUPERVISOR: [*_READ, "auth.view_user"],
-    Role.AGENT: [*_READ],
-    Role.CLINICIAN: [*_READ],
+    Role.SUPERVISOR: [
+        *_READ,
+        *_WORK,
+        *_RECORDS,
+        "crm.add_importjob",
+        "crm.spot_check",
+        "crm.view_auditentry",
+        "auth.view_user",
+    ],
+    Role.AGENT: [*_READ, *_WORK, *_RECORDS],
+    Role.CLINICIAN: [*_READ, *_WORK],
     Role.VIEWER: [*_READ],
 }
 
@@ -36,3 +69,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 MANAGE_STAFF = "auth.change_user"
 # The permission that opens the clinic's settings page.
 MANAGE_SETTINGS = "tenants.change_tenant"
+# Working follow-ups (the worklist and the call page).
+WORK_TASKS = "crm.add_callattempt"
+EDIT_RECORDS = "crm.change_contact"
+MANAGE_RULES = "crm.change_followuprule"
+MANAGE_OUTCOMES = "crm.change_outcomecode"
+IMPORT_RECORDS = "crm.add_importjob"
+SPOT_CHECK = "crm.spot_check"

@@ -5,10 +5,12 @@ import smtplib
 
 from django.db import connection
 from django.utils import translation
+from django_tenants.utils import get_public_schema_name
 
 from saas.celery import app
 
 from . import services
+from .services import followup, imports, planning
 
 
 @app.task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, max_retries=8)
@@ -20,3 +22,44 @@ def staff_invitation_email_task(user_id: int, base_url: str) -> None:
         services.staff_invitation_email(
             user_id=user_id, base_url=base_url, organisation=tenant.name
         )
+
+
+@app.task
+def encounters_plan_task(encounter_ids: list[int]) -> dict:
+    """Plan (or re-plan) the follow-ups of saved or imported encounters."""
+    result = planning.encounters_plan(encounter_ids)
+    return {"created": result.created, "updated": result.updated}
+
+
+@app.task
+def import_run_task(job_id: int) -> None:
+    """Import a checked file; an unexpected failure marks the import failed (each committed
+    chunk stays, and running the same file again completes it without duplicates)."""
+    try:
+        imports.import_run(job_id)
+    except Exception:
+        imports.import_fail(job_id, "unexpected error, see the worker log")
+        raise
+
+
+@app.task
+def followup_tick_task() -> dict:
+    """One tenant's periodic pass (sent by followup_fanout_task with the tenant's schema)."""
+    return vars(followup.followup_tick())
+
+
+@app.task
+def followup_fanout_task() -> int:
+    """Beat job, in the public schema: one tick per tenant that is not suspended."""
+    from tenants.models import Tenant
+
+    schemas = (
+        Tenant.objects.exclude(schema_name=get_public_schema_name())
+        .exclude(status=Tenant.Status.SUSPENDED)
+        .values_list("schema_name", flat=True)
+    )
+    count = 0
+    for schema_name in schemas.iterator():
+        followup_tick_task.apply_async(headers={"_schema_name": schema_name})
+        count += 1
+    return count

@@ -38,6 +38,20 @@ class TenantSettingsForm(forms.Form):
         help_text=_("Comma-separated intervals, e.g. 08:00-12:00, 13:30-17:30"),
         max_length=200,
     )
+    phone_region = forms.CharField(
+        label=_("Phone region"),
+        max_length=2,
+        help_text=_("Country of phone numbers written without a country code, e.g. CN."),
+    )
+    spot_check_percent = forms.IntegerField(
+        label=_("Spot-check share (%)"),
+        min_value=0,
+        max_value=100,
+        help_text=_("Share of completed centre follow-ups that supervisors re-call."),
+    )
+
+    def clean_phone_region(self) -> str:
+        return self.cleaned_data["phone_region"].strip().upper()
 
     def clean_calling_hours(self) -> list[list[str]]:
         intervals = []
@@ -58,4 +72,6 @@ class TenantSettingsForm(forms.Form):
             "locale": tenant.locale,
             "timezone": tenant.timezone,
             "calling_hours": hours,
+            "phone_region": tenant.phone_region,
+            "spot_check_percent": tenant.spot_check_percent,
         }

@@ -6,6 +6,7 @@ from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
@@ -46,6 +47,15 @@ def validate_calling_hours(value) -> None:
             raise ValidationError(_("Each calling-hours interval must start before it ends."))
 
 
+def validate_phone_region(value: str) -> None:
+    import phonenumbers
+
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            _("%(value)s is not a country code such as CN or US."), params={"value": value}
+        )
+
+
 class Tenant(TenantMixin):
     """One customer of CareBridge. ``schema_name`` is the tenant's slug: it names the
     PostgreSQL schema and the subdomain ``<slug>.BASE_DOMAIN``."""
@@ -79,6 +89,19 @@ class Tenant(TenantMixin):
         default=default_calling_hours,
         validators=[validate_calling_hours],
         help_text=_("Intervals [start, end] in the tenant's time zone, e.g. 08:00–12:00."),
+    )
+    phone_region = models.CharField(
+        _("phone region"),
+        max_length=2,
+        default="CN",
+        validators=[validate_phone_region],
+        help_text=_("Country of phone numbers written without a country code, e.g. CN."),
+    )
+    spot_check_percent = models.PositiveSmallIntegerField(
+        _("spot-check share (%)"),
+        default=10,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Share of completed centre follow-ups that supervisors re-call."),
     )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.TRIAL

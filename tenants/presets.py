@@ -5,12 +5,15 @@ codes, message templates, starter pages …) to PRESET_STEPS."""
 from collections.abc import Callable
 
 from crm.services import departments_seed, roles_seed
+from crm.services.presets import outcome_codes_seed, rules_seed
 
 PresetStep = Callable[..., None]
 
 PRESET_STEPS: list[PresetStep] = [
     roles_seed,
     departments_seed,
+    outcome_codes_seed,
+    rules_seed,
 ]
 
 

@@ -255,15 +255,25 @@ def domain_remove(*, domain: Domain, actor=None) -> None:
         domain.delete()
 
 
-def tenant_settings_update(
-    *, tenant: Tenant, name: str, locale: str, timezone: str, calling_hours: list
-) -> Tenant:
-    """Save a clinic's own settings; invalid values raise ValidationError and change nothing."""
+SETTINGS_FIELDS = (
+    "name",
+    "locale",
+    "timezone",
+    "calling_hours",
+    "phone_region",
+    "spot_check_percent",
+)
+
+
+def tenant_settings_update(*, tenant: Tenant, **values) -> Tenant:
+    """Save a clinic's own settings (any of SETTINGS_FIELDS); invalid values raise
+    ValidationError and change nothing."""
+    unknown = values.keys() - set(SETTINGS_FIELDS)
+    if unknown:
+        raise TypeError(f"Not a tenant setting: {sorted(unknown)}")
     changed = Tenant.objects.get(pk=tenant.pk)
-    changed.name = name.strip()
-    changed.locale = locale
-    changed.timezone = timezone
-    changed.calling_hours = calling_hours
+    for field, value in values.items():
+        setattr(changed, field, value.strip() if isinstance(value, str) else value)
     changed.full_clean(exclude=["schema_name"])
-    changed.save(update_fields=["name", "locale", "timezone", "calling_hours"])
+    changed.save(update_fields=list(values))
     return changed

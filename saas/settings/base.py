@@ -224,4 +224,6 @@ LOGGING = {
 # --- Periodic jobs (celery beat): the one list of schedules ------------------------------
 CELERY_BEAT_SCHEDULE = {
     "schema-pool-refill": {"task": "tenants.tasks.schema_pool_refill_task", "schedule": 300.0},
+    # Close follow-up windows, release stale claims, move overdue tier-1 work to the centre.
+    "followup-tick": {"task": "crm.tasks.followup_fanout_task", "schedule": 300.0},
 }

@@ -12,6 +12,8 @@ VALID = {
     "locale": "en",
     "timezone": "Asia/Urumqi",
     "calling_hours": "08:30-11:30, 14:00 – 17:00",
+    "phone_region": "cn",
+    "spot_check_percent": "20",
 }
 
 
@@ -32,6 +34,7 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
         "Asia/Urumqi",
     )
     assert tenant_a.calling_hours == [["08:30", "11:30"], ["14:00", "17:00"]]
+    assert (tenant_a.phone_region, tenant_a.spot_check_percent) == ("CN", 20)
     assert "Alpha 第一人民医院" in as_admin_a.get("/").content.decode()
 
 
@@ -44,6 +47,8 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
         ("timezone", "Mars/Olympus"),
         ("locale", "fr"),
         ("name", ""),
+        ("phone_region", "XX"),
+        ("spot_check_percent", "101"),
     ],
 )
 def test_bad_settings_show_an_error_and_change_nothing(as_admin_a, tenant_a, field, value):

@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 
 from saas.celery import enqueue_on_commit
 
-from .models import Department
-from .presets import DEPARTMENTS
-from .roles import ROLE_PERMISSIONS, Role
-from .selectors import staff_role
+from ..models import Department
+from ..presets import DEPARTMENTS
+from ..roles import ROLE_PERMISSIONS, Role
+from ..selectors import staff_role
 
 User = get_user_model()
 
@@ -111,7 +111,7 @@ def staff_invite(
 
 def staff_invitation_queue(*, user, base_url: str) -> None:
     """Queue the invitation email for when the transaction commits; also resends a lost one."""
-    from .tasks import staff_invitation_email_task
+    from ..tasks import staff_invitation_email_task
 
     if user.has_usable_password():
         raise ValidationError(_("This staff member has already set a password."))

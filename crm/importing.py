@@ -1,0 +1,388 @@
+"""Reading encounter registers (discharge lists …) from CSV or XLSX and checking each row.
+Pure: no writes. crm.services.imports commits what this accepts."""
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import openpyxl
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .models import Encounter
+from .phones import phone_normalise
+
+MAX_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class ImportField:
+    key: str
+    label: str
+    synonyms: tuple[str, ...] = ()
+
+
+FIELDS = [
+    ImportField(
+        "external_id", gettext_lazy("External id"), ("external id", "id", "编号", "就诊号")
+    ),
+    ImportField("serial_no", gettext_lazy("Serial number"), ("serial", "no.", "序号")),
+    ImportField(
+        "record_no",
+        gettext_lazy("Record number"),
+        ("record no", "mrn", "inpatient no", "住院号", "病历号", "客户编号", "会员号"),
+    ),
+    ImportField("name", gettext_lazy("Name"), ("name", "patient", "姓名", "患者姓名", "客户姓名")),
+    ImportField("sex", gettext_lazy("Sex"), ("sex", "gender", "性别")),
+    ImportField("age", gettext_lazy("Age"), ("age", "年龄")),
+    ImportField("birth_date", gettext_lazy("Birth date"), ("birth date", "dob", "出生日期")),
+    ImportField(
+        "phone",
+        gettext_lazy("Phone"),
+        ("phone", "mobile", "telephone", "电话", "手机", "联系电话", "手机号"),
+    ),
+    ImportField("phone2", gettext_lazy("Second phone"), ("phone 2", "家属电话", "备用电话")),
+    ImportField("email", gettext_lazy("Email"), ("email", "e-mail", "邮箱")),
+    ImportField("address", gettext_lazy("Address"), ("address", "地址", "住址")),
+    ImportField(
+        "department", gettext_lazy("Department"), ("department", "dept", "科室", "出院科室")
+    ),
+    ImportField(
+        "attending",
+        gettext_lazy("Attending clinician"),
+        ("doctor", "attending", "主治医生", "医生"),
+    ),
+    ImportField(
+        "occurred_at",
+        gettext_lazy("Date (discharge, operation, visit)"),
+        (
+            "discharge date",
+            "date",
+            "出院时间",
+            "出院日期",
+            "手术日期",
+            "就诊日期",
+            "治疗日期",
+            "日期",
+        ),
+    ),
+    ImportField(
+        "admitted_at", gettext_lazy("Admission date"), ("admission date", "入院时间", "入院日期")
+    ),
+    ImportField("kind", gettext_lazy("Kind"), ("kind", "type", "类型")),
+    ImportField(
+        "diagnosis_code", gettext_lazy("Diagnosis code"), ("icd", "diagnosis code", "诊断编码")
+    ),
+    ImportField("diagnosis", gettext_lazy("Diagnosis"), ("diagnosis", "诊断", "出院诊断")),
+    ImportField(
+        "procedure_code", gettext_lazy("Procedure code"), ("procedure code", "手术编码", "项目编码")
+    ),
+    ImportField(
+        "procedure",
+        gettext_lazy("Procedure"),
+        ("procedure", "operation", "手术名称", "项目", "治疗项目"),
+    ),
+    ImportField("treatment_course", gettext_lazy("Treatment course"), ("course", "疗程")),
+    ImportField(
+        "discharge_outcome", gettext_lazy("Outcome at discharge"), ("outcome", "转归", "出院情况")
+    ),
+    ImportField(
+        "length_of_stay", gettext_lazy("Length of stay"), ("length of stay", "los", "住院天数")
+    ),
+    ImportField("bed", gettext_lazy("Bed"), ("bed", "床号")),
+    ImportField("tags", gettext_lazy("Tags"), ("tags", "标签")),
+    ImportField("notes", gettext_lazy("Notes"), ("notes", "备注")),
+]
+FIELD_KEYS = [f.key for f in FIELDS]
+REQUIRED = ("name", "occurred_at")
+
+_SEX = {"男": "M", "m": "M", "male": "M", "女": "F", "f": "F", "female": "F"}
+_OUTCOMES = {
+    "治愈": "cured",
+    "好转": "improved",
+    "未愈": "unchanged",
+    "无效": "unchanged",
+    "转院": "transferred",
+    "死亡": "died",
+    "自动出院": "self_discharged",
+    "自动离院": "self_discharged",
+}
+_KINDS = {
+    "出院": "discharge",
+    "手术": "surgery",
+    "门诊": "outpatient",
+    "疗程": "treatment_course",
+    "咨询": "consultation",
+    "销售": "sale",
+    "购车": "sale",
+    "保养": "maintenance",
+    "维修": "maintenance",
+}
+DEFAULT_KIND = {
+    "hospital": Encounter.Kind.DISCHARGE,
+    "aesthetic": Encounter.Kind.SURGERY,
+    "dental": Encounter.Kind.OUTPATIENT,
+    "service": Encounter.Kind.SALE,
+}
+
+
+class FileError(Exception):
+    """The file as a whole cannot be read; the message says why, for the user."""
+
+
+def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows (as text) of the first sheet of an XLSX file or of a CSV file in UTF-8
+    or GB18030 (what Excel in China saves)."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        rows = _read_xlsx(content)
+    elif filename.lower().endswith((".csv", ".txt")):
+        rows = _read_csv(content)
+    else:
+        raise FileError(_("Upload a .csv or .xlsx file."))
+    # Row numbers must stay those the spreadsheet shows: blank rows are kept (and skipped by
+    # the checks), only trailing ones are dropped.
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise FileError(_("The file is empty or its first row has no column headings."))
+    headers = [h.strip() for h in rows[0]]
+    while headers and not headers[-1]:
+        headers.pop()
+    if len(rows) - 1 > MAX_ROWS:
+        raise FileError(
+            _("The file has more than %(max)s rows; split it into smaller files.")
+            % {"max": MAX_ROWS}
+        )
+    return headers, rows[1:]
+
+
+def _read_csv(content: bytes) -> list[list[str]]:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte string
+        raise FileError(_("The file is not readable text."))
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx(content: bytes) -> list[list[str]]:
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise FileError(_("The file is not a readable Excel workbook.")) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        return [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def mapping_guess(headers: list[str], remembered: dict[str, str]) -> dict[str, str]:
+    """header → field key: what was used last time for this header, else a known synonym."""
+    guessed = {}
+    for header in headers:
+        if header in remembered and remembered[header] in FIELD_KEYS:
+            guessed[header] = remembered[header]
+            continue
+        folded = header.strip().lower()
+        for f in FIELDS:
+            if folded == f.key or folded in f.synonyms or folded == str(f.label).lower():
+                guessed[header] = f.key
+                break
+    return guessed
+
+
+def _parse_date(text: str) -> datetime | None:
+    """Dates as hospital systems and Excel write them; None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    text = re.sub(r"(\d+)年(\d+)月(\d+)日?", r"\1-\2-\3", text).replace("/", "-").replace(".", "-")
+    text = text.replace("T", " ")
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+@dataclass
+class RowCheck:
+    number: int  # the row number as a spreadsheet shows it (the header is row 1)
+    values: dict = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def error(self, key: str, message: str) -> None:
+        self.errors.append((key, message))
+
+
+@dataclass
+class RowContext:
+    zone: object
+    region: str
+    tenant_kind: str
+    departments: dict[str, int]  # lower-case code or name → id
+    staff: dict[str, int]  # lower-case full name or email → user id
+    now: datetime
+
+
+def row_is_blank(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
+
+
+def row_check(number: int, raw: dict[str, str], ctx: RowContext) -> RowCheck:
+    """Check and convert one row (field key → text)."""
+    row = RowCheck(number=number)
+    v = row.values
+    get = lambda key: (raw.get(key) or "").strip()  # noqa: E731
+
+    for key in REQUIRED:
+        if not get(key):
+            row.error(key, _("%(field)s is missing.") % {"field": _label(key)})
+    v["name"] = get("name")[:100]
+    v["record_no"] = get("record_no")[:50]
+    v["external_id"] = get("external_id")[:100]
+    for key in (
+        "serial_no",
+        "address",
+        "diagnosis_code",
+        "diagnosis",
+        "procedure_code",
+        "procedure",
+        "treatment_course",
+        "bed",
+        "notes",
+    ):
+        v[key] = get(key)
+    v["diagnosis_code"] = v["diagnosis_code"].upper()[:30]
+    v["procedure_code"] = v["procedure_code"].upper()[:30]
+    v["email"] = get("email").lower()
+    if v["email"] and "@" not in v["email"]:
+        row.error("email", _("“%(value)s” is not an email address.") % {"value": v["email"]})
+
+    sex = get("sex").lower()
+    v["sex"] = _SEX.get(sex, "")
+    if sex and not v["sex"]:
+        row.error("sex", _("Sex must be 男/女 or M/F, not “%(value)s”.") % {"value": sex})
+
+    for key in ("age", "length_of_stay"):
+        text = get(key).removesuffix("岁").removesuffix("天")
+        v[key] = None
+        if text:
+            if text.isdigit() and int(text) <= 150 * 365:
+                v[key] = int(text)
+            else:
+                row.error(key, _("%(field)s must be a whole number.") % {"field": _label(key)})
+    if v["age"] is not None and v["age"] > 150:
+        row.error("age", _("Age must be between 0 and 150."))
+
+    for key in ("occurred_at", "admitted_at", "birth_date"):
+        try:
+            parsed = _parse_date(get(key))
+        except ValueError:
+            row.error(key, _("“%(value)s” is not a date (write 2026-11-23).") % {"value": get(key)})
+            parsed = None
+        if parsed is None:
+            v[key] = None
+            continue
+        if key == "occurred_at":
+            aware = timezone.make_aware(
+                parsed if parsed.time() != time.min else parsed.replace(hour=12), ctx.zone
+            )
+            if aware > ctx.now + timedelta(days=1):
+                row.error(key, _("The date %(value)s is in the future.") % {"value": get(key)})
+            v[key] = aware
+        else:
+            v[key] = parsed.date()
+
+    phones = []
+    for key in ("phone", "phone2"):
+        for part in re.split(r"[;,/、，；]", get(key)):
+            if not part.strip():
+                continue
+            try:
+                phones.append(phone_normalise(part, ctx.region))
+            except ValidationError as exc:
+                row.error(key, exc.messages[0])
+    v["phones"] = list(dict.fromkeys(phones))
+
+    department = get("department").lower()
+    v["department_id"] = None
+    if department:
+        v["department_id"] = ctx.departments.get(department)
+        if v["department_id"] is None:
+            row.error(
+                "department", _("Unknown department “%(value)s”.") % {"value": get("department")}
+            )
+    attending = get("attending")
+    v["attending_name"] = attending[:100]
+    v["attending_id"] = ctx.staff.get(attending.lower()) if attending else None
+
+    kind = get("kind")
+    if kind:
+        v["kind"] = _choice(kind, Encounter.Kind, _KINDS)
+        if v["kind"] is None:
+            row.error("kind", _("Unknown kind “%(value)s”.") % {"value": kind})
+    else:
+        v["kind"] = DEFAULT_KIND.get(ctx.tenant_kind, Encounter.Kind.DISCHARGE)
+    outcome = get("discharge_outcome")
+    v["discharge_outcome"] = ""
+    if outcome:
+        v["discharge_outcome"] = _choice(outcome, Encounter.Outcome, _OUTCOMES)
+        if v["discharge_outcome"] is None:
+            row.error(
+                "discharge_outcome",
+                _("Unknown outcome at discharge “%(value)s”.") % {"value": outcome},
+            )
+    v["tags"] = sorted({t.strip() for t in re.split(r"[;,、，；]", get("tags")) if t.strip()})
+    if not row.errors:
+        v["key"] = encounter_key(v)
+    return row
+
+
+def _choice(text: str, choices, synonyms: dict[str, str]) -> str | None:
+    folded = text.strip().lower()
+    if folded in synonyms:
+        return synonyms[folded]
+    for value, label in choices.choices:
+        if value and folded in (value, str(label).lower()):
+            return value
+    return None
+
+
+def _label(key: str) -> str:
+    return next(str(f.label) for f in FIELDS if f.key == key)
+
+
+def encounter_key(values: dict) -> str:
+    """The encounter's identity in the import source: its external id when the file has one,
+    else record number (or first phone, or name) with the local date. Re-importing the same
+    file therefore finds the same encounters."""
+    if values["external_id"]:
+        return values["external_id"]
+    who = values["record_no"] or (values["phones"][0] if values["phones"] else values["name"])
+    return f"{who}@{values['occurred_at'].date().isoformat()}:{values['kind']}"

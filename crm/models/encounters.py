@@ -1,0 +1,194 @@
+"""Contacts (patients, customers) and the encounters (service events) that trigger follow-up."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .people import Department
+
+
+class Contact(models.Model):
+    """A patient or customer. Identified within the tenant by their record number (住院号 /
+    medical record or customer number) when they have one."""
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", _("Female")
+        MALE = "M", _("Male")
+        UNKNOWN = "", _("Unknown")
+
+    class Language(models.TextChoices):
+        TENANT = "", _("The clinic's language")
+        ZH_HANS = "zh-hans", "简体中文"
+        EN = "en", "English"
+
+    name = models.CharField(_("name"), max_length=100)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True, default="")
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    record_no = models.CharField(
+        _("record number"),
+        max_length=50,
+        blank=True,
+        default="",
+        help_text=_("Medical record (住院号) or customer number."),
+    )
+    email = models.EmailField(_("email"), blank=True, default="")
+    address = models.CharField(_("address"), max_length=300, blank=True, default="")
+    language = models.CharField(
+        _("language"), max_length=10, choices=Language.choices, blank=True, default=""
+    )
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    do_not_contact_reason = models.CharField(
+        _("reason for do not contact"), max_length=200, blank=True, default=""
+    )
+    do_not_contact_at = models.DateTimeField(_("do not contact since"), null=True, blank=True)
+    deceased = models.BooleanField(_("deceased"), default=False)
+    deceased_at = models.DateTimeField(_("deceased recorded at"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record_no"], condition=~Q(record_no=""), name="contact_record_no_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["name"], name="contact_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def reachable(self) -> bool:
+        return not (self.deceased or self.do_not_contact)
+
+
+class ContactPhone(models.Model):
+    """A phone number of a contact, in E.164. A number found to be wrong stays on file,
+    flagged, so it is not called again and not re-imported as new."""
+
+    class Label(models.TextChoices):
+        MOBILE = "mobile", _("Mobile")
+        HOME = "home", _("Home")
+        WORK = "work", _("Work")
+        FAMILY = "family", _("Family member")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(_("phone number"), max_length=20)
+    label = models.CharField(_("label"), max_length=10, choices=Label.choices, default=Label.MOBILE)
+    position = models.PositiveSmallIntegerField(default=0)
+    invalid = models.BooleanField(_("wrong number"), default=False)
+
+    class Meta:
+        ordering = ["invalid", "position", "id"]
+        verbose_name = _("phone number")
+        verbose_name_plural = _("phone numbers")
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "number"], name="phone_unique_per_contact")
+        ]
+        indexes = [models.Index(fields=["number"], name="phone_number_idx")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Encounter(models.Model):
+    """The service event follow-up is about: a discharge, an operation, a visit, a sale."""
+
+    class Kind(models.TextChoices):
+        DISCHARGE = "discharge", _("Discharge")
+        SURGERY = "surgery", _("Surgery")
+        OUTPATIENT = "outpatient", _("Outpatient visit")
+        TREATMENT_COURSE = "treatment_course", _("Treatment course end")
+        CONSULTATION = "consultation", _("Consultation")
+        SALE = "sale", _("Sale")
+        MAINTENANCE = "maintenance", _("Maintenance")
+
+    class Outcome(models.TextChoices):
+        NONE = "", _("Not recorded")
+        CURED = "cured", _("Cured")
+        IMPROVED = "improved", _("Improved")
+        UNCHANGED = "unchanged", _("Not improved")
+        TRANSFERRED = "transferred", _("Transferred")
+        DIED = "died", _("Died")
+        SELF_DISCHARGED = "self_discharged", _("Self-discharged")
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="encounters", verbose_name=_("contact")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    department = models.ForeignKey(
+        Department,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="encounters",
+        verbose_name=_("department"),
+    )
+    attending = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attended_encounters",
+        verbose_name=_("attending clinician"),
+    )
+    attending_name = models.CharField(
+        _("attending clinician (name)"), max_length=100, blank=True, default=""
+    )
+    occurred_at = models.DateTimeField(
+        _("date"), help_text=_("Discharge, operation, visit or sale date and time.")
+    )
+    admitted_at = models.DateField(_("admitted on"), null=True, blank=True)
+    serial_no = models.CharField(_("serial number"), max_length=30, blank=True, default="")
+    age = models.PositiveSmallIntegerField(_("age"), null=True, blank=True)
+    diagnosis_code = models.CharField(_("diagnosis code"), max_length=30, blank=True, default="")
+    diagnosis = models.CharField(_("diagnosis"), max_length=300, blank=True, default="")
+    procedure_code = models.CharField(_("procedure code"), max_length=30, blank=True, default="")
+    procedure = models.CharField(_("procedure"), max_length=300, blank=True, default="")
+    treatment_course = models.CharField(
+        _("treatment course"), max_length=100, blank=True, default=""
+    )
+    discharge_outcome = models.CharField(
+        _("outcome at discharge"),
+        max_length=20,
+        choices=Outcome.choices,
+        blank=True,
+        default="",
+    )
+    length_of_stay = models.PositiveSmallIntegerField(
+        _("length of stay (days)"), null=True, blank=True
+    )
+    bed = models.CharField(_("bed"), max_length=20, blank=True, default="")
+    tags = ArrayField(
+        models.CharField(max_length=40), verbose_name=_("tags"), default=list, blank=True
+    )
+    recovered_at = models.DateTimeField(_("recovered on"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=40, default="manual")
+    external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
+    notes = models.TextField(_("notes"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("encounter")
+        verbose_name_plural = _("encounters")
+        constraints = [
+            # Re-entry and re-import of the same event from the same system is idempotent.
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="encounter_external_id_unique_per_source",
+            )
+        ]
+        indexes = [models.Index(fields=["contact", "-occurred_at"], name="encounter_contact_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {timezone.localtime(self.occurred_at):%Y-%m-%d}"

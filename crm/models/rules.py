@@ -1,0 +1,196 @@
+"""Follow-up rules: which encounters get which follow-ups when (DESIGN.md §5.1)."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tenants.models import validate_calling_hours
+
+from .encounters import Encounter
+from .people import Department
+
+
+def _choice_list(choices, label):
+    return ArrayField(
+        models.CharField(max_length=20, choices=choices),
+        verbose_name=label,
+        default=list,
+        blank=True,
+    )
+
+
+def _text_list(label, help_text=""):
+    return ArrayField(
+        models.CharField(max_length=40),
+        verbose_name=label,
+        default=list,
+        blank=True,
+        help_text=help_text,
+    )
+
+
+class FollowUpRule(models.Model):
+    """A tenant's rule. An empty match list matches everything; every matching rule applies,
+    except that an ``exclusive`` rule that matches suppresses the rules after it (by
+    position) that also match."""
+
+    name = models.CharField(_("name"), max_length=120)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    exclusive = models.BooleanField(
+        _("exclusive"),
+        default=False,
+        help_text=_("When this rule matches, later rules do not apply to the encounter."),
+    )
+    match_kinds = _choice_list(Encounter.Kind.choices, _("encounter kinds"))
+    match_departments = models.ManyToManyField(
+        Department, blank=True, related_name="+", verbose_name=_("departments")
+    )
+    match_codes = _text_list(
+        _("diagnosis or procedure codes"),
+        _("A code matches itself and every code that starts with it, e.g. I10 or K35."),
+    )
+    match_tags = _text_list(_("tags"), _("The encounter must carry at least one of them."))
+    match_outcomes = _choice_list(Encounter.Outcome.choices, _("outcomes at discharge"))
+    min_age = models.PositiveSmallIntegerField(_("minimum age"), null=True, blank=True)
+    max_age = models.PositiveSmallIntegerField(_("maximum age"), null=True, blank=True)
+    exclude_outcomes = _choice_list(Encounter.Outcome.choices, _("excluded outcomes"))
+    exclude_tags = _text_list(
+        _("excluded tags"), _("e.g. privacy-sensitive: such encounters are never called.")
+    )
+    calling_hours = models.JSONField(
+        _("calling hours override"),
+        null=True,
+        blank=True,
+        validators=[validate_calling_hours],
+        help_text=_("Empty: the clinic's calling hours."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("follow-up rule")
+        verbose_name_plural = _("follow-up rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise ValidationError({"max_age": _("The maximum age is below the minimum age.")})
+
+
+class RuleStep(models.Model):
+    """One follow-up of a rule: its window counted in days from the encounter's date, in the
+    tenant's time zone. Day N opens at 00:00 of the Nth day after the encounter's date."""
+
+    class Channel(models.TextChoices):
+        PHONE = "phone", _("Phone call")
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+        SURVEY_LINK = "survey_link", _("Survey link")
+
+    class Tier(models.IntegerChoices):
+        CLINICIAN = 1, _("Tier 1 · clinician")
+        CENTRE = 2, _("Tier 2 · follow-up centre")
+
+    class Assignee(models.TextChoices):
+        CLINICIAN = "clinician", _("The attending clinician")
+        DEPARTMENT = "department", _("The encounter's department queue")
+        CENTRE = "centre", _("The follow-up centre")
+        ROUND_ROBIN = "round_robin", _("Round-robin among agents")
+
+    class StopWhen(models.TextChoices):
+        LIMIT = "limit", _("Only the limit")
+        RECOVERED = "recovered", _("The patient has recovered")
+
+    rule = models.ForeignKey(FollowUpRule, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    name = models.CharField(_("name"), max_length=60, help_text=_("e.g. Day 3"))
+    offset_days = models.IntegerField(
+        _("opens after (days)"), validators=[MinValueValidator(0), MaxValueValidator(3650)]
+    )
+    due_days = models.IntegerField(
+        _("due after (days)"),
+        validators=[MinValueValidator(0), MaxValueValidator(3650)],
+        help_text=_("The last day of the window; equal to the opening day for a one-day window."),
+    )
+    grace_days = models.PositiveSmallIntegerField(
+        _("grace (days)"),
+        default=7,
+        validators=[MaxValueValidator(365)],
+        help_text=_("An overdue task stays workable this many days after it was due."),
+    )
+    channel = models.CharField(
+        _("channel"), max_length=20, choices=Channel.choices, default=Channel.PHONE
+    )
+    tier = models.PositiveSmallIntegerField(_("tier"), choices=Tier.choices, default=Tier.CENTRE)
+    assignee_policy = models.CharField(
+        _("assign to"), max_length=20, choices=Assignee.choices, default=Assignee.CENTRE
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        _("maximum attempts"), default=3, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    retry_gap_hours = models.PositiveSmallIntegerField(
+        _("minimum hours between attempts"), default=4, validators=[MaxValueValidator(720)]
+    )
+    repeat_every_days = models.PositiveSmallIntegerField(
+        _("repeat every (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+    )
+    repeat_limit = models.PositiveSmallIntegerField(
+        _("at most (times)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text=_("Hard limit on the number of follow-ups of a repeating step."),
+    )
+    stop_when = models.CharField(
+        _("repeat until"), max_length=20, choices=StopWhen.choices, default=StopWhen.LIMIT
+    )
+    script = models.TextField(
+        _("script"), blank=True, default="", help_text=_("What the agent says and asks.")
+    )
+
+    class Meta:
+        ordering = ["rule", "position", "offset_days", "id"]
+        verbose_name = _("step")
+        verbose_name_plural = _("steps")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def occurrences(self) -> int:
+        return self.repeat_limit if self.repeat_every_days else 1
+
+    def clean(self):
+        errors = {}
+        if self.offset_days is not None and self.offset_days < 0:
+            errors["offset_days"] = _("A step cannot open before the encounter.")
+        if (
+            self.offset_days is not None
+            and self.due_days is not None
+            and self.due_days < self.offset_days
+        ):
+            errors["due_days"] = _("A step cannot be due before it opens.")
+        if self.repeat_every_days and not self.repeat_limit:
+            errors["repeat_limit"] = _("A repeating step needs a limit.")
+        if self.repeat_limit and not self.repeat_every_days:
+            errors["repeat_every_days"] = _("Say how often the step repeats, or clear the limit.")
+        if (
+            self.repeat_every_days
+            and self.due_days is not None
+            and self.offset_days is not None
+            and self.repeat_every_days <= self.due_days - self.offset_days
+        ):
+            errors["repeat_every_days"] = _(
+                "Repeats must be further apart than the window is long."
+            )
+        if errors:
+            raise ValidationError(errors)

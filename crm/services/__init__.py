@@ -1,0 +1,30 @@
+"""Writes of the crm app (the verbs of the domain), inside the current tenant's schema.
+Services never switch schemas themselves."""
+
+from .staff import (
+    Invitation,
+    departments_seed,
+    roles_seed,
+    roles_sync,
+    set_password_url,
+    staff_deactivate,
+    staff_invitation_email,
+    staff_invitation_queue,
+    staff_invite,
+    staff_reactivate,
+    staff_set_role,
+)
+
+__all__ = [
+    "Invitation",
+    "departments_seed",
+    "roles_seed",
+    "roles_sync",
+    "set_password_url",
+    "staff_deactivate",
+    "staff_invitation_email",
+    "staff_invitation_queue",
+    "staff_invite",
+    "staff_reactivate",
+    "staff_set_role",
+]

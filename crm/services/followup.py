@@ -1,0 +1,304 @@
+"""Working follow-up tasks: claims, attempts and what their outcomes do (DESIGN.md §4, §5.2,
+§5.3), phone reveals, and the periodic tick that closes windows and moves overdue work."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.formats import time_format
+from django.utils.translation import gettext as _
+
+from ..calendar import local_date, local_midnight, next_calling_time, tenant_zone
+from ..models import (
+    AuditEntry,
+    CallAttempt,
+    ContactPhone,
+    FollowUpTask,
+    OutcomeCategory,
+    OutcomeCode,
+    RuleStep,
+)
+from ..models.tasks import RETRYABLE
+from .planning import contact_cancel_open_tasks
+
+Status = FollowUpTask.Status
+Reason = FollowUpTask.Reason
+Category = OutcomeCategory
+
+CLAIM_MINUTES = 15
+SPOT_CHECK_DUE_DAYS = 7
+SPOT_CHECK_GRACE_DAYS = 7
+
+
+def _locked(task: FollowUpTask) -> FollowUpTask:
+    return FollowUpTask.objects.select_for_update().select_related("contact").get(pk=task.pk)
+
+
+def _held_by_other(task: FollowUpTask, user, now: datetime) -> bool:
+    return bool(
+        task.claimed_by_id
+        and task.claimed_by_id != user.pk
+        and task.claimed_until
+        and task.claimed_until > now
+    )
+
+
+def _refuse_closed(task: FollowUpTask) -> None:
+    if not task.is_open:
+        raise ValidationError(
+            _("This follow-up is already closed (%(status)s)."),
+            code="closed",
+            params={"status": task.get_status_display()},
+        )
+
+
+def _refuse_held(task: FollowUpTask, user, now: datetime) -> None:
+    if _held_by_other(task, user, now):
+        holder = task.claimed_by
+        raise ValidationError(
+            _("%(name)s is working on this follow-up until %(time)s."),
+            code="held",
+            params={
+                "name": holder.get_full_name() or holder.email,
+                "time": time_format(timezone.localtime(task.claimed_until), "H:i"),
+            },
+        )
+
+
+@transaction.atomic
+def task_claim(task: FollowUpTask, user, *, now: datetime | None = None) -> FollowUpTask:
+    """Hold the task for ``user`` for CLAIM_MINUTES (renewed on every call), so two agents
+    never work the same follow-up at once."""
+    now = now or timezone.now()
+    task = _locked(task)
+    _refuse_closed(task)
+    _refuse_held(task, user, now)
+    task.claimed_by = user
+    task.claimed_until = now + timedelta(minutes=CLAIM_MINUTES)
+    task.status = Status.IN_PROGRESS
+    task.save(update_fields=["claimed_by", "claimed_until", "status", "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_release(task: FollowUpTask, user) -> None:
+    FollowUpTask.objects.filter(pk=task.pk, claimed_by=user, status=Status.IN_PROGRESS).update(
+        claimed_by=None, claimed_until=None, status=Status.PENDING, updated_at=timezone.now()
+    )
+
+
+def phone_reveal(task: FollowUpTask, user, phone: ContactPhone) -> str:
+    """The full number, for the agent pressing "call"; every reveal is audit-logged."""
+    AuditEntry.objects.create(
+        actor=user,
+        action=AuditEntry.Action.PHONE_REVEALED,
+        contact_id=phone.contact_id,
+        object_id=str(task.pk),
+    )
+    return phone.number
+
+
+@dataclass(frozen=True)
+class AttemptInput:
+    outcome: OutcomeCode
+    notes: str = ""
+    callback_at: datetime | None = None
+    duration_seconds: int | None = None
+    phone: ContactPhone | None = None
+    recovered: bool = False
+    audit_agrees: bool | None = None
+
+
+def _calling_hours(task: FollowUpTask) -> list:
+    if task.rule_id and task.rule and task.rule.calling_hours:
+        return task.rule.calling_hours
+    return connection.tenant.calling_hours
+
+
+@transaction.atomic
+def attempt_log(
+    task: FollowUpTask, agent, attempt: AttemptInput, *, now: datetime | None = None
+) -> CallAttempt:
+    """Record one attempt and move the task as its outcome category says: reached →
+    completed; retryable → try again per the retry policy (or unreachable when no attempt
+    is left); terminal → unreachable, flagging the number or the contact where it applies."""
+    now = now or timezone.now()
+    task = _locked(task)
+    _refuse_closed(task)
+    _refuse_held(task, agent, now)
+    category = attempt.outcome.category
+    if task.tier == 3 and category == Category.REACHED and attempt.audit_agrees is None:
+        raise ValidationError(
+            {"audit_agrees": _("Say whether the answers agree with the original call.")}
+        )
+    if attempt.phone is not None and attempt.phone.contact_id != task.contact_id:
+        raise ValidationError(_("This phone number belongs to another contact."))
+
+    record = CallAttempt.objects.create(
+        task=task,
+        agent=agent,
+        phone=attempt.phone,
+        channel=task.channel,
+        started_at=now,
+        duration_seconds=attempt.duration_seconds,
+        outcome=attempt.outcome,
+        category=category,
+        notes=attempt.notes,
+        callback_at=attempt.callback_at if category in RETRYABLE else None,
+        recovered=attempt.recovered and category == Category.REACHED,
+        audit_agrees=attempt.audit_agrees if task.tier == 3 else None,
+    )
+    task.attempts_count += 1
+    task.last_outcome = category
+    task.claimed_by = task.claimed_until = None
+    task.status = Status.PENDING
+
+    contact = task.contact
+    if category == Category.REACHED:
+        _close(task, Status.COMPLETED, "", now)
+        task.reached_in_window = task.opens_at <= now < task.due_at
+        task.result_summary = attempt.notes
+        if task.tier == 3:
+            task.audit_agrees = attempt.audit_agrees
+        if attempt.recovered:
+            _encounter_recovered(task, now)
+    elif category == Category.WRONG_NUMBER:
+        if attempt.phone is not None:
+            ContactPhone.objects.filter(pk=attempt.phone.pk).update(invalid=True)
+        if ContactPhone.objects.filter(contact=contact, invalid=False).exists():
+            task.next_attempt_at = now  # another number is on file: try it now
+        else:
+            _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
+    elif category in RETRYABLE:
+        if task.attempts_count >= task.max_attempts:
+            _close(task, Status.UNREACHABLE, Reason.ATTEMPTS_EXHAUSTED, now)
+        else:
+            earliest = attempt.callback_at or now + timedelta(hours=task.retry_gap_hours)
+            if task.channel == RuleStep.Channel.PHONE:
+                earliest = next_calling_time(
+                    earliest, _calling_hours(task), tenant_zone(connection.tenant)
+                )
+            task.next_attempt_at = earliest
+    elif category == Category.DECEASED:
+        _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
+        contact.deceased, contact.deceased_at = True, now
+        contact.save(update_fields=["deceased", "deceased_at", "updated_at"])
+        contact_cancel_open_tasks(contact, reason=Reason.DECEASED, except_task=task, now=now)
+    elif category == Category.OPTED_OUT:
+        _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
+        _contact_opt_out(contact, attempt.notes or str(attempt.outcome), now)
+        contact_cancel_open_tasks(contact, reason=Reason.DO_NOT_CONTACT, except_task=task, now=now)
+    elif category == Category.READMITTED:
+        _close(task, Status.CANCELLED, Reason.READMITTED, now)
+        contact_cancel_open_tasks(contact, reason=Reason.READMITTED, except_task=task, now=now)
+    else:  # refused, language barrier, hearing impaired, transferred elsewhere
+        _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
+    task.save()
+    if task.status == Status.COMPLETED and task.tier == RuleStep.Tier.CENTRE:
+        spot_check_draw(task, now=now)
+    return record
+
+
+def _close(task: FollowUpTask, status: str, reason: str, now: datetime) -> None:
+    task.status, task.reason, task.completed_at = status, reason, now
+    task.next_attempt_at = None
+
+
+def _contact_opt_out(contact, reason: str, now: datetime) -> None:
+    contact.do_not_contact = True
+    contact.do_not_contact_reason = reason[:200]
+    contact.do_not_contact_at = now
+    contact.save(
+        update_fields=["do_not_contact", "do_not_contact_reason", "do_not_contact_at", "updated_at"]
+    )
+
+
+def _encounter_recovered(task: FollowUpTask, now: datetime) -> None:
+    """Repeating steps that run "until recovered" stop: their later occurrences are cancelled."""
+    encounter = task.encounter
+    encounter.recovered_at = now
+    encounter.save(update_fields=["recovered_at", "updated_at"])
+    FollowUpTask.objects.filter(
+        encounter=encounter,
+        status__in=FollowUpTask.OPEN,
+        step__stop_when=RuleStep.StopWhen.RECOVERED,
+    ).exclude(pk=task.pk).update(
+        status=Status.CANCELLED,
+        reason=Reason.RECOVERED,
+        completed_at=now,
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=now,
+    )
+
+
+def spot_check_sampled(task_id: int, percent: int) -> bool:
+    """Reproducible sample: the same task is always in or out for a given share."""
+    digest = hashlib.sha256(f"spot-check:{task_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 10_000 < percent * 100
+
+
+def spot_check_draw(task: FollowUpTask, *, now: datetime | None = None) -> FollowUpTask | None:
+    """Tier 3: a supervisor re-calls a sampled share of completed tier-2 follow-ups."""
+    now = now or timezone.now()
+    if task.tier != RuleStep.Tier.CENTRE or task.status != Status.COMPLETED:
+        return None
+    if not spot_check_sampled(task.pk, connection.tenant.spot_check_percent):
+        return None
+    zone = tenant_zone(connection.tenant)
+    due_at = local_midnight(local_date(now, zone) + timedelta(days=SPOT_CHECK_DUE_DAYS + 1), zone)
+    spot_check, _created = FollowUpTask.objects.get_or_create(
+        spot_check_of=task,
+        defaults={
+            "encounter_id": task.encounter_id,
+            "contact_id": task.contact_id,
+            "rule_id": task.rule_id,
+            "name": _("Spot check · %(name)s") % {"name": task.name},
+            "channel": RuleStep.Channel.PHONE,
+            "tier": 3,
+            "department_id": task.department_id,
+            "opens_at": now,
+            "due_at": due_at,
+            "closes_at": due_at + timedelta(days=SPOT_CHECK_GRACE_DAYS),
+            "max_attempts": task.max_attempts,
+            "retry_gap_hours": task.retry_gap_hours,
+        },
+    )
+    return spot_check
+
+
+@dataclass
+class TickResult:
+    released: int = 0
+    closed: int = 0
+    escalated: int = 0
+
+
+def followup_tick(*, now: datetime | None = None) -> TickResult:
+    """The periodic pass over one tenant: give back claims nobody renewed, close tasks whose
+    window (plus grace) has passed, and move overdue tier-1 tasks that no clinician worked to
+    the follow-up centre. Windows are stored as instants computed in the tenant's zone, so
+    this works in the tenant's own local days."""
+    now = now or timezone.now()
+    open_tasks = FollowUpTask.objects.filter(status__in=FollowUpTask.OPEN)
+    result = TickResult()
+    result.released = open_tasks.filter(status=Status.IN_PROGRESS, claimed_until__lte=now).update(
+        status=Status.PENDING, claimed_by=None, claimed_until=None, updated_at=now
+    )
+    result.closed = open_tasks.filter(closes_at__lte=now).update(
+        status=Status.UNREACHABLE,
+        reason=Reason.WINDOW_CLOSED,
+        completed_at=F("closes_at"),
+        next_attempt_at=None,
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=now,
+    )
+    result.escalated = open_tasks.filter(
+        tier=RuleStep.Tier.CLINICIAN, due_at__lte=now, escalated_at__isnull=True, attempts_count=0
+    ).update(assignee=None, department=None, tier=RuleStep.Tier.CENTRE, escalated_at=now)
+    return result

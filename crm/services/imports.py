@@ -1,0 +1,309 @@
+"""Importing encounter registers: upload, column mapping (remembered per tenant), a dry-run
+preview with per-row errors, then the import itself in a Celery task. Valid rows are
+committed whole (contact, phones and encounter together), invalid rows are reported and
+downloadable, and importing the same file again changes nothing."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Concat, Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import importing
+from ..calendar import tenant_zone
+from ..models import (
+    AuditEntry,
+    Contact,
+    ContactPhone,
+    Department,
+    Encounter,
+    ImportJob,
+    ImportMapping,
+)
+from .planning import encounters_plan
+
+User = get_user_model()
+
+SOURCE = "import"
+CHUNK = 500
+ENCOUNTER_FIELDS = [
+    "kind",
+    "department_id",
+    "attending_id",
+    "attending_name",
+    "occurred_at",
+    "admitted_at",
+    "serial_no",
+    "age",
+    "diagnosis_code",
+    "diagnosis",
+    "procedure_code",
+    "procedure",
+    "treatment_course",
+    "discharge_outcome",
+    "length_of_stay",
+    "bed",
+    "tags",
+    "notes",
+]
+CONTACT_FIELDS = ["name", "sex", "birth_date", "email", "address"]
+
+
+def import_upload(*, filename: str, content: bytes, user) -> ImportJob:
+    """Keep the file and its headers; refuse what cannot be read, with the reason."""
+    try:
+        headers, rows = importing.read_table(filename, content)
+    except importing.FileError as exc:
+        raise ValidationError(str(exc)) from exc
+    if any(not h for h in headers):
+        raise ValidationError(_("Every column needs a heading in the first row."))
+    if len(set(headers)) != len(headers):
+        raise ValidationError(_("Two columns have the same heading; give each a unique name."))
+    remembered = dict(ImportMapping.objects.values_list("header", "field"))
+    return ImportJob.objects.create(
+        created_by=user,
+        filename=filename[:255],
+        content=content,
+        headers=headers,
+        mapping=importing.mapping_guess(headers, remembered),
+        total_rows=sum(1 for row in rows if not importing.row_is_blank(row)),
+    )
+
+
+def import_map(job: ImportJob, mapping: dict[str, str]) -> None:
+    """Set header → field, each field from at most one column, the required ones present;
+    remember it for the next file with the same headings."""
+    chosen = {h: f for h, f in mapping.items() if f and h in job.headers}
+    fields = list(chosen.values())
+    errors = []
+    unknown = set(fields) - set(importing.FIELD_KEYS)
+    if unknown:
+        errors.append(_("Unknown field."))
+    for key in {f for f in fields if fields.count(f) > 1}:
+        errors.append(
+            _("%(field)s is chosen for more than one column.") % {"field": importing._label(key)}
+        )
+    for key in importing.REQUIRED:
+        if key not in fields:
+            errors.append(_("Choose the column of %(field)s.") % {"field": importing._label(key)})
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        job.mapping = chosen
+        job.status = ImportJob.Status.MAPPED
+        job.save(update_fields=["mapping", "status"])
+        for header, key in chosen.items():
+            ImportMapping.objects.update_or_create(header=header, defaults={"field": key})
+
+
+def _context() -> importing.RowContext:
+    tenant = connection.tenant
+    departments = {}
+    for pk, code, name in Department.objects.values_list("pk", "code", "name"):
+        departments[code.lower()] = pk
+        departments[name.lower()] = pk
+    staff = {}
+    for pk, email, full_name in User.objects.filter(is_active=True).values_list(
+        "pk", "email", Lower(Concat("first_name", Value(" "), "last_name"))
+    ):
+        staff[email.lower()] = pk
+        staff[full_name.strip()] = pk
+        staff[full_name.replace(" ", "")] = pk
+    return importing.RowContext(
+        zone=tenant_zone(tenant),
+        region=tenant.phone_region,
+        tenant_kind=tenant.kind,
+        departments=departments,
+        staff=staff,
+        now=timezone.now(),
+    )
+
+
+@dataclass
+class Checked:
+    valid: list[importing.RowCheck] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)  # {row, column, message}
+    existing_keys: set[str] = field(default_factory=set)
+
+    @property
+    def error_rows(self) -> int:
+        return len({e["row"] for e in self.errors})
+
+
+def import_check(job: ImportJob) -> Checked:
+    """The dry run: every row checked, duplicates inside the file reported, and which
+    encounters exist already. Writes nothing."""
+    _headers, rows = importing.read_table(job.filename, bytes(job.content))
+    ctx = _context()
+    column_of = {key: job.headers.index(header) for header, key in job.mapping.items()}
+    header_of = {key: header for header, key in job.mapping.items()}
+    checked = Checked()
+    first_row_of: dict[str, int] = {}
+    for index, cells in enumerate(rows):
+        if importing.row_is_blank(cells):
+            continue
+        raw = {key: cells[col] if col < len(cells) else "" for key, col in column_of.items()}
+        row = importing.row_check(index + 2, raw, ctx)
+        if not row.errors:
+            key = row.values["key"]
+            if key in first_row_of:
+                row.error("", _("Same encounter as row %(row)s.") % {"row": first_row_of[key]})
+            else:
+                first_row_of[key] = row.number
+        if row.errors:
+            checked.errors.extend(
+                {"row": row.number, "column": header_of.get(k, ""), "message": m}
+                for k, m in row.errors
+            )
+        else:
+            checked.valid.append(row)
+    keys = list(first_row_of)
+    for start in range(0, len(keys), 5000):
+        checked.existing_keys.update(
+            Encounter.objects.filter(
+                source=SOURCE, external_id__in=keys[start : start + 5000]
+            ).values_list("external_id", flat=True)
+        )
+    return checked
+
+
+def import_queue(job: ImportJob) -> None:
+    from saas.celery import enqueue_on_commit
+
+    from ..tasks import import_run_task
+
+    if job.status != ImportJob.Status.MAPPED:
+        raise ValidationError(_("This import has already been started."))
+    job.status = ImportJob.Status.QUEUED
+    job.save(update_fields=["status"])
+    enqueue_on_commit(import_run_task, job.pk)
+
+
+def import_run(job_id: int) -> ImportJob:
+    """Commit the valid rows in chunks (each row whole or not at all), record the rejected
+    ones, then plan the follow-ups of every new or changed encounter."""
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.MAPPED):
+        return job  # a redelivered message for an import that already ran
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, processed_rows=0)
+    checked = import_check(job)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    changed_ids: list[int] = []
+    errors = list(checked.errors)
+    done = len(errors)
+    for start in range(0, len(checked.valid), CHUNK):
+        chunk = checked.valid[start : start + CHUNK]
+        with transaction.atomic():
+            for row in chunk:
+                try:
+                    with transaction.atomic():
+                        outcome, encounter_id = _row_commit(row.values)
+                except Exception as exc:  # a row the checks let through but the database refused
+                    errors.append({"row": row.number, "column": "", "message": str(exc)[:200]})
+                    continue
+                counts[outcome] += 1
+                if outcome != "unchanged":
+                    changed_ids.append(encounter_id)
+        done += len(chunk)
+        ImportJob.objects.filter(pk=job.pk).update(processed_rows=done)
+    encounters_plan(changed_ids)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.DONE,
+        processed_rows=job.total_rows,
+        created_count=counts["created"],
+        updated_count=counts["updated"],
+        unchanged_count=counts["unchanged"],
+        errors=sorted(errors, key=lambda e: e["row"]),
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def import_fail(job_id: int, reason: str) -> None:
+    ImportJob.objects.filter(pk=job_id).update(
+        status=ImportJob.Status.FAILED, failure=reason[:500], finished_at=timezone.now()
+    )
+
+
+def _row_commit(values: dict) -> tuple[str, int]:
+    encounter = (
+        Encounter.objects.select_related("contact")
+        .filter(source=SOURCE, external_id=values["key"])
+        .first()
+    )
+    contact = encounter.contact if encounter else _contact_find(values)
+    contact_changed = False
+    if contact is None:
+        contact = Contact(record_no=values["record_no"])
+        contact_changed = True
+    for name in CONTACT_FIELDS:
+        value = values.get(name)
+        if value not in (None, "") and getattr(contact, name) != value:
+            setattr(contact, name, value)
+            contact_changed = True
+    if values["record_no"] and not contact.record_no:
+        contact.record_no, contact_changed = values["record_no"], True
+    if contact_changed:
+        contact.save()
+    known = set(ContactPhone.objects.filter(contact=contact).values_list("number", flat=True))
+    new_phones = [n for n in values["phones"] if n not in known]
+    ContactPhone.objects.bulk_create(
+        [
+            ContactPhone(contact=contact, number=n, position=len(known) + i)
+            for i, n in enumerate(new_phones)
+        ]
+    )
+
+    if encounter is None:
+        encounter = Encounter(contact=contact, source=SOURCE, external_id=values["key"])
+        outcome = "created"
+    else:
+        outcome = "unchanged"
+    for name in ENCOUNTER_FIELDS:
+        if getattr(encounter, name) != values[name]:
+            setattr(encounter, name, values[name])
+            if outcome == "unchanged":
+                outcome = "updated"
+    if outcome == "unchanged" and (contact_changed or new_phones):
+        outcome = "updated"
+    if outcome != "unchanged":
+        encounter.save()
+    return outcome, encounter.pk
+
+
+def _contact_find(values: dict) -> Contact | None:
+    if values["record_no"]:
+        return Contact.objects.filter(record_no=values["record_no"]).first()
+    if values["phones"]:
+        return (
+            Contact.objects.filter(name=values["name"], phones__number__in=values["phones"])
+            .order_by("pk")
+            .first()
+        )
+    return None
+
+
+def import_errors_csv(job: ImportJob, user) -> str:
+    """The rejected rows as they were in the file, with a column saying what is wrong."""
+    AuditEntry.objects.create(
+        actor=user, action=AuditEntry.Action.IMPORT_ERRORS_EXPORTED, object_id=str(job.pk)
+    )
+    headers, rows = importing.read_table(job.filename, bytes(job.content))
+    messages: dict[int, list[str]] = {}
+    for error in job.errors:
+        column = f"{error['column']}: " if error["column"] else ""
+        messages.setdefault(error["row"], []).append(column + error["message"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([_("Row"), *headers, _("Errors")])
+    for number, text in sorted(messages.items()):
+        cells = rows[number - 2] if 0 <= number - 2 < len(rows) else []
+        writer.writerow([number, *cells, "; ".join(text)])
+    return out.getvalue()

@@ -1,0 +1,352 @@
+"""Planning: from an encounter and the tenant's rules to its follow-up tasks (DESIGN.md §5).
+
+``rules_plan`` is pure: it says which tasks the rule set wants for one encounter, and is
+what the rule preview shows. ``encounters_plan`` makes the database agree with it, in bulk
+and idempotently: a task is identified by (encounter, step, sequence), so planning again
+finds it instead of adding another."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Prefetch
+from django.utils import timezone
+
+from ..calendar import local_date, local_midnight, tenant_zone
+from ..models import ContactPhone, Encounter, FollowUpRule, FollowUpTask, RuleStep
+from ..roles import Role
+
+Reason = FollowUpTask.Reason
+Status = FollowUpTask.Status
+
+User = get_user_model()
+
+PLAN_BATCH = 2000
+
+
+@dataclass
+class PlannedTask:
+    rule: FollowUpRule
+    step: RuleStep
+    sequence: int
+    name: str
+    opens_at: datetime
+    due_at: datetime
+    closes_at: datetime
+    status: str = Status.PENDING
+    reason: str = ""
+    assignee_id: int | None = None
+    department_id: int | None = None
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.step.pk, self.sequence)
+
+
+def rules_for_planning() -> list[FollowUpRule]:
+    """Active rules with their steps and department ids, in precedence order."""
+    rules = list(
+        FollowUpRule.objects.filter(active=True).prefetch_related(
+            Prefetch("steps", queryset=RuleStep.objects.order_by("position", "offset_days", "id")),
+            "match_departments",
+        )
+    )
+    for rule in rules:
+        rule.department_ids = {d.pk for d in rule.match_departments.all()}
+    return rules
+
+
+def round_robin_agents() -> list[int]:
+    return list(
+        User.objects.filter(is_active=True, groups__name=Role.AGENT)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def rule_matches(rule: FollowUpRule, encounter: Encounter) -> bool:
+    if rule.match_kinds and encounter.kind not in rule.match_kinds:
+        return False
+    department_ids = getattr(rule, "department_ids", None)
+    if department_ids is None:
+        department_ids = {d.pk for d in rule.match_departments.all()}
+    if department_ids and encounter.department_id not in department_ids:
+        return False
+    if rule.match_codes:
+        codes = [c.upper() for c in (encounter.diagnosis_code, encounter.procedure_code) if c]
+        if not any(
+            code.startswith(prefix.upper()) for code in codes for prefix in rule.match_codes
+        ):
+            return False
+    if rule.match_tags and not set(rule.match_tags) & set(encounter.tags):
+        return False
+    if rule.match_outcomes and encounter.discharge_outcome not in rule.match_outcomes:
+        return False
+    if rule.min_age is not None and (encounter.age is None or encounter.age < rule.min_age):
+        return False
+    return not (
+        rule.max_age is not None and (encounter.age is None or encounter.age > rule.max_age)
+    )
+
+
+def rules_applicable(rules: list[FollowUpRule], encounter: Encounter) -> list[FollowUpRule]:
+    applicable = []
+    for rule in rules:
+        if rule_matches(rule, encounter):
+            applicable.append(rule)
+            if rule.exclusive:
+                break
+    return applicable
+
+
+def exclusion_reason(
+    rule: FollowUpRule, step: RuleStep, encounter: Encounter, *, has_phone: bool
+) -> str:
+    """Why this step must not be worked for this encounter, or ''. Recorded on the task:
+    an excluded encounter is never silently dropped."""
+    contact = encounter.contact
+    if contact.deceased or encounter.discharge_outcome == Encounter.Outcome.DIED:
+        return Reason.DECEASED
+    if contact.do_not_contact:
+        return Reason.DO_NOT_CONTACT
+    if encounter.discharge_outcome and encounter.discharge_outcome in rule.exclude_outcomes:
+        return Reason.OUTCOME
+    if set(rule.exclude_tags) & set(encounter.tags):
+        return Reason.TAG
+    if step.channel in (RuleStep.Channel.PHONE, RuleStep.Channel.SMS) and not has_phone:
+        return Reason.NO_PHONE
+    if step.channel == RuleStep.Channel.EMAIL and not contact.email:
+        return Reason.NO_EMAIL
+    return ""
+
+
+def _assignment(step: RuleStep, encounter: Encounter, agents: list[int]):
+    policy = step.assignee_policy
+    if policy == RuleStep.Assignee.CLINICIAN and encounter.attending_id:
+        return encounter.attending_id, encounter.department_id
+    if policy in (RuleStep.Assignee.CLINICIAN, RuleStep.Assignee.DEPARTMENT):
+        return None, encounter.department_id
+    if policy == RuleStep.Assignee.ROUND_ROBIN and agents:
+        # Spread by encounter id: stable across re-planning, even without a shared counter.
+        return agents[encounter.pk % len(agents)] if encounter.pk else agents[0], None
+    return None, None
+
+
+def rules_plan(
+    encounter: Encounter,
+    rules: list[FollowUpRule],
+    *,
+    zone,
+    has_phone: bool,
+    agents: list[int] = (),
+) -> list[PlannedTask]:
+    """The tasks the rule set wants for ``encounter``. Day N of a step is the Nth local day
+    after the encounter's local date; a task is due at the end of its due day."""
+    start = local_date(encounter.occurred_at, zone)
+    planned = []
+    for rule in rules_applicable(rules, encounter):
+        for step in rule.steps.all():
+            reason = exclusion_reason(rule, step, encounter, has_phone=has_phone)
+            assignee_id, department_id = _assignment(step, encounter, agents)
+            for index in range(step.occurrences):
+                shift = index * (step.repeat_every_days or 0)
+                opens_at = local_midnight(start + timedelta(days=step.offset_days + shift), zone)
+                due_at = local_midnight(start + timedelta(days=step.due_days + shift + 1), zone)
+                status, task_reason = (Status.EXCLUDED, reason) if reason else (Status.PENDING, "")
+                if (
+                    not reason
+                    and step.stop_when == RuleStep.StopWhen.RECOVERED
+                    and encounter.recovered_at
+                    and opens_at > encounter.recovered_at
+                ):
+                    status, task_reason = Status.CANCELLED, Reason.RECOVERED
+                name = step.name if step.occurrences == 1 else f"{step.name} ({index + 1})"
+                planned.append(
+                    PlannedTask(
+                        rule=rule,
+                        step=step,
+                        sequence=index + 1,
+                        name=f"{rule.name} · {name}",
+                        opens_at=opens_at,
+                        due_at=due_at,
+                        closes_at=due_at + timedelta(days=step.grace_days),
+                        status=status,
+                        reason=task_reason,
+                        assignee_id=assignee_id,
+                        department_id=department_id,
+                    )
+                )
+    return planned
+
+
+def _new_task(encounter: Encounter, plan: PlannedTask) -> FollowUpTask:
+    step = plan.step
+    return FollowUpTask(
+        encounter_id=encounter.pk,
+        contact_id=encounter.contact_id,
+        rule_id=plan.rule.pk,
+        step_id=step.pk,
+        sequence=plan.sequence,
+        name=plan.name,
+        channel=step.channel,
+        tier=step.tier,
+        assignee_id=plan.assignee_id,
+        department_id=plan.department_id,
+        opens_at=plan.opens_at,
+        due_at=plan.due_at,
+        closes_at=plan.closes_at,
+        status=plan.status,
+        reason=plan.reason,
+        max_attempts=step.max_attempts,
+        retry_gap_hours=step.retry_gap_hours,
+        completed_at=None if plan.status in FollowUpTask.OPEN else timezone.now(),
+    )
+
+
+_REPLANNED_FIELDS = [
+    "name",
+    "channel",
+    "tier",
+    "assignee_id",
+    "department_id",
+    "opens_at",
+    "due_at",
+    "closes_at",
+    "status",
+    "reason",
+    "max_attempts",
+    "retry_gap_hours",
+    "completed_at",
+]
+
+
+def _replan(task: FollowUpTask, plan: PlannedTask | None, now: datetime) -> bool:
+    """Bring an existing, not yet worked-to-an-end task in line with the plan. Returns whether
+    it changed. Completed, unreachable and cancelled tasks are history and stay as they are."""
+    if task.status not in (Status.PENDING, Status.IN_PROGRESS, Status.EXCLUDED):
+        return False
+    before = {f: getattr(task, f) for f in _REPLANNED_FIELDS}
+    if plan is None:
+        task.status, task.reason, task.completed_at = (
+            Status.CANCELLED,
+            Reason.NO_LONGER_MATCHES,
+            now,
+        )
+    else:
+        fresh = _new_task(task.encounter, plan)
+        for name in _REPLANNED_FIELDS:
+            if name in ("status", "reason", "completed_at"):
+                continue
+            if name in ("assignee_id", "department_id", "tier") and task.escalated_at:
+                continue  # moved to the centre when overdue: it stays there
+            setattr(task, name, getattr(fresh, name))
+        if plan.status == Status.PENDING:
+            if task.status == Status.EXCLUDED:
+                task.status, task.reason, task.completed_at = Status.PENDING, "", None
+        elif task.attempts_count == 0 or plan.status == Status.EXCLUDED:
+            task.status, task.reason, task.completed_at = plan.status, plan.reason, now
+        else:
+            task.status, task.reason, task.completed_at = Status.CANCELLED, plan.reason, now
+    if task.status not in FollowUpTask.OPEN:
+        task.claimed_by_id = task.claimed_until = None
+    return before != {f: getattr(task, f) for f in _REPLANNED_FIELDS}
+
+
+@dataclass
+class PlanResult:
+    created: int = 0
+    updated: int = 0
+
+
+def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult:
+    """Plan (or re-plan) the tasks of these encounters with the current rules. Idempotent.
+    A task new to an encounter that already had tasks is not added once its window has
+    closed: a rule changed today does not create work that is already too late."""
+    now = now or timezone.now()
+    zone = tenant_zone(connection.tenant)
+    rules = rules_for_planning()
+    agents = round_robin_agents()
+    result = PlanResult()
+    ids = sorted(set(encounter_ids))
+    valid_phone = ContactPhone.objects.filter(contact=OuterRef("contact_id"), invalid=False)
+    for offset in range(0, len(ids), PLAN_BATCH):
+        batch = ids[offset : offset + PLAN_BATCH]
+        with transaction.atomic():
+            encounters = list(
+                Encounter.objects.filter(pk__in=batch)
+                .select_related("contact")
+                .annotate(has_phone=Exists(valid_phone))
+                .order_by("pk")
+            )
+            existing: dict[int, dict[tuple, FollowUpTask]] = {}
+            for task in FollowUpTask.objects.filter(
+                encounter_id__in=batch, step__isnull=False
+            ).select_for_update():
+                existing.setdefault(task.encounter_id, {})[(task.step_id, task.sequence)] = task
+            to_create, to_update = [], []
+            for encounter in encounters:
+                planned = rules_plan(
+                    encounter, rules, zone=zone, has_phone=encounter.has_phone, agents=agents
+                )
+                known = existing.get(encounter.pk, {})
+                for plan in planned:
+                    task = known.pop(plan.key, None)
+                    if task is None:
+                        if existing.get(encounter.pk) is not None and plan.closes_at <= now:
+                            continue
+                        to_create.append(_new_task(encounter, plan))
+                    else:
+                        task.encounter = encounter
+                        if _replan(task, plan, now):
+                            to_update.append(task)
+                for task in known.values():
+                    if _replan(task, None, now):
+                        to_update.append(task)
+            FollowUpTask.objects.bulk_create(to_create, batch_size=5000, ignore_conflicts=True)
+            if to_update:
+                FollowUpTask.objects.bulk_update(
+                    to_update,
+                    [*_REPLANNED_FIELDS, "claimed_by_id", "claimed_until"],
+                    batch_size=2000,
+                )
+            result.created += len(to_create)
+            result.updated += len(to_update)
+    return result
+
+
+def encounters_plan_later(encounter_ids) -> None:
+    """Plan in a Celery task once the current transaction commits."""
+    from saas.celery import enqueue_on_commit
+
+    from ..tasks import encounters_plan_task
+
+    enqueue_on_commit(encounters_plan_task, list(encounter_ids))
+
+
+def contact_cancel_open_tasks(contact, *, reason: str, except_task=None, now=None) -> int:
+    """Cascade: every open task of this contact is cancelled, with the reason (deceased,
+    opted out, readmitted)."""
+    tasks = FollowUpTask.objects.filter(contact=contact, status__in=FollowUpTask.OPEN)
+    if except_task is not None:
+        tasks = tasks.exclude(pk=except_task.pk)
+    return tasks.update(
+        status=Status.CANCELLED,
+        reason=reason,
+        completed_at=now or timezone.now(),
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=now or timezone.now(),
+    )
+
+
+def rule_replan(rule: FollowUpRule) -> PlanResult:
+    """The explicit "re-plan" of a changed rule: every encounter with an open task of it is
+    planned again with the current rules."""
+    encounter_ids = set(
+        FollowUpTask.objects.filter(rule=rule, status__in=FollowUpTask.OPEN).values_list(
+            "encounter_id", flat=True
+        )
+    )
+    return encounters_plan(encounter_ids)

@@ -1,0 +1,106 @@
+"""Contacts and encounters entered by staff: phones normalised, flags cascaded to tasks,
+encounters planned after every save."""
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import AuditEntry, Contact, ContactPhone, Encounter, FollowUpTask
+from ..phones import phone_normalise
+from .planning import contact_cancel_open_tasks, encounters_plan_later
+
+
+def phones_normalise(raw_numbers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """[(number, label)] → E.164 numbers in the tenant's region, duplicates dropped; one
+    ValidationError listing every bad number."""
+    region = connection.tenant.phone_region
+    result, errors, seen = [], [], set()
+    for raw, label in raw_numbers:
+        if not (raw or "").strip():
+            continue
+        try:
+            number = phone_normalise(raw, region)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+            continue
+        if number not in seen:
+            seen.add(number)
+            result.append((number, label or ContactPhone.Label.MOBILE))
+    if errors:
+        raise ValidationError({"phones": errors})
+    return result
+
+
+def _phones_set(contact: Contact, phones: list[tuple[str, str]]) -> None:
+    """Keep numbers still listed (with their wrong-number flag), add new ones, drop the rest."""
+    wanted = {number: (position, label) for position, (number, label) in enumerate(phones)}
+    ContactPhone.objects.filter(contact=contact).exclude(number__in=wanted).delete()
+    for number, (position, label) in wanted.items():
+        ContactPhone.objects.update_or_create(
+            contact=contact, number=number, defaults={"position": position, "label": label}
+        )
+
+
+@transaction.atomic
+def contact_save(*, contact: Contact, phones: list[tuple[str, str]]) -> Contact:
+    """Create or update a contact and its phone numbers. Marking the contact deceased or
+    do-not-contact cancels every open follow-up with that reason."""
+    normalised = phones_normalise(phones)
+    now = timezone.now()
+    previous = Contact.objects.filter(pk=contact.pk).first() if contact.pk else None
+    if contact.record_no:
+        clash = Contact.objects.filter(record_no=contact.record_no).exclude(pk=contact.pk)
+        if clash.exists():
+            raise ValidationError(
+                {"record_no": _("Another contact already has this record number.")}
+            )
+    if contact.deceased and not (previous and previous.deceased):
+        contact.deceased_at = now
+    if not contact.deceased:
+        contact.deceased_at = None
+    if contact.do_not_contact and not (previous and previous.do_not_contact):
+        contact.do_not_contact_at = now
+    if not contact.do_not_contact:
+        contact.do_not_contact_at, contact.do_not_contact_reason = None, ""
+    contact.full_clean()
+    contact.save()
+    _phones_set(contact, normalised)
+    if contact.deceased:
+        contact_cancel_open_tasks(contact, reason=FollowUpTask.Reason.DECEASED, now=now)
+    elif contact.do_not_contact:
+        contact_cancel_open_tasks(contact, reason=FollowUpTask.Reason.DO_NOT_CONTACT, now=now)
+    elif previous is not None:
+        # A phone added or a flag cleared can make excluded follow-ups workable again.
+        encounters_plan_later(contact.encounters.values_list("pk", flat=True))
+    return contact
+
+
+@transaction.atomic
+def encounter_save(encounter: Encounter) -> Encounter:
+    """Create or correct an encounter, then (re-)plan its follow-ups once committed."""
+    if encounter.external_id:
+        clash = Encounter.objects.filter(
+            source=encounter.source, external_id=encounter.external_id
+        ).exclude(pk=encounter.pk)
+        if clash.exists():
+            raise ValidationError(
+                {"external_id": _("An encounter with this external id already exists.")}
+            )
+    if encounter.age is None and encounter.contact.birth_date:
+        encounter.age = _age_on(encounter.contact.birth_date, encounter.occurred_at)
+    encounter.full_clean()
+    encounter.save()
+    encounters_plan_later([encounter.pk])
+    return encounter
+
+
+def _age_on(birth_date, moment) -> int:
+    day = timezone.localtime(moment).date()
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def contact_viewed(contact: Contact, user) -> None:
+    AuditEntry.objects.create(
+        actor=user, action=AuditEntry.Action.CONTACT_VIEWED, contact=contact, object_id=""
+    )
