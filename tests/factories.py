@@ -4,6 +4,7 @@ in ``tenant_context`` (the ``in_tenant`` fixture) for clinic staff."""
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 PASSWORD = "correct horse battery"
 
@@ -37,3 +38,54 @@ class VendorStaffFactory(factory.django.DjangoModelFactory):
     username = factory.SelfAttribute("email")
     password = factory.django.Password(PASSWORD)
     is_staff = True
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    """A patient with one mobile number (``phone=None`` for none)."""
+
+    class Meta:
+        model = "crm.Contact"
+
+    name = factory.Sequence(lambda n: f"患者{n}")
+    record_no = factory.Sequence(lambda n: f"ZY{n:06d}")
+
+    @factory.post_generation
+    def phone(self, create, value, **kwargs):
+        if value == "":  # phone="" : a contact without any number
+            return
+        from crm.models import ContactPhone
+
+        ContactPhone.objects.create(contact=self, number=value or f"+86138{self.pk:08d}")
+
+
+class EncounterFactory(factory.django.DjangoModelFactory):
+    """A discharge (cured) of a new contact, now."""
+
+    class Meta:
+        model = "crm.Encounter"
+
+    contact = factory.SubFactory(ContactFactory)
+    kind = "discharge"
+    discharge_outcome = "cured"
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class RuleFactory(factory.django.DjangoModelFactory):
+    """A rule for discharges with one phone step "Day 3" (window day 3–3)."""
+
+    class Meta:
+        model = "crm.FollowUpRule"
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    match_kinds = factory.LazyFunction(lambda: ["discharge"])
+
+    @factory.post_generation
+    def steps(self, create, value, **kwargs):
+        from crm.models import RuleStep
+
+        for position, spec in enumerate(value if value is not None else [{}]):
+            RuleStep.objects.create(
+                rule=self,
+                position=position,
+                **{"name": "Day 3", "offset_days": 3, "due_days": 3, **spec},
+            )
