@@ -1,7 +1,11 @@
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from .models import Contact, Department, Encounter, FollowUpRule, OutcomeCode, RuleStep
 from .roles import Role
+
+User = get_user_model()
 
 
 class StaffInviteForm(forms.Form):
@@ -12,3 +16,300 @@ class StaffInviteForm(forms.Form):
 
 class StaffRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class TagsField(forms.CharField):
+    """Comma-separated words ↔ a list (for tags and code lists)."""
+
+    def __init__(self, *, upper: bool = False, **kwargs):
+        self.upper = upper
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", _("Separate with commas."))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value):
+        words = [w.strip() for w in (value or "").replace("，", ",").split(",") if w.strip()]
+        return list(dict.fromkeys(w.upper() if self.upper else w for w in words))
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class ContactForm(forms.ModelForm):
+    phones = forms.CharField(
+        label=_("Phone numbers"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One per line; national numbers are read in the clinic's country."),
+    )
+
+    class Meta:
+        model = Contact
+        fields = [
+            "name",
+            "sex",
+            "birth_date",
+            "record_no",
+            "phones",
+            "email",
+            "address",
+            "language",
+            "do_not_contact",
+            "do_not_contact_reason",
+            "deceased",
+            "notes",
+        ]
+        widgets = {
+            "birth_date": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["phones"] = "\n".join(
+                self.instance.phones.values_list("number", flat=True)
+            )
+
+    def phone_list(self) -> list[tuple[str, str]]:
+        labels = (
+            dict(self.instance.phones.values_list("number", "label")) if self.instance.pk else {}
+        )
+        lines = [line.strip() for line in self.cleaned_data["phones"].splitlines()]
+        return [(line, labels.get(line, "")) for line in lines if line]
+
+
+class EncounterForm(forms.ModelForm):
+    tags = TagsField(label=_("Tags"))
+
+    class Meta:
+        model = Encounter
+        fields = [
+            "kind",
+            "occurred_at",
+            "department",
+            "attending",
+            "attending_name",
+            "serial_no",
+            "admitted_at",
+            "age",
+            "diagnosis_code",
+            "diagnosis",
+            "procedure_code",
+            "procedure",
+            "treatment_course",
+            "discharge_outcome",
+            "length_of_stay",
+            "bed",
+            "tags",
+            "external_id",
+            "notes",
+        ]
+        widgets = {
+            "occurred_at": LocalDateTimeInput(),
+            "admitted_at": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.filter(active=True)
+        self.fields["attending"].queryset = User.objects.filter(
+            is_active=True, groups__name=Role.CLINICIAN
+        ).order_by("first_name", "last_name")
+        self.fields["attending"].label_from_instance = lambda u: u.get_full_name() or u.email
+
+
+class RuleForm(forms.ModelForm):
+    match_codes = TagsField(
+        label=_("Diagnosis or procedure codes"),
+        upper=True,
+        help_text=_("A code matches itself and every code that starts with it, e.g. I10, K35."),
+    )
+    match_tags = TagsField(label=_("Tags"), help_text=_("Any one of them; separate with commas."))
+    exclude_tags = TagsField(
+        label=_("Excluded tags"),
+        help_text=_("e.g. privacy-sensitive: such encounters are never called."),
+    )
+    calling_hours = forms.CharField(
+        label=_("Calling hours override"),
+        required=False,
+        help_text=_("Empty: the clinic's calling hours. Otherwise e.g. 18:00-20:30"),
+    )
+
+    class Meta:
+        model = FollowUpRule
+        fields = [
+            "name",
+            "active",
+            "position",
+            "exclusive",
+            "match_kinds",
+            "match_departments",
+            "match_codes",
+            "match_tags",
+            "match_outcomes",
+            "min_age",
+            "max_age",
+            "exclude_outcomes",
+            "exclude_tags",
+            "calling_hours",
+        ]
+        widgets = {
+            "match_kinds": forms.CheckboxSelectMultiple,
+            "match_departments": forms.CheckboxSelectMultiple,
+            "match_outcomes": forms.CheckboxSelectMultiple,
+            "exclude_outcomes": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        outcomes = [c for c in Encounter.Outcome.choices if c[0]]
+        for name, choices in (
+            ("match_kinds", Encounter.Kind.choices),
+            ("match_outcomes", outcomes),
+            ("exclude_outcomes", outcomes),
+        ):
+            self.fields[name] = forms.MultipleChoiceField(
+                label=self.fields[name].label,
+                choices=choices,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                help_text=_("None ticked: any."),
+            )
+        self.fields["match_departments"].help_text = _("None ticked: any.")
+        if self.instance.calling_hours and not self.is_bound:
+            self.initial["calling_hours"] = ", ".join(
+                f"{start}-{end}" for start, end in self.instance.calling_hours
+            )
+
+    def clean_calling_hours(self):
+        text = self.cleaned_data["calling_hours"].strip()
+        if not text:
+            return None
+        intervals = []
+        for part in text.split(","):
+            bounds = [b.strip() for b in part.replace("–", "-").split("-")]
+            if len(bounds) != 2 or not all(bounds):
+                raise forms.ValidationError(
+                    _("Write each interval as start-end, e.g. 18:00-20:30.")
+                )
+            intervals.append(bounds)
+        return intervals
+
+
+class RuleStepForm(forms.ModelForm):
+    class Meta:
+        model = RuleStep
+        fields = [
+            "name",
+            "offset_days",
+            "due_days",
+            "grace_days",
+            "channel",
+            "tier",
+            "assignee_policy",
+            "max_attempts",
+            "retry_gap_hours",
+            "repeat_every_days",
+            "repeat_limit",
+            "stop_when",
+            "script",
+        ]
+        widgets = {"script": forms.Textarea(attrs={"rows": 2})}
+
+
+class BaseRuleStepFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        steps = [
+            form.instance
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if not steps:
+            raise forms.ValidationError(_("A rule needs at least one step."))
+        from .services.rules import steps_overlap
+
+        clash = steps_overlap(steps)
+        if clash:
+            first, second = clash
+            raise forms.ValidationError(
+                _("The windows of “%(first)s” and “%(second)s” overlap.")
+                % {"first": first.name, "second": second.name}
+            )
+
+
+RuleStepFormSet = forms.inlineformset_factory(
+    FollowUpRule,
+    RuleStep,
+    form=RuleStepForm,
+    formset=BaseRuleStepFormSet,
+    extra=1,
+    can_delete=True,
+)
+
+
+class RulePreviewForm(forms.Form):
+    """A sample encounter for the rule preview."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=Encounter.Kind.choices)
+    occurred_at = forms.DateTimeField(label=_("Date"), widget=LocalDateTimeInput())
+    department = forms.ModelChoiceField(
+        label=_("Department"), queryset=Department.objects.filter(active=True), required=False
+    )
+    diagnosis_code = forms.CharField(label=_("Diagnosis code"), required=False)
+    procedure_code = forms.CharField(label=_("Procedure code"), required=False)
+    discharge_outcome = forms.ChoiceField(
+        label=_("Outcome at discharge"), choices=Encounter.Outcome.choices, required=False
+    )
+    tags = TagsField(label=_("Tags"))
+    age = forms.IntegerField(label=_("Age"), required=False, min_value=0, max_value=150)
+    has_phone = forms.BooleanField(label=_("Has a phone number"), required=False, initial=True)
+
+
+class OutcomeCodeForm(forms.ModelForm):
+    class Meta:
+        model = OutcomeCode
+        fields = ["label", "code", "category", "position", "active"]
+
+
+class AttemptForm(forms.Form):
+    outcome = forms.ModelChoiceField(
+        label=_("Outcome"),
+        queryset=OutcomeCode.objects.filter(active=True),
+        widget=forms.RadioSelect,
+        empty_label=None,
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    callback_at = forms.DateTimeField(
+        label=_("Call back at"), required=False, widget=LocalDateTimeInput()
+    )
+    duration_minutes = forms.IntegerField(
+        label=_("Duration (minutes)"), required=False, min_value=0, max_value=600
+    )
+    recovered = forms.BooleanField(label=_("The patient has recovered"), required=False)
+    audit_agrees = forms.TypedChoiceField(
+        label=_("Do the answers agree with the original call?"),
+        choices=[("", "—"), ("yes", _("Yes, they agree")), ("no", _("No, discrepancy"))],
+        coerce=lambda v: v == "yes",
+        empty_value=None,
+        required=False,
+    )
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"), help_text=_("CSV (UTF-8 or GB18030) or Excel .xlsx; first row = headings.")
+    )

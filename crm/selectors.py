@@ -1,8 +1,14 @@
 """Reads of the crm app, inside the current tenant's schema."""
 
-from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from .models import CallAttempt, Contact, FollowUpTask, StaffProfile
 from .roles import Role
 
 User = get_user_model()
@@ -16,3 +22,129 @@ def staff_role(user) -> str | None:
 
 def staff_list() -> QuerySet:
     return User.objects.prefetch_related("groups").order_by("-is_active", "email")
+
+
+# --- The worklist ---------------------------------------------------------------------------
+
+WORKLIST_PAGE = 50
+
+
+class Scope(models.TextChoices):
+    MINE = "mine", _("Mine")
+    DEPARTMENT = "department", _("My departments")
+    CENTRE = "centre", _("Follow-up centre")
+    SPOT_CHECKS = "spot_checks", _("Spot checks")
+    ALL = "all", _("All")
+
+
+class When(models.TextChoices):
+    DUE = "due", _("Due now")
+    OVERDUE = "overdue", _("Overdue")
+    UPCOMING = "upcoming", _("Upcoming")
+
+
+def worklist_scopes(user) -> list[str]:
+    """The scopes a user may look at, the default first."""
+    from .roles import SPOT_CHECK
+
+    role = staff_role(user)
+    if role == Role.CLINICIAN:
+        return [Scope.MINE, Scope.DEPARTMENT]
+    scopes = [Scope.CENTRE, Scope.MINE, Scope.DEPARTMENT]
+    if user.has_perm(SPOT_CHECK):
+        scopes = [Scope.ALL, *scopes, Scope.SPOT_CHECKS]
+    return scopes
+
+
+def user_department_ids(user) -> list[int]:
+    return list(
+        StaffProfile.departments.through.objects.filter(staffprofile__user=user).values_list(
+            "department_id", flat=True
+        )
+    )
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    scope: str = Scope.CENTRE
+    when: str = When.DUE
+    department: int | None = None
+    rule: int | None = None
+    tier: int | None = None
+    status: str = ""
+    q: str = ""
+
+
+def worklist(
+    user, filters: WorklistFilters, *, now: datetime, after: tuple | None = None
+) -> QuerySet:
+    """Open tasks of the scope, most urgent (earliest due) first, keyset-paginated on
+    (due_at, id): each page is an index range scan however deep it is."""
+    tasks = FollowUpTask.objects.filter(status__in=FollowUpTask.OPEN)
+    if filters.scope == Scope.MINE:
+        tasks = tasks.filter(assignee=user)
+    elif filters.scope == Scope.DEPARTMENT:
+        tasks = tasks.filter(department_id__in=user_department_ids(user), assignee__isnull=True)
+    elif filters.scope == Scope.CENTRE:
+        tasks = tasks.filter(assignee__isnull=True, department__isnull=True, tier=2)
+    elif filters.scope == Scope.SPOT_CHECKS:
+        tasks = tasks.filter(tier=3)
+
+    if filters.when == When.DUE:
+        tasks = tasks.filter(opens_at__lte=now).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
+    elif filters.when == When.OVERDUE:
+        tasks = tasks.filter(due_at__lte=now)
+    elif filters.when == When.UPCOMING:
+        tasks = tasks.filter(Q(opens_at__gt=now) | Q(next_attempt_at__gt=now))
+    if filters.department:
+        tasks = tasks.filter(department_id=filters.department)
+    if filters.rule:
+        tasks = tasks.filter(rule_id=filters.rule)
+    if filters.tier:
+        tasks = tasks.filter(tier=filters.tier)
+    if filters.status in FollowUpTask.OPEN:
+        tasks = tasks.filter(status=filters.status)
+    if filters.q:
+        q = filters.q.strip()
+        tasks = tasks.filter(Q(contact__record_no=q) | Q(contact__name__icontains=q))
+    if after is not None:
+        due_at, pk = after
+        tasks = tasks.filter(Q(due_at__gt=due_at) | Q(due_at=due_at, pk__gt=pk))
+    return tasks.select_related("contact", "department", "rule", "assignee", "claimed_by").order_by(
+        "due_at", "pk"
+    )
+
+
+def cursor_encode(task: FollowUpTask) -> str:
+    return f"{task.due_at.timestamp():.6f}_{task.pk}"
+
+
+def cursor_decode(text: str) -> tuple | None:
+    try:
+        stamp, pk = text.split("_")
+        return datetime.fromtimestamp(float(stamp), tz=UTC), int(pk)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def task_history(task: FollowUpTask) -> QuerySet:
+    """Every attempt on any follow-up of this contact, newest first."""
+    return (
+        CallAttempt.objects.filter(task__contact_id=task.contact_id)
+        .select_related("agent", "outcome", "task")
+        .order_by("-started_at", "-id")
+    )
+
+
+def contact_search(q: str) -> QuerySet:
+    contacts = Contact.objects.all()
+    q = (q or "").strip()
+    if q:
+        digits = "".join(ch for ch in q if ch.isdigit())
+        condition = Q(name__icontains=q) | Q(record_no=q)
+        if len(digits) >= 4:
+            condition |= Q(phones__number__endswith=digits)
+        contacts = contacts.filter(condition).distinct()
+    return contacts.prefetch_related("phones").order_by("name", "id")

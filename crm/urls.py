@@ -1,12 +1,51 @@
 from django.urls import path
 
-from . import views
+from .views import imports, records, rules, staff, worklist
 
 urlpatterns = [
-    path("", views.staff_list, name="staff_list"),
-    path("invite/", views.staff_invite, name="staff_invite"),
-    path("<int:user_id>/role/", views.staff_role_change, name="staff_role_change"),
-    path("<int:user_id>/deactivate/", views.staff_deactivate, name="staff_deactivate"),
-    path("<int:user_id>/reactivate/", views.staff_reactivate, name="staff_reactivate"),
-    path("<int:user_id>/resend/", views.staff_invitation_resend, name="staff_invitation_resend"),
+    # Staff management
+    path("staff/", staff.staff_list, name="staff_list"),
+    path("staff/invite/", staff.staff_invite, name="staff_invite"),
+    path("staff/<int:user_id>/role/", staff.staff_role_change, name="staff_role_change"),
+    path("staff/<int:user_id>/deactivate/", staff.staff_deactivate, name="staff_deactivate"),
+    path("staff/<int:user_id>/reactivate/", staff.staff_reactivate, name="staff_reactivate"),
+    path(
+        "staff/<int:user_id>/resend/",
+        staff.staff_invitation_resend,
+        name="staff_invitation_resend",
+    ),
+    # The worklist and the call page
+    path("worklist/", worklist.worklist, name="worklist"),
+    path("tasks/<int:task_id>/", worklist.task_detail, name="task_detail"),
+    path("tasks/<int:task_id>/claim/", worklist.task_claim, name="task_claim"),
+    path("tasks/<int:task_id>/release/", worklist.task_release, name="task_release"),
+    path("tasks/<int:task_id>/call/<int:phone_id>/", worklist.phone_reveal, name="phone_reveal"),
+    path("tasks/<int:task_id>/attempts/", worklist.attempt_create, name="attempt_create"),
+    # Contacts and encounters
+    path("contacts/", records.contact_list, name="contact_list"),
+    path("contacts/new/", records.contact_create, name="contact_create"),
+    path("contacts/<int:contact_id>/", records.contact_detail, name="contact_detail"),
+    path("contacts/<int:contact_id>/edit/", records.contact_edit, name="contact_edit"),
+    path(
+        "contacts/<int:contact_id>/encounters/new/",
+        records.encounter_create,
+        name="encounter_create",
+    ),
+    path("encounters/<int:encounter_id>/edit/", records.encounter_edit, name="encounter_edit"),
+    # Imports
+    path("imports/", imports.import_list, name="import_list"),
+    path("imports/<int:job_id>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:job_id>/map/", imports.import_map, name="import_map"),
+    path("imports/<int:job_id>/remap/", imports.import_remap, name="import_remap"),
+    path("imports/<int:job_id>/start/", imports.import_start, name="import_start"),
+    path("imports/<int:job_id>/progress/", imports.import_progress, name="import_progress"),
+    path("imports/<int:job_id>/rejected.csv", imports.import_errors, name="import_errors"),
+    # Rules and outcome codes
+    path("rules/", rules.rule_list, name="rule_list"),
+    path("rules/new/", rules.rule_create, name="rule_create"),
+    path("rules/preview/", rules.rule_preview, name="rule_preview"),
+    path("rules/<int:rule_id>/", rules.rule_edit, name="rule_edit"),
+    path("rules/<int:rule_id>/replan/", rules.rule_replan, name="rule_replan"),
+    path("outcomes/", rules.outcome_list, name="outcome_list"),
+    path("outcomes/<int:code_id>/", rules.outcome_edit, name="outcome_edit"),
 ]

@@ -6,9 +6,17 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _tenant_nav(user) -> list[dict]:
-    from crm.roles import MANAGE_SETTINGS, MANAGE_STAFF
+    from crm.roles import IMPORT_RECORDS, MANAGE_RULES, MANAGE_SETTINGS, MANAGE_STAFF, WORK_TASKS
 
     items = [{"url": reverse("home"), "label": _("Home"), "name": "home"}]
+    if user.has_perm(WORK_TASKS):
+        items.append({"url": reverse("worklist"), "label": _("Worklist"), "name": "worklist"})
+    if user.has_perm("crm.view_contact"):
+        items.append({"url": reverse("contact_list"), "label": _("Contacts"), "name": "contacts"})
+    if user.has_perm(IMPORT_RECORDS):
+        items.append({"url": reverse("import_list"), "label": _("Import"), "name": "imports"})
+    if user.has_perm(MANAGE_RULES):
+        items.append({"url": reverse("rule_list"), "label": _("Rules"), "name": "rules"})
     if user.has_perm(MANAGE_STAFF):
         items.append({"url": reverse("staff_list"), "label": _("Staff"), "name": "staff"})
     if user.has_perm(MANAGE_SETTINGS):

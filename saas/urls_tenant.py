@@ -4,12 +4,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from crm import views as crm_views
+from crm.views import staff as crm_staff_views
 from saas.forms import EmailAuthenticationForm
 from tenants import views as tenant_views
 
 urlpatterns = [
-    path("", crm_views.home, name="home"),
+    path("", crm_staff_views.home, name="home"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(
@@ -18,7 +18,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("staff/", include("crm.urls")),
+    path("", include("crm.urls")),
     path("settings/", tenant_views.tenant_settings, name="tenant_settings"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

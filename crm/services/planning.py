@@ -44,6 +44,10 @@ class PlannedTask:
     def key(self) -> tuple[int, int]:
         return (self.step.pk, self.sequence)
 
+    @property
+    def reason_label(self) -> str:
+        return Reason(self.reason).label if self.reason else ""
+
 
 def rules_for_planning() -> list[FollowUpRule]:
     """Active rules with their steps and department ids, in precedence order."""

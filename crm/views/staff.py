@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
-from .forms import StaffInviteForm, StaffRoleForm
-from .models import Department
-from .roles import MANAGE_STAFF, Role
+from .. import selectors, services
+from ..forms import StaffInviteForm, StaffRoleForm
+from ..models import Department
+from ..roles import MANAGE_STAFF, Role
 
 User = get_user_model()
 manage_staff_required = permission_required(MANAGE_STAFF, raise_exception=True)

@@ -1,0 +1,36 @@
+// Keyboard shortcuts on the call page: digits 1–9 pick an outcome (unless typing in a field).
+document.addEventListener("keydown", (event) => {
+  const form = document.getElementById("attempt-form");
+  if (!form || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.matches("input[type=text], input[type=number], input[type=datetime-local], textarea, select")) return;
+  const digit = Number.parseInt(event.key, 10);
+  if (!Number.isInteger(digit) || digit < 1) return;
+  const radios = form.querySelectorAll("input[name=outcome]");
+  if (radios[digit - 1]) {
+    radios[digit - 1].checked = true;
+    radios[digit - 1].focus();
+    event.preventDefault();
+  }
+});
+
+// Import progress: poll the job while it runs, then reload to show the result.
+const progress = document.querySelector("[data-progress-url]");
+if (progress) {
+  const bar = progress.querySelector("progress");
+  const label = progress.querySelector("[data-progress-label]");
+  const poll = async () => {
+    const response = await fetch(progress.dataset.progressUrl, { headers: { Accept: "application/json" } });
+    if (response.ok) {
+      const state = await response.json();
+      bar.value = state.percent;
+      label.textContent = `${state.processed} / ${state.total}`;
+      if (state.finished) {
+        window.location.reload();
+        return;
+      }
+    }
+    window.setTimeout(poll, 1000);
+  };
+  window.setTimeout(poll, 500);
+}

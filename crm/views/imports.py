@@ -1,0 +1,137 @@
+"""Importing discharge lists and other registers: upload, map columns, preview, import."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from .. import importing
+from ..forms import ImportUploadForm
+from ..models import ImportJob
+from ..roles import IMPORT_RECORDS
+from ..services import imports
+
+import_required = permission_required(IMPORT_RECORDS, raise_exception=True)
+PREVIEW_ERRORS = 200
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+@login_required
+@import_required
+def import_list(request):
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            form.add_error("file", _("The file is larger than 50 MB; split it into smaller files."))
+        else:
+            try:
+                job = imports.import_upload(
+                    filename=upload.name, content=upload.read(), user=request.user
+                )
+            except ValidationError as exc:
+                form.add_error("file", exc)
+            else:
+                return redirect("import_detail", job.pk)
+    jobs = ImportJob.objects.defer("content").select_related("created_by")[:20]
+    return render(request, "crm/import_list.html", {"form": form, "jobs": jobs})
+
+
+@login_required
+@import_required
+def import_detail(request, job_id):
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
+    context = {"job": job, "fields": importing.FIELDS}
+    if job.status == ImportJob.Status.MAPPED:
+        job = ImportJob.objects.get(pk=job_id)
+        checked = imports.import_check(job)
+        context.update(
+            checked=checked,
+            errors=checked.errors[:PREVIEW_ERRORS],
+            more_errors=max(0, len(checked.errors) - PREVIEW_ERRORS),
+            new_count=sum(1 for r in checked.valid if r.values["key"] not in checked.existing_keys),
+            existing_count=sum(
+                1 for r in checked.valid if r.values["key"] in checked.existing_keys
+            ),
+            sample=checked.valid[:10],
+        )
+    elif job.status == ImportJob.Status.DONE:
+        context["errors"] = job.errors[:PREVIEW_ERRORS]
+        context["more_errors"] = max(0, len(job.errors) - PREVIEW_ERRORS)
+    return render(request, "crm/import_detail.html", context)
+
+
+@require_POST
+@login_required
+@import_required
+def import_map(request, job_id):
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
+    if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.MAPPED):
+        messages.error(request, _("This import has already been started."))
+        return redirect("import_detail", job.pk)
+    mapping = {header: request.POST.get(f"col-{i}", "") for i, header in enumerate(job.headers)}
+    try:
+        imports.import_map(job, mapping)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        job.mapping = {h: f for h, f in mapping.items() if f}
+        return render(
+            request,
+            "crm/import_detail.html",
+            {"job": job, "fields": importing.FIELDS},
+            status=400,
+        )
+    return redirect("import_detail", job.pk)
+
+
+@require_POST
+@login_required
+@import_required
+def import_remap(request, job_id):
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
+    if job.status == ImportJob.Status.MAPPED:
+        job.status = ImportJob.Status.UPLOADED
+        job.save(update_fields=["status"])
+    return redirect("import_detail", job.pk)
+
+
+@require_POST
+@login_required
+@import_required
+def import_start(request, job_id):
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
+    try:
+        imports.import_queue(job)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return redirect("import_detail", job.pk)
+
+
+@login_required
+@import_required
+def import_progress(request, job_id):
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "percent": job.progress_percent,
+            "processed": job.processed_rows,
+            "total": job.total_rows,
+            "finished": job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED),
+        }
+    )
+
+
+@login_required
+@import_required
+def import_errors(request, job_id):
+    job = get_object_or_404(ImportJob, pk=job_id, status=ImportJob.Status.DONE)
+    body = imports.import_errors_csv(job, request.user)
+    response = HttpResponse("\ufeff" + body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
+    return response

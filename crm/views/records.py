@@ -1,0 +1,98 @@
+"""Contacts and their encounters: search, read (audit-logged), create and correct."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from .. import selectors
+from ..forms import ContactForm, EncounterForm
+from ..models import Contact, Encounter
+from ..phones import phone_mask
+from ..roles import EDIT_RECORDS
+from ..services import records
+
+view_contacts = permission_required("crm.view_contact", raise_exception=True)
+edit_records = permission_required(EDIT_RECORDS, raise_exception=True)
+
+
+@login_required
+@view_contacts
+def contact_list(request):
+    q = request.GET.get("q", "")
+    page = Paginator(selectors.contact_search(q), 50).get_page(request.GET.get("page"))
+    rows = [(c, [phone_mask(p.number) for p in c.phones.all() if not p.invalid]) for c in page]
+    return render(request, "crm/contact_list.html", {"page": page, "rows": rows, "q": q})
+
+
+@login_required
+@view_contacts
+def contact_detail(request, contact_id):
+    contact = get_object_or_404(Contact, pk=contact_id)
+    records.contact_viewed(contact, request.user)
+    encounters = contact.encounters.select_related("department", "attending").prefetch_related(
+        "tasks"
+    )
+    phones = [(p, phone_mask(p.number)) for p in contact.phones.all()]
+    return render(
+        request,
+        "crm/contact_detail.html",
+        {"contact": contact, "encounters": encounters, "phones": phones},
+    )
+
+
+def _save_contact(request, contact):
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = records.contact_save(contact=form.instance, phones=form.phone_list())
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Contact saved."))
+            return redirect("contact_detail", saved.pk)
+    return render(request, "crm/contact_form.html", {"form": form, "contact": contact})
+
+
+@login_required
+@edit_records
+def contact_create(request):
+    return _save_contact(request, Contact())
+
+
+@login_required
+@edit_records
+def contact_edit(request, contact_id):
+    return _save_contact(request, get_object_or_404(Contact, pk=contact_id))
+
+
+def _save_encounter(request, encounter):
+    form = EncounterForm(request.POST or None, instance=encounter)
+    if request.method == "POST" and form.is_valid():
+        try:
+            records.encounter_save(form.instance)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Encounter saved; its follow-ups are being planned."))
+            return redirect("contact_detail", encounter.contact_id)
+    return render(
+        request,
+        "crm/encounter_form.html",
+        {"form": form, "encounter": encounter, "contact": encounter.contact},
+    )
+
+
+@login_required
+@edit_records
+def encounter_create(request, contact_id):
+    contact = get_object_or_404(Contact, pk=contact_id)
+    return _save_encounter(request, Encounter(contact=contact, source="manual"))
+
+
+@login_required
+@edit_records
+def encounter_edit(request, encounter_id):
+    return _save_encounter(request, get_object_or_404(Encounter, pk=encounter_id))

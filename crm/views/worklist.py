@@ -1,0 +1,278 @@
+"""The agent's day: the worklist and the call page of one follow-up."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from .. import selectors
+from ..calendar import tenant_zone, within_calling_hours
+from ..forms import AttemptForm
+from ..models import ContactPhone, Department, FollowUpRule, FollowUpTask, RuleStep
+from ..phones import phone_display, phone_mask
+from ..roles import SPOT_CHECK, WORK_TASKS
+from ..selectors import Scope, When, WorklistFilters
+from ..services import followup
+
+work_tasks = permission_required(WORK_TASKS, raise_exception=True)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _filters(request) -> WorklistFilters:
+    scopes = selectors.worklist_scopes(request.user)
+    scope = request.GET.get("scope")
+    when = request.GET.get("when")
+    return WorklistFilters(
+        scope=scope if scope in scopes else scopes[0],
+        when=when if when in When.values else When.DUE,
+        department=_int(request.GET.get("department")),
+        rule=_int(request.GET.get("rule")),
+        tier=_int(request.GET.get("tier")),
+        status=request.GET.get("status", ""),
+        q=request.GET.get("q", "")[:100],
+    )
+
+
+def _calling_hours(task: FollowUpTask):
+    if task.rule and task.rule.calling_hours:
+        return task.rule.calling_hours
+    return connection.tenant.calling_hours
+
+
+def _call_now(task: FollowUpTask, now, zone) -> bool:
+    """Only phone tasks inside their calling hours (tenant's, or the rule's override)."""
+    return (
+        task.channel == RuleStep.Channel.PHONE
+        and task.opens_at <= now
+        and (task.next_attempt_at is None or task.next_attempt_at <= now)
+        and within_calling_hours(now, _calling_hours(task), zone)
+    )
+
+
+@login_required
+@work_tasks
+def worklist(request):
+    filters = _filters(request)
+    now = timezone.now()
+    zone = tenant_zone(connection.tenant)
+    after = selectors.cursor_decode(request.GET.get("after", ""))
+    tasks = list(
+        selectors.worklist(request.user, filters, now=now, after=after)[
+            : selectors.WORKLIST_PAGE + 1
+        ]
+    )
+    more = len(tasks) > selectors.WORKLIST_PAGE
+    tasks = tasks[: selectors.WORKLIST_PAGE]
+    rows = [
+        {
+            "task": task,
+            "overdue": task.due_at <= now,
+            "call_now": _call_now(task, now, zone),
+            "held_by_other": task.claimed_by_id
+            and task.claimed_by_id != request.user.pk
+            and task.claimed_until
+            and task.claimed_until > now,
+        }
+        for task in tasks
+    ]
+    params = {k: v for k, v in request.GET.items() if k != "after" and v}
+    next_url = None
+    if more:
+        next_url = "?" + urlencode({**params, "after": selectors.cursor_encode(tasks[-1])})
+    scope_labels = dict(Scope.choices)
+    return render(
+        request,
+        "crm/worklist.html",
+        {
+            "rows": rows,
+            "filters": filters,
+            "scopes": [(s, scope_labels[s]) for s in selectors.worklist_scopes(request.user)],
+            "whens": When.choices,
+            "departments": Department.objects.filter(active=True),
+            "rules": FollowUpRule.objects.all(),
+            "tiers": [(1, _("Tier 1")), (2, _("Tier 2")), (3, _("Tier 3"))],
+            "statuses": [(s, FollowUpTask.Status(s).label) for s in FollowUpTask.OPEN],
+            "next_url": next_url,
+            "first_page": after is None,
+            "query": urlencode(params),
+        },
+    )
+
+
+def _task_or_404(request, task_id) -> FollowUpTask:
+    task = get_object_or_404(
+        FollowUpTask.objects.select_related(
+            "contact", "encounter", "encounter__department", "rule", "step", "claimed_by"
+        ),
+        pk=task_id,
+    )
+    if task.tier == 3 and not request.user.has_perm(SPOT_CHECK):
+        raise PermissionDenied
+    return task
+
+
+@login_required
+@work_tasks
+def task_detail(request, task_id):
+    task = _task_or_404(request, task_id)
+    return _task_page(request, task, AttemptForm(), revealed=None)
+
+
+def _task_page(request, task, form, *, revealed, status=200):
+    now = timezone.now()
+    zone = tenant_zone(connection.tenant)
+    region = connection.tenant.phone_region
+    phones = [
+        {"phone": p, "masked": phone_mask(p.number), "display": phone_display(p.number, region)}
+        for p in task.contact.phones.all()
+    ]
+    held_by_me = task.claimed_by_id == request.user.pk and task.claimed_until > now
+    return render(
+        request,
+        "crm/task_detail.html",
+        {
+            "task": task,
+            "contact": task.contact,
+            "encounter": task.encounter,
+            "phones": phones,
+            "revealed": revealed,
+            "held_by_me": held_by_me,
+            "held_by_other": task.claimed_by_id
+            and not held_by_me
+            and task.claimed_until
+            and task.claimed_until > now,
+            "call_now": _call_now(task, now, zone),
+            "history": selectors.task_history(task)[:20],
+            "form": form,
+            "scope": request.GET.get("scope", ""),
+            "audited": task.spot_check_of if task.tier == 3 else None,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@login_required
+@work_tasks
+def task_claim(request, task_id):
+    task = _task_or_404(request, task_id)
+    try:
+        followup.task_claim(task, request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return redirect(_task_url(task.pk, request.POST.get("scope") or request.GET.get("scope")))
+
+
+@require_POST
+@login_required
+@work_tasks
+def task_release(request, task_id):
+    task = _task_or_404(request, task_id)
+    followup.task_release(task, request.user)
+    return redirect(reverse("worklist") + _scope_query(request.POST.get("scope")))
+
+
+@require_POST
+@login_required
+@work_tasks
+def phone_reveal(request, task_id, phone_id):
+    """Pressing "call": the full number is shown (and audit-logged) to the agent holding
+    the task."""
+    task = _task_or_404(request, task_id)
+    phone = get_object_or_404(ContactPhone, pk=phone_id, contact_id=task.contact_id)
+    try:
+        task = followup.task_claim(task, request.user)  # calling means working it
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(_task_url(task.pk, request.POST.get("scope")))
+    task = _task_or_404(request, task_id)
+    number = followup.phone_reveal(task, request.user, phone)
+    revealed = {
+        "phone_id": phone.pk,
+        "number": number,
+        "display": phone_display(number, connection.tenant.phone_region),
+    }
+    return _task_page(request, task, AttemptForm(), revealed=revealed)
+
+
+@require_POST
+@login_required
+@work_tasks
+def attempt_create(request, task_id):
+    task = _task_or_404(request, task_id)
+    form = AttemptForm(request.POST)
+    scope = request.POST.get("scope", "")
+    if form.is_valid():
+        data = form.cleaned_data
+        phone = None
+        if request.POST.get("phone"):
+            phone = ContactPhone.objects.filter(
+                pk=_int(request.POST["phone"]), contact_id=task.contact_id
+            ).first()
+        if phone is None:
+            phone = task.contact.phones.filter(invalid=False).first()
+        minutes = data.get("duration_minutes")
+        try:
+            followup.attempt_log(
+                task,
+                request.user,
+                followup.AttemptInput(
+                    outcome=data["outcome"],
+                    notes=data["notes"],
+                    callback_at=data["callback_at"],
+                    duration_seconds=minutes * 60 if minutes is not None else None,
+                    phone=phone,
+                    recovered=data["recovered"],
+                    audit_agrees=data["audit_agrees"],
+                ),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request, _("Attempt logged: %(outcome)s.") % {"outcome": data["outcome"]}
+            )
+            return _open_next(request, task, scope)
+    task = _task_or_404(request, task_id)
+    return _task_page(request, task, form, revealed=None, status=400)
+
+
+def _open_next(request, done: FollowUpTask, scope: str):
+    """The next due task of the same list, claimed for this agent; the list when none is
+    left (or every next one is held by someone else)."""
+    filters = WorklistFilters(
+        scope=scope if scope in selectors.worklist_scopes(request.user) else Scope.CENTRE
+    )
+    now = timezone.now()
+    for candidate in selectors.worklist(request.user, filters, now=now).exclude(pk=done.pk)[:5]:
+        if candidate.tier == 3 and not request.user.has_perm(SPOT_CHECK):
+            continue
+        try:
+            followup.task_claim(candidate, request.user, now=now)
+        except ValidationError:
+            continue
+        return redirect(_task_url(candidate.pk, filters.scope))
+    messages.info(request, _("No more follow-ups due in this list."))
+    return redirect(reverse("worklist") + _scope_query(filters.scope))
+
+
+def _scope_query(scope) -> str:
+    return "?" + urlencode({"scope": scope}) if scope else ""
+
+
+def _task_url(task_id: int, scope) -> str:
+    return reverse("task_detail", args=[task_id]) + _scope_query(scope)

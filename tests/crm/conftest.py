@@ -1,0 +1,21 @@
+import pytest
+
+from tests.conftest import login
+
+
+@pytest.fixture
+def admin_client_a(client_a, admin_a):
+    login(client_a, "admin@alpha.test")
+    return client_a
+
+
+@pytest.fixture
+def agent_client_a(client_a, agent_a):
+    login(client_a, "agent@alpha.test")
+    return client_a
+
+
+@pytest.fixture
+def admin_client_b(client_b, admin_b):
+    login(client_b, "admin@beta.test")
+    return client_b

@@ -1,0 +1,183 @@
+"""The worklist and the call page, through HTTP, as agents use them."""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.utils import timezone, translation
+
+from crm.models import AuditEntry, CallAttempt, FollowUpRule, FollowUpTask, OutcomeCode
+from crm.services.planning import encounters_plan
+from tests.conftest import login
+from tests.factories import ContactFactory, EncounterFactory, RuleFactory, StaffFactory
+
+Status = FollowUpTask.Status
+
+
+@pytest.fixture
+def due_tasks(tenant_a, in_tenant):
+    """Three tasks of alpha's centre, due now (window opened yesterday), whatever the hour:
+    calling hours are set to the whole day."""
+    connection.set_schema_to_public()  # a login request may have left it in another tenant
+    tenant_a.calling_hours = [["00:00", "23:59"]]
+    tenant_a.save()
+    with in_tenant(tenant_a):
+        FollowUpRule.objects.update(active=False)
+        RuleFactory(steps=[{"offset_days": 0, "due_days": 2}])
+        encounters = [
+            EncounterFactory(
+                contact=ContactFactory(name=f"病人{i}", phone=f"+86138001380{i:02d}"),
+                occurred_at=timezone.now() - timedelta(days=1 + i),
+            )
+            for i in range(3)
+        ]
+        encounters_plan([e.pk for e in encounters])
+        return list(FollowUpTask.objects.order_by("due_at", "pk"))
+
+
+def test_agent_sees_due_centre_tasks_most_urgent_first(agent_client_a, due_tasks):
+    response = agent_client_a.get("/worklist/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    names = [row["task"].contact.name for row in response.context["rows"]]
+    assert names == ["病人2", "病人1", "病人0"]  # earliest due first
+    assert "+8613800138000" not in page  # the worklist shows no numbers at all
+    assert all(row["call_now"] for row in response.context["rows"])
+
+
+def test_the_worklist_filters_and_searches(agent_client_a, due_tasks, tenant_a, in_tenant):
+    assert len(agent_client_a.get("/worklist/?q=病人1").context["rows"]) == 1
+    record_no = due_tasks[0].contact.record_no
+    assert len(agent_client_a.get(f"/worklist/?q={record_no}").context["rows"]) == 1
+    assert agent_client_a.get("/worklist/?tier=1").context["rows"] == []
+    assert agent_client_a.get("/worklist/?when=upcoming").context["rows"] == []
+    assert len(agent_client_a.get("/worklist/?status=pending").context["rows"]) == 3
+    assert agent_client_a.get("/worklist/?scope=mine").context["rows"] == []
+
+
+def test_keyset_pages_cover_every_task_once(agent_client_a, due_tasks, monkeypatch):
+    monkeypatch.setattr("crm.selectors.WORKLIST_PAGE", 2)
+    first = agent_client_a.get("/worklist/")
+    assert len(first.context["rows"]) == 2 and first.context["next_url"]
+    second = agent_client_a.get("/worklist/" + first.context["next_url"])
+    assert len(second.context["rows"]) == 1 and second.context["next_url"] is None
+    seen = [r["task"].pk for r in first.context["rows"] + second.context["rows"]]
+    assert seen == [t.pk for t in due_tasks]
+
+
+def test_outside_calling_hours_no_call_now(agent_client_a, due_tasks, tenant_a):
+    now_local = timezone.localtime(timezone.now(), timezone=ZoneInfo(tenant_a.timezone))
+    start = (now_local + timedelta(hours=2)).strftime("%H:%M")
+    end = (now_local + timedelta(hours=3)).strftime("%H:%M")
+    if start >= end:  # the two hours straddle midnight: any interval later today will do
+        start, end = "00:00", "00:01"
+    tenant_a.calling_hours = [[start, end]]
+    tenant_a.save()
+    rows = agent_client_a.get("/worklist/").context["rows"]
+    assert rows and not any(row["call_now"] for row in rows)
+
+
+def test_call_page_masks_the_number_until_call_is_pressed(
+    agent_client_a, due_tasks, agent_a, tenant_a, in_tenant
+):
+    task = due_tasks[0]
+    page = agent_client_a.get(f"/tasks/{task.pk}/").content.decode()
+    assert "+86 ••• 8002" in page and "138 0013 8002" not in page
+
+    agent_client_a.post(f"/tasks/{task.pk}/claim/")
+    with in_tenant(tenant_a):
+        phone = task.contact.phones.get()
+    response = agent_client_a.post(f"/tasks/{task.pk}/call/{phone.pk}/")
+    assert "138 0013 8002" in response.content.decode()
+    assert 'href="tel:+8613800138002"' in response.content.decode()
+    with in_tenant(tenant_a):
+        entry = AuditEntry.objects.get(action="phone_revealed")
+        assert (entry.actor_id, entry.contact_id) == (agent_a.pk, task.contact_id)
+
+
+def test_logging_an_attempt_completes_and_opens_the_next_task(
+    agent_client_a, due_tasks, tenant_a, in_tenant
+):
+    first, second = due_tasks[0], due_tasks[1]
+    agent_client_a.post(f"/tasks/{first.pk}/claim/")
+    with in_tenant(tenant_a):
+        reached = OutcomeCode.objects.get(code="reached")
+    response = agent_client_a.post(
+        f"/tasks/{first.pk}/attempts/",
+        {"outcome": reached.pk, "notes": "恢复好", "scope": "centre"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/tasks/{second.pk}/?scope=centre"
+    with in_tenant(tenant_a):
+        first.refresh_from_db()
+        second.refresh_from_db()
+        assert first.status == Status.COMPLETED
+        assert (second.status, second.claimed_by.email) == (Status.IN_PROGRESS, "agent@alpha.test")
+
+
+def test_an_attempt_on_a_task_someone_else_holds_is_refused(
+    agent_client_a, due_tasks, tenant_a, in_tenant
+):
+    task = due_tasks[0]
+    with in_tenant(tenant_a):
+        other = StaffFactory(role="agent", first_name="李", last_name="娜")
+        from crm.services.followup import task_claim
+
+        task_claim(task, other)
+        code = OutcomeCode.objects.get(code="no-answer")
+    with translation.override("en"):
+        response = agent_client_a.post(
+            f"/tasks/{task.pk}/attempts/", {"outcome": code.pk}, HTTP_ACCEPT_LANGUAGE="en"
+        )
+    assert response.status_code == 400
+    assert "is working on this follow-up until" in response.content.decode()
+    with in_tenant(tenant_a):
+        assert not CallAttempt.objects.exists()
+
+
+def test_an_attempt_on_a_closed_task_is_refused(agent_client_a, due_tasks, tenant_a, in_tenant):
+    task = due_tasks[0]
+    with in_tenant(tenant_a):
+        FollowUpTask.objects.filter(pk=task.pk).update(status=Status.CANCELLED)
+        code = OutcomeCode.objects.get(code="reached")
+    response = agent_client_a.post(f"/tasks/{task.pk}/attempts/", {"outcome": code.pk})
+    assert response.status_code == 400
+    with in_tenant(tenant_a):
+        assert not CallAttempt.objects.exists()
+        task.refresh_from_db()
+        assert task.status == Status.CANCELLED
+
+
+def test_an_attempt_without_an_outcome_shows_the_error(agent_client_a, due_tasks):
+    task = due_tasks[0]
+    agent_client_a.post(f"/tasks/{task.pk}/claim/")
+    response = agent_client_a.post(f"/tasks/{task.pk}/attempts/", {"notes": "x"})
+    assert response.status_code == 400
+    assert response.context["form"].errors["outcome"]
+
+
+def test_viewer_cannot_work_tasks(client_a, due_tasks, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        StaffFactory(email="viewer@alpha.test", role="viewer")
+    login(client_a, "viewer@alpha.test")
+    assert client_a.get("/worklist/").status_code == 403
+    assert client_a.post(f"/tasks/{due_tasks[0].pk}/claim/").status_code == 403
+
+
+def test_agents_cannot_open_spot_checks(agent_client_a, due_tasks, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        FollowUpTask.objects.filter(pk=due_tasks[0].pk).update(tier=3)
+    assert agent_client_a.get(f"/tasks/{due_tasks[0].pk}/").status_code == 403
+    assert "spot_checks" not in [s for s, _ in agent_client_a.get("/worklist/").context["scopes"]]
+
+
+def test_another_tenant_cannot_see_or_work_these_tasks(
+    admin_client_b, due_tasks, tenant_b, in_tenant
+):
+    rows = admin_client_b.get("/worklist/?scope=all").context["rows"]
+    assert rows == []
+    for task in due_tasks:
+        response = admin_client_b.get(f"/tasks/{task.pk}/")
+        assert response.status_code == 404
+        assert admin_client_b.post(f"/tasks/{task.pk}/claim/").status_code == 404
