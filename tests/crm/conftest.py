@@ -19,3 +19,11 @@ def agent_client_a(client_a, agent_a):
 def admin_client_b(client_b, admin_b):
     login(client_b, "admin@beta.test")
     return client_b
+
+
+def in_english(client):
+    """Pages in English whatever the tenant's language (as the language switcher does)."""
+    from django.conf import settings
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client

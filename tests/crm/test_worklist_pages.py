@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 from crm.models import AuditEntry, CallAttempt, FollowUpRule, FollowUpTask, OutcomeCode
 from crm.services.planning import encounters_plan
 from tests.conftest import login
+from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory, StaffFactory
 
 Status = FollowUpTask.Status
@@ -127,8 +128,8 @@ def test_an_attempt_on_a_task_someone_else_holds_is_refused(
         task_claim(task, other)
         code = OutcomeCode.objects.get(code="no-answer")
     with translation.override("en"):
-        response = agent_client_a.post(
-            f"/tasks/{task.pk}/attempts/", {"outcome": code.pk}, HTTP_ACCEPT_LANGUAGE="en"
+        response = in_english(agent_client_a).post(
+            f"/tasks/{task.pk}/attempts/", {"outcome": code.pk}
         )
     assert response.status_code == 400
     assert "is working on this follow-up until" in response.content.decode()
