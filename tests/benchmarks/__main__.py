@@ -1,4 +1,10 @@
-"""python -m tests.benchmarks provision [--n N] [--series N] [--json PATH]"""
+"""python -m tests.benchmarks SUITE [options]; ``python -m tests.benchmarks SUITE --help``
+lists the options of one suite.
+
+  provision [--n N] [--series N] [--json PATH]
+  followup  [--tasks N] [--encounters N] [--plan-encounters N] [--tenants N] [--requests N]
+            [--only PART ...] [--rebuild] [--drop-fanout] [--json PATH]
+"""
 
 import argparse
 import os
@@ -6,36 +12,85 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES = ("provision",)
+RESULTS = ROOT / "tests/benchmarks/results"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks")
+    suites = parser.add_subparsers(dest="suite", required=True, metavar="SUITE")
+
+    provision = suites.add_parser("provision", help="tenant provisioning (issue 2)")
+    provision.add_argument("--n", type=int, default=5, help="tenants per method (default 5)")
+    provision.add_argument("--series", type=int, default=100, help="clones back to back (100)")
+    provision.add_argument("--json", type=Path, default=RESULTS / "provision.json")
+    provision.set_defaults(database="carebridge_bench")
+
+    followup = suites.add_parser("followup", help="worklist, planning, beat fan-out (issue 3)")
+    followup.add_argument("--tasks", type=int, default=1_000_000, help="worklist tenant tasks")
+    followup.add_argument("--encounters", type=int, default=200_000, help="... over N encounters")
+    followup.add_argument(
+        "--plan-encounters", type=int, default=100_000, help="new encounters to plan (100000)"
+    )
+    followup.add_argument("--tenants", type=int, default=500, help="tenants in the fan-out (500)")
+    followup.add_argument(
+        "--requests", type=int, default=200, help="timed requests per worklist page (200)"
+    )
+    followup.add_argument(
+        "--only",
+        nargs="+",
+        choices=("worklist", "planning", "fanout"),
+        default=["worklist", "planning", "fanout"],
+        help="run only these parts (default: all three)",
+    )
+    followup.add_argument(
+        "--rebuild", action="store_true", help="regenerate the worklist tenant's data"
+    )
+    followup.add_argument(
+        "--drop-fanout", action="store_true", help="drop the fan-out tenants after the run"
+    )
+    followup.add_argument("--json", type=Path, default=RESULTS / "followup.json")
+    # Its million tasks and 500 tenants are kept between runs: not in carebridge_bench, where
+    # the provision suite drops every bench-* tenant and times clones against the catalog.
+    followup.set_defaults(database="carebridge_bench_followup")
+    return parser
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks")
-    parser.add_argument("suite", choices=SUITES)
-    parser.add_argument("--n", type=int, default=5, help="tenants per method (default 5)")
-    parser.add_argument("--series", type=int, default=100, help="clones back to back (100)")
-    parser.add_argument(
-        "--json", type=Path, default=ROOT / "tests/benchmarks/results/provision.json"
-    )
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
 
     os.chdir(ROOT)
     os.environ["DJANGO_SETTINGS_MODULE"] = "saas.settings.local"
-    # Provisioning queues the first admin's invitation; an in-process broker takes the
-    # message as Redis would, and leaves nothing behind for the next `./dev run` worker.
+    # Provisioning queues the first admin's invitation, the fan-out one tick per tenant; an
+    # in-process broker takes the messages as Redis would, and leaves nothing behind for the
+    # next `./dev run` worker.
     os.environ["CELERY_BROKER_URL"] = "memory://"
     os.environ.setdefault("CAREBRIDGE_DATA_DIR", str(ROOT / ".data"))
     from saas.devtools.embedded import database_url_ensure
 
     # A database of its own, so a benchmark never touches the demo data.
-    database_url_ensure(Path(os.environ["CAREBRIDGE_DATA_DIR"]), database="carebridge_bench")
+    database_url_ensure(Path(os.environ["CAREBRIDGE_DATA_DIR"]), database=args.database)
 
     import django
 
     django.setup()
-    from tests.benchmarks import provision
+    if args.suite == "provision":
+        from tests.benchmarks import provision
 
-    provision.run(n=args.n, series=args.series, json_path=args.json)
+        provision.run(n=args.n, series=args.series, json_path=args.json)
+    else:
+        from tests.benchmarks import followup
+
+        followup.run(
+            tasks=args.tasks,
+            encounters=args.encounters,
+            plan_encounters=args.plan_encounters,
+            tenants=args.tenants,
+            requests=args.requests,
+            parts=args.only,
+            rebuild=args.rebuild,
+            drop_fanout=args.drop_fanout,
+            json_path=args.json,
+        )
     return 0
 
 
