@@ -18,6 +18,16 @@ class StaffRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
 
+class StaffDepartmentsForm(forms.Form):
+    departments = forms.ModelMultipleChoiceField(
+        label=_("Departments"),
+        queryset=Department.objects.filter(active=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Follow-ups queued for these departments appear in their worklist."),
+    )
+
+
 class TagsField(forms.CharField):
     """Comma-separated words ↔ a list (for tags and code lists)."""
 

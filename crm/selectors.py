@@ -20,6 +20,16 @@ def staff_role(user) -> str | None:
     return names[0] if names else None
 
 
+def staff_departments() -> dict[int, list[str]]:
+    """user id → names of the departments they work in."""
+    names: dict[int, list[str]] = {}
+    for user_id, name in StaffProfile.departments.through.objects.values_list(
+        "staffprofile__user_id", "department__name"
+    ).order_by("department__name"):
+        names.setdefault(user_id, []).append(name)
+    return names
+
+
 def staff_list() -> QuerySet:
     return User.objects.prefetch_related("groups").order_by("-is_active", "email")
 

@@ -6,6 +6,7 @@ urlpatterns = [
     # Staff management
     path("staff/", staff.staff_list, name="staff_list"),
     path("staff/invite/", staff.staff_invite, name="staff_invite"),
+    path("staff/<int:user_id>/departments/", staff.staff_departments, name="staff_departments"),
     path("staff/<int:user_id>/role/", staff.staff_role_change, name="staff_role_change"),
     path("staff/<int:user_id>/deactivate/", staff.staff_deactivate, name="staff_deactivate"),
     path("staff/<int:user_id>/reactivate/", staff.staff_reactivate, name="staff_reactivate"),
@@ -34,6 +35,7 @@ urlpatterns = [
     path("encounters/<int:encounter_id>/edit/", records.encounter_edit, name="encounter_edit"),
     # Imports
     path("imports/", imports.import_list, name="import_list"),
+    path("imports/sample.csv", imports.import_sample, name="import_sample"),
     path("imports/<int:job_id>/", imports.import_detail, name="import_detail"),
     path("imports/<int:job_id>/map/", imports.import_map, name="import_map"),
     path("imports/<int:job_id>/remap/", imports.import_remap, name="import_remap"),

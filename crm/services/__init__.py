@@ -12,6 +12,7 @@ from .staff import (
     staff_invitation_queue,
     staff_invite,
     staff_reactivate,
+    staff_set_departments,
     staff_set_role,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "staff_invitation_queue",
     "staff_invite",
     "staff_reactivate",
+    "staff_set_departments",
     "staff_set_role",
 ]

@@ -171,3 +171,11 @@ def staff_deactivate(*, user, acting_user) -> None:
 def staff_reactivate(*, user) -> None:
     user.is_active = True
     user.save(update_fields=["is_active"])
+
+
+def staff_set_departments(*, user, departments) -> None:
+    """The departments a staff member works in: their department queue in the worklist."""
+    from ..models import StaffProfile
+
+    profile, _created = StaffProfile.objects.get_or_create(user=user)
+    profile.departments.set(departments)

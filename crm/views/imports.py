@@ -3,12 +3,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .. import importing
+from .. import importing, samples
 from ..forms import ImportUploadForm
 from ..models import ImportJob
 from ..roles import IMPORT_RECORDS
@@ -38,6 +40,21 @@ def import_list(request):
                 return redirect("import_detail", job.pk)
     jobs = ImportJob.objects.defer("content").select_related("created_by")[:20]
     return render(request, "crm/import_list.html", {"form": form, "jobs": jobs})
+
+
+@login_required
+@import_required
+def import_sample(request):
+    """A sample register for this clinic's kind, dated so that its follow-ups are due now."""
+    tenant = connection.tenant
+    body = samples.sample_register(
+        kind=tenant.kind,
+        locale=translation.get_language() or tenant.locale,
+        today=timezone.localdate(),
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="carebridge-sample.csv"'
+    return response
 
 
 @login_required

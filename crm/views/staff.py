@@ -7,14 +7,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from .. import selectors, services
-from ..forms import StaffInviteForm, StaffRoleForm
+from ..forms import StaffDepartmentsForm, StaffInviteForm, StaffRoleForm
 from ..models import Department
-from ..roles import MANAGE_STAFF, Role
+from ..roles import MANAGE_STAFF, WORK_TASKS, Role
 
 User = get_user_model()
 manage_staff_required = permission_required(MANAGE_STAFF, raise_exception=True)
@@ -22,10 +23,29 @@ manage_staff_required = permission_required(MANAGE_STAFF, raise_exception=True)
 
 @login_required
 def home(request):
+    summary = None
+    if request.user.has_perm(WORK_TASKS):
+        now = timezone.now()
+        scope = selectors.worklist_scopes(request.user)[0]
+        summary = {
+            "scope": scope,
+            "scope_label": selectors.Scope(scope).label,
+            "due": selectors.worklist(
+                request.user, selectors.WorklistFilters(scope=scope), now=now
+            ).count(),
+            "overdue": selectors.worklist(
+                request.user,
+                selectors.WorklistFilters(scope=scope, when=selectors.When.OVERDUE),
+                now=now,
+            ).count(),
+            "mine": selectors.worklist(
+                request.user, selectors.WorklistFilters(scope=selectors.Scope.MINE), now=now
+            ).count(),
+        }
     return render(
         request,
         "crm/home.html",
-        {"departments": Department.objects.filter(active=True)},
+        {"departments": Department.objects.filter(active=True), "summary": summary},
     )
 
 
@@ -33,10 +53,11 @@ def home(request):
 @manage_staff_required
 def staff_list(request):
     staff = [(user, selectors.staff_role(user)) for user in selectors.staff_list()]
+    departments = selectors.staff_departments()
     return render(
         request,
         "crm/staff_list.html",
-        {"staff": staff, "role_choices": Role.choices},
+        {"staff": staff, "role_choices": Role.choices, "departments": departments},
     )
 
 
@@ -84,6 +105,19 @@ def staff_action(success_message):
         return view
 
     return decorate
+
+
+@login_required
+@manage_staff_required
+def staff_departments(request, user_id):
+    member = get_object_or_404(User, pk=user_id)
+    current = Department.objects.filter(staff__user=member)
+    form = StaffDepartmentsForm(request.POST or None, initial={"departments": current})
+    if request.method == "POST" and form.is_valid():
+        services.staff_set_departments(user=member, departments=form.cleaned_data["departments"])
+        messages.success(request, _("Departments of %(email)s saved.") % {"email": member.email})
+        return redirect("staff_list")
+    return render(request, "crm/staff_departments.html", {"form": form, "member": member})
 
 
 @staff_action(gettext_lazy("Role of %(email)s changed."))

@@ -390,3 +390,27 @@ def test_another_tenant_cannot_see_or_run_an_import(
     for path in ("/imports/{pk}/", "/imports/{pk}/rejected.csv", "/imports/{pk}/progress/"):
         assert admin_client_b.get(path.format(pk=pk)).status_code == 404
     assert "出院名单.csv" not in admin_client_b.get("/imports/").content.decode()
+
+
+@pytest.mark.parametrize("tenant_fixture", ["tenant_a", "tenant_b"])
+def test_the_sample_register_imports_with_one_deliberate_error(
+    request, tenant_fixture, in_tenant, django_capture_on_commit_callbacks
+):
+    """The sample offered on the import page works as a demo in every kind of clinic."""
+    from django.test import Client
+
+    from tests.conftest import login
+    from tests.factories import StaffFactory
+
+    tenant = request.getfixturevalue(tenant_fixture)
+    with in_tenant(tenant):
+        StaffFactory(email="importer@clinic.test", role="admin")
+    client = Client(HTTP_HOST=tenant.primary_host)
+    login(client, "importer@clinic.test")
+    sample = client.get("/imports/sample.csv")
+    assert sample["Content-Disposition"].endswith('"carebridge-sample.csv"')
+    pk = run_import(client, sample.content, django_capture_on_commit_callbacks, "sample.csv")
+    with in_tenant(tenant):
+        job = ImportJob.objects.get(pk=pk)
+        assert (job.created_count, [e["row"] for e in job.errors]) == (11, [6])
+        assert FollowUpTask.objects.filter(status="pending").exists()

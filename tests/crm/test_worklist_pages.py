@@ -182,3 +182,28 @@ def test_another_tenant_cannot_see_or_work_these_tasks(
         response = admin_client_b.get(f"/tasks/{task.pk}/")
         assert response.status_code == 404
         assert admin_client_b.post(f"/tasks/{task.pk}/claim/").status_code == 404
+
+
+def test_department_queue_follows_the_staff_departments(admin_client_a, tenant_a, in_tenant):
+    from django.test import Client
+
+    from crm.models import Department
+    from tests.conftest import login
+
+    with in_tenant(tenant_a):
+        FollowUpRule.objects.update(active=False)
+        RuleFactory(steps=[{"offset_days": 0, "due_days": 2, "assignee_policy": "department"}])
+        ortho = Department.objects.get(code="orthopaedics")
+        encounter = EncounterFactory(department=ortho, occurred_at=timezone.now())
+        encounters_plan([encounter.pk])
+        nurse = StaffFactory(email="nurse@alpha.test", role="clinician")
+    response = admin_client_a.post(f"/staff/{nurse.pk}/departments/", {"departments": [ortho.pk]})
+    assert response.status_code == 302
+    assert "骨科" in admin_client_a.get("/staff/").content.decode()
+
+    nurse_client = Client(HTTP_HOST=tenant_a.primary_host)
+    login(nurse_client, "nurse@alpha.test")
+    rows = nurse_client.get("/worklist/?scope=department").context["rows"]
+    assert [r["task"].encounter_id for r in rows] == [encounter.pk]
+    home = nurse_client.get("/").content.decode()
+    assert 'id="home-summary"' in home

@@ -1,5 +1,5 @@
 """Make the local demo: the public site, a vendor staff login and three demo tenants with a
-demo admin and a demo agent each. Safe to run again: existing data is kept."""
+demo admin, agent, supervisor and clinician each. Safe to run again: existing data is kept."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,6 +18,8 @@ DEMO_TENANTS = [
     ("demo-dental", "Demo Dental Clinic", Tenant.Kind.DENTAL, Tenant.Locale.EN),
 ]
 VENDOR_EMAIL = "vendor@carebridge.example"
+# Besides the admin: one login per working role, to try the worklist, spot checks and tier 1.
+DEMO_ROLES = ("agent", "supervisor", "clinician")
 
 
 def _demo_user(email: str, *, role: str | None = None, is_staff: bool = False) -> None:
@@ -48,11 +50,15 @@ class Command(BaseCommand):
                 ).tenant
             with tenant_context(tenant):
                 _demo_user(admin_email, role="admin")
-                _demo_user(f"agent@{slug}.example", role="agent")
+                for role in DEMO_ROLES:
+                    _demo_user(f"{role}@{slug}.example", role=role)
             lines.append(
                 f"  {tenant_url(tenant)}\n"
                 f"      admin: {admin_email} / {DEMO_PASSWORD}\n"
-                f"      agent: agent@{slug}.example / {DEMO_PASSWORD}"
+                + "".join(
+                    f"      {role}: {role}@{slug}.example / {DEMO_PASSWORD}\n"
+                    for role in DEMO_ROLES
+                ).rstrip("\n")
             )
         connection.set_schema_to_public()
         console = site_url(settings.BASE_DOMAIN, "/console/")
