@@ -315,3 +315,33 @@ def test_tick_runs_in_one_tenant_only(tenant_a, tenant_b, in_tenant):
     with in_tenant(tenant_b):
         task.refresh_from_db()
         assert task.status == Status.PENDING
+
+
+def test_the_beat_fan_out_ticks_every_tenant_but_suspended_ones(
+    tenant_a, tenant_b, in_tenant, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+
+    from crm.tasks import followup_fanout_task
+
+    def expired_task(tenant):
+        with in_tenant(tenant):
+            FollowUpRule.objects.update(active=False)
+            RuleFactory(match_kinds=[])
+            encounter = EncounterFactory(occurred_at=timezone.now() - timedelta(days=60))
+            encounters_plan([encounter.pk], now=timezone.now() - timedelta(days=60))
+            return FollowUpTask.objects.get(encounter=encounter)
+
+    task_a, task_b = expired_task(tenant_a), expired_task(tenant_b)
+    connection.set_schema_to_public()
+    tenant_b.status = "suspended"
+    tenant_b.save()
+
+    assert followup_fanout_task.delay().get() >= 1
+
+    with in_tenant(tenant_a):
+        task_a.refresh_from_db()
+        assert (task_a.status, task_a.reason) == (Status.UNREACHABLE, Reason.WINDOW_CLOSED)
+    with in_tenant(tenant_b):
+        task_b.refresh_from_db()
+        assert task_b.status == Status.PENDING
