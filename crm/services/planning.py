@@ -233,12 +233,9 @@ def _replan(task: FollowUpTask, plan: PlannedTask | None, now: datetime) -> bool
         return False
     before = {f: getattr(task, f) for f in _REPLANNED_FIELDS}
     if plan is None:
-        task.status, task.reason, task.completed_at = (
-            Status.CANCELLED,
-            Reason.NO_LONGER_MATCHES,
-            now,
-        )
+        status, reason = Status.CANCELLED, Reason.NO_LONGER_MATCHES
     else:
+        status, reason = plan.status, plan.reason
         fresh = _new_task(task.encounter, plan)
         for name in _REPLANNED_FIELDS:
             if name in ("status", "reason", "completed_at"):
@@ -246,13 +243,13 @@ def _replan(task: FollowUpTask, plan: PlannedTask | None, now: datetime) -> bool
             if name in ("assignee_id", "department_id", "tier") and task.escalated_at:
                 continue  # moved to the centre when overdue: it stays there
             setattr(task, name, getattr(fresh, name))
-        if plan.status == Status.PENDING:
-            if task.status == Status.EXCLUDED:
-                task.status, task.reason, task.completed_at = Status.PENDING, "", None
-        elif task.attempts_count == 0 or plan.status == Status.EXCLUDED:
-            task.status, task.reason, task.completed_at = plan.status, plan.reason, now
-        else:
-            task.status, task.reason, task.completed_at = Status.CANCELLED, plan.reason, now
+    if status == Status.EXCLUDED and task.attempts_count:
+        status = Status.CANCELLED  # it was worked: keep that visible, it is not "never eligible"
+    if status == Status.PENDING:
+        if task.status == Status.EXCLUDED:
+            task.status, task.reason, task.completed_at = Status.PENDING, "", None
+    elif (task.status, task.reason) != (status, reason):
+        task.status, task.reason, task.completed_at = status, reason, now
     if task.status not in FollowUpTask.OPEN:
         task.claimed_by_id = task.claimed_until = None
     return before != {f: getattr(task, f) for f in _REPLANNED_FIELDS}

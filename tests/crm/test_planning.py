@@ -293,3 +293,12 @@ def test_tenant_b_rules_do_not_plan_tenant_a_encounters(tenant_a, tenant_b, in_t
     with in_tenant(tenant_a):
         FollowUpRule.objects.update(active=False)
         assert plan(EncounterFactory()) == []
+
+
+def test_replanning_an_unchanged_encounter_reports_no_change(alpha):
+    RuleFactory(exclude_tags=["x"], steps=[{}, {"name": "D9", "offset_days": 9, "due_days": 9}])
+    excluded, planned = EncounterFactory(tags=["x"]), EncounterFactory()
+    first = encounters_plan([excluded.pk, planned.pk])
+    assert (first.created, first.updated) == (4, 0)
+    again = encounters_plan([excluded.pk, planned.pk])
+    assert (again.created, again.updated) == (0, 0)
