@@ -46,8 +46,8 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout
 
 
-def _catalog_entries() -> list[tuple[str, str, bool]]:
-    """(msgid, msgstr, fuzzy) for every entry but the header."""
+def _catalog_entries() -> list[tuple[str, str, bool, str]]:
+    """(msgid, msgstr, fuzzy, msgctxt) for every entry but the header."""
     entries = []
     for block in CATALOG.read_text(encoding="utf-8").split("\n\n"):
         if "msgid" not in block:
@@ -64,7 +64,7 @@ def _catalog_entries() -> list[tuple[str, str, bool]]:
         msgid = field("msgid")
         msgstr = field("msgstr") or field(r"msgstr\[0\]")
         if msgid:
-            entries.append((msgid, msgstr, fuzzy))
+            entries.append((msgid, msgstr, fuzzy, field("msgctxt")))
     return entries
 
 
@@ -72,11 +72,14 @@ def test_zh_hans_catalog_is_complete_and_compiled():
     entries = _catalog_entries()
 
     assert len(entries) > 100
-    assert [msgid for msgid, msgstr, fuzzy in entries if not msgstr or fuzzy] == []
+    assert [msgid for msgid, msgstr, fuzzy, _ctx in entries if not msgstr or fuzzy] == []
     with translation.override("zh-hans"):
         stale = [
             msgid
-            for msgid, msgstr, _fuzzy in entries
-            if "%" not in msgid and "\n" not in msgid and translation.gettext(msgid) != msgstr
+            for msgid, msgstr, _fuzzy, context in entries
+            if "%" not in msgid
+            and "\n" not in msgid
+            and (translation.pgettext(context, msgid) if context else translation.gettext(msgid))
+            != msgstr
         ]
     assert stale == []

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .people import Department
 
@@ -74,10 +75,10 @@ class ContactPhone(models.Model):
     flagged, so it is not called again and not re-imported as new."""
 
     class Label(models.TextChoices):
-        MOBILE = "mobile", _("Mobile")
-        HOME = "home", _("Home")
-        WORK = "work", _("Work")
-        FAMILY = "family", _("Family member")
+        MOBILE = "mobile", pgettext_lazy("phone", "Mobile")
+        HOME = "home", pgettext_lazy("phone", "Home")
+        WORK = "work", pgettext_lazy("phone", "Work")
+        FAMILY = "family", pgettext_lazy("phone", "Family member")
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
     number = models.CharField(_("phone number"), max_length=20)

@@ -13,15 +13,20 @@ from ..models import Contact, Encounter
 from ..phones import phone_mask
 from ..roles import EDIT_RECORDS
 from ..services import records
+from . import search
 
 view_contacts = permission_required("crm.view_contact", raise_exception=True)
+SEARCH_KEY = "contacts-search"
 edit_records = permission_required(EDIT_RECORDS, raise_exception=True)
 
 
 @login_required
 @view_contacts
 def contact_list(request):
-    q = request.GET.get("q", "")
+    posted = search.search_posted(request, SEARCH_KEY)
+    if posted:
+        return posted
+    q = search.search_term(request, SEARCH_KEY)
     page = Paginator(selectors.contact_search(q), 50).get_page(request.GET.get("page"))
     rows = [(c, [phone_mask(p.number) for p in c.phones.all() if not p.invalid]) for c in page]
     return render(request, "crm/contact_list.html", {"page": page, "rows": rows, "q": q})

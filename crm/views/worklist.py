@@ -18,9 +18,11 @@ from ..models import ContactPhone, Department, FollowUpRule, FollowUpTask, RuleS
 from ..phones import phone_display, phone_mask
 from ..roles import SPOT_CHECK, WORK_TASKS
 from ..selectors import Scope, When, WorklistFilters
-from ..services import followup
+from ..services import followup, records
+from . import search
 
 work_tasks = permission_required(WORK_TASKS, raise_exception=True)
+SEARCH_KEY = "worklist-search"
 
 
 def _int(value) -> int | None:
@@ -41,7 +43,7 @@ def _filters(request) -> WorklistFilters:
         rule=_int(request.GET.get("rule")),
         tier=_int(request.GET.get("tier")),
         status=request.GET.get("status", ""),
-        q=request.GET.get("q", "")[:100],
+        q=search.search_term(request, SEARCH_KEY),
     )
 
 
@@ -64,6 +66,9 @@ def _call_now(task: FollowUpTask, now, zone) -> bool:
 @login_required
 @work_tasks
 def worklist(request):
+    posted = search.search_posted(request, SEARCH_KEY)
+    if posted:
+        return posted
     filters = _filters(request)
     now = timezone.now()
     zone = tenant_zone(connection.tenant)
@@ -127,6 +132,7 @@ def _task_or_404(request, task_id) -> FollowUpTask:
 @work_tasks
 def task_detail(request, task_id):
     task = _task_or_404(request, task_id)
+    records.contact_viewed(task.contact, request.user)
     return _task_page(request, task, AttemptForm(), revealed=None)
 
 

@@ -48,9 +48,15 @@ def test_agent_sees_due_centre_tasks_most_urgent_first(agent_client_a, due_tasks
 
 
 def test_the_worklist_filters_and_searches(agent_client_a, due_tasks, tenant_a, in_tenant):
-    assert len(agent_client_a.get("/worklist/?q=病人1").context["rows"]) == 1
+    def search(term):
+        return agent_client_a.post("/worklist/?scope=centre", {"q": term}, follow=True)
+
+    response = search("病人1")
+    assert response.redirect_chain == [("/worklist/?scope=centre", 302)]
+    assert len(response.context["rows"]) == 1
     record_no = due_tasks[0].contact.record_no
-    assert len(agent_client_a.get(f"/worklist/?q={record_no}").context["rows"]) == 1
+    assert len(search(record_no).context["rows"]) == 1
+    assert len(search("").context["rows"]) == 3  # cleared
     assert agent_client_a.get("/worklist/?tier=1").context["rows"] == []
     assert agent_client_a.get("/worklist/?when=upcoming").context["rows"] == []
     assert len(agent_client_a.get("/worklist/?status=pending").context["rows"]) == 3
