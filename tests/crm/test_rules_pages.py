@@ -121,7 +121,8 @@ def test_preview_shows_the_tasks_a_sample_encounter_would_get(admin_client_a):
     assert names[0] == "出院回访 · 出院 3–7 天"
     assert "慢病随访 · 首次随访" in names
     page = response.content.decode()
-    assert "2026-11-23 00:00" in page  # day 3 opens at local midnight
+    assert '<td data-label="开始">2026-11-23</td>' in page  # day 3, local
+    assert '<td data-label="到期">2026-11-27</td>' in page  # the last day of the window
 
 
 def test_preview_shows_exclusions_with_the_reason(admin_client_a):
