@@ -344,3 +344,11 @@ def test_the_beat_fan_out_ticks_every_tenant_but_suspended_ones(
     with in_tenant(tenant_b):
         task_b.refresh_from_db()
         assert task_b.status == Status.PENDING
+
+
+def test_a_rules_calling_hours_override_applies_to_retries(alpha, agent):
+    task = new_task(retry_gap_hours=4)
+    FollowUpRule.objects.filter(pk=task.rule_id).update(calling_hours=[["18:00", "20:30"]])
+    log(task, agent, "no_answer")  # at 10:00; 14:00 is outside the rule's evening hours
+    task.refresh_from_db()
+    assert task.next_attempt_at == datetime(2026, 11, 23, 18, tzinfo=SHANGHAI)

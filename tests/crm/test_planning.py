@@ -302,3 +302,23 @@ def test_replanning_an_unchanged_encounter_reports_no_change(alpha):
     assert (first.created, first.updated) == (4, 0)
     again = encounters_plan([excluded.pk, planned.pk])
     assert (again.created, again.updated) == (0, 0)
+
+
+@pytest.mark.parametrize("kind", ["hospital", "aesthetic", "dental", "service"])
+def test_the_presets_of_every_kind_are_valid_rules(kind):
+    """Every preset rule would pass the rule form's checks: valid steps, no overlap."""
+    from crm.presets import RULES
+    from crm.services.rules import steps_overlap
+
+    assert RULES[kind]
+    for preset in RULES[kind]:
+        steps = []
+        for spec in preset["steps"]:
+            step = RuleStep(**{**spec, "name": spec["name"][1]})
+            step.clean_fields(exclude=["rule"])
+            step.clean()
+            steps.append(step)
+        assert steps_overlap(steps) is None, preset["name"]
+        FollowUpRule(
+            **{k: v for k, v in preset.items() if k not in ("steps", "name")}, name="x"
+        ).clean_fields()
