@@ -137,9 +137,12 @@ class FileError(Exception):
 def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[str]]]:
     """Headers and rows (as text) of the first sheet of an XLSX file or of a CSV file in UTF-8
     or GB18030 (what Excel in China saves)."""
-    if filename.lower().endswith((".xlsx", ".xlsm")):
+    name = filename.lower().rsplit("/", 1)[-1]
+    if name.endswith((".xlsx", ".xlsm")) or content.startswith(b"PK\x03\x04"):
         rows = _read_xlsx(content)
-    elif filename.lower().endswith((".csv", ".txt")):
+    elif content.startswith(b"\xd0\xcf\x11\xe0"):  # the old binary Excel format
+        raise FileError(_("Excel 97–2003 (.xls) files cannot be read: save the sheet as .xlsx."))
+    elif name.endswith((".csv", ".txt")) or "." not in name:
         rows = _read_csv(content)
     else:
         raise FileError(_("Upload a .csv or .xlsx file."))

@@ -311,6 +311,7 @@ def tenant_a_zone(tenant):
         ("list.csv", b"", "The submitted file is empty."),
         ("list.csv", b",,\n", "The file is empty or its first row has no column headings."),
         ("list.xlsx", b"not a workbook", "The file is not a readable Excel workbook."),
+        ("list.xls", b"\xd0\xcf\x11\xe0\xa1\xb1", "Excel 97–2003 (.xls) files cannot be read"),
         ("list.csv", "姓名,姓名\n张三,李四\n".encode(), "Two columns have the same heading"),
     ],
 )
