@@ -188,10 +188,14 @@ def import_queue(job: ImportJob) -> None:
 def import_run(job_id: int) -> ImportJob:
     """Commit the valid rows in chunks (each row whole or not at all), record the rejected
     ones, then plan the follow-ups of every new or changed encounter."""
+    # Taking the job is one conditional UPDATE: a redelivered message, or a second worker,
+    # finds it no longer queued and does nothing.
+    taken = ImportJob.objects.filter(
+        pk=job_id, status__in=(ImportJob.Status.QUEUED, ImportJob.Status.MAPPED)
+    ).update(status=ImportJob.Status.RUNNING, processed_rows=0)
     job = ImportJob.objects.get(pk=job_id)
-    if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.MAPPED):
-        return job  # a redelivered message for an import that already ran
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, processed_rows=0)
+    if not taken:
+        return job
     checked = import_check(job)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     changed_ids: list[int] = []

@@ -415,3 +415,15 @@ def test_the_sample_register_imports_with_one_deliberate_error(
         job = ImportJob.objects.get(pk=pk)
         assert (job.created_count, [e["row"] for e in job.errors]) == (11, [6])
         assert FollowUpTask.objects.filter(status="pending").exists()
+
+
+def test_a_redelivered_import_message_does_nothing(
+    admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    from crm.services.imports import import_run
+
+    pk = run_import(admin_client_a, csv_bytes(GOOD), django_capture_on_commit_callbacks)
+    with in_tenant(tenant_a):
+        job = import_run(pk)  # the same task delivered again
+        assert (job.status, job.created_count) == ("done", 3)
+        assert Encounter.objects.count() == 3
