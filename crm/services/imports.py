@@ -26,7 +26,7 @@ from ..models import (
     ImportJob,
     ImportMapping,
 )
-from .planning import encounters_plan
+from .planning import encounter_cascade, encounters_plan
 
 User = get_user_model()
 
@@ -279,6 +279,7 @@ def _row_commit(values: dict) -> tuple[str, int]:
         outcome = "updated"
     if outcome != "unchanged":
         encounter.save()
+        encounter_cascade(encounter)
     return outcome, encounter.pk
 
 

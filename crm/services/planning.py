@@ -342,6 +342,34 @@ def contact_cancel_open_tasks(contact, *, reason: str, except_task=None, now=Non
     )
 
 
+def encounter_cascade(encounter: Encounter, *, now: datetime | None = None) -> int:
+    """What a new or corrected encounter tells about its contact's other follow-ups: a death
+    flags the contact and cancels all their open tasks; a later discharge (a readmission)
+    cancels the open tasks of earlier stays. Returns how many tasks were cancelled."""
+    now = now or timezone.now()
+    contact = encounter.contact
+    if encounter.discharge_outcome == Encounter.Outcome.DIED:
+        if not contact.deceased:
+            contact.deceased, contact.deceased_at = True, now
+            contact.save(update_fields=["deceased", "deceased_at", "updated_at"])
+        return contact_cancel_open_tasks(contact, reason=Reason.DECEASED, now=now)
+    if encounter.kind != Encounter.Kind.DISCHARGE:
+        return 0
+    return FollowUpTask.objects.filter(
+        contact=contact,
+        status__in=FollowUpTask.OPEN,
+        encounter__kind=Encounter.Kind.DISCHARGE,
+        encounter__occurred_at__lt=encounter.occurred_at,
+    ).update(
+        status=Status.CANCELLED,
+        reason=Reason.READMITTED,
+        completed_at=now,
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=now,
+    )
+
+
 def rule_replan(rule: FollowUpRule) -> PlanResult:
     """The explicit "re-plan" of a changed rule: every encounter with an open task of it is
     planned again with the current rules."""

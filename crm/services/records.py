@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from ..models import AuditEntry, Contact, ContactPhone, Encounter, FollowUpTask
 from ..phones import phone_normalise
-from .planning import contact_cancel_open_tasks, encounters_plan_later
+from .planning import contact_cancel_open_tasks, encounter_cascade, encounters_plan_later
 
 
 def phones_normalise(raw_numbers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -91,6 +91,7 @@ def encounter_save(encounter: Encounter) -> Encounter:
         encounter.age = _age_on(encounter.contact.birth_date, encounter.occurred_at)
     encounter.full_clean()
     encounter.save()
+    encounter_cascade(encounter)
     encounters_plan_later([encounter.pk])
     return encounter
 

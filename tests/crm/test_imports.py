@@ -257,7 +257,8 @@ def test_a_corrected_row_updates_the_encounter_and_replans(
     with in_tenant(tenant_a):
         assert ImportJob.objects.get(pk=pk).updated_count == 1
         task = FollowUpTask.objects.get(encounter__contact__record_no="ZY001")
-        assert (task.status, task.reason) == ("excluded", "deceased")
+        assert (task.status, task.reason) == ("cancelled", "deceased")
+        assert Contact.objects.get(record_no="ZY001").deceased
 
 
 def test_rejected_rows_download_as_csv_and_the_export_is_audited(

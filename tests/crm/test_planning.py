@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from crm.models import (
     Department,
@@ -322,3 +323,31 @@ def test_the_presets_of_every_kind_are_valid_rules(kind):
         FollowUpRule(
             **{k: v for k, v in preset.items() if k not in ("steps", "name")}, name="x"
         ).clean_fields()
+
+
+def test_an_imported_death_flags_the_contact_and_cancels_everything_open(alpha):
+    from crm.services.planning import encounter_cascade
+
+    RuleFactory(match_kinds=[])
+    earlier = EncounterFactory(kind="outpatient", occurred_at=timezone.now() - timedelta(days=5))
+    encounters_plan([earlier.pk])
+    death = EncounterFactory(contact=earlier.contact, discharge_outcome="died")
+    assert encounter_cascade(death) == 1
+    earlier.contact.refresh_from_db()
+    assert earlier.contact.deceased
+    assert earlier.tasks.get().reason == Reason.DECEASED
+
+
+def test_a_readmission_cancels_the_open_follow_ups_of_the_earlier_stay(alpha):
+    from crm.services.planning import encounter_cascade
+
+    RuleFactory()
+    first = EncounterFactory(occurred_at=timezone.now() - timedelta(days=5))
+    encounters_plan([first.pk])
+    second = EncounterFactory(contact=first.contact, occurred_at=timezone.now())
+    assert encounter_cascade(second) == 1
+    encounters_plan([second.pk])
+    assert first.tasks.get().reason == Reason.READMITTED
+    assert second.tasks.get().status == Status.PENDING
+    # Correcting the earlier stay later does not cancel the newer one's follow-ups.
+    assert encounter_cascade(first) == 0
