@@ -5,7 +5,7 @@ what the rule preview shows. ``encounters_plan`` makes the database agree with i
 and idempotently: a task is identified by (encounter, step, sequence), so planning again
 finds it instead of adding another."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -38,7 +38,6 @@ class PlannedTask:
     reason: str = ""
     assignee_id: int | None = None
     department_id: int | None = None
-    fields: dict = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -47,6 +46,51 @@ class PlannedTask:
     @property
     def reason_label(self) -> str:
         return Reason(self.reason).label if self.reason else ""
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterFacts:
+    """What planning reads about an encounter and its contact: loaded as plain rows for
+    bulk planning, or taken from an unsaved encounter for the rule preview."""
+
+    pk: int | None
+    contact_id: int | None
+    kind: str
+    department_id: int | None
+    attending_id: int | None
+    diagnosis_code: str
+    procedure_code: str
+    discharge_outcome: str
+    tags: list
+    age: int | None
+    occurred_at: datetime
+    recovered_at: datetime | None
+    deceased: bool
+    do_not_contact: bool
+    email: str
+    has_phone: bool
+
+    @classmethod
+    def of(cls, encounter: Encounter, *, has_phone: bool) -> "EncounterFacts":
+        contact = encounter.contact
+        return cls(
+            pk=encounter.pk,
+            contact_id=encounter.contact_id,
+            kind=encounter.kind,
+            department_id=encounter.department_id,
+            attending_id=encounter.attending_id,
+            diagnosis_code=encounter.diagnosis_code,
+            procedure_code=encounter.procedure_code,
+            discharge_outcome=encounter.discharge_outcome,
+            tags=list(encounter.tags),
+            age=encounter.age,
+            occurred_at=encounter.occurred_at,
+            recovered_at=encounter.recovered_at,
+            deceased=contact.deceased,
+            do_not_contact=contact.do_not_contact,
+            email=contact.email,
+            has_phone=has_phone,
+        )
 
 
 def rules_for_planning() -> list[FollowUpRule]:
@@ -70,7 +114,7 @@ def round_robin_agents() -> list[int]:
     )
 
 
-def rule_matches(rule: FollowUpRule, encounter: Encounter) -> bool:
+def rule_matches(rule: FollowUpRule, encounter: EncounterFacts) -> bool:
     if rule.match_kinds and encounter.kind not in rule.match_kinds:
         return False
     department_ids = getattr(rule, "department_ids", None)
@@ -95,7 +139,7 @@ def rule_matches(rule: FollowUpRule, encounter: Encounter) -> bool:
     )
 
 
-def rules_applicable(rules: list[FollowUpRule], encounter: Encounter) -> list[FollowUpRule]:
+def rules_applicable(rules: list[FollowUpRule], encounter: EncounterFacts) -> list[FollowUpRule]:
     applicable = []
     for rule in rules:
         if rule_matches(rule, encounter):
@@ -105,28 +149,25 @@ def rules_applicable(rules: list[FollowUpRule], encounter: Encounter) -> list[Fo
     return applicable
 
 
-def exclusion_reason(
-    rule: FollowUpRule, step: RuleStep, encounter: Encounter, *, has_phone: bool
-) -> str:
+def exclusion_reason(rule: FollowUpRule, step: RuleStep, encounter: EncounterFacts) -> str:
     """Why this step must not be worked for this encounter, or ''. Recorded on the task:
     an excluded encounter is never silently dropped."""
-    contact = encounter.contact
-    if contact.deceased or encounter.discharge_outcome == Encounter.Outcome.DIED:
+    if encounter.deceased or encounter.discharge_outcome == Encounter.Outcome.DIED:
         return Reason.DECEASED
-    if contact.do_not_contact:
+    if encounter.do_not_contact:
         return Reason.DO_NOT_CONTACT
     if encounter.discharge_outcome and encounter.discharge_outcome in rule.exclude_outcomes:
         return Reason.OUTCOME
     if set(rule.exclude_tags) & set(encounter.tags):
         return Reason.TAG
-    if step.channel in (RuleStep.Channel.PHONE, RuleStep.Channel.SMS) and not has_phone:
+    if step.channel in (RuleStep.Channel.PHONE, RuleStep.Channel.SMS) and not encounter.has_phone:
         return Reason.NO_PHONE
-    if step.channel == RuleStep.Channel.EMAIL and not contact.email:
+    if step.channel == RuleStep.Channel.EMAIL and not encounter.email:
         return Reason.NO_EMAIL
     return ""
 
 
-def _assignment(step: RuleStep, encounter: Encounter, agents: list[int]):
+def _assignment(step: RuleStep, encounter: EncounterFacts, agents: list[int]):
     policy = step.assignee_policy
     if policy == RuleStep.Assignee.CLINICIAN and encounter.attending_id:
         return encounter.attending_id, encounter.department_id
@@ -139,11 +180,10 @@ def _assignment(step: RuleStep, encounter: Encounter, agents: list[int]):
 
 
 def rules_plan(
-    encounter: Encounter,
+    encounter: EncounterFacts,
     rules: list[FollowUpRule],
     *,
     zone,
-    has_phone: bool,
     agents: list[int] = (),
 ) -> list[PlannedTask]:
     """The tasks the rule set wants for ``encounter``. Day N of a step is the Nth local day
@@ -152,7 +192,7 @@ def rules_plan(
     planned = []
     for rule in rules_applicable(rules, encounter):
         for step in rule.steps.all():
-            reason = exclusion_reason(rule, step, encounter, has_phone=has_phone)
+            reason = exclusion_reason(rule, step, encounter)
             assignee_id, department_id = _assignment(step, encounter, agents)
             for index in range(step.occurrences):
                 shift = index * (step.repeat_every_days or 0)
@@ -185,28 +225,24 @@ def rules_plan(
     return planned
 
 
-def _new_task(encounter: Encounter, plan: PlannedTask) -> FollowUpTask:
+def _task_values(plan: PlannedTask, now: datetime) -> dict:
+    """The planned columns of a task (what re-planning may change, and more for a new one)."""
     step = plan.step
-    return FollowUpTask(
-        encounter_id=encounter.pk,
-        contact_id=encounter.contact_id,
-        rule_id=plan.rule.pk,
-        step_id=step.pk,
-        sequence=plan.sequence,
-        name=plan.name,
-        channel=step.channel,
-        tier=step.tier,
-        assignee_id=plan.assignee_id,
-        department_id=plan.department_id,
-        opens_at=plan.opens_at,
-        due_at=plan.due_at,
-        closes_at=plan.closes_at,
-        status=plan.status,
-        reason=plan.reason,
-        max_attempts=step.max_attempts,
-        retry_gap_hours=step.retry_gap_hours,
-        completed_at=None if plan.status in FollowUpTask.OPEN else timezone.now(),
-    )
+    return {
+        "name": plan.name,
+        "channel": step.channel,
+        "tier": step.tier,
+        "assignee_id": plan.assignee_id,
+        "department_id": plan.department_id,
+        "opens_at": plan.opens_at,
+        "due_at": plan.due_at,
+        "closes_at": plan.closes_at,
+        "status": plan.status,
+        "reason": plan.reason,
+        "max_attempts": step.max_attempts,
+        "retry_gap_hours": step.retry_gap_hours,
+        "completed_at": None if plan.status in FollowUpTask.OPEN else now,
+    }
 
 
 _REPLANNED_FIELDS = [
@@ -224,35 +260,78 @@ _REPLANNED_FIELDS = [
     "retry_gap_hours",
     "completed_at",
 ]
+_KEPT_WHEN_ESCALATED = ("assignee_id", "department_id", "tier")
 
 
-def _replan(task: FollowUpTask, plan: PlannedTask | None, now: datetime) -> bool:
-    """Bring an existing, not yet worked-to-an-end task in line with the plan. Returns whether
-    it changed. Completed, unreachable and cancelled tasks are history and stay as they are."""
-    if task.status not in (Status.PENDING, Status.IN_PROGRESS, Status.EXCLUDED):
-        return False
-    before = {f: getattr(task, f) for f in _REPLANNED_FIELDS}
+def _replan(task: dict, plan: PlannedTask | None, now: datetime) -> dict:
+    """The changes that bring an existing task (a dict of its columns) in line with the plan,
+    or {} when none. Completed, unreachable and cancelled tasks are history and stay as they
+    are; a task moved to the centre when overdue stays there."""
+    if task["status"] not in (Status.PENDING, Status.IN_PROGRESS, Status.EXCLUDED):
+        return {}
+    wanted = {}
     if plan is None:
         status, reason = Status.CANCELLED, Reason.NO_LONGER_MATCHES
     else:
         status, reason = plan.status, plan.reason
-        fresh = _new_task(task.encounter, plan)
-        for name in _REPLANNED_FIELDS:
-            if name in ("status", "reason", "completed_at"):
-                continue
-            if name in ("assignee_id", "department_id", "tier") and task.escalated_at:
-                continue  # moved to the centre when overdue: it stays there
-            setattr(task, name, getattr(fresh, name))
-    if status == Status.EXCLUDED and task.attempts_count:
+        wanted = _task_values(plan, now)
+        for name in ("status", "reason", "completed_at"):
+            del wanted[name]
+        if task["escalated_at"]:
+            for name in _KEPT_WHEN_ESCALATED:
+                del wanted[name]
+    if status == Status.EXCLUDED and task["attempts_count"]:
         status = Status.CANCELLED  # it was worked: keep that visible, it is not "never eligible"
     if status == Status.PENDING:
-        if task.status == Status.EXCLUDED:
-            task.status, task.reason, task.completed_at = Status.PENDING, "", None
-    elif (task.status, task.reason) != (status, reason):
-        task.status, task.reason, task.completed_at = status, reason, now
-    if task.status not in FollowUpTask.OPEN:
-        task.claimed_by_id = task.claimed_until = None
-    return before != {f: getattr(task, f) for f in _REPLANNED_FIELDS}
+        if task["status"] == Status.EXCLUDED:
+            wanted.update(status=Status.PENDING, reason="", completed_at=None)
+    elif (task["status"], task["reason"]) != (status, reason):
+        wanted.update(status=status, reason=reason, completed_at=now)
+        wanted.update(claimed_by_id=None, claimed_until=None)
+    return {name: value for name, value in wanted.items() if task[name] != value}
+
+
+def _insert_tasks(rows: list[dict]) -> int:
+    """INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING: one statement per batch, a
+    tenth of what bulk_create spends preparing each value, and a task planned concurrently
+    by another worker is skipped rather than duplicated."""
+    if not rows:
+        return 0
+    fields = [f for f in FollowUpTask._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    params = [[row[f.attname] for row in rows] for f in fields]
+    table = connection.ops.quote_name(FollowUpTask._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
+            " ON CONFLICT DO NOTHING",
+            params,
+        )
+        return cursor.rowcount
+
+
+def _new_row(facts: EncounterFacts, plan: PlannedTask, now: datetime) -> dict:
+    return {
+        **_task_values(plan, now),
+        "encounter_id": facts.pk,
+        "contact_id": facts.contact_id,
+        "rule_id": plan.rule.pk,
+        "step_id": plan.step.pk,
+        "sequence": plan.sequence,
+        "attempts_count": 0,
+        "next_attempt_at": None,
+        "last_outcome": "",
+        "reached_in_window": None,
+        "result_summary": "",
+        "escalated_at": None,
+        "claimed_by_id": None,
+        "claimed_until": None,
+        "spot_check_of_id": None,
+        "audit_agrees": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 @dataclass
@@ -261,59 +340,91 @@ class PlanResult:
     updated: int = 0
 
 
+_FACT_COLUMNS = {
+    "pk": "pk",
+    "contact_id": "contact_id",
+    "kind": "kind",
+    "department_id": "department_id",
+    "attending_id": "attending_id",
+    "diagnosis_code": "diagnosis_code",
+    "procedure_code": "procedure_code",
+    "discharge_outcome": "discharge_outcome",
+    "tags": "tags",
+    "age": "age",
+    "occurred_at": "occurred_at",
+    "recovered_at": "recovered_at",
+    "deceased": "contact__deceased",
+    "do_not_contact": "contact__do_not_contact",
+    "email": "contact__email",
+    "has_phone": "has_phone",
+}
+
+
+def _facts(batch: list[int]) -> list[EncounterFacts]:
+    valid_phone = ContactPhone.objects.filter(contact=OuterRef("contact_id"), invalid=False)
+    rows = (
+        Encounter.objects.filter(pk__in=batch)
+        .annotate(has_phone=Exists(valid_phone))
+        .order_by("pk")
+        .values_list(*_FACT_COLUMNS.values())
+    )
+    return [EncounterFacts(**dict(zip(_FACT_COLUMNS, row, strict=True))) for row in rows]
+
+
+_EXISTING_COLUMNS = [
+    "id",
+    "encounter_id",
+    "step_id",
+    "sequence",
+    "attempts_count",
+    "escalated_at",
+    "claimed_by_id",
+    "claimed_until",
+    *_REPLANNED_FIELDS,
+]
+
+
 def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult:
     """Plan (or re-plan) the tasks of these encounters with the current rules. Idempotent.
     A task new to an encounter that already had tasks is not added once its window has
-    closed: a rule changed today does not create work that is already too late."""
+    closed: a rule changed today does not create work that is already too late. Works on
+    plain rows, not model instances: a nightly import plans a hundred thousand encounters."""
     now = now or timezone.now()
     zone = tenant_zone(connection.tenant)
     rules = rules_for_planning()
     agents = round_robin_agents()
     result = PlanResult()
     ids = sorted(set(encounter_ids))
-    valid_phone = ContactPhone.objects.filter(contact=OuterRef("contact_id"), invalid=False)
     for offset in range(0, len(ids), PLAN_BATCH):
         batch = ids[offset : offset + PLAN_BATCH]
         with transaction.atomic():
-            encounters = list(
-                Encounter.objects.filter(pk__in=batch)
-                .select_related("contact")
-                .annotate(has_phone=Exists(valid_phone))
-                .order_by("pk")
-            )
-            existing: dict[int, dict[tuple, FollowUpTask]] = {}
-            for task in FollowUpTask.objects.filter(
-                encounter_id__in=batch, step__isnull=False
-            ).select_for_update():
-                existing.setdefault(task.encounter_id, {})[(task.step_id, task.sequence)] = task
-            to_create, to_update = [], []
-            for encounter in encounters:
-                planned = rules_plan(
-                    encounter, rules, zone=zone, has_phone=encounter.has_phone, agents=agents
-                )
-                known = existing.get(encounter.pk, {})
-                for plan in planned:
+            existing: dict[int, dict[tuple, dict]] = {}
+            for task in (
+                FollowUpTask.objects.filter(encounter_id__in=batch, step__isnull=False)
+                .select_for_update()
+                .values(*_EXISTING_COLUMNS)
+            ):
+                existing.setdefault(task["encounter_id"], {})[
+                    (task["step_id"], task["sequence"])
+                ] = task
+            new_rows, changes = [], []
+            for facts in _facts(batch):
+                known = existing.get(facts.pk, {})
+                replanning = facts.pk in existing
+                for plan in rules_plan(facts, rules, zone=zone, agents=agents):
                     task = known.pop(plan.key, None)
                     if task is None:
-                        if existing.get(encounter.pk) is not None and plan.closes_at <= now:
-                            continue
-                        to_create.append(_new_task(encounter, plan))
-                    else:
-                        task.encounter = encounter
-                        if _replan(task, plan, now):
-                            to_update.append(task)
+                        if not (replanning and plan.closes_at <= now):
+                            new_rows.append(_new_row(facts, plan, now))
+                    elif change := _replan(task, plan, now):
+                        changes.append((task["id"], change))
                 for task in known.values():
-                    if _replan(task, None, now):
-                        to_update.append(task)
-            FollowUpTask.objects.bulk_create(to_create, batch_size=5000, ignore_conflicts=True)
-            if to_update:
-                FollowUpTask.objects.bulk_update(
-                    to_update,
-                    [*_REPLANNED_FIELDS, "claimed_by_id", "claimed_until"],
-                    batch_size=2000,
-                )
-            result.created += len(to_create)
-            result.updated += len(to_update)
+                    if change := _replan(task, None, now):
+                        changes.append((task["id"], change))
+            result.created += _insert_tasks(new_rows)
+            for task_id, change in changes:
+                FollowUpTask.objects.filter(pk=task_id).update(**change, updated_at=now)
+            result.updated += len(changes)
     return result
 
 

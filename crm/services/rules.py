@@ -4,7 +4,13 @@ from django.db import connection, transaction
 
 from ..calendar import tenant_zone
 from ..models import Contact, Encounter, FollowUpRule, RuleStep
-from .planning import PlannedTask, round_robin_agents, rules_for_planning, rules_plan
+from .planning import (
+    EncounterFacts,
+    PlannedTask,
+    round_robin_agents,
+    rules_for_planning,
+    rules_plan,
+)
 
 
 def _windows(step: RuleStep) -> list[tuple[int, int]]:
@@ -54,9 +60,8 @@ def rules_preview(sample: dict, *, has_phone: bool) -> list[PlannedTask]:
         age=sample.get("age"),
     )
     return rules_plan(
-        encounter,
+        EncounterFacts.of(encounter, has_phone=has_phone),
         rules_for_planning(),
         zone=tenant_zone(connection.tenant),
-        has_phone=has_phone,
         agents=round_robin_agents(),
     )
