@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
-from django.db import models
-from django.db.models import Q, QuerySet
+from django.db import connection, models
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from .models import CallAttempt, Contact, FollowUpTask, StaffProfile
@@ -120,8 +121,14 @@ def worklist(
         q = filters.q.strip()
         tasks = tasks.filter(Q(contact__record_no=q) | Q(contact__name__icontains=q))
     if after is not None:
-        due_at, pk = after
-        tasks = tasks.filter(Q(due_at__gt=due_at) | Q(due_at=due_at, pk__gt=pk))
+        # A row comparison: PostgreSQL reads it as a range of the (due_at, id) index. The same
+        # condition written as an OR of two is filtered row by row, slower the deeper the page.
+        table = connection.ops.quote_name(FollowUpTask._meta.db_table)
+        tasks = tasks.filter(
+            RawSQL(  # noqa: S611 - the values are parameters, the table name is our model's
+                f"({table}.due_at, {table}.id) > (%s, %s)", after, output_field=BooleanField()
+            )
+        )
     return tasks.select_related("contact", "department", "rule", "assignee", "claimed_by").order_by(
         "due_at", "pk"
     )

@@ -399,11 +399,9 @@ def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult
         batch = ids[offset : offset + PLAN_BATCH]
         with transaction.atomic():
             existing: dict[int, dict[tuple, dict]] = {}
-            for task in (
-                FollowUpTask.objects.filter(encounter_id__in=batch, step__isnull=False)
-                .select_for_update()
-                .values(*_EXISTING_COLUMNS)
-            ):
+            for task in FollowUpTask.objects.filter(
+                encounter_id__in=batch, step__isnull=False
+            ).values(*_EXISTING_COLUMNS):
                 existing.setdefault(task["encounter_id"], {})[
                     (task["step_id"], task["sequence"])
                 ] = task
@@ -417,14 +415,17 @@ def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult
                         if not (replanning and plan.closes_at <= now):
                             new_rows.append(_new_row(facts, plan, now))
                     elif change := _replan(task, plan, now):
-                        changes.append((task["id"], change))
+                        changes.append((task, change))
                 for task in known.values():
                     if change := _replan(task, None, now):
-                        changes.append((task["id"], change))
+                        changes.append((task, change))
             result.created += _insert_tasks(new_rows)
-            for task_id, change in changes:
-                FollowUpTask.objects.filter(pk=task_id).update(**change, updated_at=now)
-            result.updated += len(changes)
+            for task, change in changes:
+                # Only if nobody worked the task meanwhile (no row lock taken above: an agent
+                # logging an attempt wins, and this change is dropped).
+                result.updated += FollowUpTask.objects.filter(
+                    pk=task["id"], status=task["status"], attempts_count=task["attempts_count"]
+                ).update(**change, updated_at=now)
     return result
 
 
