@@ -16,9 +16,12 @@ User = get_user_model()
 
 
 def staff_role(user) -> str | None:
-    """The role of a staff member (the name of their role group), or None."""
-    names = [g.name for g in user.groups.all() if g.name in Role.values]
-    return names[0] if names else None
+    """The role of a staff member (the name of their role group), or None. Kept on the user
+    object: a page asks several times (navigation, worklist scopes) for the same user."""
+    if not hasattr(user, "_staff_role"):
+        names = [g.name for g in user.groups.all() if g.name in Role.values]
+        user._staff_role = names[0] if names else None
+    return user._staff_role
 
 
 def staff_departments() -> dict[int, list[str]]:
@@ -129,9 +132,32 @@ def worklist(
                 f"({table}.due_at, {table}.id) > (%s, %s)", after, output_field=BooleanField()
             )
         )
-    return tasks.select_related("contact", "department", "rule", "assignee", "claimed_by").order_by(
-        "due_at", "pk"
+    return (
+        tasks.select_related("contact", "department", "rule", "assignee", "claimed_by")
+        .only(*WORKLIST_COLUMNS)
+        .order_by("due_at", "pk")
     )
+
+
+# What the worklist and its "call now" test read: a narrower row is a faster page.
+WORKLIST_COLUMNS = (
+    *(
+        f.name
+        for f in FollowUpTask._meta.concrete_fields
+        if f.name not in ("result_summary", "created_at", "updated_at")
+    ),
+    "contact__name",
+    "contact__record_no",
+    "department__name",
+    "rule__name",
+    "rule__calling_hours",
+    "assignee__first_name",
+    "assignee__last_name",
+    "assignee__email",
+    "claimed_by__first_name",
+    "claimed_by__last_name",
+    "claimed_by__email",
+)
 
 
 def cursor_encode(task: FollowUpTask) -> str:

@@ -157,6 +157,7 @@ def staff_set_role(*, user, role: str, acting_user) -> None:
         return
     _ensure_admin_remains(user, acting_user=acting_user)
     user.groups.set([Group.objects.get(name=role)])
+    user._staff_role = role  # selectors.staff_role keeps the role on the user object
 
 
 @transaction.atomic

@@ -1,5 +1,7 @@
 """The agent's day: the worklist and the call page of one follow-up."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +16,14 @@ from django.views.decorators.http import require_POST
 from .. import selectors
 from ..calendar import tenant_zone, within_calling_hours
 from ..forms import AttemptForm
-from ..models import ContactPhone, Department, FollowUpRule, FollowUpTask, RuleStep
+from ..models import (
+    ContactPhone,
+    Department,
+    FollowUpRule,
+    FollowUpTask,
+    OutcomeCategory,
+    RuleStep,
+)
 from ..phones import phone_display, phone_mask
 from ..roles import SPOT_CHECK, WORK_TASKS
 from ..selectors import Scope, When, WorklistFilters
@@ -80,9 +89,16 @@ def worklist(request):
     )
     more = len(tasks) > selectors.WORKLIST_PAGE
     tasks = tasks[: selectors.WORKLIST_PAGE]
+    channels = dict(RuleStep.Channel.choices)
+    outcomes = dict(OutcomeCategory.choices)
+    claim_url = reverse("task_claim", args=[0])
     rows = [
         {
             "task": task,
+            "due_day": task.due_at - timedelta(microseconds=1),  # the window's last day
+            "channel": channels.get(task.channel, task.channel),
+            "last_outcome": outcomes.get(task.last_outcome, ""),
+            "claim_url": claim_url.replace("/0/", f"/{task.pk}/"),
             "overdue": task.due_at <= now,
             "call_now": _call_now(task, now, zone),
             "held_by_other": task.claimed_by_id
