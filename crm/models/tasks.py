@@ -89,8 +89,15 @@ class FollowUpTask(models.Model):
 
     OPEN = (Status.PENDING, Status.IN_PROGRESS)
 
-    encounter = models.ForeignKey(Encounter, on_delete=models.CASCADE, related_name="tasks")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tasks")
+    # Indexes are chosen, not one per foreign key: every index slows the bulk planning of a
+    # nightly import. encounter is covered by task_planned_once, contact by task_contact_idx,
+    # assignee and department (open tasks) by the worklist's partial indexes.
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     rule = models.ForeignKey(
         FollowUpRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
@@ -108,6 +115,7 @@ class FollowUpTask(models.Model):
         blank=True,
         related_name="followup_tasks",
         verbose_name=_("assignee"),
+        db_index=False,
     )
     department = models.ForeignKey(
         Department,
@@ -116,6 +124,7 @@ class FollowUpTask(models.Model):
         blank=True,
         related_name="tasks",
         verbose_name=_("department queue"),
+        db_index=False,
     )
     opens_at = models.DateTimeField(_("opens"))
     due_at = models.DateTimeField(_("due"))
@@ -143,6 +152,7 @@ class FollowUpTask(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     claimed_until = models.DateTimeField(null=True, blank=True)
     spot_check_of = models.OneToOneField(
@@ -158,10 +168,9 @@ class FollowUpTask(models.Model):
         verbose_name_plural = _("follow-up tasks")
         permissions = [("spot_check", _("Can re-call completed follow-ups (tier-3 spot check)"))]
         constraints = [
+            # Spot checks (no step) are not constrained: NULLs are distinct in PostgreSQL.
             models.UniqueConstraint(
-                fields=["encounter", "step", "sequence"],
-                condition=Q(step__isnull=False),
-                name="task_planned_once",
+                fields=["encounter", "step", "sequence"], name="task_planned_once"
             )
         ]
         indexes = [

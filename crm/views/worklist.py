@@ -82,13 +82,9 @@ def worklist(request):
     now = timezone.now()
     zone = tenant_zone(connection.tenant)
     after = selectors.cursor_decode(request.GET.get("after", ""))
-    tasks = list(
-        selectors.worklist(request.user, filters, now=now, after=after)[
-            : selectors.WORKLIST_PAGE + 1
-        ]
+    tasks, more = selectors.worklist_page(
+        request.user, filters, now=now, after=after, size=selectors.WORKLIST_PAGE
     )
-    more = len(tasks) > selectors.WORKLIST_PAGE
-    tasks = tasks[: selectors.WORKLIST_PAGE]
     channels = dict(RuleStep.Channel.choices)
     outcomes = dict(OutcomeCategory.choices)
     claim_url = reverse("task_claim", args=[0])
