@@ -60,6 +60,8 @@ def main(argv: list[str]) -> int:
 
     os.chdir(ROOT)
     os.environ["DJANGO_SETTINGS_MODULE"] = "saas.settings.local"
+    # Timed as production serves: without DEBUG's query log and debug templates.
+    os.environ.setdefault("DEBUG", "0")
     # Provisioning queues the first admin's invitation, the fan-out one tick per tenant; an
     # in-process broker takes the messages as Redis would, and leaves nothing behind for the
     # next `./dev run` worker.
