@@ -26,7 +26,7 @@ from ..models import (
     ImportJob,
     ImportMapping,
 )
-from .planning import encounter_cascade, encounters_plan
+from .planning import encounter_cascade, encounters_plan_later
 
 User = get_user_model()
 
@@ -187,7 +187,8 @@ def import_queue(job: ImportJob) -> None:
 
 def import_run(job_id: int) -> ImportJob:
     """Commit the valid rows in chunks (each row whole or not at all), record the rejected
-    ones, then plan the follow-ups of every new or changed encounter."""
+    ones, then queue the planning of every new or changed encounter (in chunks, so that
+    several workers plan a large file at once)."""
     # Taking the job is one conditional UPDATE: a redelivered message, or a second worker,
     # finds it no longer queued and does nothing.
     taken = ImportJob.objects.filter(
@@ -216,7 +217,7 @@ def import_run(job_id: int) -> ImportJob:
                     changed_ids.append(encounter_id)
         done += len(chunk)
         ImportJob.objects.filter(pk=job.pk).update(processed_rows=done)
-    encounters_plan(changed_ids)
+    encounters_plan_later(changed_ids)
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE,
         processed_rows=job.total_rows,

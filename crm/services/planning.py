@@ -429,13 +429,19 @@ def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult
     return result
 
 
+PLAN_TASK_CHUNK = 10_000
+
+
 def encounters_plan_later(encounter_ids) -> None:
-    """Plan in a Celery task once the current transaction commits."""
+    """Plan in Celery tasks once the current transaction commits: one task per 10,000
+    encounters, so that a large import is planned by every worker at once."""
     from saas.celery import enqueue_on_commit
 
     from ..tasks import encounters_plan_task
 
-    enqueue_on_commit(encounters_plan_task, list(encounter_ids))
+    ids = sorted(set(encounter_ids))
+    for start in range(0, len(ids), PLAN_TASK_CHUNK):
+        enqueue_on_commit(encounters_plan_task, ids[start : start + PLAN_TASK_CHUNK])
 
 
 def contact_cancel_open_tasks(contact, *, reason: str, except_task=None, now=None) -> int:

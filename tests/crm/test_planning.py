@@ -351,3 +351,17 @@ def test_a_readmission_cancels_the_open_follow_ups_of_the_earlier_stay(alpha):
     assert second.tasks.get().status == Status.PENDING
     # Correcting the earlier stay later does not cancel the newer one's follow-ups.
     assert encounter_cascade(first) == 0
+
+
+def test_planning_later_is_split_into_worker_sized_tasks(
+    alpha, monkeypatch, django_capture_on_commit_callbacks
+):
+    from crm.services.planning import encounters_plan_later
+
+    monkeypatch.setattr("crm.services.planning.PLAN_TASK_CHUNK", 2)
+    RuleFactory()
+    encounters = [EncounterFactory() for _ in range(5)]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        encounters_plan_later([e.pk for e in encounters])
+    assert len(callbacks) == 3  # 2 + 2 + 1, each a Celery task
+    assert FollowUpTask.objects.filter(encounter__in=encounters).count() == 5
