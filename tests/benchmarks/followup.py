@@ -38,15 +38,17 @@ import re
 import shutil
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count
 from django.test import Client
@@ -57,7 +59,7 @@ from crm import selectors
 from crm.models import Department, Encounter, FollowUpTask, RuleStep
 from crm.roles import Role
 from crm.selectors import Scope, WorklistFilters
-from crm.services.planning import encounters_plan
+from crm.services.planning import PLAN_TASK_CHUNK, encounters_plan
 from crm.tasks import followup_fanout_task
 from saas.celery import app
 from tenants import schemas
@@ -425,6 +427,9 @@ def _planning_measure(tenant: Tenant, *, count: int) -> dict:
     or who opted out. Planned twice: the second run must create nothing."""
     with tenant_context(tenant):
         _records_clear()
+        # The last run's deleted rows would otherwise bloat this run's inserts.
+        for table in ("crm_followuptask", "crm_encounter", "crm_contactphone", "crm_contact"):
+            _execute(f"VACUUM ANALYZE {table}")
         departments = list(Department.objects.order_by("pk").values_list("pk", flat=True))
         _contacts_insert(count, no_phone_share=0.03)
         _execute(
@@ -459,7 +464,20 @@ def _planning_measure(tenant: Tenant, *, count: int) -> dict:
         by_status = dict(
             FollowUpTask.objects.values_list("status").annotate(n=Count("id")).order_by()
         )
+        # As an import queues it: chunks of PLAN_TASK_CHUNK encounters, taken by two worker
+        # processes (this machine's 2 cores) from one queue.
+        _execute("DELETE FROM crm_followuptask")
+        _execute("VACUUM ANALYZE crm_followuptask")
+        chunks = [ids[i : i + PLAN_TASK_CHUNK] for i in range(0, len(ids), PLAN_TASK_CHUNK)]
+        connections.close_all()  # each worker process opens its own connection
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=2, mp_context=get_context("fork")) as pool:
+            created = sum(pool.map(_plan_chunk, [tenant.schema_name] * len(chunks), chunks))
+        workers_s = time.perf_counter() - started
     return {
+        "workers": 2,
+        "workers_seconds": workers_s,
+        "workers_created": created,
         "encounters": len(ids),
         "seconds": first_s,
         "created": first.created,
@@ -469,6 +487,13 @@ def _planning_measure(tenant: Tenant, *, count: int) -> dict:
         "again_created": again.created,
         "again_updated": again.updated,
     }
+
+
+def _plan_chunk(schema_name: str, ids: list[int]) -> int:
+    """One planning task, as a Celery worker process would run it."""
+    connections.close_all()
+    with tenant_context(Tenant.objects.get(schema_name=schema_name)):
+        return encounters_plan(ids).created
 
 
 # --- (c) The beat fan-out ----------------------------------------------------------------------
@@ -740,9 +765,13 @@ def _budget(report: dict, tenants: int) -> list[dict]:
     if planning:
         lines.append(
             {
-                "check": f"plan {planning['encounters']:,} new encounters <= {BUDGET_PLAN_S} s",
-                "value": f"{planning['seconds']:.1f} s, {planning['created']:,} tasks",
-                "ok": planning["seconds"] <= BUDGET_PLAN_S,
+                "check": f"plan {planning['encounters']:,} new encounters <= {BUDGET_PLAN_S} s"
+                f" ({planning['workers']} workers, as an import queues it)",
+                "value": f"{planning['workers_seconds']:.1f} s, "
+                f"{planning['workers_created']:,} tasks (one process: "
+                f"{planning['seconds']:.1f} s)",
+                "ok": planning["workers_seconds"] <= BUDGET_PLAN_S
+                and planning["workers_created"] == planning["created"],
             }
         )
     fanout = report.get("fanout")
@@ -798,7 +827,8 @@ def _print(report: dict) -> None:
             f"\nPlanning {planning['encounters']:,} new encounters: {planning['seconds']:.1f} s,"
             f" {planning['created']:,} tasks created {planning['tasks_by_status']};"
             f" again: {planning['again_seconds']:.1f} s, {planning['again_created']} created,"
-            f" {planning['again_updated']} updated"
+            f" {planning['again_updated']} updated; in {planning['workers']} worker processes:"
+            f" {planning['workers_seconds']:.1f} s, {planning['workers_created']:,} created"
         )
     fanout = report.get("fanout")
     if fanout:
