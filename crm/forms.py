@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from tenants.forms import calling_hours_format, calling_hours_parse
+
 from .models import Contact, Department, Encounter, FollowUpRule, OutcomeCode, RuleStep
 from .roles import Role
 
@@ -196,23 +198,13 @@ class RuleForm(forms.ModelForm):
             )
         self.fields["match_departments"].help_text = _("None ticked: any.")
         if self.instance.calling_hours and not self.is_bound:
-            self.initial["calling_hours"] = ", ".join(
-                f"{start}-{end}" for start, end in self.instance.calling_hours
-            )
+            self.initial["calling_hours"] = calling_hours_format(self.instance.calling_hours)
 
     def clean_calling_hours(self):
         text = self.cleaned_data["calling_hours"].strip()
         if not text:
             return None
-        intervals = []
-        for part in text.split(","):
-            bounds = [b.strip() for b in part.replace("–", "-").split("-")]
-            if len(bounds) != 2 or not all(bounds):
-                raise forms.ValidationError(
-                    _("Write each interval as start-end, e.g. 18:00-20:30.")
-                )
-            intervals.append(bounds)
-        return intervals
+        return calling_hours_parse(text, _("Write each interval as start-end, e.g. 18:00-20:30."))
 
 
 class RuleStepForm(forms.ModelForm):

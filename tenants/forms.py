@@ -4,6 +4,22 @@ from django.utils.translation import gettext_lazy as _
 from .models import Tenant, timezone_choices
 
 
+def calling_hours_parse(text: str, message: str) -> list[list[str]]:
+    """ "08:00-12:00, 13:30-17:30" → [["08:00", "12:00"], ["13:30", "17:30"]]; ``message`` when
+    an interval is not written start-end (the model's validator checks the times)."""
+    intervals = []
+    for part in text.split(","):
+        bounds = [bound.strip() for bound in part.replace("–", "-").split("-")]
+        if len(bounds) != 2 or not all(bounds):
+            raise forms.ValidationError(message, code="invalid")
+        intervals.append(bounds)
+    return intervals
+
+
+def calling_hours_format(hours: list[list[str]]) -> str:
+    return ", ".join(f"{start}-{end}" for start, end in hours)
+
+
 class TenantCreateForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     slug = forms.CharField(
@@ -54,19 +70,14 @@ class TenantSettingsForm(forms.Form):
         return self.cleaned_data["phone_region"].strip().upper()
 
     def clean_calling_hours(self) -> list[list[str]]:
-        intervals = []
-        for part in self.cleaned_data["calling_hours"].split(","):
-            bounds = [bound.strip() for bound in part.replace("–", "-").split("-")]
-            if len(bounds) != 2 or not all(bounds):
-                raise forms.ValidationError(
-                    _("Write each interval as start-end, e.g. 08:00-12:00."), code="invalid"
-                )
-            intervals.append(bounds)
-        return intervals
+        return calling_hours_parse(
+            self.cleaned_data["calling_hours"],
+            _("Write each interval as start-end, e.g. 08:00-12:00."),
+        )
 
     @staticmethod
     def initial_for(tenant: Tenant) -> dict:
-        hours = ", ".join(f"{start}-{end}" for start, end in tenant.calling_hours)
+        hours = calling_hours_format(tenant.calling_hours)
         return {
             "name": tenant.name,
             "locale": tenant.locale,

@@ -23,7 +23,7 @@ from ..models import (
     RuleStep,
 )
 from ..models.tasks import RETRYABLE
-from .planning import contact_cancel_open_tasks
+from .planning import contact_cancel_open_tasks, tasks_cancel
 
 Status = FollowUpTask.Status
 Reason = FollowUpTask.Reason
@@ -38,7 +38,8 @@ def _locked(task: FollowUpTask) -> FollowUpTask:
     return FollowUpTask.objects.select_for_update().select_related("contact").get(pk=task.pk)
 
 
-def _held_by_other(task: FollowUpTask, user, now: datetime) -> bool:
+def task_held_by_other(task: FollowUpTask, user, now: datetime) -> bool:
+    """Someone else holds an unexpired claim on the task."""
     return bool(
         task.claimed_by_id
         and task.claimed_by_id != user.pk
@@ -57,7 +58,7 @@ def _refuse_closed(task: FollowUpTask) -> None:
 
 
 def _refuse_held(task: FollowUpTask, user, now: datetime) -> None:
-    if _held_by_other(task, user, now):
+    if task_held_by_other(task, user, now):
         holder = task.claimed_by
         raise ValidationError(
             _("%(name)s is working on this follow-up until %(time)s."),
@@ -113,7 +114,8 @@ class AttemptInput:
     audit_agrees: bool | None = None
 
 
-def _calling_hours(task: FollowUpTask) -> list:
+def task_calling_hours(task: FollowUpTask) -> list:
+    """The rule's calling-hours override, else the clinic's."""
     if task.rule_id and task.rule and task.rule.calling_hours:
         return task.rule.calling_hours
     return connection.tenant.calling_hours
@@ -180,7 +182,7 @@ def attempt_log(
             earliest = attempt.callback_at or now + timedelta(hours=task.retry_gap_hours)
             if task.channel == RuleStep.Channel.PHONE:
                 earliest = next_calling_time(
-                    earliest, _calling_hours(task), tenant_zone(connection.tenant)
+                    earliest, task_calling_hours(task), tenant_zone(connection.tenant)
                 )
             task.next_attempt_at = earliest
     elif category == Category.DECEASED:
@@ -222,18 +224,10 @@ def _encounter_recovered(task: FollowUpTask, now: datetime) -> None:
     encounter = task.encounter
     encounter.recovered_at = now
     encounter.save(update_fields=["recovered_at", "updated_at"])
-    FollowUpTask.objects.filter(
-        encounter=encounter,
-        status__in=FollowUpTask.OPEN,
-        step__stop_when=RuleStep.StopWhen.RECOVERED,
-    ).exclude(pk=task.pk).update(
-        status=Status.CANCELLED,
-        reason=Reason.RECOVERED,
-        completed_at=now,
-        claimed_by=None,
-        claimed_until=None,
-        updated_at=now,
-    )
+    repeating = FollowUpTask.objects.filter(
+        encounter=encounter, step__stop_when=RuleStep.StopWhen.RECOVERED
+    ).exclude(pk=task.pk)
+    tasks_cancel(repeating, reason=Reason.RECOVERED, now=now)
 
 
 def spot_check_sampled(task_id: int, percent: int) -> bool:

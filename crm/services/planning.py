@@ -447,16 +447,22 @@ def encounters_plan_later(encounter_ids) -> None:
 def contact_cancel_open_tasks(contact, *, reason: str, except_task=None, now=None) -> int:
     """Cascade: every open task of this contact is cancelled, with the reason (deceased,
     opted out, readmitted)."""
-    tasks = FollowUpTask.objects.filter(contact=contact, status__in=FollowUpTask.OPEN)
+    tasks = FollowUpTask.objects.filter(contact=contact)
     if except_task is not None:
         tasks = tasks.exclude(pk=except_task.pk)
-    return tasks.update(
+    return tasks_cancel(tasks, reason=reason, now=now)
+
+
+def tasks_cancel(tasks, *, reason: str, now: datetime | None = None) -> int:
+    """Cancel the open ones among ``tasks`` with the reason, releasing any claim."""
+    now = now or timezone.now()
+    return tasks.filter(status__in=FollowUpTask.OPEN).update(
         status=Status.CANCELLED,
         reason=reason,
-        completed_at=now or timezone.now(),
+        completed_at=now,
         claimed_by=None,
         claimed_until=None,
-        updated_at=now or timezone.now(),
+        updated_at=now,
     )
 
 
@@ -473,19 +479,12 @@ def encounter_cascade(encounter: Encounter, *, now: datetime | None = None) -> i
         return contact_cancel_open_tasks(contact, reason=Reason.DECEASED, now=now)
     if encounter.kind != Encounter.Kind.DISCHARGE:
         return 0
-    return FollowUpTask.objects.filter(
+    earlier_stays = FollowUpTask.objects.filter(
         contact=contact,
-        status__in=FollowUpTask.OPEN,
         encounter__kind=Encounter.Kind.DISCHARGE,
         encounter__occurred_at__lt=encounter.occurred_at,
-    ).update(
-        status=Status.CANCELLED,
-        reason=Reason.READMITTED,
-        completed_at=now,
-        claimed_by=None,
-        claimed_until=None,
-        updated_at=now,
     )
+    return tasks_cancel(earlier_stays, reason=Reason.READMITTED, now=now)
 
 
 def rule_replan(rule: FollowUpRule) -> PlanResult:

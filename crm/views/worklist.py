@@ -56,19 +56,13 @@ def _filters(request) -> WorklistFilters:
     )
 
 
-def _calling_hours(task: FollowUpTask):
-    if task.rule and task.rule.calling_hours:
-        return task.rule.calling_hours
-    return connection.tenant.calling_hours
-
-
 def _call_now(task: FollowUpTask, now, zone) -> bool:
     """Only phone tasks inside their calling hours (tenant's, or the rule's override)."""
     return (
         task.channel == RuleStep.Channel.PHONE
         and task.opens_at <= now
         and (task.next_attempt_at is None or task.next_attempt_at <= now)
-        and within_calling_hours(now, _calling_hours(task), zone)
+        and within_calling_hours(now, followup.task_calling_hours(task), zone)
     )
 
 
@@ -97,10 +91,7 @@ def worklist(request):
             "claim_url": claim_url.replace("/0/", f"/{task.pk}/"),
             "overdue": task.due_at <= now,
             "call_now": _call_now(task, now, zone),
-            "held_by_other": task.claimed_by_id
-            and task.claimed_by_id != request.user.pk
-            and task.claimed_until
-            and task.claimed_until > now,
+            "held_by_other": followup.task_held_by_other(task, request.user, now),
         }
         for task in tasks
     ]
@@ -179,10 +170,7 @@ def _task_page(request, task, form, *, revealed, status=200):
             "phones": phones,
             "revealed": revealed,
             "held_by_me": held_by_me,
-            "held_by_other": task.claimed_by_id
-            and not held_by_me
-            and task.claimed_until
-            and task.claimed_until > now,
+            "held_by_other": followup.task_held_by_other(task, request.user, now),
             "call_now": _call_now(task, now, zone),
             "history": selectors.task_history(task)[:20],
             "form": form,

@@ -149,3 +149,29 @@ def test_another_tenant_cannot_read_or_change_contacts(admin_client_b, tenant_a,
     with in_tenant(tenant_a):
         contact.refresh_from_db()
         assert contact.name == "Alpha 的病人"
+
+
+def test_another_tenant_cannot_correct_an_encounter(admin_client_b, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        encounter = EncounterFactory(diagnosis="股骨颈骨折")
+    response = admin_client_b.get(f"/encounters/{encounter.pk}/edit/")
+    assert "股骨颈骨折" not in response.content.decode()
+    admin_client_b.post(
+        f"/encounters/{encounter.pk}/edit/",
+        {"kind": "surgery", "occurred_at": "2026-11-20T10:00", "diagnosis": "changed"},
+    )
+    with in_tenant(tenant_a):
+        encounter.refresh_from_db()
+        assert (encounter.kind, encounter.diagnosis) == ("discharge", "股骨颈骨折")
+
+
+def test_another_tenant_cannot_set_staff_departments(admin_client_b, tenant_a, in_tenant):
+    from crm.models import Department, StaffProfile
+    from tests.factories import StaffFactory
+
+    with in_tenant(tenant_a):
+        nurse = StaffFactory(email="nurse-iso@alpha.test", role="clinician")
+        ortho = Department.objects.get(code="orthopaedics")
+    admin_client_b.post(f"/staff/{nurse.pk}/departments/", {"departments": [ortho.pk]})
+    with in_tenant(tenant_a):
+        assert not StaffProfile.objects.filter(user=nurse).exists()

@@ -203,3 +203,28 @@ def test_another_tenant_cannot_see_or_change_these_rules(admin_client_b, tenant_
     with in_tenant(tenant_a):
         rule.refresh_from_db()
         assert rule.name == "出院回访"
+
+
+def test_another_tenant_cannot_see_or_change_these_outcome_codes(
+    admin_client_a, admin_client_b, tenant_a, in_tenant
+):
+    admin_client_a.post(
+        "/outcomes/",
+        {
+            "label": "家属代答",
+            "code": "family-answered",
+            "category": "reached",
+            "position": "1",
+            "active": "on",
+        },
+    )
+    with in_tenant(tenant_a):
+        code = OutcomeCode.objects.get(code="family-answered")
+    assert "家属代答" not in admin_client_b.get("/outcomes/").content.decode()
+    admin_client_b.post(
+        f"/outcomes/{code.pk}/",
+        {"label": "hijacked", "code": "family-answered", "category": "refused", "position": "1"},
+    )
+    with in_tenant(tenant_a):
+        code.refresh_from_db()
+        assert (code.label, code.category) == ("家属代答", "reached")
