@@ -11,7 +11,11 @@ from django.core.management import call_command
 from django.utils import translation
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+# The project catalog, and an app's own where the app keeps one (makemessages run at the root
+# writes an app's strings into <app>/locale when that folder exists).
+CATALOGS = [ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"] + sorted(
+    ROOT.glob("*/locale/zh_Hans/LC_MESSAGES/django.po")
+)
 
 
 def test_migrations_are_committed(db):
@@ -47,9 +51,12 @@ def test_ruff_is_clean():
 
 
 def _catalog_entries() -> list[tuple[str, str, bool, str]]:
-    """(msgid, msgstr, fuzzy, msgctxt) for every entry but the header."""
+    """(msgid, msgstr, fuzzy, msgctxt) for every entry but the header, of every catalog."""
+    blocks = [
+        block for catalog in CATALOGS for block in catalog.read_text(encoding="utf-8").split("\n\n")
+    ]
     entries = []
-    for block in CATALOG.read_text(encoding="utf-8").split("\n\n"):
+    for block in blocks:
         if "msgid" not in block:
             continue
         fuzzy = "#, fuzzy" in block or ", fuzzy" in block
