@@ -2,7 +2,8 @@ from datetime import timedelta
 
 from django import template
 from django.utils import dateformat, timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -16,87 +17,63 @@ def last_day(end):
 
 @register.simple_tag(takes_context=True)
 def worklist_rows(context, rows, labels):
-    """The worklist's table rows. Built here rather than with template tags: fifty rows of
-    some twenty variables each cost ~35 ms through the template engine (the worklist is the
-    page agents reload all day), a fraction of that with format_html."""
-    csrf = context.get("csrf_token", "")
-    scope = context["filters"].scope
-    return format_html_join(
-        "\n", "{}", ((_worklist_row(row, labels, csrf, scope),) for row in rows)
-    )
+    """The worklist's table rows. Built here rather than with template tags, and as plain
+    strings rather than with format_html: fifty rows of some twenty values each cost ~35 ms
+    through the template engine and still ~10 ms through format_html's per-argument
+    escaping of lazy strings (the worklist is the page agents reload all day). Every value
+    from the database passes through ``escape`` exactly once."""
+    csrf = escape(context.get("csrf_token", ""))
+    scope = escape(context["filters"].scope)
+    safe_labels = {key: escape(str(label)) for key, label in labels.items()}
+    rows_html = "\n".join(_worklist_row(row, safe_labels, csrf, scope) for row in rows)
+    return mark_safe(rows_html)  # noqa: S308 - every value was escaped on the way in
 
 
-def _worklist_row(row: dict, labels: dict, csrf, scope: str):
+def _local(moment, pattern: str) -> str:
+    return dateformat.format(timezone.localtime(moment), pattern)
+
+
+def _worklist_row(row: dict, labels: dict, csrf: str, scope: str) -> str:
     task = row["task"]
-    due = format_html(
-        "{}{}{}",
-        dateformat.format(timezone.localtime(row["due_day"]), "m-d"),
-        format_html(' <span class="status status-suspended">{}</span>', labels["overdue"])
-        if row["overdue"]
-        else "",
-        format_html(
-            '<br><small class="muted">{} {}</small>',
-            labels["retry"],
-            dateformat.format(timezone.localtime(task.next_attempt_at), "m-d H:i"),
-        )
-        if task.next_attempt_at
-        else "",
-    )
-    assignee = task.assignee
-    who = (
-        format_html(
-            '<br><small class="muted">{}</small>', assignee.get_full_name() or assignee.email
-        )
-        if assignee
-        else ""
-    )
-    outcome = (
-        format_html('<br><small class="muted">{}</small>', row["last_outcome"])
-        if task.last_outcome
-        else ""
-    )
+    overdue = row["overdue"]
+    due = _local(row["due_day"], "m-d")
+    if overdue:
+        due += f' <span class="status status-suspended">{labels["overdue"]}</span>'
+    if task.next_attempt_at:
+        retry = _local(task.next_attempt_at, "m-d H:i")
+        due += f'<br><small class="muted">{labels["retry"]} {retry}</small>'
+    who = ""
+    if task.assignee:
+        name = escape(task.assignee.get_full_name() or task.assignee.email)
+        who = f'<br><small class="muted">{name}</small>'
+    outcome = ""
+    if task.last_outcome:
+        outcome = f'<br><small class="muted">{escape(row["last_outcome"])}</small>'
     if row["held_by_other"]:
-        holder = task.claimed_by
-        action = format_html(
-            '<span class="muted">{}</span>',
-            labels["held"] % {"name": holder.get_full_name() or holder.email},
-        )
+        holder = escape(task.claimed_by.get_full_name() or task.claimed_by.email)
+        action = f'<span class="muted">{labels["held"] % {"name": holder}}</span>'
     else:
-        action = format_html(
-            '<form method="post" action="{}" class="inline">'
-            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<input type="hidden" name="scope" value="{}">'
-            '<button type="submit" class="button-small{}">{}</button></form>',
-            row["claim_url"],
-            csrf,
-            scope,
-            "" if row["call_now"] else " secondary",
-            labels["call"] if row["call_now"] else labels["open"],
+        button = (
+            f'<button type="submit" class="button-small">{labels["call"]}</button>'
+            if row["call_now"]
+            else f'<button type="submit" class="button-small secondary">{labels["open"]}</button>'
         )
-    return format_html(
-        '<tr class="{}">'
-        '<td data-label="{}">{}</td>'
-        '<td data-label="{}">{}<br><small class="muted">{}</small></td>'
-        '<td data-label="{}">{} <span class="muted">T{} · {}</span></td>'
-        '<td data-label="{}">{}{}</td>'
-        '<td data-label="{}">{}/{}{}</td>'
-        "<td>{}</td></tr>",
-        "overdue" if row["overdue"] else "",
-        labels["due"],
-        due,
-        labels["contact"],
-        task.contact.name,
-        task.contact.record_no,
-        labels["task"],
-        task.name,
-        task.tier,
-        row["channel"],
-        labels["department"],
-        task.department.name if task.department else "—",
-        who,
-        labels["attempts"],
-        task.attempts_count,
-        task.max_attempts,
-        outcome,
-        action,
+        action = (
+            f'<form method="post" action="{escape(row["claim_url"])}" class="inline">'
+            f'<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">'
+            f'<input type="hidden" name="scope" value="{scope}">{button}</form>'
+        )
+    contact = task.contact
+    department = escape(task.department.name) if task.department else "—"
+    return (
+        f'<tr class="{"overdue" if overdue else ""}">'
+        f'<td data-label="{labels["due"]}">{due}</td>'
+        f'<td data-label="{labels["contact"]}">{escape(contact.name)}'
+        f'<br><small class="muted">{escape(contact.record_no)}</small></td>'
+        f'<td data-label="{labels["task"]}">{escape(task.name)} '
+        f'<span class="muted">T{task.tier} · {escape(row["channel"])}</span></td>'
+        f'<td data-label="{labels["department"]}">{department}{who}</td>'
+        f'<td data-label="{labels["attempts"]}">'
+        f"{task.attempts_count}/{task.max_attempts}{outcome}</td>"
+        f"<td>{action}</td></tr>"
     )

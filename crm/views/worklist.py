@@ -79,8 +79,9 @@ def worklist(request):
     tasks, more = selectors.worklist_page(
         request.user, filters, now=now, after=after, size=selectors.WORKLIST_PAGE
     )
-    channels = dict(RuleStep.Channel.choices)
-    outcomes = dict(OutcomeCategory.choices)
+    # Translated once per page, not once per row.
+    channels = {value: str(label) for value, label in RuleStep.Channel.choices}
+    outcomes = {value: str(label) for value, label in OutcomeCategory.choices}
     claim_url = reverse("task_claim", args=[0])
     rows = [
         {

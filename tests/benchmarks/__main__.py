@@ -75,6 +75,10 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    # Pages are served as in production, by the manifest storage: it needs collected files.
+    call_command("collectstatic", interactive=False, verbosity=0)
     if args.suite == "provision":
         from tests.benchmarks import provision
 

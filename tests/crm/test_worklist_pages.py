@@ -213,3 +213,20 @@ def test_department_queue_follows_the_staff_departments(admin_client_a, tenant_a
     assert [r["task"].encounter_id for r in rows] == [encounter.pk]
     home = nurse_client.get("/").content.decode()
     assert 'id="home-summary"' in home
+
+
+def test_worklist_rows_escape_what_staff_typed(agent_client_a, due_tasks, tenant_a, in_tenant):
+    """The rows are built as strings (crm/templatetags/followup.py): every value from the
+    database must come out escaped."""
+    with in_tenant(tenant_a):
+        contact = due_tasks[0].contact
+        contact.name = '<script>alert("x")</script>'
+        contact.record_no = "<b>R1</b>"
+        contact.save()
+        FollowUpTask.objects.filter(pk=due_tasks[0].pk).update(name="Day 3 & <i>more</i>")
+
+    page = agent_client_a.get("/worklist/").content.decode()
+
+    assert "<script>alert" not in page and "<b>R1</b>" not in page and "<i>more</i>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&lt;b&gt;R1&lt;/b&gt;" in page and "Day 3 &amp; &lt;i&gt;more&lt;/i&gt;" in page
