@@ -223,9 +223,16 @@ class RuleStepForm(forms.ModelForm):
             "repeat_every_days",
             "repeat_limit",
             "stop_when",
+            "survey",
             "script",
         ]
         widgets = {"script": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from surveys.models import SurveyTemplate
+
+        self.fields["survey"].queryset = SurveyTemplate.objects.filter(active=True)
 
 
 class BaseRuleStepFormSet(forms.BaseInlineFormSet):
@@ -315,3 +322,89 @@ class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=_("File"), help_text=_("CSV (UTF-8 or GB18030) or Excel .xlsx; first row = headings.")
     )
+
+
+class ComplaintForm(forms.ModelForm):
+    class Meta:
+        from .models import Complaint
+
+        model = Complaint
+        fields = [
+            "kind",
+            "category",
+            "severity",
+            "department",
+            "staff",
+            "staff_name",
+            "summary",
+            "assignee",
+            "corrective_action",
+        ]
+        widgets = {
+            "summary": forms.Textarea(attrs={"rows": 4}),
+            "corrective_action": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.filter(active=True)
+        staff = User.objects.filter(is_active=True).order_by("first_name", "email")
+        self.fields["staff"].queryset = staff
+        self.fields["assignee"].queryset = staff
+        self.fields["staff"].label_from_instance = _staff_label
+        self.fields["assignee"].label_from_instance = _staff_label
+
+
+def _staff_label(user) -> str:
+    return user.get_full_name() or user.email
+
+
+class ComplaintNewForm(ComplaintForm):
+    """Receiving one: where it came from too."""
+
+    class Meta(ComplaintForm.Meta):
+        fields = ["source", *ComplaintForm.Meta.fields]
+
+
+class ComplaintMoveForm(forms.Form):
+    reply = forms.CharField(
+        label=_("Reply to the customer"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+
+class PraiseForm(forms.ModelForm):
+    class Meta:
+        from .models import Praise
+
+        model = Praise
+        fields = ["staff", "staff_name", "department", "text"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.filter(active=True)
+        self.fields["staff"].queryset = User.objects.filter(is_active=True).order_by(
+            "first_name", "email"
+        )
+        self.fields["staff"].label_from_instance = _staff_label
+
+
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        from .models import MessageTemplate
+
+        model = MessageTemplate
+        fields = ["subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 6})}
+
+    def clean_body(self):
+        from .messaging import template_check
+
+        body = self.cleaned_data["body"]
+        problem = template_check(body)
+        if problem:
+            raise forms.ValidationError(
+                _("The text has a template error: %(problem)s"), params={"problem": problem}
+            )
+        return body

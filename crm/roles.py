@@ -23,6 +23,20 @@ _READ = [
 _WORK = [
     "crm.add_callattempt",  # log attempts on follow-ups: the worklist's call page
 ]
+# Receiving complaints and praise during a call, and filling a survey with the contact.
+_FEEDBACK = [
+    "crm.add_complaint",
+    "crm.add_praise",
+    "surveys.add_surveyresponse",
+]
+# Handling complaints and reading what patients said.
+_QUALITY = [
+    "crm.view_complaint",
+    "crm.change_complaint",
+    "crm.view_praise",
+    "crm.view_message",
+    "surveys.view_surveyresponse",
+]
 _RECORDS = [
     "crm.add_contact",
     "crm.change_contact",
@@ -35,6 +49,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ,
         *_WORK,
         *_RECORDS,
+        *_FEEDBACK,
+        *_QUALITY,
+        "crm.change_messagetemplate",
+        "surveys.add_surveytemplate",
+        "surveys.change_surveytemplate",
         "crm.add_department",
         "crm.change_department",
         "crm.add_followuprule",
@@ -55,13 +74,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ,
         *_WORK,
         *_RECORDS,
+        *_FEEDBACK,
+        *_QUALITY,
         "crm.add_importjob",
         "crm.spot_check",
         "crm.view_auditentry",
         "auth.view_user",
     ],
-    Role.AGENT: [*_READ, *_WORK, *_RECORDS],
-    Role.CLINICIAN: [*_READ, *_WORK],
+    Role.AGENT: [*_READ, *_WORK, *_RECORDS, *_FEEDBACK],
+    Role.CLINICIAN: [*_READ, *_WORK, *_FEEDBACK],
     Role.VIEWER: [*_READ],
 }
 
@@ -76,3 +97,11 @@ MANAGE_RULES = "crm.change_followuprule"
 MANAGE_OUTCOMES = "crm.change_outcomecode"
 IMPORT_RECORDS = "crm.add_importjob"
 SPOT_CHECK = "crm.spot_check"
+RECORD_FEEDBACK = "crm.add_complaint"
+VIEW_COMPLAINTS = "crm.view_complaint"
+HANDLE_COMPLAINTS = "crm.change_complaint"
+VIEW_OUTBOX = "crm.view_message"
+MANAGE_MESSAGES = "crm.change_messagetemplate"
+MANAGE_SURVEYS = "surveys.change_surveytemplate"
+VIEW_RESPONSES = "surveys.view_surveyresponse"
+FILL_SURVEYS = "surveys.add_surveyresponse"

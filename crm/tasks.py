@@ -10,7 +10,7 @@ from django_tenants.utils import get_public_schema_name
 from saas.celery import app
 
 from . import services
-from .services import followup, imports, planning
+from .services import followup, imports, outbox, planning
 
 
 @app.task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, max_retries=8)
@@ -44,8 +44,19 @@ def import_run_task(job_id: int) -> None:
 
 @app.task
 def followup_tick_task() -> dict:
-    """One tenant's periodic pass (sent by followup_fanout_task with the tenant's schema)."""
-    return vars(followup.followup_tick())
+    """One tenant's periodic pass (sent by followup_fanout_task with the tenant's schema),
+    then every outbox message whose time has come goes to a worker."""
+    result = vars(followup.followup_tick())
+    due = outbox.outbox_due()
+    for message_id in due:
+        message_send_task.delay(message_id)
+    return result | {"messages_due": len(due)}
+
+
+@app.task
+def message_send_task(message_id: int) -> str | None:
+    """Send one outbox message; a message another worker took, or already sent, is left."""
+    return outbox.message_send(message_id)
 
 
 @app.task

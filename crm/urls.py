@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import imports, records, rules, staff, worklist
+from .views import feedback, imports, outbox, records, rules, staff, worklist
 
 urlpatterns = [
     # Staff management
@@ -50,4 +50,26 @@ urlpatterns = [
     path("rules/<int:rule_id>/replan/", rules.rule_replan, name="rule_replan"),
     path("outcomes/", rules.outcome_list, name="outcome_list"),
     path("outcomes/<int:code_id>/", rules.outcome_edit, name="outcome_edit"),
+    # Complaints and praise
+    path("complaints/", feedback.complaint_list, name="complaint_list"),
+    path("complaints/new/", feedback.complaint_create, name="complaint_create"),
+    path("complaints/<int:complaint_id>/", feedback.complaint_detail, name="complaint_detail"),
+    path("complaints/<int:complaint_id>/move/", feedback.complaint_move, name="complaint_move"),
+    path("praise/", feedback.praise_list, name="praise_list"),
+    path("praise/new/", feedback.praise_create, name="praise_create"),
+    # Outbox, message templates, SMS provider callbacks
+    path("outbox/", outbox.outbox_list, name="outbox"),
+    path("messages/templates/", outbox.message_template_list, name="message_template_list"),
+    path(
+        "messages/templates/customise/",
+        outbox.message_template_customise,
+        name="message_template_customise",
+    ),
+    path(
+        "messages/templates/<int:template_id>/",
+        outbox.message_template_edit,
+        name="message_template_edit",
+    ),
+    path("hooks/sms/status/", outbox.sms_status, name="sms_status"),
+    path("hooks/sms/inbound/", outbox.sms_inbound, name="sms_inbound"),
 ]

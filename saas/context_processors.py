@@ -6,7 +6,16 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _tenant_nav(user) -> list[dict]:
-    from crm.roles import IMPORT_RECORDS, MANAGE_RULES, MANAGE_SETTINGS, MANAGE_STAFF, WORK_TASKS
+    from crm.roles import (
+        IMPORT_RECORDS,
+        MANAGE_RULES,
+        MANAGE_SETTINGS,
+        MANAGE_STAFF,
+        VIEW_COMPLAINTS,
+        VIEW_OUTBOX,
+        VIEW_RESPONSES,
+        WORK_TASKS,
+    )
 
     items = [{"url": reverse("home"), "label": _("Home"), "name": "home"}]
     if user.has_perm(WORK_TASKS):
@@ -15,8 +24,16 @@ def _tenant_nav(user) -> list[dict]:
         items.append({"url": reverse("contact_list"), "label": _("Contacts"), "name": "contacts"})
     if user.has_perm(IMPORT_RECORDS):
         items.append({"url": reverse("import_list"), "label": _("Import"), "name": "imports"})
+    if user.has_perm(VIEW_COMPLAINTS):
+        items.append(
+            {"url": reverse("complaint_list"), "label": _("Complaints"), "name": "complaints"}
+        )
+    if user.has_perm(VIEW_RESPONSES):
+        items.append({"url": reverse("survey_list"), "label": _("Surveys"), "name": "surveys"})
     if user.has_perm(MANAGE_RULES):
         items.append({"url": reverse("rule_list"), "label": _("Rules"), "name": "rules"})
+    if user.has_perm(VIEW_OUTBOX):
+        items.append({"url": reverse("outbox"), "label": _("Outbox"), "name": "outbox"})
     if user.has_perm(MANAGE_STAFF):
         items.append({"url": reverse("staff_list"), "label": _("Staff"), "name": "staff"})
     if user.has_perm(MANAGE_SETTINGS):

@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("crm.urls")),
+    path("", include("surveys.urls")),
     path("settings/", tenant_views.tenant_settings, name="tenant_settings"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

@@ -66,12 +66,27 @@ class TenantSettingsForm(forms.Form):
         help_text=_("Share of completed centre follow-ups that supervisors re-call."),
     )
 
+    message_hours = forms.CharField(
+        label=_("Message hours"),
+        help_text=_("Automatic SMS and emails go out only inside these hours, e.g. 08:00-21:00."),
+        max_length=200,
+    )
+    complaint_reply_days = forms.IntegerField(
+        label=_("Reply to complaints within (days)"), min_value=1, max_value=60
+    )
+
     def clean_phone_region(self) -> str:
         return self.cleaned_data["phone_region"].strip().upper()
 
     def clean_calling_hours(self) -> list[list[str]]:
         return calling_hours_parse(
             self.cleaned_data["calling_hours"],
+            _("Write each interval as start-end, e.g. 08:00-12:00."),
+        )
+
+    def clean_message_hours(self) -> list[list[str]]:
+        return calling_hours_parse(
+            self.cleaned_data["message_hours"],
             _("Write each interval as start-end, e.g. 08:00-12:00."),
         )
 
@@ -85,4 +100,6 @@ class TenantSettingsForm(forms.Form):
             "calling_hours": hours,
             "phone_region": tenant.phone_region,
             "spot_check_percent": tenant.spot_check_percent,
+            "message_hours": calling_hours_format(tenant.message_hours),
+            "complaint_reply_days": tenant.complaint_reply_days,
         }

@@ -6,7 +6,7 @@ from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
@@ -14,6 +14,10 @@ from django_tenants.models import DomainMixin, TenantMixin
 
 def default_calling_hours() -> list[list[str]]:
     return [["08:00", "12:00"], ["13:30", "17:30"]]
+
+
+def default_message_hours() -> list[list[str]]:
+    return [["08:00", "21:00"]]
 
 
 @functools.cache
@@ -102,6 +106,19 @@ class Tenant(TenantMixin):
         default=10,
         validators=[MaxValueValidator(100)],
         help_text=_("Share of completed centre follow-ups that supervisors re-call."),
+    )
+    message_hours = models.JSONField(
+        _("message hours"),
+        default=default_message_hours,
+        validators=[validate_calling_hours],
+        help_text=_(
+            "Automatic SMS and emails are sent only inside these hours; outside them they wait."
+        ),
+    )
+    complaint_reply_days = models.PositiveSmallIntegerField(
+        _("reply to complaints within (days)"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
     )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.TRIAL

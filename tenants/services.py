@@ -262,6 +262,8 @@ SETTINGS_FIELDS = (
     "calling_hours",
     "phone_region",
     "spot_check_percent",
+    "message_hours",
+    "complaint_reply_days",
 )
 
 

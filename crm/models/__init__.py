@@ -2,7 +2,9 @@
 
 from .audit import AuditEntry
 from .encounters import Contact, ContactPhone, Encounter
+from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
 from .imports import ImportJob, ImportMapping
+from .messages import InboundMessage, Message, MessageTemplate
 from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
 from .tasks import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
@@ -10,16 +12,23 @@ from .tasks import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
 __all__ = [
     "AuditEntry",
     "CallAttempt",
+    "Complaint",
+    "ComplaintEvent",
     "Contact",
     "ContactPhone",
     "Department",
     "Encounter",
+    "FeedbackSource",
     "FollowUpRule",
     "FollowUpTask",
     "ImportJob",
     "ImportMapping",
+    "InboundMessage",
+    "Message",
+    "MessageTemplate",
     "OutcomeCategory",
     "OutcomeCode",
+    "Praise",
     "RuleStep",
     "StaffProfile",
 ]

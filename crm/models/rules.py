@@ -156,6 +156,17 @@ class RuleStep(models.Model):
     script = models.TextField(
         _("script"), blank=True, default="", help_text=_("What the agent says and asks.")
     )
+    survey = models.ForeignKey(
+        "surveys.SurveyTemplate",
+        verbose_name=_("survey"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_(
+            "Filled in by the agent during a call; sent as a link by SMS or email otherwise."
+        ),
+    )
 
     class Meta:
         ordering = ["rule", "position", "offset_days", "id"]

@@ -86,6 +86,7 @@ class FollowUpTask(models.Model):
         ATTEMPTS_EXHAUSTED = "attempts_exhausted", _("No attempts left")
         WINDOW_CLOSED = "window_closed", _("Window closed")
         OUTCOME_TERMINAL = "outcome_terminal", _("Outcome of the last attempt")
+        MESSAGE_FAILED = "message_failed", _("The message could not be sent")
 
     OPEN = (Status.PENDING, Status.IN_PROGRESS)
 

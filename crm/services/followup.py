@@ -23,6 +23,8 @@ from ..models import (
     RuleStep,
 )
 from ..models.tasks import RETRYABLE
+from .feedback import complaints_escalate
+from .outreach import message_steps_due
 from .planning import contact_cancel_open_tasks, tasks_cancel
 
 Status = FollowUpTask.Status
@@ -192,8 +194,7 @@ def attempt_log(
         contact_cancel_open_tasks(contact, reason=Reason.DECEASED, except_task=task, now=now)
     elif category == Category.OPTED_OUT:
         _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
-        _contact_opt_out(contact, attempt.notes or str(attempt.outcome), now)
-        contact_cancel_open_tasks(contact, reason=Reason.DO_NOT_CONTACT, except_task=task, now=now)
+        contact_opt_out(contact, attempt.notes or str(attempt.outcome), except_task=task, now=now)
     elif category == Category.READMITTED:
         _close(task, Status.CANCELLED, Reason.READMITTED, now)
         contact_cancel_open_tasks(contact, reason=Reason.READMITTED, except_task=task, now=now)
@@ -210,12 +211,37 @@ def _close(task: FollowUpTask, status: str, reason: str, now: datetime) -> None:
     task.next_attempt_at = None
 
 
-def _contact_opt_out(contact, reason: str, now: datetime) -> None:
+def contact_opt_out(contact, reason: str, *, except_task=None, now=None) -> None:
+    """Do not contact again: flagged with the reason, open follow-ups cancelled, messages
+    still waiting in the outbox cancelled."""
+    from .outbox import contact_messages_cancel
+
+    now = now or timezone.now()
     contact.do_not_contact = True
     contact.do_not_contact_reason = reason[:200]
     contact.do_not_contact_at = now
     contact.save(
         update_fields=["do_not_contact", "do_not_contact_reason", "do_not_contact_at", "updated_at"]
+    )
+    contact_cancel_open_tasks(
+        contact, reason=Reason.DO_NOT_CONTACT, except_task=except_task, now=now
+    )
+    contact_messages_cancel(contact)
+
+
+def task_answered(task: FollowUpTask, *, now=None) -> None:
+    """A survey sent by link was answered: the follow-up it belongs to is done."""
+    now = now or timezone.now()
+    FollowUpTask.objects.filter(pk=task.pk, status__in=FollowUpTask.OPEN).update(
+        status=Status.COMPLETED,
+        reason="",
+        completed_at=now,
+        reached_in_window=task.opens_at <= now < task.due_at,
+        next_attempt_at=None,
+        claimed_by=None,
+        claimed_until=None,
+        result_summary=_("Survey answered"),
+        updated_at=now,
     )
 
 
@@ -270,12 +296,15 @@ class TickResult:
     released: int = 0
     closed: int = 0
     escalated: int = 0
+    messages: int = 0
+    complaints_escalated: int = 0
 
 
 def followup_tick(*, now: datetime | None = None) -> TickResult:
     """The periodic pass over one tenant: give back claims nobody renewed, close tasks whose
-    window (plus grace) has passed, and move overdue tier-1 tasks that no clinician worked to
-    the follow-up centre. Windows are stored as instants computed in the tenant's zone, so
+    window (plus grace) has passed, move overdue tier-1 tasks that no clinician worked to
+    the follow-up centre, queue the messages of message follow-ups whose window opened, and
+    escalate overdue complaints. Windows are stored as instants computed in the tenant's zone, so
     this works in the tenant's own local days."""
     now = now or timezone.now()
     open_tasks = FollowUpTask.objects.filter(status__in=FollowUpTask.OPEN)
@@ -295,4 +324,6 @@ def followup_tick(*, now: datetime | None = None) -> TickResult:
     result.escalated = open_tasks.filter(
         tier=RuleStep.Tier.CLINICIAN, due_at__lte=now, escalated_at__isnull=True, attempts_count=0
     ).update(assignee=None, department=None, tier=RuleStep.Tier.CENTRE, escalated_at=now)
+    result.messages = message_steps_due(now=now)
+    result.complaints_escalated = complaints_escalate(now=now)
     return result

@@ -13,6 +13,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from surveys import services as survey_services
+from surveys.selectors import staff_choices
+
 from .. import selectors
 from ..calendar import tenant_zone, within_calling_hours
 from ..forms import AttemptForm
@@ -25,7 +28,7 @@ from ..models import (
     RuleStep,
 )
 from ..phones import phone_display, phone_mask
-from ..roles import SPOT_CHECK, WORK_TASKS
+from ..roles import FILL_SURVEYS, RECORD_FEEDBACK, SPOT_CHECK, WORK_TASKS
 from ..selectors import Scope, When, WorklistFilters
 from ..services import followup, records
 from . import search
@@ -152,8 +155,23 @@ def task_detail(request, task_id):
     return _task_page(request, task, AttemptForm(), revealed=None)
 
 
-def _task_page(request, task, form, *, revealed, status=200):
+def _call_survey(request, task):
+    """The survey of this follow-up's step, when it has a published one and the user may
+    fill it in: (version, language)."""
+    survey = task.step.survey if task.step_id else None
+    if survey is None or survey.published_id is None or not request.user.has_perm(FILL_SURVEYS):
+        return None, ""
+    return survey.published, task.contact.language or connection.tenant.locale
+
+
+def _task_page(request, task, form, *, revealed, status=200, survey_errors=None):
+    from surveys.selectors import questions_shown
+
     now = timezone.now()
+    version, language = _call_survey(request, task)
+    survey_questions = (
+        questions_shown(version, language, request.POST, survey_errors or {}) if version else None
+    )
     zone = tenant_zone(connection.tenant)
     region = connection.tenant.phone_region
     phones = [
@@ -177,6 +195,11 @@ def _task_page(request, task, form, *, revealed, status=200):
             "form": form,
             "scope": request.GET.get("scope", ""),
             "audited": task.spot_check_of if task.tier == 3 else None,
+            "survey": version,
+            "questions": survey_questions,
+            "staff": staff_choices() if version else {},
+            "answered": getattr(task, "survey_response", None) if version else None,
+            "can_record_feedback": request.user.has_perm(RECORD_FEEDBACK),
         },
         status=status,
     )
@@ -245,8 +268,21 @@ def attempt_create(request, task_id):
         if phone is None:
             phone = task.contact.phones.filter(invalid=False).first()
         minutes = data.get("duration_minutes")
+        version, language = _call_survey(request, task)
+        values = None
+        if version is not None and survey_services.answers_given(request.POST):
+            answers = survey_services.answers_parse(
+                version, request.POST, staff_choices=staff_choices()
+            )
+            if answers.errors:
+                form.add_error(None, _("Some survey answers are missing or not valid."))
+                task = _task_or_404(request, task_id)
+                return _task_page(
+                    request, task, form, revealed=None, status=400, survey_errors=answers.errors
+                )
+            values = answers.values
         try:
-            followup.attempt_log(
+            survey_services.attempt_with_survey(
                 task,
                 request.user,
                 followup.AttemptInput(
@@ -258,7 +294,12 @@ def attempt_create(request, task_id):
                     recovered=data["recovered"],
                     audit_agrees=data["audit_agrees"],
                 ),
+                version=version,
+                values=values,
+                language=language,
             )
+        except survey_services.AlreadyAnswered:
+            form.add_error(None, _("This follow-up's survey was already answered."))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

@@ -186,6 +186,13 @@ STORAGES = {
 # EMAIL_URL (smtp://user:pass@host:587/?tls=True, file:///path, console://) becomes Django
 # 6.1's MAILERS; the default writes each message to a file under .data/mail.
 MAILERS = mailers_from_url(env_str("EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
+
+# SMS through a Twilio-compatible REST API (crm/sms.py). Without SMS_API_BASE nothing is
+# sent: the Outbox page shows what would have been.
+SMS_API_BASE = env_str("SMS_API_BASE", "")
+SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID", "")
+SMS_AUTH_TOKEN = env_str("SMS_AUTH_TOKEN", "")
+SMS_FROM = env_str("SMS_FROM", "")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 
 # --- Celery -----------------------------------------------------------------------------

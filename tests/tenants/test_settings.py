@@ -14,6 +14,8 @@ VALID = {
     "calling_hours": "08:30-11:30, 14:00 – 17:00",
     "phone_region": "cn",
     "spot_check_percent": "20",
+    "message_hours": "09:00-20:00",
+    "complaint_reply_days": "5",
 }
 
 
@@ -35,6 +37,7 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
     )
     assert tenant_a.calling_hours == [["08:30", "11:30"], ["14:00", "17:00"]]
     assert (tenant_a.phone_region, tenant_a.spot_check_percent) == ("CN", 20)
+    assert (tenant_a.message_hours, tenant_a.complaint_reply_days) == ([["09:00", "20:00"]], 5)
     assert "Alpha 第一人民医院" in as_admin_a.get("/").content.decode()
 
 

@@ -1,0 +1,236 @@
+"""Complaints (投诉), suggestions (意见建议) and praise (表扬) (DESIGN.md §4). A complaint has a
+deadline from the clinic's reply time and a history of every change."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .encounters import Contact, Encounter
+from .people import Department
+from .tasks import FollowUpTask
+
+
+class FeedbackSource(models.TextChoices):
+    CALL = "call", _("Follow-up call")
+    SURVEY = "survey", _("Survey")
+    SMS = "sms", _("SMS reply")
+    PHONE_IN = "phone_in", _("Incoming call")
+    IN_PERSON = "in_person", _("In person")
+    LETTER = "letter", _("Letter or email")
+
+
+class Complaint(models.Model):
+    class Kind(models.TextChoices):
+        COMPLAINT = "complaint", _("Complaint")
+        SUGGESTION = "suggestion", _("Suggestion")
+
+    class Category(models.TextChoices):
+        MEDICAL = "medical", _("Medical care")
+        NURSING = "nursing", _("Nursing")
+        FEES = "fees", _("Fees and billing")
+        ENVIRONMENT = "environment", _("Environment")
+        ATTITUDE = "attitude", _("Staff attitude")
+        PROCESS = "process", _("Process and waiting")
+        FOOD = "food", _("Food")
+        RESULT = "result", _("Result of the treatment")
+        OTHER = "other", _("Other")
+
+    class Severity(models.TextChoices):
+        LOW = "low", _("Low")
+        MEDIUM = "medium", _("Medium")
+        HIGH = "high", _("High")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        INVESTIGATING = "investigating", _("Investigating")
+        REPLIED = "replied", _("Replied")
+        CLOSED = "closed", _("Closed")
+
+    # Where a complaint may go next: replied needs the reply, closed is final.
+    NEXT = {
+        Status.OPEN: (Status.INVESTIGATING, Status.REPLIED, Status.CLOSED),
+        Status.INVESTIGATING: (Status.REPLIED, Status.CLOSED),
+        Status.REPLIED: (Status.CLOSED, Status.INVESTIGATING),
+        Status.CLOSED: (),
+    }
+    UNANSWERED = (Status.OPEN, Status.INVESTIGATING)
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.COMPLAINT)
+    source = models.CharField(_("source"), max_length=12, choices=FeedbackSource.choices)
+    category = models.CharField(
+        _("category"), max_length=12, choices=Category.choices, default=Category.OTHER
+    )
+    severity = models.CharField(
+        _("severity"), max_length=8, choices=Severity.choices, default=Severity.MEDIUM
+    )
+    status = models.CharField(
+        _("status"), max_length=14, choices=Status.choices, default=Status.OPEN
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="complaints",
+    )
+    encounter = models.ForeignKey(
+        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    task = models.ForeignKey(
+        FollowUpTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="complaints"
+    )
+    survey_response = models.ForeignKey(
+        "surveys.SurveyResponse",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="complaints",
+    )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member concerned"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    staff_name = models.CharField(_("staff member (name)"), max_length=100, blank=True)
+    summary = models.TextField(_("what the customer said"))
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handled by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    deadline = models.DateTimeField(_("reply by"))
+    reply = models.TextField(_("reply to the customer"), blank=True)
+    corrective_action = models.TextField(_("corrective action"), blank=True)
+    replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        indexes = [
+            models.Index(
+                fields=["deadline"],
+                name="complaint_unanswered_idx",
+                condition=models.Q(status__in=["open", "investigating"]),
+            ),
+            models.Index(fields=["created_at"], name="complaint_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}"
+
+    @property
+    def is_unanswered(self) -> bool:
+        return self.status in self.UNANSWERED
+
+
+class ComplaintEvent(models.Model):
+    """One change of a complaint: who, when, what."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("Received")
+        STATUS = "status", _("Status changed")
+        EDITED = "edited", _("Details changed")
+        REPLIED = "replied", _("Replied to the customer")
+        ESCALATED = "escalated", _("Overdue: escalated to supervisors")
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    action = models.CharField(max_length=12, choices=Action.choices)
+    from_status = models.CharField(max_length=14, blank=True)
+    to_status = models.CharField(max_length=14, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Praise(models.Model):
+    source = models.CharField(_("source"), max_length=12, choices=FeedbackSource.choices)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    encounter = models.ForeignKey(
+        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    task = models.ForeignKey(
+        FollowUpTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    survey_response = models.ForeignKey(
+        "surveys.SurveyResponse",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="praise",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member praised"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    staff_name = models.CharField(_("staff member (name)"), max_length=100, blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    text = models.TextField(_("what the customer said"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("praise")
+        verbose_name_plural = _("praise")
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.staff_name or self.staff_id or ''}"

@@ -1,0 +1,126 @@
+"""The outbox (DESIGN.md §4): every SMS and email to a contact is a row written in the same
+transaction as what caused it, then sent by a worker. Inbound SMS replies are kept too."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .encounters import Contact
+from .tasks import FollowUpTask
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+
+
+class Purpose(models.TextChoices):
+    SURVEY = "survey", _("Survey invitation")
+    SURVEY_SMS = "survey_sms", _("One-question satisfaction SMS")
+    FOLLOW_UP = "follow_up", _("Follow-up message")
+    COMPLAINT_OVERDUE = "complaint_overdue", _("Overdue complaint (to supervisors)")
+
+
+class MessageTemplate(models.Model):
+    """What a message of one purpose says, per channel and language. The body is a Django
+    template over the variables of MESSAGE_VARIABLES (crm/messaging.py)."""
+
+    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    language = models.CharField(
+        _("language"), max_length=10, choices=[("zh-hans", "简体中文"), ("en", "English")]
+    )
+    subject = models.CharField(_("subject (email)"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["purpose", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purpose", "channel", "language"], name="message_template_once"
+            )
+        ]
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} · {self.get_channel_display()} · {self.language}"
+
+
+class Message(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
+    to = models.CharField(_("to"), max_length=254)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    task = models.ForeignKey(
+        FollowUpTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    # Quiet hours: not sent before this instant.
+    send_after = models.DateTimeField(_("not before"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    provider_id = models.CharField(max_length=64, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            models.Index(
+                fields=["send_after"],
+                name="message_queued_idx",
+                condition=models.Q(status="queued"),
+            ),
+            models.Index(fields=["provider_id"], name="message_provider_idx"),
+            models.Index(fields=["to", "-created_at"], name="message_to_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} #{self.pk}"
+
+
+class InboundMessage(models.Model):
+    """An SMS a contact sent back, and what it did."""
+
+    class Result(models.TextChoices):
+        ANSWERED = "answered", _("Recorded as a survey answer")
+        OPTED_OUT = "opted_out", _("Contact opted out")
+        UNMATCHED = "unmatched", _("Not matched to any message")
+        KEPT = "kept", _("Kept for staff to read")
+
+    provider_id = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(_("from"), max_length=32)
+    body = models.TextField(_("text"))
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reply_to = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    result = models.CharField(_("result"), max_length=10, choices=Result.choices)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"SMS #{self.pk} ({self.get_result_display()})"

@@ -1,0 +1,201 @@
+"""The outbox: messages are written in the transaction that causes them and sent by a
+worker after it commits. A message is taken for sending by one conditional UPDATE, so a
+redelivered task or two workers never send it twice; a provider failure puts it back in
+the queue with a growing delay until MAX_ATTEMPTS, after which it is failed with the error
+kept. Nothing is ever deleted."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.core.mail import EmailMessage
+from django.db import connection, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from ..calendar import next_calling_time, tenant_zone
+from ..messaging import DEFAULTS, render_text
+from ..models import Message, MessageTemplate
+from ..models.messages import Channel
+from ..sms import ProviderError, Sent, sms_provider
+
+log = logging.getLogger(__name__)
+Status = Message.Status
+
+MAX_ATTEMPTS = 5
+# A message left "sending" this long was taken by a worker that died mid-send: it goes back
+# to the queue (the provider's idempotency token keeps a resend from reaching the phone twice).
+STALE_SENDING = timedelta(minutes=10)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4, 8 … minutes after the n-th failed attempt."""
+    return timedelta(minutes=2 ** max(attempts - 1, 0))
+
+
+def message_render(purpose: str, channel: str, language: str, variables: dict) -> tuple[str, str]:
+    """(subject, body) from the clinic's template of this purpose, channel and language,
+    else from the built-in default."""
+    language = "en" if language.startswith("en") else "zh-hans"
+    template = MessageTemplate.objects.filter(
+        purpose=purpose, channel=channel, language=language
+    ).first()
+    if template is not None:
+        subject, body = template.subject, template.body
+    else:
+        subject, body = DEFAULTS[(purpose, channel, language)]
+    return render_text(subject, variables), render_text(body, variables)
+
+
+def message_queue(
+    *,
+    channel: str,
+    purpose: str,
+    to: str,
+    body: str,
+    subject: str = "",
+    contact=None,
+    task=None,
+    now: datetime | None = None,
+    respect_hours: bool = True,
+) -> Message:
+    """Write a message to the outbox (in the caller's transaction); it is handed to a worker
+    when that transaction commits, or by the tick once the clinic's message hours begin."""
+    from ..tasks import message_send_task
+
+    now = now or timezone.now()
+    send_after = now
+    if respect_hours:
+        tenant = connection.tenant
+        send_after = next_calling_time(now, tenant.message_hours, tenant_zone(tenant))
+    message = Message.objects.create(
+        channel=channel,
+        purpose=purpose,
+        to=to,
+        subject=subject,
+        body=body,
+        contact=contact,
+        task=task,
+        send_after=send_after,
+    )
+    if send_after <= now:
+        transaction.on_commit(lambda: message_send_task.delay(message.pk))
+    return message
+
+
+def _take(message_id: int, now: datetime) -> Message | None:
+    """Claim a queued, due message for this worker; None when another one has it or it is
+    not due (yet)."""
+    taken = Message.objects.filter(pk=message_id, status=Status.QUEUED, send_after__lte=now).update(
+        status=Status.SENDING, attempts=F("attempts") + 1
+    )
+    return Message.objects.get(pk=message_id) if taken else None
+
+
+def message_send(message_id: int, *, now: datetime | None = None) -> str | None:
+    """Send one message; returns its new status, or None when it was not this worker's."""
+    now = now or timezone.now()
+    message = _take(message_id, now)
+    if message is None:
+        return None
+    try:
+        sent = _deliver(message)
+    except ProviderError as exc:
+        return _failed(message, str(exc), retryable=exc.retryable, now=now)
+    except Exception as exc:  # an unexpected error must not leave the message "sending"
+        log.exception("Message %s: unexpected error while sending", message.pk)
+        return _failed(message, f"{type(exc).__name__}: {exc}", retryable=True, now=now)
+    Message.objects.filter(pk=message.pk).update(
+        status=Status.DELIVERED if sent.delivered else Status.SENT,
+        provider_id=sent.provider_id,
+        sent_at=now,
+        delivered_at=now if sent.delivered else None,
+        last_error="",
+    )
+    message_result(message, sent=True, now=now)
+    return Status.SENT
+
+
+def _deliver(message: Message) -> Sent:
+    if message.channel == Channel.EMAIL:
+        try:
+            EmailMessage(message.subject, message.body, None, [message.to]).send()
+        except OSError as exc:  # smtplib's errors are OSErrors: connection, refused, timeout
+            raise ProviderError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+        return Sent(provider_id=f"email-{message.pk}")
+    from tenants.services import tenant_url
+
+    status_url = tenant_url(connection.tenant, reverse("sms_status"))
+    return sms_provider().send(
+        to=message.to,
+        body=message.body,
+        key=f"{connection.schema_name}-{message.pk}",
+        status_url=status_url,
+    )
+
+
+def _failed(message: Message, error: str, *, retryable: bool, now: datetime) -> str:
+    if retryable and message.attempts < MAX_ATTEMPTS:
+        Message.objects.filter(pk=message.pk).update(
+            status=Status.QUEUED, send_after=now + retry_delay(message.attempts), last_error=error
+        )
+        return Status.QUEUED
+    Message.objects.filter(pk=message.pk).update(
+        status=Status.FAILED, failed_at=now, last_error=error
+    )
+    message_result(message, sent=False, now=now)
+    log.warning("Message %s failed after %s attempts", message.pk, message.attempts)
+    return Status.FAILED
+
+
+def message_result(message: Message, *, sent: bool, now: datetime) -> None:
+    from .outreach import message_result as task_result
+
+    task_result(message, sent=sent, now=now)
+
+
+def outbox_due(*, now: datetime | None = None) -> list[int]:
+    """Ids of queued messages whose time has come (after quiet hours or a retry delay), and
+    of messages a dead worker left "sending", which go back to the queue first."""
+    now = now or timezone.now()
+    Message.objects.filter(status=Status.SENDING, send_after__lte=now - STALE_SENDING).update(
+        status=Status.QUEUED
+    )
+    return list(
+        Message.objects.filter(status=Status.QUEUED, send_after__lte=now)
+        .order_by("send_after", "pk")
+        .values_list("pk", flat=True)[:5000]
+    )
+
+
+DELIVERY_STATUS = {
+    "delivered": Status.DELIVERED,
+    "undelivered": Status.FAILED,
+    "failed": Status.FAILED,
+}
+
+
+def delivery_report(provider_id: str, provider_status: str, error_code: str = "") -> bool:
+    """A provider's delivery callback. Returns whether it matched one of our messages."""
+    status = DELIVERY_STATUS.get(provider_status)
+    messages = Message.objects.filter(provider_id=provider_id)
+    if not messages.exists():
+        return False
+    if status == Status.DELIVERED:
+        messages.filter(status__in=[Status.SENT, Status.SENDING]).update(
+            status=Status.DELIVERED, delivered_at=timezone.now()
+        )
+    elif status == Status.FAILED:
+        messages.exclude(status=Status.FAILED).update(
+            status=Status.FAILED,
+            failed_at=timezone.now(),
+            last_error=f"{provider_status} {error_code}".strip(),
+        )
+    return True
+
+
+def contact_messages_cancel(contact) -> int:
+    """An opted-out contact gets nothing more that is still waiting."""
+    return Message.objects.filter(contact=contact, status=Status.QUEUED).update(
+        status=Status.CANCELLED
+    )

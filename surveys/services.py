@@ -1,0 +1,482 @@
+"""Writes of the surveys app: publishing templates, sending links, recording responses and
+what a response raises (complaints, praise) (DESIGN.md §6)."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import FeedbackSource, FollowUpTask
+from crm.services import feedback
+from crm.services.followup import task_answered
+
+from .models import (
+    QuestionKind,
+    Satisfaction,
+    SurveyAnswer,
+    SurveyInvitation,
+    SurveyQuestion,
+    SurveyResponse,
+    SurveyTemplate,
+    SurveyVersion,
+)
+
+User = get_user_model()
+Kind = QuestionKind
+
+RANGES = {Kind.RATING: (1, 5), Kind.NPS: (0, 10), Kind.YES_NO: (0, 1)}
+CHOICE_KINDS = (Kind.SINGLE, Kind.MULTIPLE)
+
+
+# --- Templates -------------------------------------------------------------------------------
+
+
+def question_problems(question: SurveyQuestion) -> list[str]:
+    problems = []
+    if not (question.text_zh.strip() or question.text_en.strip()):
+        problems.append(_("Write the question in Chinese or English."))
+    if question.kind in CHOICE_KINDS and len(question.choices) < 2:
+        problems.append(_("A choice question needs at least two choices."))
+    if question.dimension and question.kind != Kind.RATING:
+        problems.append(_("Only a rating question can measure a dimension."))
+    if question.raises_complaint and question.kind not in (Kind.TEXT, Kind.YES_NO):
+        problems.append(_("Only a free-text or yes / no answer can raise a complaint."))
+    return problems
+
+
+def _snapshot(question: SurveyQuestion) -> dict:
+    return {
+        "key": question.key,
+        "kind": question.kind,
+        "text_zh": question.text_zh,
+        "text_en": question.text_en,
+        "dimension": question.dimension,
+        "required": question.required,
+        "choices": question.choices,
+        "raises_complaint": question.raises_complaint,
+    }
+
+
+@transaction.atomic
+def template_publish(template: SurveyTemplate, user=None, *, now=None) -> SurveyVersion:
+    """Freeze the draft into a new version; responses already given keep theirs."""
+    now = now or timezone.now()
+    template = SurveyTemplate.objects.select_for_update().get(pk=template.pk)
+    questions = list(template.questions.all())
+    if not questions:
+        raise ValidationError(_("Add at least one question before publishing."))
+    errors = [
+        f"{position}. {problem}"
+        for position, question in enumerate(questions, start=1)
+        for problem in question_problems(question)
+    ]
+    if errors:
+        raise ValidationError(errors)
+    if template.low_score_threshold >= template.satisfied_threshold:
+        raise ValidationError(_("“Dissatisfied up to” must be below “satisfied from”."))
+    number = (template.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = SurveyVersion.objects.create(
+        template=template,
+        number=number,
+        name=template.name,
+        description=template.description,
+        questions=[_snapshot(q) for q in questions],
+        satisfied_threshold=template.satisfied_threshold,
+        low_score_threshold=template.low_score_threshold,
+        complaint_on_low_score=template.complaint_on_low_score,
+        published_at=now,
+        published_by=user,
+    )
+    template.published = version
+    template.draft_changed = False
+    template.save(update_fields=["published", "draft_changed", "updated_at"])
+    return version
+
+
+def question_key_next(template: SurveyTemplate) -> str:
+    taken = set(template.questions.values_list("key", flat=True))
+    number = len(taken) + 1
+    while f"q{number}" in taken:
+        number += 1
+    return f"q{number}"
+
+
+def template_changed(template: SurveyTemplate) -> None:
+    SurveyTemplate.objects.filter(pk=template.pk).update(draft_changed=True)
+
+
+def choices_parse(text: str) -> list[list[str]]:
+    """One choice per line, “中文 | English” (either part may be left out)."""
+    choices = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        zh, _bar, en = line.partition("|")
+        choices.append([zh.strip(), en.strip()])
+    return choices
+
+
+def choices_format(choices: list) -> str:
+    return "\n".join(f"{zh} | {en}" if en else zh for zh, en in choices)
+
+
+# --- Links -----------------------------------------------------------------------------------
+
+
+def _signer() -> signing.Signer:
+    # The schema is in the salt: a link of one clinic does not verify on another's domain.
+    return signing.Signer(salt=f"surveys.link:{connection.schema_name}")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def invitation_create(
+    template: SurveyTemplate,
+    contact,
+    *,
+    task=None,
+    channel=SurveyInvitation.Channel.LINK,
+    message=None,
+    now=None,
+) -> tuple[SurveyInvitation, str]:
+    """A one-time link for ``contact``: returns the invitation and the link's token. The
+    token is random, signed for this clinic, and stored only as a hash."""
+    now = now or timezone.now()
+    secret = secrets.token_urlsafe(18)
+    invitation = SurveyInvitation.objects.create(
+        template=template,
+        contact=contact,
+        task=task,
+        channel=channel,
+        message=message,
+        secret_hash=_hash(secret),
+        language=contact.language or connection.tenant.locale,
+        expires_at=now + timedelta(days=template.link_days),
+    )
+    return invitation, _signer().sign(secret)
+
+
+def invitation_url(token: str) -> str:
+    from tenants.services import tenant_url
+
+    return tenant_url(connection.tenant, reverse("survey_answer", args=[token]))
+
+
+def opt_out_url(token: str) -> str:
+    from tenants.services import tenant_url
+
+    return tenant_url(connection.tenant, reverse("survey_opt_out", args=[token]))
+
+
+class LinkState:
+    OK = "ok"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    ANSWERED = "answered"
+
+
+def invitation_find(token: str, *, now=None) -> tuple[SurveyInvitation | None, str]:
+    """The invitation of a link and whether it can be answered. A tampered link, a link of
+    another clinic and an unknown one are all "invalid": nothing tells them apart."""
+    now = now or timezone.now()
+    try:
+        secret = _signer().unsign(token)
+    except signing.BadSignature:
+        return None, LinkState.INVALID
+    invitation = (
+        SurveyInvitation.objects.select_related("template", "contact")
+        .filter(secret_hash=_hash(secret))
+        .first()
+    )
+    if invitation is None:
+        return None, LinkState.INVALID
+    if invitation.answered_at:
+        return invitation, LinkState.ANSWERED
+    if invitation.expires_at <= now:
+        return invitation, LinkState.EXPIRED
+    return invitation, LinkState.OK
+
+
+def invitation_opened(invitation: SurveyInvitation, *, now=None) -> None:
+    if invitation.opened_at is None:
+        SurveyInvitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(
+            opened_at=now or timezone.now()
+        )
+
+
+@transaction.atomic
+def invitation_opt_out(invitation: SurveyInvitation, *, now=None) -> None:
+    """The contact's "stop contacting me": do-not-contact, open follow-ups cancelled,
+    waiting messages cancelled."""
+    from crm.services.followup import contact_opt_out
+
+    contact_opt_out(invitation.contact, _("Opted out through a survey link"), now=now)
+
+
+# --- Responses -------------------------------------------------------------------------------
+
+
+@dataclass
+class Answers:
+    """Validated answers by question key, and errors by question key."""
+
+    values: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+
+
+def answers_parse(version: SurveyVersion, data, *, staff_choices: dict | None = None) -> Answers:
+    """Read one answer per question from form data (``data.get``/``getlist``): out-of-range
+    numbers, unknown choices and missing required answers become errors, never values."""
+    result = Answers()
+    for question in version.questions:
+        key, kind = question["key"], question["kind"]
+        name = f"q_{key}"
+        raw = data.getlist(name) if kind == Kind.MULTIPLE else (data.get(name) or "").strip()
+        if not raw:
+            if question["required"]:
+                result.errors[key] = _("Please answer this question.")
+            continue
+        if kind in RANGES:
+            low, high = RANGES[kind]
+            try:
+                number = int(raw)
+            except ValueError:
+                number = None
+            if number is None or not low <= number <= high:
+                result.errors[key] = _("Choose a value from %(low)s to %(high)s.") % {
+                    "low": low,
+                    "high": high,
+                }
+                continue
+            result.values[key] = number
+        elif kind in CHOICE_KINDS:
+            allowed = {zh or en for zh, en in question["choices"]}
+            picked = raw if kind == Kind.MULTIPLE else [raw]
+            if not set(picked) <= allowed:
+                result.errors[key] = _("Choose one of the answers offered.")
+                continue
+            result.values[key] = picked
+        elif kind == Kind.STAFF:
+            staff = (staff_choices or {}).get(raw)
+            if staff is None:
+                result.errors[key] = _("Choose one of the names offered.")
+                continue
+            result.values[key] = staff
+        else:
+            result.values[key] = raw[:4000]
+    return result
+
+
+def score_of(version: SurveyVersion, values: dict) -> Decimal | None:
+    """The overall rating when the survey has one and it was answered, else the mean of the
+    dimension ratings answered; None without any rating."""
+    ratings = [q for q in version.questions if q["kind"] == Kind.RATING and q["key"] in values]
+    overall = [values[q["key"]] for q in ratings if q["dimension"] == "overall"]
+    chosen = overall or [values[q["key"]] for q in ratings]
+    if not chosen:
+        return None
+    mean = Decimal(sum(chosen)) / len(chosen)
+    return mean.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def satisfaction_of(version: SurveyVersion, score: Decimal | None) -> str:
+    if score is None:
+        return ""
+    if score >= version.satisfied_threshold:
+        return Satisfaction.SATISFIED
+    if score <= version.low_score_threshold:
+        return Satisfaction.DISSATISFIED
+    return Satisfaction.NEUTRAL
+
+
+class AlreadyAnswered(Exception):
+    pass
+
+
+@transaction.atomic
+def response_submit(
+    version: SurveyVersion,
+    values: dict,
+    *,
+    contact,
+    source: str,
+    invitation: SurveyInvitation | None = None,
+    task: FollowUpTask | None = None,
+    agent=None,
+    language: str = "",
+    now: datetime | None = None,
+) -> SurveyResponse:
+    """Record a response (answers already validated by answers_parse) and what it raises: a
+    complaint for a dissatisfied score or a complaint answer, praise for a named staff member.
+    A second submission of the same link or follow-up raises AlreadyAnswered and changes
+    nothing."""
+    now = now or timezone.now()
+    if invitation is not None:
+        invitation = SurveyInvitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.answered_at:
+            raise AlreadyAnswered
+        task = task or invitation.task
+        invitation.answered_at = now
+        invitation.save(update_fields=["answered_at"])
+    encounter = task.encounter if task is not None else None
+    score = score_of(version, values)
+    nps = next(
+        (
+            values[q["key"]]
+            for q in version.questions
+            if q["kind"] == Kind.NPS and q["key"] in values
+        ),
+        None,
+    )
+    try:
+        with transaction.atomic():
+            response = SurveyResponse.objects.create(
+                version=version,
+                template_id=version.template_id,
+                source=source,
+                invitation=invitation,
+                task=task,
+                contact=contact,
+                encounter=encounter,
+                department_id=encounter.department_id if encounter else None,
+                answered_by=agent,
+                language=language,
+                score=score,
+                nps=nps,
+                satisfaction=satisfaction_of(version, score),
+                submitted_at=now,
+            )
+    except IntegrityError as exc:  # this follow-up already has its response
+        raise AlreadyAnswered from exc
+    SurveyAnswer.objects.bulk_create(_answers(response, version, values))
+    if task is not None and source != SurveyResponse.Source.CALL:
+        task_answered(task, now=now)  # a call completes its task with the attempt
+    _raise_feedback(response, version, values, agent=agent, now=now)
+    return response
+
+
+def _answers(response: SurveyResponse, version: SurveyVersion, values: dict) -> list:
+    answers = []
+    for question in version.questions:
+        key = question["key"]
+        if key not in values:
+            continue
+        value = values[key]
+        answer = SurveyAnswer(
+            response=response,
+            question_key=key,
+            kind=question["kind"],
+            dimension=question["dimension"],
+        )
+        if isinstance(value, int):
+            answer.number = value
+        elif isinstance(value, list):
+            answer.choices = value
+        elif isinstance(value, User):
+            answer.staff = value
+        else:
+            answer.text = value
+        answers.append(answer)
+    return answers
+
+
+def _raise_feedback(response, version, values, *, agent, now) -> None:
+    where = {
+        "contact": response.contact,
+        "encounter": response.encounter,
+        "task": response.task,
+        "survey_response": response,
+        "department": response.department,
+    }
+    texts = [
+        values[q["key"]] for q in version.questions if q["kind"] == Kind.TEXT and q["key"] in values
+    ]
+    flagged = [
+        q
+        for q in version.questions
+        if q["raises_complaint"] and values.get(q["key"]) not in (None, 0, "")
+    ]
+    if flagged or (
+        version.complaint_on_low_score and response.satisfaction == Satisfaction.DISSATISFIED
+    ):
+        said = [values[q["key"]] for q in flagged if isinstance(values[q["key"]], str)]
+        summary = "\n".join(said or texts) or _(
+            "Dissatisfied survey response (score %(score)s)."
+        ) % {"score": response.score}
+        feedback.complaint_open(
+            summary=summary, source=FeedbackSource.SURVEY, actor=agent, now=now, **where
+        )
+    for question in version.questions:
+        if question["kind"] == Kind.STAFF and question["key"] in values:
+            feedback.praise_record(
+                source=FeedbackSource.SURVEY,
+                actor=agent,
+                staff=values[question["key"]],
+                **where,
+            )
+
+
+@transaction.atomic
+def template_save(form, questions) -> SurveyTemplate:
+    """Save a template's settings and draft questions (a form and a question formset, both
+    valid). Keys of new questions are the next free q<N>; the order is the formset's."""
+    template = form.save()
+    questions.instance = template
+    kept = questions.save(commit=False)
+    for question in questions.deleted_objects:
+        question.delete()
+    ordered = sorted(
+        (f for f in questions.ordered_forms if f.instance in kept or f.instance.pk),
+        key=lambda f: f.cleaned_data.get("ORDER") or 0,
+    )
+    position = 0
+    for question_form in ordered:
+        question = question_form.instance
+        if question_form.cleaned_data.get("DELETE"):
+            continue
+        position += 1
+        question.template = template
+        question.position = position
+        if not question.key:
+            question.key = question_key_next(template)
+        question.save()
+    template.draft_changed = True
+    template.save(update_fields=["draft_changed", "updated_at"])
+    return template
+
+
+def answers_given(data) -> bool:
+    """Whether the agent filled in anything of the survey on the call page."""
+    return any(key.startswith("q_") and value.strip() for key, value in data.items())
+
+
+@transaction.atomic
+def attempt_with_survey(task, agent, attempt, *, version=None, values=None, language=""):
+    """Log a call attempt and, when the contact was reached and answered the survey, its
+    response, in one transaction: either both are kept or neither."""
+    from crm.services.followup import attempt_log
+
+    record = attempt_log(task, agent, attempt)
+    if version is not None and values and attempt.outcome.category == "reached":
+        response_submit(
+            version,
+            values,
+            contact=task.contact,
+            source=SurveyResponse.Source.CALL,
+            task=task,
+            agent=agent,
+            language=language,
+        )
+    return record

@@ -1,0 +1,110 @@
+"""Survey templates (administrators) and the responses received (supervisors)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm.roles import MANAGE_SURVEYS, VIEW_RESPONSES
+from crm.services import records
+
+from .. import selectors, services
+from ..forms import QuestionFormSet, SurveyTemplateForm
+from ..models import SurveyResponse, SurveyTemplate
+
+manage_surveys = permission_required(MANAGE_SURVEYS, raise_exception=True)
+view_responses = permission_required(VIEW_RESPONSES, raise_exception=True)
+
+
+@login_required
+@view_responses
+def survey_list(request):
+    return render(
+        request,
+        "surveys/survey_list.html",
+        {
+            "templates": selectors.templates_with_counts(),
+            "can_manage": request.user.has_perm(MANAGE_SURVEYS),
+        },
+    )
+
+
+def _edit(request, template):
+    form = SurveyTemplateForm(request.POST or None, instance=template)
+    questions = QuestionFormSet(request.POST or None, instance=template, prefix="questions")
+    if request.method == "POST" and form.is_valid() and questions.is_valid():
+        saved = services.template_save(form, questions)
+        if "publish" in request.POST:
+            return _publish(request, saved)
+        messages.success(request, _("Draft saved. Publish it to use it in new surveys."))
+        return redirect("survey_edit", saved.pk)
+    return render(
+        request,
+        "surveys/survey_form.html",
+        {"form": form, "questions": questions, "template": template},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _publish(request, template):
+    try:
+        version = services.template_publish(template, request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("Version %(number)s published. Responses already received keep their version.")
+            % {"number": version.number},
+        )
+    return redirect("survey_edit", template.pk)
+
+
+@login_required
+@manage_surveys
+def survey_create(request):
+    return _edit(request, SurveyTemplate())
+
+
+@login_required
+@manage_surveys
+def survey_edit(request, template_id):
+    return _edit(request, get_object_or_404(SurveyTemplate, pk=template_id))
+
+
+@require_POST
+@login_required
+@manage_surveys
+def survey_publish(request, template_id):
+    return _publish(request, get_object_or_404(SurveyTemplate, pk=template_id))
+
+
+@login_required
+@view_responses
+def response_list(request, template_id):
+    template = get_object_or_404(SurveyTemplate, pk=template_id)
+    page = Paginator(selectors.responses(template=template), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "surveys/response_list.html",
+        {"template": template, "page": page, "counts": selectors.response_counts(template)},
+    )
+
+
+@login_required
+@view_responses
+def response_detail(request, response_id):
+    response = get_object_or_404(
+        SurveyResponse.objects.select_related("contact", "version", "answered_by", "task"),
+        pk=response_id,
+    )
+    records.contact_viewed(response.contact, request.user)
+    return render(
+        request,
+        "surveys/response_detail.html",
+        {"response": response, "answers": selectors.answers_shown(response)},
+    )
