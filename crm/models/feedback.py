@@ -181,6 +181,18 @@ class ComplaintEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
 
+    @property
+    def to_status_label(self) -> str:
+        return Complaint.Status(self.to_status).label if self.to_status else ""
+
+    @property
+    def changes_shown(self) -> list[tuple]:
+        """(field's name, before, after) for each changed field."""
+        return [
+            (Complaint._meta.get_field(name).verbose_name, before, after)
+            for name, (before, after) in self.changes.items()
+        ]
+
 
 class Praise(models.Model):
     source = models.CharField(_("source"), max_length=12, choices=FeedbackSource.choices)

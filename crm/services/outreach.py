@@ -47,7 +47,7 @@ def _survey_for(task: FollowUpTask):
 @transaction.atomic
 def task_message_queue(task_id: int, *, now: datetime) -> int:
     task = (
-        FollowUpTask.objects.select_for_update(skip_locked=True)
+        FollowUpTask.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("contact", "step", "step__survey", "encounter")
         .filter(pk=task_id, status=Status.PENDING, attempts_count=0)
         .first()

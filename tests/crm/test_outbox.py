@@ -1,0 +1,268 @@
+"""Message follow-ups, the outbox and the SMS provider: real HTTP to a fake Twilio-compatible
+server on 127.0.0.1, signed callbacks, the clinic's message hours."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from crm.models import FollowUpRule, FollowUpTask, InboundMessage, Message
+from crm.services import outbox
+from crm.services.followup import followup_tick
+from crm.services.planning import encounters_plan
+from crm.sms import signature
+from surveys.models import SurveyResponse
+from tests.factories import ContactFactory, EncounterFactory, RuleFactory
+from tests.fake_sms import FakeSms
+from tests.surveys.conftest import STANDARD, survey_with
+
+
+@pytest.fixture
+def fake_sms(settings):
+    fake = FakeSms()
+    settings.SMS_API_BASE = fake.base
+    settings.SMS_ACCOUNT_SID = fake.account_sid
+    settings.SMS_AUTH_TOKEN = fake.auth_token
+    settings.SMS_FROM = "+8610690000"
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def all_day(tenant_a):
+    tenant_a.message_hours = [["00:00", "23:59"]]
+    tenant_a.save()
+    return tenant_a
+
+
+def _message_task(tenant_a, in_tenant, *, channel="sms", survey=None, **contact):
+    with in_tenant(tenant_a):
+        FollowUpRule.objects.update(active=False)
+        RuleFactory(steps=[{"offset_days": 0, "due_days": 3, "channel": channel, "survey": survey}])
+        encounter = EncounterFactory(
+            contact=ContactFactory(name="王芳", **contact),
+            occurred_at=timezone.now() - timedelta(days=1),
+        )
+        encounters_plan([encounter.pk])
+        return FollowUpTask.objects.get(encounter=encounter)
+
+
+def test_an_sms_follow_up_is_sent_when_its_window_opens(
+    tenant_a, in_tenant, all_day, fake_sms, django_capture_on_commit_callbacks
+):
+    task = _message_task(tenant_a, in_tenant, phone="+8613800138222")
+    with in_tenant(tenant_a), django_capture_on_commit_callbacks(execute=True):
+        assert followup_tick().messages == 1
+        assert followup_tick().messages == 0  # the next tick does not send it again
+
+    assert len(fake_sms.sent) == 1
+    sent = fake_sms.sent[0]
+    assert sent["To"] == "+8613800138222" and sent["From"] == "+8610690000"
+    assert "王芳" in sent["Body"] and "Alpha 人民医院" in sent["Body"]
+    assert sent["StatusCallback"].endswith("/hooks/sms/status/")
+    with in_tenant(tenant_a):
+        message = Message.objects.get()
+        assert (message.status, message.provider_id, message.attempts) == ("sent", sent["sid"], 1)
+        task.refresh_from_db()
+        assert task.status == "completed"
+
+
+def test_outside_message_hours_a_message_waits(tenant_a, in_tenant, fake_sms):
+    now = timezone.localtime(timezone.now())
+    start = (now + timedelta(hours=2)).strftime("%H:%M")
+    end = (now + timedelta(hours=3)).strftime("%H:%M")
+    if start >= end:
+        pytest.skip("the two hours straddle midnight")
+    tenant_a.message_hours = [[start, end]]
+    tenant_a.save()
+    _message_task(tenant_a, in_tenant, phone="+8613800138223")
+    with in_tenant(tenant_a):
+        followup_tick()
+        message = Message.objects.get()
+        assert message.status == "queued" and message.send_after > timezone.now()
+        assert outbox.message_send(message.pk) is None  # not due: a worker leaves it
+        assert outbox.outbox_due() == []
+    assert fake_sms.sent == []
+
+
+def test_a_survey_link_goes_by_sms_and_its_answer_completes_the_task(
+    client_a, tenant_a, in_tenant, all_day, fake_sms, django_capture_on_commit_callbacks
+):
+    with in_tenant(tenant_a):
+        survey = survey_with(STANDARD[:2])
+    task = _message_task(
+        tenant_a, in_tenant, channel="survey_link", survey=survey, phone="+8613800138224"
+    )
+    with in_tenant(tenant_a), django_capture_on_commit_callbacks(execute=True):
+        followup_tick()
+    body = fake_sms.sent[0]["Body"]
+    path = body[body.index("/s/") :].split()[0]
+
+    client_a.post(path, {"q_q1": "5", "q_q2": "5"})
+
+    with in_tenant(tenant_a):
+        task.refresh_from_db()
+        assert task.status == "completed" and SurveyResponse.objects.get().task == task
+
+
+def test_a_provider_failure_is_retried_then_failed_with_the_error_kept(
+    tenant_a, in_tenant, all_day, fake_sms
+):
+    task = _message_task(tenant_a, in_tenant, phone="+8613800138225")
+    fake_sms.script = [500] * outbox.MAX_ATTEMPTS
+    with in_tenant(tenant_a):
+        followup_tick()
+        message = Message.objects.get()
+        later = timezone.now()
+        for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
+            status = outbox.message_send(message.pk, now=later)
+            message.refresh_from_db()
+            assert message.attempts == attempt and "HTTP 500" in message.last_error
+            later = message.send_after + timedelta(seconds=1)
+        assert status == "failed" and message.status == "failed" and message.failed_at
+        task.refresh_from_db()
+        assert (task.status, task.reason) == ("unreachable", "message_failed")
+    assert fake_sms.sent == [] and fake_sms.requests == outbox.MAX_ATTEMPTS
+
+
+def test_a_timeout_then_a_retry_reaches_the_phone_once(
+    tenant_a, in_tenant, all_day, fake_sms, monkeypatch
+):
+    """The first request times out on our side but the provider took it; the retry carries
+    the same idempotency token, so the phone gets one SMS."""
+    import crm.sms
+
+    _message_task(tenant_a, in_tenant, phone="+8613800138226")
+    original = crm.sms.TwilioCompatibleSms.__init__
+
+    def short_timeout(self, **kwargs):
+        original(self, **{**kwargs, "timeout": 0.3})
+
+    monkeypatch.setattr(crm.sms.TwilioCompatibleSms, "__init__", short_timeout)
+    fake_sms.script = [("sleep", 0.6)]
+    with in_tenant(tenant_a):
+        followup_tick()
+        message = Message.objects.get()
+        assert outbox.message_send(message.pk) == "queued"
+        message.refresh_from_db()
+        assert "Timeout" in message.last_error
+        assert outbox.message_send(message.pk, now=message.send_after) == "sent"
+        assert outbox.message_send(message.pk, now=message.send_after) is None  # already sent
+    assert fake_sms.requests == 2 and len(fake_sms.sent) == 1
+
+
+def test_a_refused_number_fails_at_once(tenant_a, in_tenant, all_day, fake_sms):
+    _message_task(tenant_a, in_tenant, phone="+8613800138227")
+    fake_sms.script = [400]
+    with in_tenant(tenant_a):
+        followup_tick()
+        message = Message.objects.get()
+        assert outbox.message_send(message.pk) == "failed"
+        message.refresh_from_db()
+        assert message.attempts == 1 and "HTTP 400" in message.last_error
+
+
+def test_an_email_follow_up_goes_through_djangos_mail(
+    tenant_a, in_tenant, all_day, django_capture_on_commit_callbacks
+):
+    _message_task(tenant_a, in_tenant, channel="email", phone="", email="wang@example.com")
+    with in_tenant(tenant_a):
+        with django_capture_on_commit_callbacks(execute=True):
+            followup_tick()
+        assert Message.objects.get().status == "sent"
+    assert mail.outbox[-1].to == ["wang@example.com"] and "王芳" in mail.outbox[-1].body
+
+
+def _signed_post(client, path, params, token):
+    url = f"http://{client.defaults['HTTP_HOST']}{path}"
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature(url, params, token))
+
+
+def test_delivery_reports_are_signed(
+    client_a, tenant_a, in_tenant, all_day, fake_sms, django_capture_on_commit_callbacks
+):
+    _message_task(tenant_a, in_tenant, phone="+8613800138228")
+    with in_tenant(tenant_a), django_capture_on_commit_callbacks(execute=True):
+        followup_tick()
+    sid = fake_sms.sent[0]["sid"]
+    report = {"MessageSid": sid, "MessageStatus": "delivered"}
+
+    forged = client_a.post("/hooks/sms/status/", report, HTTP_X_TWILIO_SIGNATURE="Zm9yZ2Vk")
+    assert forged.status_code == 403
+    with in_tenant(tenant_a):
+        assert Message.objects.get().status == "sent"
+
+    assert (
+        _signed_post(client_a, "/hooks/sms/status/", report, fake_sms.auth_token).status_code == 204
+    )
+    with in_tenant(tenant_a):
+        message = Message.objects.get()
+        assert message.status == "delivered" and message.delivered_at
+
+
+def test_a_digit_reply_answers_the_one_question_sms(
+    client_a, tenant_a, in_tenant, all_day, fake_sms, django_capture_on_commit_callbacks
+):
+    with in_tenant(tenant_a):
+        one = survey_with([{"kind": "rating", "text_zh": "打分", "dimension": "overall"}])
+    task = _message_task(tenant_a, in_tenant, channel="sms", survey=one, phone="+8613800138229")
+    with in_tenant(tenant_a), django_capture_on_commit_callbacks(execute=True):
+        followup_tick()
+    assert "回复1-5" in fake_sms.sent[0]["Body"]
+    reply = {"MessageSid": "SMin1", "From": "13800138229", "Body": " 4 "}
+
+    assert (
+        _signed_post(client_a, "/hooks/sms/inbound/", reply, fake_sms.auth_token).status_code == 200
+    )
+    _signed_post(client_a, "/hooks/sms/inbound/", reply, fake_sms.auth_token)  # redelivered
+
+    with in_tenant(tenant_a):
+        response = SurveyResponse.objects.get()
+        assert (response.source, response.score, response.task) == ("sms_reply", 4, task)
+        assert InboundMessage.objects.get().result == "answered"
+        task.refresh_from_db()
+        assert task.status == "completed"
+
+
+def test_td_opts_out_and_an_unknown_number_changes_nothing(client_a, tenant_a, in_tenant, fake_sms):
+    task = _message_task(tenant_a, in_tenant, channel="phone", phone="+8613800138230")
+    stop = {"MessageSid": "SMin2", "From": "+8613800138230", "Body": "TD"}
+    stranger = {"MessageSid": "SMin3", "From": "+8613900000000", "Body": "TD"}
+
+    _signed_post(client_a, "/hooks/sms/inbound/", stranger, fake_sms.auth_token)
+    with in_tenant(tenant_a):
+        assert InboundMessage.objects.get().result == "unmatched"
+        task.refresh_from_db()
+        assert task.is_open
+
+    _signed_post(client_a, "/hooks/sms/inbound/", stop, fake_sms.auth_token)
+    with in_tenant(tenant_a):
+        task.refresh_from_db()
+        assert task.status == "cancelled" and task.contact.do_not_contact
+
+
+def test_another_clinic_sees_no_message_and_cannot_answer_for_it(
+    client_b,
+    tenant_a,
+    tenant_b,
+    in_tenant,
+    all_day,
+    fake_sms,
+    admin_client_b,
+    django_capture_on_commit_callbacks,
+):
+    with in_tenant(tenant_a):
+        one = survey_with([{"kind": "rating", "text_zh": "打分", "dimension": "overall"}])
+    _message_task(tenant_a, in_tenant, channel="sms", survey=one, phone="+8613800138231")
+    with in_tenant(tenant_a), django_capture_on_commit_callbacks(execute=True):
+        followup_tick()
+    reply = {"MessageSid": "SMin4", "From": "+8613800138231", "Body": "1"}
+
+    _signed_post(admin_client_b, "/hooks/sms/inbound/", reply, fake_sms.auth_token)
+
+    assert "王芳" not in admin_client_b.get("/outbox/").content.decode()
+    with in_tenant(tenant_a):
+        assert SurveyResponse.objects.count() == 0
+    with in_tenant(tenant_b):
+        assert InboundMessage.objects.get().result == "unmatched"
