@@ -42,19 +42,20 @@ class TwilioCompatibleSms:
 
     def __init__(self, *, base: str, account_sid: str, auth_token: str, sender: str, timeout=10):
         self.url = f"{base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self.auth = (account_sid, auth_token)
         self.sender = sender
         self.timeout = timeout
+        # One connection, kept alive, for a worker's batch of messages.
+        self.session = requests.Session()
+        self.session.auth = (account_sid, auth_token)
 
     def send(self, *, to: str, body: str, key: str, status_url: str) -> Sent:
         data = {"To": to, "From": self.sender, "Body": body}
         if status_url:
             data["StatusCallback"] = status_url
         try:
-            response = requests.post(
+            response = self.session.post(
                 self.url,
                 data=data,
-                auth=self.auth,
                 timeout=self.timeout,
                 # The provider drops a second request with the same token: a retry after a
                 # timeout (when we cannot know whether the first one went out) never sends

@@ -48,8 +48,8 @@ def followup_tick_task() -> dict:
     then every outbox message whose time has come goes to a worker."""
     result = vars(followup.followup_tick())
     due = outbox.outbox_due()
-    for message_id in due:
-        message_send_task.delay(message_id)
+    for start in range(0, len(due), outbox.BATCH):
+        messages_send_task.delay(due[start : start + outbox.BATCH])
     return result | {"messages_due": len(due)}
 
 
@@ -57,6 +57,12 @@ def followup_tick_task() -> dict:
 def message_send_task(message_id: int) -> str | None:
     """Send one outbox message; a message another worker took, or already sent, is left."""
     return outbox.message_send(message_id)
+
+
+@app.task
+def messages_send_task(message_ids: list[int]) -> dict:
+    """Send a batch of due outbox messages over one provider connection."""
+    return outbox.messages_send(message_ids)
 
 
 @app.task

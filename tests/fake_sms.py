@@ -22,6 +22,8 @@ class FakeSms:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real provider's API
+
             def log_message(self, *args):
                 pass
 

@@ -4,6 +4,7 @@ deadline from the clinic's reply time and a history of every change."""
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .encounters import Contact, Encounter
 from .people import Department
@@ -41,7 +42,7 @@ class Complaint(models.Model):
         HIGH = "high", _("High")
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("complaint status", "Open")
         INVESTIGATING = "investigating", _("Investigating")
         REPLIED = "replied", _("Replied")
         CLOSED = "closed", _("Closed")

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ log = logging.getLogger(__name__)
 Status = Message.Status
 
 MAX_ATTEMPTS = 5
+BATCH = 100  # messages a worker sends over one provider connection
 # A message left "sending" this long was taken by a worker that died mid-send: it goes back
 # to the queue (the provider's idempotency token keeps a resend from reaching the phone twice).
 STALE_SENDING = timedelta(minutes=10)
@@ -83,40 +83,64 @@ def message_queue(
     return message
 
 
-def _take(message_id: int, now: datetime) -> Message | None:
-    """Claim a queued, due message for this worker; None when another one has it or it is
-    not due (yet)."""
-    taken = Message.objects.filter(pk=message_id, status=Status.QUEUED, send_after__lte=now).update(
-        status=Status.SENDING, attempts=F("attempts") + 1
-    )
-    return Message.objects.get(pk=message_id) if taken else None
+def _take(message_ids: list[int], now: datetime) -> list[Message]:
+    """Claim the queued, due ones among ``message_ids`` for this worker, in one statement:
+    a message another worker took, already sent, or not due yet, is left out."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE crm_message SET status = %s, attempts = attempts + 1"
+            " WHERE id = ANY(%s) AND status = %s AND send_after <= %s RETURNING id",
+            [Status.SENDING, list(message_ids), Status.QUEUED, now],
+        )
+        taken = [row[0] for row in cursor.fetchall()]
+    return list(Message.objects.filter(pk__in=taken).order_by("pk"))
+
+
+def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dict[int, str]:
+    """Send a batch of messages over one provider connection; returns each taken message's
+    new status. The results are written in one transaction (one commit for the batch)."""
+    now = now or timezone.now()
+    taken = _take(message_ids, now)
+    if not taken:
+        return {}
+    provider = sms_provider()
+    results = []
+    for message in taken:
+        try:
+            results.append((message, _deliver(message, provider), None))
+        except ProviderError as exc:
+            results.append((message, None, exc))
+        except Exception as exc:  # an unexpected error must not leave the message "sending"
+            log.exception("Message %s: unexpected error while sending", message.pk)
+            results.append(
+                (message, None, ProviderError(f"{type(exc).__name__}: {exc}", retryable=True))
+            )
+    statuses = {}
+    with transaction.atomic():
+        for message, sent, error in results:
+            if error is not None:
+                statuses[message.pk] = _failed(
+                    message, str(error), retryable=error.retryable, now=now
+                )
+                continue
+            Message.objects.filter(pk=message.pk).update(
+                status=Status.DELIVERED if sent.delivered else Status.SENT,
+                provider_id=sent.provider_id,
+                sent_at=now,
+                delivered_at=now if sent.delivered else None,
+                last_error="",
+            )
+            message_result(message, sent=True, now=now)
+            statuses[message.pk] = Status.SENT
+    return statuses
 
 
 def message_send(message_id: int, *, now: datetime | None = None) -> str | None:
-    """Send one message; returns its new status, or None when it was not this worker's."""
-    now = now or timezone.now()
-    message = _take(message_id, now)
-    if message is None:
-        return None
-    try:
-        sent = _deliver(message)
-    except ProviderError as exc:
-        return _failed(message, str(exc), retryable=exc.retryable, now=now)
-    except Exception as exc:  # an unexpected error must not leave the message "sending"
-        log.exception("Message %s: unexpected error while sending", message.pk)
-        return _failed(message, f"{type(exc).__name__}: {exc}", retryable=True, now=now)
-    Message.objects.filter(pk=message.pk).update(
-        status=Status.DELIVERED if sent.delivered else Status.SENT,
-        provider_id=sent.provider_id,
-        sent_at=now,
-        delivered_at=now if sent.delivered else None,
-        last_error="",
-    )
-    message_result(message, sent=True, now=now)
-    return Status.SENT
+    """Send one message; its new status, or None when it was not this worker's to send."""
+    return messages_send([message_id], now=now).get(message_id)
 
 
-def _deliver(message: Message) -> Sent:
+def _deliver(message: Message, provider) -> Sent:
     if message.channel == Channel.EMAIL:
         try:
             EmailMessage(message.subject, message.body, None, [message.to]).send()
@@ -125,12 +149,11 @@ def _deliver(message: Message) -> Sent:
         return Sent(provider_id=f"email-{message.pk}")
     from tenants.services import tenant_url
 
-    status_url = tenant_url(connection.tenant, reverse("sms_status"))
-    return sms_provider().send(
+    return provider.send(
         to=message.to,
         body=message.body,
         key=f"{connection.schema_name}-{message.pk}",
-        status_url=status_url,
+        status_url=tenant_url(connection.tenant, reverse("sms_status")),
     )
 
 

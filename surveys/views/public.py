@@ -15,7 +15,6 @@ def _render(request, invitation, template, context, status=200):
     language = invitation.language if invitation is not None else None
     with translation.override(language or translation.get_language()):
         response = render(request, template, context, status=status)
-    response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"  # the link must not leak to other sites
     return response
 

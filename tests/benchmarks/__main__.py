@@ -4,6 +4,8 @@ lists the options of one suite.
   provision [--n N] [--series N] [--json PATH]
   followup  [--tasks N] [--encounters N] [--plan-encounters N] [--tenants N] [--requests N]
             [--only PART ...] [--rebuild] [--drop-fanout] [--json PATH]
+  surveys   [--only page outbox] [--users N] [--seconds N] [--workers N] [--messages N]
+            [--concurrency N] [--broker URL] [--json PATH]
 """
 
 import argparse
@@ -49,6 +51,20 @@ def _parser() -> argparse.ArgumentParser:
         "--drop-fanout", action="store_true", help="drop the fan-out tenants after the run"
     )
     followup.add_argument("--json", type=Path, default=RESULTS / "followup.json")
+    surveys = suites.add_parser("surveys", help="survey page under load, outbox (issue 4)")
+    surveys.add_argument(
+        "--only", nargs="+", choices=("page", "outbox"), default=["page", "outbox"]
+    )
+    surveys.add_argument("--users", type=int, default=50, help="concurrent patients (50)")
+    surveys.add_argument("--seconds", type=int, default=30, help="per load run (30)")
+    surveys.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
+    surveys.add_argument("--messages", type=int, default=10_000, help="outbox messages")
+    surveys.add_argument("--concurrency", type=int, default=4, help="Celery worker processes")
+    surveys.add_argument(
+        "--broker", default="redis://127.0.0.1:6379/14", help="a real broker for the outbox"
+    )
+    surveys.add_argument("--json", type=Path, default=RESULTS / "surveys.json")
+    surveys.set_defaults(database="carebridge_bench_surveys")
     # Its million tasks and 500 tenants are kept between runs: not in carebridge_bench, where
     # the provision suite drops every bench-* tenant and times clones against the catalog.
     followup.set_defaults(database="carebridge_bench_followup")
@@ -65,7 +81,7 @@ def main(argv: list[str]) -> int:
     # Provisioning queues the first admin's invitation, the fan-out one tick per tenant; an
     # in-process broker takes the messages as Redis would, and leaves nothing behind for the
     # next `./dev run` worker.
-    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["CELERY_BROKER_URL"] = getattr(args, "broker", "memory://")
     os.environ.setdefault("CAREBRIDGE_DATA_DIR", str(ROOT / ".data"))
     from saas.devtools.embedded import database_url_ensure
 
@@ -83,6 +99,18 @@ def main(argv: list[str]) -> int:
         from tests.benchmarks import provision
 
         provision.run(n=args.n, series=args.series, json_path=args.json)
+    elif args.suite == "surveys":
+        from tests.benchmarks import surveys
+
+        surveys.run(
+            parts=args.only,
+            users=args.users,
+            seconds=args.seconds,
+            workers=args.workers,
+            messages=args.messages,
+            concurrency=args.concurrency,
+            json_path=args.json,
+        )
     else:
         from tests.benchmarks import followup
 
