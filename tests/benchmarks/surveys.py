@@ -197,7 +197,8 @@ def page_measure(tenant, *, users: int, seconds: int, workers: int) -> dict:
     print(f"{len(tokens):,} links ready; gunicorn with {workers} workers on :{port}", flush=True)
     server = _gunicorn(port, workers)
     try:
-        asyncio.run(_load(port, host, tokens, questions, users=5, think=0, seconds=3))  # warm-up
+        # Warm-up: every gunicorn worker imports, compiles its templates and connects.
+        asyncio.run(_load(port, host, tokens, questions, users=10, think=0, seconds=8))
         print(f"{users} patients, 1 s think time, {seconds} s ...", flush=True)
         budgeted = asyncio.run(
             _load(port, host, tokens, questions, users=users, think=1.0, seconds=seconds)
