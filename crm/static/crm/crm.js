@@ -4,6 +4,8 @@ document.addEventListener("keydown", (event) => {
   if (!form || event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   if (target.matches("input[type=text], input[type=number], input[type=datetime-local], textarea, select")) return;
+  // The survey's own scales take digits too (a rating of 4 is not "outcome 4").
+  if (target.closest(".call-survey")) return;
   const digit = Number.parseInt(event.key, 10);
   if (!Number.isInteger(digit) || digit < 1) return;
   const radios = form.querySelectorAll("input[name=outcome]");
