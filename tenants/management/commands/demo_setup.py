@@ -34,6 +34,31 @@ def _demo_user(email: str, *, role: str | None = None, is_staff: bool = False) -
         user.groups.set([Group.objects.get(name=role)])
 
 
+# SMS costs the clinic money, so presets call and leave texting to each clinic's choice; the
+# demo opts in to show the whole path: a satisfaction survey link by SMS shortly after the
+# visit (Rules page: the step's channel "Survey link").
+DEMO_SMS_SURVEY = {
+    Tenant.Kind.HOSPITAL: (["discharge"], "出院满意度短信", "Satisfaction survey by SMS"),
+    Tenant.Kind.AESTHETIC: (["surgery", "treatment_course"], "术后满意度短信", "Survey by SMS"),
+    Tenant.Kind.DENTAL: (["outpatient", "surgery"], "就诊满意度短信", "Visit survey by SMS"),
+}
+
+
+def _demo_sms_survey(kind: str, locale: str) -> None:
+    from crm.models import FollowUpRule, RuleStep
+    from surveys.models import SurveyTemplate
+
+    kinds, name_zh, name_en = DEMO_SMS_SURVEY[kind]
+    name = name_zh if locale.startswith("zh") else name_en
+    survey = SurveyTemplate.objects.filter(published__isnull=False).order_by("pk").first()
+    rule = FollowUpRule.objects.create(
+        name=name, match_kinds=kinds, exclude_outcomes=["died"], position=99
+    )
+    RuleStep.objects.create(
+        rule=rule, name=name, offset_days=1, due_days=2, channel="survey_link", survey=survey
+    )
+
+
 class Command(BaseCommand):
     help = "Create the demo tenants and logins (idempotent)."
 
@@ -48,6 +73,8 @@ class Command(BaseCommand):
                 tenant = tenant_provision(
                     name=name, slug=slug, kind=kind, admin_email=admin_email, locale=locale
                 ).tenant
+                with tenant_context(tenant):
+                    _demo_sms_survey(kind, locale)
             with tenant_context(tenant):
                 _demo_user(admin_email, role="admin")
                 for role in DEMO_ROLES:
