@@ -20,5 +20,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("crm.urls")),
     path("settings/", tenant_views.tenant_settings, name="tenant_settings"),
+    path("", include("billing.urls_tenant", namespace="billing")),
     path("i18n/setlang/", set_language, name="set_language"),
 ]
