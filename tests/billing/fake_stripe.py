@@ -31,25 +31,18 @@ def _nest(pairs: list[tuple[str, str]]) -> dict:
     for key, value in pairs:
         parts = key.replace("]", "").split("[")
         node = root
-        for part, following in itertools.pairwise(parts):
-            node = node.setdefault(part, [] if following.isdigit() else {})
-            if isinstance(node, list):
-                index = int(following)
-                while len(node) <= index:
-                    node.append({})
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
     return _lists(root)
 
 
 def _lists(node):
+    """Dicts keyed 0, 1, 2 … are lists."""
     if isinstance(node, dict):
+        if node and all(k.isdigit() for k in node):
+            return [_lists(node[k]) for k in sorted(node, key=int)]
         return {k: _lists(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_lists(v) for v in node]
     return node
 
 

@@ -38,8 +38,12 @@ def test_a_paid_checkout_makes_the_trial_tenant_active(deliver, account_a, tenan
 def test_checkout_links_the_customer_when_the_account_has_none_yet(deliver, account_a, tenant_a):
     BillingAccount.objects.filter(pk=account_a.pk).update(stripe_customer_id=None)
 
-    deliver(se.event("checkout.session.completed",
-                     se.checkout_session(customer="cus_new", tenant_id=tenant_a.pk)))  # fmt: skip
+    deliver(
+        se.event(
+            "checkout.session.completed",
+            se.checkout_session(customer="cus_new", tenant_id=tenant_a.pk),
+        )
+    )
 
     assert BillingAccount.objects.get(pk=account_a.pk).stripe_customer_id == "cus_new"
     assert status_of(tenant_a) == "active"
@@ -52,8 +56,11 @@ def test_subscription_events_keep_a_mirror_and_set_the_plan(deliver, account_a, 
 
     mirror = Subscription.objects.get(stripe_id=sub["id"])
     assert (mirror.status, mirror.price_id, mirror.plan, mirror.interval) == (
-        "active", "price_pro_year", plans["professional"], "year",
-    )  # fmt: skip
+        "active",
+        "price_pro_year",
+        plans["professional"],
+        "year",
+    )
     assert mirror.current_period_end is not None
     account = BillingAccount.objects.get(pk=account_a.pk)
     assert (account.plan, account.interval) == (plans["professional"], "year")
@@ -64,8 +71,12 @@ def test_the_whole_life_trial_active_past_due_suspended_and_back(deliver, accoun
     deliver(se.event("customer.subscription.created", sub))
     assert status_of(tenant_a) == "active"
 
-    deliver(se.event("invoice.payment_failed",
-                     se.invoice(customer="cus_alpha", subscription=sub["id"], status="open")))  # fmt: skip
+    deliver(
+        se.event(
+            "invoice.payment_failed",
+            se.invoice(customer="cus_alpha", subscription=sub["id"], status="open"),
+        )
+    )
     assert status_of(tenant_a) == "past_due"
     grace = BillingAccount.objects.get(pk=account_a.pk).grace_ends_at
     assert grace > timezone.now() + timedelta(days=6)
@@ -145,9 +156,12 @@ def test_a_stale_signature_is_refused(deliver, account_a, tenant_a):
 
 
 def test_a_missing_signature_or_a_body_that_is_not_json_is_refused(public_client, deliver):
-    assert public_client.post(
-        "/billing/stripe/webhook/", data="{}", content_type="application/json"
-    ).status_code == 400
+    assert (
+        public_client.post(
+            "/billing/stripe/webhook/", data="{}", content_type="application/json"
+        ).status_code
+        == 400
+    )
     assert deliver({}, raw="not json").status_code == 400
     assert not WebhookEvent.objects.exists()
 
@@ -155,8 +169,10 @@ def test_a_missing_signature_or_a_body_that_is_not_json_is_refused(public_client
 def test_a_replayed_event_has_no_second_effect(deliver, account_a, tenant_a):
     sub = se.subscription(customer="cus_alpha", price="price_starter_month")
     deliver(se.event("customer.subscription.created", sub))
-    failed = se.event("invoice.payment_failed",
-                      se.invoice(customer="cus_alpha", subscription=sub["id"], status="open"))  # fmt: skip
+    failed = se.event(
+        "invoice.payment_failed",
+        se.invoice(customer="cus_alpha", subscription=sub["id"], status="open"),
+    )
     deliver(failed)
     grace = BillingAccount.objects.get(pk=account_a.pk).grace_ends_at
     audit_rows = ConsoleAuditEntry.objects.filter(tenant=tenant_a).count()
@@ -172,8 +188,10 @@ def test_a_replayed_event_has_no_second_effect(deliver, account_a, tenant_a):
 
 
 def test_the_task_run_twice_applies_the_event_once(deliver, account_a, tenant_a):
-    event = se.event("checkout.session.completed",
-                     se.checkout_session(customer="cus_alpha", tenant_id=tenant_a.pk))  # fmt: skip
+    event = se.event(
+        "checkout.session.completed",
+        se.checkout_session(customer="cus_alpha", tenant_id=tenant_a.pk),
+    )
     deliver(event)
     stored = WebhookEvent.objects.get(stripe_id=event["id"])
     audit_rows = ConsoleAuditEntry.objects.filter(tenant=tenant_a).count()
@@ -204,12 +222,19 @@ def test_updated_before_created_keeps_the_newest_state(deliver, account_a, plans
 
 def test_a_late_payment_failure_does_not_undo_a_newer_payment(deliver, account_a, tenant_a):
     now = int(time.time())
-    deliver(se.event("invoice.paid", se.invoice(customer="cus_alpha", subscription="sub_1"),
-                     created=now))  # fmt: skip
+    deliver(
+        se.event(
+            "invoice.paid", se.invoice(customer="cus_alpha", subscription="sub_1"), created=now
+        )
+    )
 
-    deliver(se.event("invoice.payment_failed",
-                     se.invoice(customer="cus_alpha", subscription="sub_1", status="open"),
-                     created=now - 120))  # fmt: skip
+    deliver(
+        se.event(
+            "invoice.payment_failed",
+            se.invoice(customer="cus_alpha", subscription="sub_1", status="open"),
+            created=now - 120,
+        )
+    )
 
     assert status_of(tenant_a) == "active"
 
@@ -220,8 +245,9 @@ def test_an_unknown_event_type_is_stored_and_changes_nothing(deliver, account_a,
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     assert (event.outcome, event.processed_at is not None) == (
-        "ignored: event type not handled", True,
-    )  # fmt: skip
+        "ignored: event type not handled",
+        True,
+    )
     assert status_of(tenant_a) == "trial"
 
 
@@ -236,9 +262,7 @@ def test_an_unknown_price_is_mirrored_but_keeps_the_plan(deliver, account_a, pla
     assert WebhookEvent.objects.get().outcome.startswith("unknown price")
 
 
-def test_a_checkout_for_a_tenant_that_no_longer_exists_is_recorded_and_ignored(
-    deliver, account_a
-):
+def test_a_checkout_for_a_tenant_that_no_longer_exists_is_recorded_and_ignored(deliver, account_a):
     session = se.checkout_session(customer="cus_gone", tenant_id=987654)
 
     response = deliver(se.event("checkout.session.completed", session))
@@ -291,8 +315,10 @@ def test_an_unapplied_event_is_queued_again_when_stripe_redelivers_it(
         raise ConnectionError("database went away")
 
     monkeypatch.setattr(handlers, "tenant_set_status", broken)
-    event = se.event("customer.subscription.created",
-                     se.subscription(customer="cus_alpha", price="price_starter_month"))  # fmt: skip
+    event = se.event(
+        "customer.subscription.created",
+        se.subscription(customer="cus_alpha", price="price_starter_month"),
+    )
     deliver(event)
     assert WebhookEvent.objects.get().processed_at is None
 
@@ -313,8 +339,12 @@ def test_an_event_for_a_customer_of_a_touches_only_a(deliver, account_a, account
     sub["metadata"] = {"tenant_id": str(tenant_b.pk)}  # whatever the metadata claims
 
     deliver(se.event("customer.subscription.created", sub))
-    deliver(se.event("invoice.payment_failed",
-                     se.invoice(customer="cus_alpha", subscription=sub["id"], status="open")))  # fmt: skip
+    deliver(
+        se.event(
+            "invoice.payment_failed",
+            se.invoice(customer="cus_alpha", subscription=sub["id"], status="open"),
+        )
+    )
 
     assert status_of(tenant_a) == "past_due"
     assert status_of(tenant_b) == "trial"
