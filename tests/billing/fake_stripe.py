@@ -47,7 +47,7 @@ def _lists(node):
 
 
 class FakeStripe:
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.requests: list[tuple[str, str, dict]] = []
         self.customers: dict[str, dict] = {}
         self.sessions: dict[str, dict] = {}
@@ -71,7 +71,7 @@ class FakeStripe:
             def do_POST(self):
                 fake._post(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -254,3 +254,29 @@ class FakeStripe:
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return response.status
+
+
+def main() -> None:
+    """Run the fake for a local demo: ``python -m tests.billing.fake_stripe --port 8102
+    --webhook http://localhost:8101/billing/stripe/webhook/`` (see README, Billing)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8102)
+    parser.add_argument("--webhook", required=True, help="our webhook URL on BASE_DOMAIN")
+    parser.add_argument(
+        "--price", action="append", default=[], metavar="PRICE_ID:INTERVAL",
+        help="a price the fake sells, e.g. price_starter_month:month (repeatable)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    fake = FakeStripe(port=args.port)
+    fake.webhook_url = args.webhook
+    for spec in args.price:
+        price, _sep, interval = spec.partition(":")
+        fake.prices[price] = interval or "month"
+    print(f"Fake Stripe on {fake.url}; webhooks to {fake.webhook_url}", flush=True)
+    fake.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
