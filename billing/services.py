@@ -17,6 +17,9 @@ from .entitlements import plan_default
 from .models import BillingAccount, BillingAuditEntry, Plan
 from .stripe.client import BillingNotConfigured, stripe_client
 
+# A subscription in these states is (or will again be) charged.
+LIVE_SUBSCRIPTION_STATES = ("active", "trialing", "past_due", "unpaid", "incomplete")
+
 
 def account_ensure(tenant: Tenant, *, plan: Plan | None = None) -> BillingAccount:
     """The tenant's billing account, opened on the trial plan if it has none yet."""
@@ -91,6 +94,18 @@ def checkout_start(
             code="no_price",
         )
     account = account_ensure(tenant)
+    if account.comped:
+        raise ValidationError(
+            _("Your plan is provided by CareBridge free of charge; there is nothing to pay."),
+            code="comped",
+        )
+    if account.subscriptions.filter(status__in=LIVE_SUBSCRIPTION_STATES).exists():
+        # A second Checkout would start a second subscription, charged on top of the first.
+        raise ValidationError(
+            _("You already have a subscription. Change the plan with the payment and "
+              "invoices button."),
+            code="subscribed",
+        )  # fmt: skip
     try:
         customer_id = _customer_ensure(account, email=email)
         session = stripe_client().v1.checkout.sessions.create(

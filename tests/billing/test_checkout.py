@@ -160,3 +160,40 @@ def test_checkout_of_b_uses_b_customer_only(client_b, admin_b, account_a, accoun
     session = next(iter(fake_stripe.sessions.values()))
     assert session["customer"] == "cus_beta"
     assert session["client_reference_id"] == str(account_b.tenant_id)
+
+
+def test_a_second_checkout_while_subscribed_is_refused(
+    client_a, admin_a, account_a, fake_stripe, deliver
+):
+    from tests.billing import stripe_events as se
+
+    deliver(
+        se.event(
+            "customer.subscription.created",
+            se.subscription(customer="cus_alpha", price="price_starter_month"),
+        )
+    )
+    login(client_a, "admin@alpha.test")
+
+    response = client_a.post(
+        "/billing/checkout/", {"plan": "professional", "interval": "month"}, follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "您已有订阅。请通过付款和发票按钮变更套餐。"
+    ]
+    assert fake_stripe.requests == []
+
+
+def test_a_comped_tenant_has_nothing_to_pay(client_a, admin_a, account_a, fake_stripe):
+    BillingAccount.objects.filter(pk=account_a.pk).update(comped=True)
+    login(client_a, "admin@alpha.test")
+
+    response = client_a.post(
+        "/billing/checkout/", {"plan": "starter", "interval": "month"}, follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "您的套餐由 CareBridge 免费提供，无需付款。"
+    ]
+    assert fake_stripe.requests == []
