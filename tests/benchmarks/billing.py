@@ -122,9 +122,7 @@ def run(*, n: int, json_path: Path) -> None:
     print(f"\nStripe webhooks, {n} events (ms per event)")
     print(f"{'step':<10} {'median':>8} {'p95':>8} {'max':>8}")
     for name, row in results.items():
-        print(
-            f"{name:<10} {row['median_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['max_ms']:>8.2f}"
-        )
+        print(f"{name:<10} {row['median_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['max_ms']:>8.2f}")
     ratio = results["endpoint"]["median_ms"] / results["verify"]["median_ms"]
     print(f"endpoint / verify (median): {ratio:.1f}x")
     load = os.getloadavg()
