@@ -7,5 +7,6 @@ def billing_banners(request) -> dict:
     if tenant is None or tenant.is_public or user is None or not user.is_authenticated:
         return {}
     from .entitlements import banners
+    from .views import MANAGE_BILLING
 
-    return {"billing_banners": banners(tenant)}
+    return {"billing_banners": banners(tenant, billing_admin=user.has_perm(MANAGE_BILLING))}

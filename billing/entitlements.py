@@ -238,9 +238,12 @@ class Banner:
     text: str
 
 
-def banners(tenant: Tenant, *, now: datetime | None = None) -> list[Banner]:
+def banners(
+    tenant: Tenant, *, billing_admin: bool = True, now: datetime | None = None
+) -> list[Banner]:
     """What every page of a tenant says about its subscription and allowances: payment
-    overdue (during grace), the end of a trial, and monthly allowances used up."""
+    overdue (during grace) and monthly allowances used up, to everyone; the end of a trial
+    only to those who can subscribe (``billing_admin``)."""
     now = now or timezone.now()
     account = account_of(tenant)
     found = []
@@ -259,7 +262,9 @@ def banners(tenant: Tenant, *, now: datetime | None = None) -> list[Banner]:
                        "method on the Billing page."),
             )
         )  # fmt: skip
-    elif tenant.status == Tenant.Status.TRIAL and account and account.trial_ends_at:
+    elif (
+        billing_admin and tenant.status == Tenant.Status.TRIAL and account and account.trial_ends_at
+    ):
         found.append(
             Banner(
                 "warning",

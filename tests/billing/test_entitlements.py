@@ -186,3 +186,46 @@ def test_banners_of_a_stay_on_a(client_b, admin_b, tenant_a, account_a, account_
 
     assert "SMS are used up" not in page
     assert "短信额度已用完" not in page
+
+
+def test_the_encounter_form_over_the_limit_says_why_and_keeps_the_input(
+    client_a, agent_a, tenant_a, in_tenant, account_a, plans
+):
+    limit_plan(plans["starter"], encounters_per_month=0)
+    with in_tenant(tenant_a):
+        contact = ContactFactory()
+    login(client_a, "agent@alpha.test")
+
+    response = client_a.post(
+        f"/contacts/{contact.pk}/encounters/new/",
+        {"kind": "discharge", "occurred_at": "2026-11-20T09:30", "diagnosis": "股骨颈骨折"},
+    )
+
+    assert response.status_code == 200
+    assert (
+        response.context["form"]
+        .non_field_errors()[0]
+        .startswith("本月新增就诊记录额度为 0 条（Starter 套餐），已经用完。")
+    )
+    assert response.context["form"]["diagnosis"].value() == "股骨颈骨折"
+    assert "暂停录入新就诊记录" in response.content.decode()  # the banner
+    with in_tenant(tenant_a):
+        assert not Encounter.objects.filter(contact=contact).exists()
+
+
+def test_the_trial_banner_is_for_those_who_can_subscribe(client_a, admin_a, agent_a, account_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.models import BillingAccount
+
+    BillingAccount.objects.filter(pk=account_a.pk).update(
+        trial_ends_at=timezone.now() + timedelta(days=5)
+    )
+    login(client_a, "admin@alpha.test")
+    assert "试用至" in client_a.get("/").content.decode()
+
+    client_a.logout()
+    login(client_a, "agent@alpha.test")
+    assert "试用至" not in client_a.get("/").content.decode()
