@@ -12,6 +12,7 @@ from tenants.models import Tenant
 from tenants.views import vendor_staff_required
 
 from . import selectors, services
+from .entitlements import storage_used_mb
 from .forms import CompForm, PlanForm, TrialExtendForm
 from .models import Plan
 
@@ -42,6 +43,7 @@ def tenant_detail(request, tenant_id):
             "tenant": tenant,
             "row": row,
             **selectors.billing_console_detail(tenant),
+            "storage_mb": storage_used_mb(tenant),
             "trial_form": TrialExtendForm(),
             "comp_form": CompForm(initial={"plan": row.plan}),
         },

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -208,6 +208,22 @@ class Allowance:
 
 
 SEATS_LABEL = gettext_lazy("Staff seats")
+STORAGE_LABEL = gettext_lazy("Database storage (MB)")
+MB = 1024 * 1024
+
+
+def storage_used_mb(tenant: Tenant) -> int:
+    """Size of the tenant's schema (tables, indexes, TOAST), in MB rounded up. Shown against
+    the plan's storage, not enforced: uploaded files are not counted yet."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'm')",
+            [tenant.schema_name],
+        )
+        size = cursor.fetchone()[0]
+    return -(-int(size) // MB)
 
 
 def usage_summary(
@@ -216,9 +232,11 @@ def usage_summary(
     active_seats: int,
     plan: Plan | None = None,
     meters: dict[str, int] | None = None,
+    storage: bool = False,
 ) -> list[Allowance]:
-    """Seats and this month's meters against the plan's limits. The console passes the plan
-    and meters it already loaded for every tenant at once."""
+    """Seats and this month's meters against the plan's limits, and with ``storage`` the
+    schema's size. The console's list passes the plan and meters it already loaded for every
+    tenant at once (and leaves out storage, which costs a catalog scan per tenant)."""
     plan = plan if plan is not None else plan_of(tenant)
     if meters is None:
         meters = dict(
@@ -226,10 +244,14 @@ def usage_summary(
                 "metric", "used"
             )
         )
-    return [
+    found = [
         Allowance("seats", str(SEATS_LABEL), active_seats, plan.staff_seats if plan else None),
         *(Allowance(m.value, str(m.label), meters.get(m, 0), limit_of(plan, m)) for m in Metric),
     ]
+    if storage:
+        limit = plan.storage_gb * 1024 if plan and plan.storage_gb is not None else None
+        found.append(Allowance("storage", str(STORAGE_LABEL), storage_used_mb(tenant), limit))
+    return found
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def billing_page(request):
             "account": account,
             "plan": entitlements.plan_of(tenant),
             "subscription": selectors.subscription_current(account),
-            "usage": entitlements.usage_summary(tenant, active_seats=seats),
+            "usage": entitlements.usage_summary(tenant, active_seats=seats, storage=True),
             "plans": selectors.plans_public(),
             "stripe_ready": is_configured(),
         },

@@ -17,6 +17,8 @@ def test_the_billing_page_shows_plan_status_and_usage_to_the_admin(client_a, adm
     assert usage["encounters"] == (0, 500)
     assert usage["sms"] == (0, 500)
     assert usage["seats"][1] == 5
+    assert usage["storage"][0] > 0  # the schema's tables and indexes
+    assert usage["storage"][1] == 5 * 1024
 
 
 def test_an_agent_cannot_open_billing_nor_start_a_checkout(client_a, agent_a, fake_stripe, plans):

@@ -191,6 +191,7 @@ def test_tenant_detail_shows_subscription_events_and_actions(
 
     assert response.status_code == 200
     assert response.context["account"] == account_a
+    assert response.context["storage_mb"] > 0
     assert public_client.get("/console/billing/tenants/999999/").status_code == 404
 
 
