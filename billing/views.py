@@ -3,9 +3,11 @@ tenant's host: its Billing page (administrators only). Thin: parse, call a servi
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpResponse, HttpResponseBadRequest
@@ -40,6 +42,10 @@ def signup(request):
     if code := request.GET.get("plan"):
         initial["plan"] = Plan.objects.filter(public=True, code=code).first()
     form = SignupForm(request.POST or None, initial=initial)
+    if request.method == "POST" and not _signup_allowed(request):
+        form.is_valid()  # errors of the fields still shown, what was typed kept
+        form.add_error(None, _("Too many sign-ups from your network. Please try again in an hour."))
+        return render(request, "billing/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -54,6 +60,19 @@ def signup(request):
             request.session["signup_tenant"] = result.tenant.pk
             return redirect("billing:signup_done")
     return render(request, "billing/signup.html", {"form": form})
+
+
+def _signup_allowed(request) -> bool:
+    """At most BILLING_SIGNUPS_PER_HOUR sign-up attempts per address and hour: each one may
+    create a schema, and the form would otherwise also probe which names are taken."""
+    key = f"billing:signup:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        attempts = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3600)
+        attempts = 1
+    return attempts <= settings.BILLING_SIGNUPS_PER_HOUR
 
 
 def signup_done(request):

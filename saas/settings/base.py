@@ -213,6 +213,7 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_DASHBOARD_URL = "https://dashboard.stripe.com"
 BILLING_TRIAL_DAYS = env_int("BILLING_TRIAL_DAYS", 14)
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7)
+BILLING_SIGNUPS_PER_HOUR = env_int("BILLING_SIGNUPS_PER_HOUR", 5)  # per client address
 
 # --- Wagtail ----------------------------------------------------------------------------
 WAGTAIL_SITE_NAME = "CareBridge"

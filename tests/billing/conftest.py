@@ -16,6 +16,14 @@ PRICES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _signup_limits_reset():
+    """The sign-up limit counts per address in the cache; every test here comes from one."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def _fake_stripe_server():
     fake = FakeStripe().start()

@@ -91,3 +91,18 @@ def test_signup_refuses_a_plan_that_is_not_on_sale(public_client, plans):
 
 def test_signup_done_without_a_signup_goes_back_to_the_form(public_client):
     assert public_client.get("/signup/done/")["Location"] == "/signup/"
+
+
+def test_signups_from_one_address_are_limited(public_client, plans, settings):
+    settings.BILLING_SIGNUPS_PER_HOUR = 2
+    public_client.post("/signup/", {**SIGNUP, "slug": "Bad Slug!"})
+    public_client.post("/signup/", {**SIGNUP, "slug": "Bad Slug!"})
+
+    response = public_client.post("/signup/", SIGNUP)
+
+    assert response.status_code == 429
+    assert response.context["form"].non_field_errors() == [
+        "来自您所在网络的注册过多，请一小时后再试。"
+    ]
+    assert response.context["form"]["name"].value() == "Gamma 口腔"
+    assert not Tenant.objects.filter(schema_name="gamma").exists()
