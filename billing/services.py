@@ -203,8 +203,9 @@ def trial_extend(*, tenant: Tenant, days: int, actor) -> BillingAccount:
             _("Only a tenant in trial (or suspended after its trial) can get more trial."),
             code="not_trial",
         )
-    account = account_ensure(tenant)
-    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+    # Without an account yet, the extension counts from now, not from a default trial.
+    BillingAccount.objects.get_or_create(tenant=tenant, defaults={"plan": plan_default()})
+    account = BillingAccount.objects.select_for_update().get(tenant=tenant)
     start = max(timezone.now(), account.trial_ends_at or timezone.now())
     account.trial_ends_at = start + timedelta(days=days)
     if tenant.status == Tenant.Status.SUSPENDED:

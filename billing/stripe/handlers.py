@@ -215,7 +215,13 @@ def subscription_changed(event: WebhookEvent, sub: dict) -> str:
     elif status in LATE_STATES:
         effect = _past_due(account, f"subscription {status}")
     elif status in ENDED_STATES:
-        effect = _ended(account, "subscription ended")
+        others = account.subscriptions.exclude(stripe_id=sub["id"]).filter(status__in=ACTIVE_STATES)
+        # An old subscription ending (replaced by a new one) does not end the service.
+        effect = (
+            "another subscription is active"
+            if others.exists()
+            else _ended(account, "subscription ended")
+        )
     else:
         effect = f"status {status}: no change"
     return f"{mirrored}; {effect}"

@@ -199,3 +199,14 @@ def test_a_comped_tenant_has_nothing_to_pay(client_a, admin_a, account_a, fake_s
         "您的套餐由 CareBridge 免费提供，无需付款。"
     ]
     assert fake_stripe.requests == []
+
+
+def test_the_portal_of_b_opens_b_customer_only(client_b, admin_b, account_a, account_b,
+                                               fake_stripe):  # fmt: skip
+    fake_stripe.customers["cus_beta"] = {"id": "cus_beta"}
+    login(client_b, "admin@beta.test")
+
+    response = client_b.post("/billing/portal/")
+
+    assert response["Location"] == f"{fake_stripe.url}/portal/cus_beta"
+    assert [r[2]["customer"] for r in fake_stripe.requests] == ["cus_beta"]

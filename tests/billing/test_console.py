@@ -230,3 +230,14 @@ def test_one_trial_plan_at_a_time(public_client, vendor_staff, plans):
     assert list(Plan.objects.filter(is_default=True).values_list("code", flat=True)) == [
         "clinic-lite"
     ]
+
+
+def test_extending_the_trial_of_a_tenant_without_account_counts_from_now(
+    public_client, vendor_staff, tenant_b
+):
+    login(public_client, "ops@carebridge.test")
+
+    public_client.post(f"/console/billing/tenants/{tenant_b.pk}/trial/", {"days": "7"})
+
+    ends = BillingAccount.objects.get(tenant=tenant_b).trial_ends_at
+    assert timedelta(days=6, hours=23) < ends - timezone.now() <= timedelta(days=7)

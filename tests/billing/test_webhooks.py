@@ -376,3 +376,20 @@ def test_a_checkout_naming_b_with_a_stranger_customer_does_not_relink_b(
     assert WebhookEvent.objects.get().outcome == (
         "ignored: tenant is linked to another Stripe customer"
     )
+
+
+def test_an_old_subscription_ending_does_not_suspend_a_tenant_with_a_new_one(
+    deliver, account_a, tenant_a
+):
+    old = se.subscription(customer="cus_alpha", price="price_starter_month")
+    new = se.subscription(customer="cus_alpha", price="price_pro_month")
+    now = int(time.time())
+    deliver(se.event("customer.subscription.created", old, created=now - 100))
+    deliver(se.event("customer.subscription.created", new, created=now - 50))
+
+    deliver(se.event("customer.subscription.deleted", {**old, "status": "canceled"}, created=now))
+
+    assert status_of(tenant_a) == "active"
+    assert WebhookEvent.objects.get(type="customer.subscription.deleted").outcome.endswith(
+        "another subscription is active"
+    )
