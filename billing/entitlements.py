@@ -12,8 +12,10 @@ Every feature asks here instead of reading plans itself:
 * SMS per month: the outbox calls ``sms_allowance(tenant)`` before sending and
   ``usage_record(tenant, "sms", n)`` for what it sent. Over the limit, messages stay queued
   until the next month or an upgrade;
-* features (API access, webhooks, custom domain, tier-3 audit, PDF export):
-  ``feature_allowed(tenant, "api_access")``.
+* features: ``feature_allowed(tenant, "audit_tier3")`` decides whether completed centre
+  follow-ups are sampled for tier-3 spot checks (crm.services.followup); API access,
+  outbound webhooks, custom domain and PDF export are for those features to ask as they
+  are built (``feature_allowed(tenant, "api_access")``).
 
 A month is a calendar month in UTC. Meters live in the public schema (one row per tenant,
 metric and month), so the vendor console reads every tenant's usage in one query."""

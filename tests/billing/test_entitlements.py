@@ -229,3 +229,26 @@ def test_the_trial_banner_is_for_those_who_can_subscribe(client_a, admin_a, agen
     client_a.logout()
     login(client_a, "agent@alpha.test")
     assert "试用至" not in client_a.get("/").content.decode()
+
+
+def test_tier_3_spot_checks_need_a_plan_with_the_audit(tenant_a, in_tenant, account_a, plans):
+    from crm.models import FollowUpRule, FollowUpTask
+    from tests.crm.test_attempts import log, new_task
+
+    assert plans["starter"].audit_tier3 is False
+    with in_tenant(tenant_a):
+        FollowUpRule.objects.update(active=False)
+        tenant_a.spot_check_percent = 100
+        agent = StaffFactory(role="agent")
+        task = new_task()
+        log(task, agent, "reached")
+        drawn_on_starter = FollowUpTask.objects.filter(spot_check_of=task).exists()
+
+        from billing.models import BillingAccount
+
+        BillingAccount.objects.filter(pk=account_a.pk).update(plan=plans["professional"])
+        other = new_task()
+        log(other, agent, "reached")
+        drawn_on_professional = FollowUpTask.objects.filter(spot_check_of=other).exists()
+
+    assert (drawn_on_starter, drawn_on_professional) == (False, True)
