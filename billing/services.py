@@ -17,8 +17,9 @@ from .entitlements import plan_default
 from .models import BillingAccount, BillingAuditEntry, Plan
 from .stripe.client import BillingNotConfigured, stripe_client
 
-# A subscription in these states is (or will again be) charged.
-LIVE_SUBSCRIPTION_STATES = ("active", "trialing", "past_due", "unpaid", "incomplete")
+# A subscription in these states is (or will again be) charged. Not "incomplete": its first
+# payment failed in Checkout, Stripe lets it expire unpaid, and a new Checkout is the way out.
+LIVE_SUBSCRIPTION_STATES = ("active", "trialing", "past_due", "unpaid")
 
 
 def account_ensure(tenant: Tenant, *, plan: Plan | None = None) -> BillingAccount:
