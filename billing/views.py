@@ -130,6 +130,9 @@ def billing_page(request):
             "account": account,
             "plan": entitlements.plan_of(tenant),
             "subscription": selectors.subscription_current(account),
+            "subscribed": account.subscriptions.filter(
+                status__in=services.LIVE_SUBSCRIPTION_STATES
+            ).exists(),
             "usage": entitlements.usage_summary(tenant, active_seats=seats, storage=True),
             "plans": selectors.plans_public(),
             "stripe_ready": is_configured(),

@@ -210,3 +210,24 @@ def test_the_portal_of_b_opens_b_customer_only(client_b, admin_b, account_a, acc
 
     assert response["Location"] == f"{fake_stripe.url}/portal/cus_beta"
     assert [r[2]["customer"] for r in fake_stripe.requests] == ["cus_beta"]
+
+
+def test_a_subscribed_tenant_is_sent_to_the_portal_not_to_a_new_checkout(
+    client_a, admin_a, account_a, deliver
+):
+    from tests.billing import stripe_events as se
+
+    login(client_a, "admin@alpha.test")
+    before = client_a.get("/billing/").content.decode()
+    deliver(
+        se.event(
+            "customer.subscription.created",
+            se.subscription(customer="cus_alpha", price="price_starter_month"),
+        )
+    )
+
+    after = client_a.get("/billing/").content.decode()
+
+    assert "/billing/checkout/" in before
+    assert "/billing/checkout/" not in after
+    assert "/billing/portal/" in after
