@@ -40,6 +40,7 @@ def _tenant_nav(user) -> list[dict]:
         items.append(
             {"url": reverse("tenant_settings"), "label": _("Settings"), "name": "settings"}
         )
+        items.append({"url": reverse("billing:page"), "label": _("Billing"), "name": "billing"})
     return items
 
 
@@ -47,6 +48,10 @@ def _public_nav(user) -> list[dict]:
     items = [{"url": reverse("landing"), "label": _("Home"), "name": "landing"}]
     if user.is_active and user.is_staff:
         items.append({"url": reverse("console:tenants"), "label": _("Console"), "name": "console"})
+        items.append(
+            {"url": reverse("billing_console:tenants"), "label": _("Billing"), "name": "billing"}
+        )
+    items.append({"url": reverse("billing:pricing"), "label": _("Pricing"), "name": "pricing"})
     return items
 
 

@@ -43,7 +43,8 @@ class SuspendedTenantMiddleware:
     'account suspended' page."""
 
     SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-    ALWAYS_ALLOWED = ("login", "logout", "set_language")
+    # A suspended tenant can still subscribe or pay, which is how it gets out of suspension.
+    ALWAYS_ALLOWED = ("login", "logout", "set_language", "billing:checkout", "billing:portal")
 
     def __init__(self, get_response):
         self.get_response = get_response

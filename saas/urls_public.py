@@ -9,7 +9,9 @@ from saas.forms import EmailAuthenticationForm
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("console/billing/", include("billing.urls_console", namespace="billing_console")),
     path("console/", include("tenants.urls", namespace="console")),
+    path("", include("billing.urls_public", namespace="billing")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

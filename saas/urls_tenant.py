@@ -21,5 +21,6 @@ urlpatterns = [
     path("", include("crm.urls")),
     path("", include("surveys.urls")),
     path("settings/", tenant_views.tenant_settings, name="tenant_settings"),
+    path("", include("billing.urls_tenant", namespace="billing")),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

@@ -155,7 +155,7 @@ class ComplaintEvent(models.Model):
     """One change of a complaint: who, when, what."""
 
     class Action(models.TextChoices):
-        CREATED = "created", _("Received")
+        CREATED = "created", pgettext_lazy("complaint event", "Received")
         STATUS = "status", _("Status changed")
         EDITED = "edited", _("Details changed")
         REPLIED = "replied", _("Replied to the customer")

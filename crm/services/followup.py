@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 
+from billing import entitlements
+
 from ..calendar import local_date, local_midnight, next_calling_time, tenant_zone
 from ..models import (
     AuditEntry,
@@ -268,6 +270,8 @@ def spot_check_draw(task: FollowUpTask, *, now: datetime | None = None) -> Follo
     if task.tier != RuleStep.Tier.CENTRE or task.status != Status.COMPLETED:
         return None
     if not spot_check_sampled(task.pk, connection.tenant.spot_check_percent):
+        return None
+    if not entitlements.feature_allowed(connection.tenant, "audit_tier3"):
         return None
     zone = tenant_zone(connection.tenant)
     due_at = local_midnight(local_date(now, zone) + timedelta(days=SPOT_CHECK_DUE_DAYS + 1), zone)

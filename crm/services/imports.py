@@ -15,6 +15,8 @@ from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import entitlements
+
 from .. import importing
 from ..calendar import tenant_zone
 from ..models import (
@@ -202,19 +204,31 @@ def import_run(job_id: int) -> ImportJob:
     changed_ids: list[int] = []
     errors = list(checked.errors)
     done = len(errors)
+    tenant = connection.tenant
     for start in range(0, len(checked.valid), CHUNK):
         chunk = checked.valid[start : start + CHUNK]
         with transaction.atomic():
+            # The plan's monthly encounter allowance: reserved for the chunk, the unused
+            # part (rows that update known encounters) given back at its end.
+            allowance, taken = entitlements.usage_reserve(tenant, "encounters", len(chunk)), 0
             for row in chunk:
                 try:
                     with transaction.atomic():
                         outcome, encounter_id = _row_commit(row.values)
+                        if outcome == "created":
+                            if taken == allowance:
+                                raise entitlements.encounter_limit_error(tenant)
+                            taken += 1
+                except ValidationError as exc:  # over the plan's limit: this row waits
+                    errors.append({"row": row.number, "column": "", "message": exc.messages[0]})
+                    continue
                 except Exception as exc:  # a row the checks let through but the database refused
                     errors.append({"row": row.number, "column": "", "message": str(exc)[:200]})
                     continue
                 counts[outcome] += 1
                 if outcome != "unchanged":
                     changed_ids.append(encounter_id)
+            entitlements.usage_release(tenant, "encounters", allowance - taken)
         done += len(chunk)
         ImportJob.objects.filter(pk=job.pk).update(processed_rows=done)
     encounters_plan_later(changed_ids)

@@ -5,12 +5,17 @@ the queue with a growing delay until MAX_ATTEMPTS, after which it is failed with
 kept. Nothing is ever deleted."""
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import entitlements
+from billing.models import UsageMeter
 
 from ..calendar import next_calling_time, tenant_zone
 from ..messaging import DEFAULTS, render_text
@@ -20,6 +25,7 @@ from ..sms import ProviderError, Sent, sms_provider
 
 log = logging.getLogger(__name__)
 Status = Message.Status
+Metric = UsageMeter.Metric
 
 MAX_ATTEMPTS = 5
 BATCH = 100  # messages a worker sends over one provider connection
@@ -100,7 +106,7 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
     """Send a batch of messages over one provider connection; returns each taken message's
     new status. The results are written in one transaction (one commit for the batch)."""
     now = now or timezone.now()
-    taken = _take(message_ids, now)
+    taken = _hold_over_allowance(_take(message_ids, now), now)
     if not taken:
         return {}
     provider = sms_provider()
@@ -117,6 +123,8 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
             )
     statuses = {}
     with transaction.atomic():
+        unsent_sms = sum(1 for m, _sent, error in results if error and m.channel == Channel.SMS)
+        entitlements.usage_release(connection.tenant, Metric.SMS, unsent_sms, now=now)
         for message, sent, error in results:
             if error is not None:
                 statuses[message.pk] = _failed(
@@ -133,6 +141,25 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
             message_result(message, sent=True, now=now)
             statuses[message.pk] = Status.SENT
     return statuses
+
+
+def _hold_over_allowance(taken: list[Message], now: datetime) -> list[Message]:
+    """SMS beyond the plan's monthly allowance are not sent: they go back to the queue until
+    the next month begins (an upgrade lets the next tick send them), and say why."""
+    sms = [m for m in taken if m.channel == Channel.SMS]
+    granted = entitlements.usage_reserve(connection.tenant, Metric.SMS, len(sms), now=now)
+    held = sms[granted:]
+    if not held:
+        return taken
+    next_month = entitlements.next_period_start(now)
+    Message.objects.filter(pk__in=[m.pk for m in held]).update(
+        status=Status.QUEUED,
+        attempts=F("attempts") - 1,  # not an attempt: nothing was tried
+        send_after=datetime(next_month.year, next_month.month, 1, tzinfo=UTC),
+        last_error=_("This month's SMS allowance is used up: waits for the next month."),
+    )
+    held_ids = {m.pk for m in held}
+    return [m for m in taken if m.pk not in held_ids]
 
 
 def message_send(message_id: int, *, now: datetime | None = None) -> str | None:

@@ -6,6 +6,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import entitlements
+
 from ..models import AuditEntry, Contact, ContactPhone, Encounter, FollowUpTask
 from ..phones import phone_normalise
 from .planning import contact_cancel_open_tasks, encounter_cascade, encounters_plan_later
@@ -90,6 +92,10 @@ def encounter_save(encounter: Encounter) -> Encounter:
     if encounter.age is None and encounter.contact.birth_date:
         encounter.age = _age_on(encounter.contact.birth_date, encounter.occurred_at)
     encounter.full_clean()
+    if encounter._state.adding and not entitlements.usage_reserve(
+        connection.tenant, "encounters", 1
+    ):
+        raise entitlements.encounter_limit_error(connection.tenant)
     encounter.save()
     encounter_cascade(encounter)
     encounters_plan_later([encounter.pk])

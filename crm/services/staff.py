@@ -10,13 +10,14 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from billing import entitlements
 from saas.celery import enqueue_on_commit
 
 from ..models import Department
@@ -99,6 +100,9 @@ def staff_invite(
         raise ValidationError(
             {"email": _("A staff member with this email address already exists.")}
         )
+    entitlements.seats_check(
+        connection.tenant, active_seats=User.objects.filter(is_active=True).count()
+    )
 
     first_name, _sep, last_name = (full_name or "").strip().partition(" ")
     user = User(username=email, email=email, first_name=first_name[:150], last_name=last_name[:150])
@@ -170,6 +174,10 @@ def staff_deactivate(*, user, acting_user) -> None:
 
 
 def staff_reactivate(*, user) -> None:
+    if not user.is_active:
+        entitlements.seats_check(
+            connection.tenant, active_seats=User.objects.filter(is_active=True).count()
+        )
     user.is_active = True
     user.save(update_fields=["is_active"])
 

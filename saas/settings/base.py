@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "saas.context_processors.shell",
+                "billing.context_processors.billing_banners",
             ],
         },
     },
@@ -216,6 +217,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Billing (Stripe) ------------------------------------------------------------------
+# Without a secret key the product runs, and the Billing page says online payment is off.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_DASHBOARD_URL = "https://dashboard.stripe.com"
+BILLING_TRIAL_DAYS = env_int("BILLING_TRIAL_DAYS", 14)
+BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7)
+BILLING_SIGNUPS_PER_HOUR = env_int("BILLING_SIGNUPS_PER_HOUR", 5)  # per client address
+
 # --- Wagtail ----------------------------------------------------------------------------
 WAGTAIL_SITE_NAME = "CareBridge"
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", f"http://{BASE_DOMAIN}")
@@ -238,4 +249,6 @@ CELERY_BEAT_SCHEDULE = {
     "schema-pool-refill": {"task": "tenants.tasks.schema_pool_refill_task", "schedule": 300.0},
     # Close follow-up windows, release stale claims, move overdue tier-1 work to the centre.
     "followup-tick": {"task": "crm.tasks.followup_fanout_task", "schedule": 300.0},
+    # Suspend tenants whose payment grace period or trial has run out.
+    "billing-tick": {"task": "billing.tasks.billing_tick_task", "schedule": 3600.0},
 }

@@ -21,3 +21,7 @@ TENANT_POOL_SIZE = 0
 # Serve static files straight from the apps: no collectstatic before a test run.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Stripe: tests/billing runs a fake Stripe API on 127.0.0.1 and signs webhooks with this.
+STRIPE_SECRET_KEY = "sk_test_carebridge"
+STRIPE_WEBHOOK_SECRET = "whsec_test_carebridge"
+STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens: a test that forgets the fake fails

@@ -6,6 +6,7 @@ lists the options of one suite.
             [--only PART ...] [--rebuild] [--drop-fanout] [--json PATH]
   surveys   [--only page outbox] [--users N] [--seconds N] [--workers N] [--messages N]
             [--concurrency N] [--broker URL] [--json PATH]
+  billing   [--events N] [--json PATH]
 """
 
 import argparse
@@ -68,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     # Its million tasks and 500 tenants are kept between runs: not in carebridge_bench, where
     # the provision suite drops every bench-* tenant and times clones against the catalog.
     followup.set_defaults(database="carebridge_bench_followup")
+    billing = suites.add_parser("billing", help="Stripe webhooks (issue 8)")
+    billing.add_argument("--events", type=int, default=1000, help="events delivered (1000)")
+    billing.add_argument("--json", type=Path, default=RESULTS / "billing.json")
+    billing.set_defaults(database="carebridge_bench")
     return parser
 
 
@@ -111,6 +116,10 @@ def main(argv: list[str]) -> int:
             concurrency=args.concurrency,
             json_path=args.json,
         )
+    elif args.suite == "billing":
+        from tests.benchmarks import billing
+
+        billing.run(n=args.events, json_path=args.json)
     else:
         from tests.benchmarks import followup
 

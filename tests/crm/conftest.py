@@ -1,5 +1,6 @@
 import pytest
 
+from tests.billing.conftest import account_a, plans  # noqa: F401  (billing's, used here)
 from tests.conftest import login
 
 

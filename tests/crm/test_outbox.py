@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.models import FollowUpRule, FollowUpTask, InboundMessage, Message
 from crm.services import outbox
@@ -266,3 +266,28 @@ def test_another_clinic_sees_no_message_and_cannot_answer_for_it(
         assert SurveyResponse.objects.count() == 0
     with in_tenant(tenant_b):
         assert InboundMessage.objects.get().result == "unmatched"
+
+
+def test_sms_beyond_the_plans_monthly_allowance_wait_for_next_month(
+    tenant_a, in_tenant, all_day, fake_sms, account_a, plans, django_capture_on_commit_callbacks
+):
+    from billing import entitlements
+    from billing.models import Plan
+
+    Plan.objects.filter(pk=plans["starter"].pk).update(sms_per_month=1)
+    first = _message_task(tenant_a, in_tenant, phone="+8613800138232")
+    with in_tenant(tenant_a):
+        second = EncounterFactory(
+            contact=ContactFactory(name="李雷", phone="+8613800138233"),
+            occurred_at=timezone.now() - timedelta(days=1),
+        )
+        encounters_plan([second.pk])
+        with django_capture_on_commit_callbacks(execute=True), translation.override("en"):
+            followup_tick()
+        sent, held = Message.objects.order_by("pk")
+        assert sent.status == "sent" and sent.task_id == first.pk
+        assert (held.status, held.attempts) == ("queued", 0)
+        assert "allowance is used up" in held.last_error
+        assert held.send_after.day == 1 and held.send_after > timezone.now()
+    assert len(fake_sms.sent) == 1
+    assert entitlements.usage_used(tenant_a, "sms") == 1
