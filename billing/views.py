@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpResponse, HttpResponseBadRequest
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from saas import ratelimit
 from saas.celery import enqueue_on_commit
 
 from . import entitlements, selectors, services
@@ -66,13 +66,7 @@ def _signup_allowed(request) -> bool:
     """At most BILLING_SIGNUPS_PER_HOUR sign-up attempts per address and hour: each one may
     create a schema, and the form would otherwise also probe which names are taken."""
     key = f"billing:signup:{request.META.get('REMOTE_ADDR', '')}"
-    cache.add(key, 0, timeout=3600)
-    try:
-        attempts = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=3600)
-        attempts = 1
-    return attempts <= settings.BILLING_SIGNUPS_PER_HOUR
+    return ratelimit.hit(key, limit=settings.BILLING_SIGNUPS_PER_HOUR, seconds=3600)
 
 
 def signup_done(request):

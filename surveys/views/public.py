@@ -1,14 +1,26 @@
 """The patient's side: a survey opened from a link, on the clinic's domain, without login,
 in the contact's language. Every state of a link has its own clear page."""
 
+from django.db import connection
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.views.decorators.cache import never_cache
+
+from saas import ratelimit
 
 from .. import selectors, services
 from ..services import LinkState
 
 STATE_STATUS = {LinkState.INVALID: 404, LinkState.EXPIRED: 410, LinkState.ANSWERED: 200}
+# Wrong links per address and hour before the page stops answering: guessing a token is
+# hopeless anyway (144 random bits, signed), this keeps anyone from trying at volume.
+INVALID_LINKS_PER_HOUR = 30
+
+
+def _guessing(request) -> bool:
+    key = f"surveys:invalid:{connection.schema_name}:{request.META.get('REMOTE_ADDR', '')}"
+    return not ratelimit.hit(key, limit=INVALID_LINKS_PER_HOUR, seconds=3600)
 
 
 def _render(request, invitation, template, context, status=200):
@@ -22,6 +34,8 @@ def _render(request, invitation, template, context, status=200):
 
 
 def _state_page(request, invitation, state, *, thanks=False):
+    if state == LinkState.INVALID and _guessing(request):
+        return HttpResponse(status=429)
     return _render(
         request,
         invitation,

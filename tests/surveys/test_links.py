@@ -140,3 +140,15 @@ def test_the_page_speaks_the_contacts_language(client_a, link, tenant_a, in_tena
     page = client_a.get(_url(token)).content.decode()
     assert text in page
     assert ("Send my answers" in page) == (language == "en")
+
+
+def test_guessing_links_at_volume_is_stopped(client_a, link, monkeypatch):
+    from django.core.cache import cache
+
+    cache.clear()
+    monkeypatch.setattr("surveys.views.public.INVALID_LINKS_PER_HOUR", 3)
+    statuses = [client_a.get(f"/s/guess{i}:x/").status_code for i in range(5)]
+    assert statuses == [404, 404, 404, 429, 429]
+    _invitation, token = link
+    assert client_a.get(_url(token)).status_code == 200  # a real link still opens
+    cache.clear()
