@@ -197,6 +197,12 @@ class FollowUpTask(models.Model):
                 name="task_open_closes_idx",
             ),
             models.Index(fields=["contact", "status"], name="task_contact_idx"),
+            # The tick: message follow-ups (SMS, email, survey link) whose message is not out.
+            models.Index(
+                fields=["opens_at"],
+                condition=Q(status="pending", attempts_count=0) & ~Q(channel="phone"),
+                name="task_message_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
