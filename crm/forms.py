@@ -224,8 +224,13 @@ class RuleStepForm(forms.ModelForm):
             "repeat_limit",
             "stop_when",
             "script",
+            "articles",
+            "articles_matching",
         ]
-        widgets = {"script": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "script": forms.Textarea(attrs={"rows": 2}),
+            "articles": forms.SelectMultiple(attrs={"size": 4}),
+        }
 
 
 class BaseRuleStepFormSet(forms.BaseInlineFormSet):

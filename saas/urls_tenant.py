@@ -18,6 +18,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("cms.urls")),
     path("", include("crm.urls")),
     path("settings/", tenant_views.tenant_settings, name="tenant_settings"),
     path("i18n/setlang/", set_language, name="set_language"),

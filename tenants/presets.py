@@ -4,6 +4,7 @@ codes, message templates, starter pages …) to PRESET_STEPS."""
 
 from collections.abc import Callable
 
+from cms.services import patient_site_prepare
 from crm.services import departments_seed, roles_seed
 from crm.services.presets import outcome_codes_seed, rules_seed
 
@@ -14,6 +15,7 @@ PRESET_STEPS: list[PresetStep] = [
     departments_seed,
     outcome_codes_seed,
     rules_seed,
+    patient_site_prepare,
 ]
 
 

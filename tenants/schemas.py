@@ -82,6 +82,7 @@ def template_is_current() -> bool:
 def template_refresh(*, verbosity: int = 0) -> None:
     """Create or migrate the template schema, seed what every tenant shares (roles), record
     its migration state, and drop pooled schemas cloned from an older state."""
+    from cms.services import editor_permissions_sync, patient_site_seed
     from crm.services import roles_sync  # the template holds the roles every tenant starts with
 
     connection.set_schema_to_public()
@@ -92,6 +93,10 @@ def template_refresh(*, verbosity: int = 0) -> None:
     schema_migrate(name, verbosity=verbosity)
     with schema_context(name):
         roles_sync()
+        # The patient site and every kind's starter articles: a clone carries them, and
+        # provisioning keeps those of the tenant's kind (cms.services.patient_site_prepare).
+        patient_site_seed()
+        editor_permissions_sync()
     with transaction.atomic():
         # Install (or update) the clone_schema() SQL function in public once, here: django-
         # tenants' CloneSchema.clone_schema() would re-create it before every single clone.
@@ -105,6 +110,7 @@ def template_refresh(*, verbosity: int = 0) -> None:
 def roles_sync_every_tenant() -> None:
     """Bring every tenant's role groups to crm.roles.ROLE_PERMISSIONS, so a permission added
     in code reaches existing clinics and not only new ones (run after migrations)."""
+    from cms.services import editor_permissions_sync
     from crm.services import roles_sync
 
     from .models import Tenant
@@ -112,6 +118,7 @@ def roles_sync_every_tenant() -> None:
     for tenant in Tenant.objects.exclude(schema_name="public"):
         with schema_context(tenant.schema_name):
             roles_sync()
+            editor_permissions_sync()
 
 
 def pool_discard_stale() -> int:

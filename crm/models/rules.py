@@ -156,6 +156,18 @@ class RuleStep(models.Model):
     script = models.TextField(
         _("script"), blank=True, default="", help_text=_("What the agent says and asks.")
     )
+    # Health education sent with this follow-up (cms.selectors.articles_for_task).
+    articles = models.ManyToManyField(
+        "cms.ArticlePage", blank=True, related_name="+", verbose_name=_("articles to send")
+    )
+    articles_matching = models.BooleanField(
+        _("also send matching articles"),
+        default=False,
+        help_text=_(
+            "Articles tagged with the encounter's department, diagnosis or procedure, in the "
+            "patient's language."
+        ),
+    )
 
     class Meta:
         ordering = ["rule", "position", "offset_days", "id"]
