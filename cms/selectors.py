@@ -4,7 +4,7 @@ the reach report."""
 
 from dataclasses import dataclass
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from .links import tracked_url
@@ -47,6 +47,15 @@ def home_for_language(language: str) -> HomePage | None:
     return homes[0] if homes else None
 
 
+def articles_of_language(home: HomePage):
+    """The articles of one language's tree: under the home page's own article lists (the
+    English tree sits below the Chinese home page and is not part of it)."""
+    paths = Q(pk__in=[])
+    for index_page in ArticleIndexPage.objects.child_of(home):
+        paths |= Q(path__startswith=index_page.path)
+    return ArticlePage.objects.filter(paths)
+
+
 def _code_matches(codes: list[str], value: str) -> bool:
     value = (value or "").strip().upper()
     return bool(value) and any(value.startswith(code.upper()) for code in codes if code)
@@ -76,7 +85,7 @@ def articles_matching(encounter, *, language: str) -> list[ArticlePage]:
         return []
     department_code = encounter.department.code if encounter.department_id else ""
     found = []
-    for article in ArticlePage.objects.descendant_of(home).live().public().order_by("path"):
+    for article in articles_of_language(home).live().public().order_by("path"):
         if article.diagnosis_codes or article.procedures:
             fits = _code_matches(article.diagnosis_codes, encounter.diagnosis_code) or (
                 _procedure_matches(
