@@ -298,7 +298,7 @@ class HomePage(Page):
                 FieldPanel("address"),
                 FieldPanel("opening_hours"),
             ],
-            heading=_("Contacts"),
+            heading=_("Contact details"),
         ),
         FieldPanel("featured"),
     ]
