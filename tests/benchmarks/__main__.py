@@ -4,6 +4,7 @@ lists the options of one suite.
   provision [--n N] [--series N] [--json PATH]
   followup  [--tasks N] [--encounters N] [--plan-encounters N] [--tenants N] [--requests N]
             [--only PART ...] [--rebuild] [--drop-fanout] [--json PATH]
+  cms       [--seconds S] [--concurrency N] [--workers N] [--json PATH]
 """
 
 import argparse
@@ -52,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     # Its million tasks and 500 tenants are kept between runs: not in carebridge_bench, where
     # the provision suite drops every bench-* tenant and times clones against the catalog.
     followup.set_defaults(database="carebridge_bench_followup")
+
+    cms = suites.add_parser("cms", help="article page under load, gunicorn (issue 7)")
+    cms.add_argument("--seconds", type=float, default=20, help="timed seconds per scenario (20)")
+    cms.add_argument("--concurrency", type=int, default=8, help="connections in flight (8)")
+    cms.add_argument("--workers", type=int, default=3, help="gunicorn workers (3)")
+    cms.add_argument("--json", type=Path, default=RESULTS / "cms.json")
+    cms.set_defaults(database="carebridge_bench_cms")
     return parser
 
 
@@ -79,6 +87,15 @@ def main(argv: list[str]) -> int:
         from tests.benchmarks import provision
 
         provision.run(n=args.n, series=args.series, json_path=args.json)
+    elif args.suite == "cms":
+        from tests.benchmarks import cms
+
+        cms.run(
+            seconds=args.seconds,
+            concurrency=args.concurrency,
+            workers=args.workers,
+            json_path=args.json,
+        )
     else:
         from tests.benchmarks import followup
 
