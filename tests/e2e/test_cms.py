@@ -82,7 +82,7 @@ def test_admin_writes_tags_and_publishes_a_chinese_article_a_patient_reads_it_on
     editor = page.locator(".public-DraftEditor-content").first
     editor.click()
     page.keyboard.type("术后第三天肿胀最明显，请继续冷敷，每次十五分钟。")
-    page.click("#tab-label-tags")
+    page.get_by_role("tab", name="标签").click()
     page.fill("#id_procedures", "双眼皮")
     screenshot(page, "cms-admin-article-tags")
     page.locator("footer [data-w-dropdown-target='toggle']").first.click()
@@ -117,4 +117,3 @@ def _opens(tenant):
 
     with tenant_context(tenant):
         return sum(o.count for o in ArticleOpen.objects.filter(article__title=TITLE))
-
