@@ -3,10 +3,19 @@ articles, the editors' Wagtail permissions, and counting article opens."""
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
-from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page, Site
+from wagtail.models import (
+    Collection,
+    GroupCollectionPermission,
+    GroupPagePermission,
+    Page,
+    ReferenceIndex,
+    Site,
+)
+from wagtail.search.models import IndexEntry
 
 from crm.roles import Role
 
@@ -81,15 +90,16 @@ def _live(**fields) -> dict:
     return {"live": True, "first_published_at": now, "last_published_at": now, **fields}
 
 
-def patient_site_seed() -> HomePage:
-    """Build the two language trees with every kind's starter articles, once (idempotent).
-    Runs in the template schema, so that each clone carries it; also after provisioning by
-    migrations. Replaces Wagtail's "Welcome" page."""
+def patient_site_seed(*, rebuild: bool = False) -> HomePage:
+    """Build the two language trees with every kind's starter articles (Wagtail's "Welcome"
+    page goes). Without ``rebuild``, an existing tree is kept: this runs after provisioning by
+    migrations. The template schema is rebuilt at every ``migrate``, so that a change to
+    cms/starter.py reaches the tenants cloned after it."""
     existing = HomePage.objects.filter(depth=2).first()
-    if existing is not None:
+    if existing is not None and not rebuild:
         return existing
     root = Page.get_first_root_node()
-    Page.objects.filter(depth=2).exclude(content_type__app_label="cms").delete()
+    Page.objects.filter(depth=2).delete()
     homes = {}
     for language in ("zh-hans", "en"):
         text = starter.HOME[language]
@@ -146,6 +156,35 @@ def _site_port() -> int:
     return 443 if settings.TENANT_URL_SCHEME == "https" else 80
 
 
+def _starter_articles_prune(kind: str) -> None:
+    """Delete the seeded starter articles of other kinds from a fresh clone. They are leaves
+    nobody has touched (no revisions, logs, comments or workflows), so their rows go directly:
+    Wagtail's page deletion (unpublish, signals, reference index) costs ~10 ms a page, which
+    provisioning cannot afford. Deferred foreign keys would fail the provisioning transaction
+    if anything still pointed at them."""
+    doomed = list(
+        ArticlePage.objects.exclude(starter_kinds=[])
+        .exclude(starter_kinds__contains=[kind])
+        .values_list("pk", flat=True)
+    )
+    if not doomed:
+        return
+    object_ids = [str(pk) for pk in doomed]
+    page_types = ContentType.objects.get_for_models(Page, ArticlePage).values()
+    IndexEntry.objects.filter(content_type__in=page_types, object_id__in=object_ids).delete()
+    ReferenceIndex.objects.filter(
+        Q(base_content_type__in=page_types, object_id__in=object_ids)
+        | Q(to_content_type__in=page_types, to_object_id__in=object_ids)
+    ).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM cms_articlepage WHERE page_ptr_id = ANY(%s)", [doomed])
+        cursor.execute("DELETE FROM wagtailcore_page WHERE id = ANY(%s)", [doomed])
+    for index_page in ArticleIndexPage.objects.all():
+        Page.objects.filter(pk=index_page.pk).update(
+            numchild=Page.objects.child_of(index_page).count()
+        )
+
+
 def patient_site_prepare(*, kind: str, locale: str) -> None:
     """Preset step: keep the starter articles of this tenant's kind, name the clinic on its
     home pages, and point the Wagtail Site at the tenant's own address."""
@@ -153,9 +192,7 @@ def patient_site_prepare(*, kind: str, locale: str) -> None:
     if not HomePage.objects.exists():  # a schema made by migrations, not cloned
         patient_site_seed()
         editor_permissions_sync()
-    others = ArticlePage.objects.exclude(starter_kinds=[]).exclude(starter_kinds__contains=[kind])
-    if others.exists():
-        Page.objects.filter(pk__in=list(others.values_list("pk", flat=True))).delete()
+    _starter_articles_prune(kind)
     HomePage.objects.update(clinic_name=tenant.name)
     Site.objects.filter(is_default_site=True).update(
         hostname=tenant.primary_host, port=_site_port(), site_name=tenant.name

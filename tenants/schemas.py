@@ -95,7 +95,7 @@ def template_refresh(*, verbosity: int = 0) -> None:
         roles_sync()
         # The patient site and every kind's starter articles: a clone carries them, and
         # provisioning keeps those of the tenant's kind (cms.services.patient_site_prepare).
-        patient_site_seed()
+        patient_site_seed(rebuild=True)
         editor_permissions_sync()
     with transaction.atomic():
         # Install (or update) the clone_schema() SQL function in public once, here: django-

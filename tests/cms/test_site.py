@@ -199,10 +199,17 @@ def test_chinese_search_finds_words_inside_sentences(client_a, query, found):
     assert titles == ([found] if found else [])
 
 
+def test_procedure_filter_matches_part_of_a_tag(client_b):
+    response = client_b.get("/health/en/articles/", {"procedure": "extract"})
+
+    assert [a.title for a in response.context["articles"]] == ["After a tooth extraction"]
+
+
 def test_english_search_and_tag_filters(client_a):
     searched = client_a.get("/health/en/articles/", {"q": "wound dressing"})
     by_department = client_a.get("/health/en/articles/", {"department": "obstetrics"})
     by_audience = client_a.get("/health/en/articles/", {"audience": "parent"})
+    by_procedure = client_a.get("/health/articles/", {"procedure": "剖宫"})
 
     assert [a.title for a in searched.context["articles"]] == [
         "Caring for your wound after surgery"
@@ -211,6 +218,7 @@ def test_english_search_and_tag_filters(client_a):
         "Your check-up 42 days after giving birth"
     ]
     assert [a.title for a in by_audience.context["articles"]] == ["Your baby's vaccinations"]
+    assert [a.title for a in by_procedure.context["articles"]] == []
 
 
 def test_search_stays_inside_the_tenant(client_b):
@@ -219,3 +227,11 @@ def test_search_stays_inside_the_tenant(client_b):
 
     assert response.status_code == 200
     assert list(response.context["articles"]) == []
+
+
+def test_provisioning_leaves_a_sound_tree(tenant_a, tenant_b, in_tenant):
+    from wagtail.models import Page
+
+    for tenant in (tenant_a, tenant_b):
+        with in_tenant(tenant):
+            assert [list(problem) for problem in Page.find_problems()] == [[], [], [], [], []]
