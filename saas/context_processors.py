@@ -17,6 +17,8 @@ def _tenant_nav(user) -> list[dict]:
         items.append({"url": reverse("import_list"), "label": _("Import"), "name": "imports"})
     if user.has_perm(MANAGE_RULES):
         items.append({"url": reverse("rule_list"), "label": _("Rules"), "name": "rules"})
+    if user.has_perm("wagtailadmin.access_admin"):
+        items.append({"url": reverse("cms_reach"), "label": _("Health education"), "name": "cms"})
     if user.has_perm(MANAGE_STAFF):
         items.append({"url": reverse("staff_list"), "label": _("Staff"), "name": "staff"})
     if user.has_perm(MANAGE_SETTINGS):

@@ -126,6 +126,29 @@ def test_images_are_stored_and_served_per_tenant(
     assert client_a.get(rendition_url).status_code == 404
     assert client_a.get(url.replace("/media/beta/", "/media/alpha/")).status_code == 404
     assert client_a.get("/media/alpha/../beta/" + url.split("/media/beta/")[1]).status_code == 404
+    with in_tenant(tenant_b):
+        home = HomePage.objects.get(language="zh-hans")
+        index = ArticleIndexPage.objects.child_of(home).get()
+        article = index.add_child(
+            instance=ArticlePage(
+                title="带图片的文章",
+                slug="with-image",
+                summary="s",
+                body=[
+                    {
+                        "type": "paragraph",
+                        "value": f'<p>图片：</p><embed embedtype="image" id="{image.pk}" '
+                        'format="left" alt="X 光片"/>',
+                    }
+                ],
+            )
+        )
+        article.save_revision().publish()
+    page_on_b = client_b.get("/health/articles/with-image/")
+    src = page_on_b.text.split('alt="X 光片"')[1].split('src="', 1)[1].split('"')[0]
+    assert src.startswith("/media/beta/images/")
+    assert client_b.get(src).status_code == 200
+    assert client_a.get(src).status_code == 404
     listing_on_a = admin_client_a.get("/cms/admin/images/")
     assert "Beta X-ray" not in listing_on_a.text
     assert admin_client_a.get(f"/cms/admin/images/{image.pk}/").status_code == 404

@@ -216,3 +216,18 @@ def test_a_rule_step_saves_its_articles(client_a, admin_a, tenant_a, in_tenant):
         step.refresh_from_db()
         assert list(step.articles.values_list("slug", flat=True)) == ["wound-care-after-surgery"]
         assert step.articles_matching
+
+
+def test_the_reach_report_is_for_administrators(client_a, tenant_a, admin_a, agent_a):
+    from django.test import Client
+
+    agent_client = Client(HTTP_HOST=tenant_a.primary_host)
+    login(agent_client, "agent@alpha.test")
+    login(client_a, "admin@alpha.test")
+
+    refused = agent_client.get("/cms/reach/")
+    shown = client_a.get("/cms/reach/")
+
+    assert refused.status_code == 403
+    assert shown.status_code == 200
+    assert 'href="/cms/reach/"' in shown.text  # in the navigation

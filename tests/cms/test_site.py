@@ -235,3 +235,18 @@ def test_provisioning_leaves_a_sound_tree(tenant_a, tenant_b, in_tenant):
     for tenant in (tenant_a, tenant_b):
         with in_tenant(tenant):
             assert [list(problem) for problem in Page.find_problems()] == [[], [], [], [], []]
+
+
+def test_featured_articles_come_first_on_the_home_page(client_a, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        home = HomePage.objects.get(language="zh-hans")
+        featured = ArticlePage.objects.get(slug="postpartum-check", depth=4)
+        home.featured = [("article", featured)]
+        home.phone = "010-12345678"
+        home.save_revision().publish()
+
+    response = client_a.get("/health/")
+
+    assert response.context["featured_articles"] == [featured]
+    assert featured not in response.context["latest_articles"]
+    assert 'href="tel:010-12345678"' in response.text
