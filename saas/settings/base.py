@@ -239,6 +239,9 @@ WAGTAIL_PASSWORD_MANAGEMENT_ENABLED = False
 WAGTAIL_PASSWORD_RESET_ENABLED = False
 WAGTAILUSERS_PASSWORD_ENABLED = False
 WAGTAIL_ENABLE_UPDATE_CHECK = False
+# A clinic's administrators publish directly; no moderation workflow (its default approval
+# group, Wagtail's "Moderators", does not exist here).
+WAGTAIL_WORKFLOW_ENABLED = False
 WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
 WAGTAILEMBEDS_FINDERS = [
     {"class": "cms.embeds.VideoFileFinder"},
