@@ -3,6 +3,7 @@ article links, the tenant's media files, and the reach report for administrators
 
 import mimetypes
 import posixpath
+import re
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.cache import cache
@@ -21,6 +22,10 @@ from .models import ArticlePage
 # Only image files are served from the media folder; documents go through Wagtail's document
 # view (which looks them up in the tenant's schema and checks their name).
 MEDIA_PREFIXES = ("original_images/", "images/")
+# Messengers and crawlers fetch a link to preview it: that is not a patient reading.
+LINK_PREVIEWERS = re.compile(
+    r"bot|crawler|spider|preview|facebookexternalhit|WhatsApp|Slack|TelegramBot", re.IGNORECASE
+)
 
 
 def page_serve(request, path):
@@ -49,7 +54,10 @@ def article_link(request, token):
     article = ArticlePage.objects.live().public().filter(pk=article_id).first()
     if article is None:
         raise Http404
-    services.article_open_record(article_id=article.pk, rule_id=rule_id, step_id=step_id)
+    if request.method == "GET" and not LINK_PREVIEWERS.search(
+        request.headers.get("User-Agent", "")
+    ):
+        services.article_open_record(article_id=article.pk, rule_id=rule_id, step_id=step_id)
     response = redirect(article.url)
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"

@@ -231,3 +231,17 @@ def test_the_reach_report_is_for_administrators(client_a, tenant_a, admin_a, age
     assert refused.status_code == 403
     assert shown.status_code == 200
     assert 'href="/cms/reach/"' in shown.text  # in the navigation
+
+
+def test_link_previews_and_head_requests_are_not_counted(
+    surgery_task, client_a, tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        path = articles_for_task(surgery_task)[0].url.removeprefix("https://alpha.localhost")
+
+    preview = client_a.get(path, HTTP_USER_AGENT="Mozilla/5.0 (compatible; Slackbot 1.0)")
+    head = client_a.head(path)
+
+    assert (preview.status_code, head.status_code) == (302, 302)
+    with in_tenant(tenant_a):
+        assert not ArticleOpen.objects.exists()

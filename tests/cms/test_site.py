@@ -250,3 +250,29 @@ def test_featured_articles_come_first_on_the_home_page(client_a, tenant_a, in_te
     assert response.context["featured_articles"] == [featured]
     assert featured not in response.context["latest_articles"]
     assert 'href="tel:010-12345678"' in response.text
+
+
+def test_an_english_clinic_opens_on_its_english_tree(client_b):
+    response = client_b.get("/health/")
+
+    assert (response.status_code, response["Location"]) == (302, "/health/en/")
+    assert "Beta Dental" in client_b.get("/health/en/").text
+
+
+def test_replacing_an_image_retires_the_cached_pages(client_a, tenant_a, in_tenant):
+    from django.core.cache import cache
+
+    from cms.pagecache import GENERATION_KEY
+
+    client_a.get("/health/")
+    with in_tenant(tenant_a):
+        before = cache.get(GENERATION_KEY)
+        from django.core.files.base import ContentFile
+        from wagtail.images.models import Image
+
+        from .conftest import png_bytes
+
+        Image.objects.create(title="logo", file=ContentFile(png_bytes(), name="logo.png"))
+        after = cache.get(GENERATION_KEY)
+
+    assert before is not None and after != before
