@@ -201,6 +201,12 @@ def patient_site_prepare(*, kind: str, locale: str) -> None:
     pagecache.pages_changed()
 
 
+def patient_site_ensure(*, kind: str, locale: str) -> None:
+    """A clinic created before the patient site existed gets it (run by ``migrate``)."""
+    if not HomePage.objects.exists():
+        patient_site_prepare(kind=kind, locale=locale)
+
+
 def article_open_record(*, article_id: int, rule_id: int | None, step_id: int | None) -> None:
     """Count one open of an article from a tracked link, today (tenant's day)."""
     from crm.models import FollowUpRule, RuleStep

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.clone import CloneSchema
-from django_tenants.utils import app_labels, schema_context, schema_exists
+from django_tenants.utils import app_labels, schema_context, schema_exists, tenant_context
 
 from .models import PooledSchema, TemplateSchema
 
@@ -110,15 +110,16 @@ def template_refresh(*, verbosity: int = 0) -> None:
 def roles_sync_every_tenant() -> None:
     """Bring every tenant's role groups to crm.roles.ROLE_PERMISSIONS, so a permission added
     in code reaches existing clinics and not only new ones (run after migrations)."""
-    from cms.services import editor_permissions_sync
+    from cms.services import editor_permissions_sync, patient_site_ensure
     from crm.services import roles_sync
 
     from .models import Tenant
 
     for tenant in Tenant.objects.exclude(schema_name="public"):
-        with schema_context(tenant.schema_name):
+        with tenant_context(tenant):
             roles_sync()
             editor_permissions_sync()
+            patient_site_ensure(kind=tenant.kind, locale=tenant.locale)
 
 
 def pool_discard_stale() -> int:

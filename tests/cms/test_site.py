@@ -276,3 +276,22 @@ def test_replacing_an_image_retires_the_cached_pages(client_a, tenant_a, in_tena
         after = cache.get(GENERATION_KEY)
 
     assert before is not None and after != before
+
+
+def test_migrate_gives_a_clinic_without_a_patient_site_its_site(tenant_b, in_tenant):
+    from wagtail.models import Page
+
+    from tenants.schemas import roles_sync_every_tenant
+
+    with in_tenant(tenant_b):
+        Page.objects.filter(depth=2).delete()  # as a clinic made before issue 7
+        assert not HomePage.objects.exists()
+
+    roles_sync_every_tenant()
+
+    with in_tenant(tenant_b):
+        assert sorted(ArticlePage.objects.values_list("slug", flat=True)) == [
+            "post-extraction-care",
+            "post-extraction-care",
+        ]
+        assert Site.objects.get().hostname == f"{BETA}.{settings.BASE_DOMAIN}"
