@@ -235,3 +235,22 @@ def test_wagtail_user_and_group_screens_are_hidden(admin_client_a):
 
     assert 'href="/cms/admin/users/"' not in response.text
     assert 'href="/cms/admin/groups/"' not in response.text
+
+
+def test_the_article_editor_offers_the_clinics_departments(admin_client_a, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        article = ArticlePage.objects.get(slug="postpartum-check", depth=4)
+
+    response = admin_client_a.get(f"/cms/admin/pages/{article.pk}/edit/")
+
+    assert response.status_code == 200
+    field = response.context["form"].fields["department_codes"]
+    assert ("obstetrics", "产科") in field.choices
+    assert response.context["form"].initial["department_codes"] == ["obstetrics"]
+    assert 'value="obstetrics"' in response.text
+
+
+def test_articles_live_only_under_an_article_list():
+    assert ArticlePage.allowed_parent_page_models() == [ArticleIndexPage]
+    assert ArticleIndexPage.allowed_parent_page_models() == [HomePage]
+    assert ArticlePage.allowed_subpage_models() == []
