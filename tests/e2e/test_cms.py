@@ -69,6 +69,7 @@ def _day3_task_articles(tenant):
 def test_admin_writes_tags_and_publishes_a_chinese_article_a_patient_reads_it_on_a_phone(
     clinic, page, phone_page, tenant_url, screenshot
 ):
+    """The issue's "done when", end to end."""
     sign_in(page, tenant_url(SLUG, "/accounts/login/?next=/cms/admin/"), "admin@e2e-cms.test")
     page.wait_for_url("**/cms/admin/")
     page.goto(tenant_url(SLUG, "/cms/admin/pages/"))
@@ -82,6 +83,11 @@ def test_admin_writes_tags_and_publishes_a_chinese_article_a_patient_reads_it_on
     editor = page.locator(".public-DraftEditor-content").first
     editor.click()
     page.keyboard.type("术后第三天肿胀最明显，请继续冷敷，每次十五分钟。")
+    # Draftail writes the text into the form a moment after typing stops.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('input[name^=\"body-\"]')]"
+        ".some(input => input.value.includes('请继续冷敷'))"
+    )
     page.get_by_role("tab", name="标签").click()
     page.fill("#id_procedures", "双眼皮")
     screenshot(page, "cms-admin-article-tags")
@@ -102,6 +108,11 @@ def test_admin_writes_tags_and_publishes_a_chinese_article_a_patient_reads_it_on
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(phone, "cms-article-phone")
     assert committed(_opens, clinic) == 1
+
+    phone.emulate_media(media="print")  # prints as plain text: no buttons or links to other pages
+    assert not phone.locator("button.print").is_visible()
+    assert not phone.locator(".crumbs").is_visible()
+    assert phone.locator(".print-note").is_visible()
 
 
 def _index_id(tenant):
