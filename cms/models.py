@@ -270,7 +270,8 @@ class ArticleIndexPage(Page):
 class HomePage(Page):
     """The clinic's patient-facing home page in one language. The Chinese one is the Site's
     root; the English one is its child at /en/. A visitor whose language is not the root's
-    is sent to the home page in their language."""
+    is sent to the home page in their language, unless they asked for the root's language
+    (the language link carries ?lang=)."""
 
     language = models.CharField(_("language"), max_length=10, choices=LANGUAGES)
     clinic_name = models.CharField(_("clinic name"), max_length=120, blank=True)

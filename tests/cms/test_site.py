@@ -295,3 +295,12 @@ def test_migrate_gives_a_clinic_without_a_patient_site_its_site(tenant_b, in_ten
             "post-extraction-care",
         ]
         assert Site.objects.get().hostname == f"{BETA}.{settings.BASE_DOMAIN}"
+
+
+def test_the_language_link_of_an_english_clinic_reaches_the_chinese_tree(client_b):
+    english = client_b.get("/health/en/")
+
+    assert 'href="/health/?lang=zh-hans"' in english.text
+    chinese = client_b.get("/health/", {"lang": "zh-hans"})
+    assert chinese.status_code == 200
+    assert "拔牙后注意事项" in chinese.text
