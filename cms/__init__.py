@@ -1,2 +1,4 @@
-"""Tenant app: Wagtail pages for health education and the tenant's patient site (the
-Health-education issue fills it). Wagtail's own tables already live in every tenant schema."""
+"""Tenant app: the clinic's patient site and health-education articles (Wagtail pages, one
+tree per language), starter articles per tenant kind, tracked article links for follow-ups
+and their reach. Wagtail's own tables (pages, images, documents) live in every tenant schema;
+uploaded files live in a folder per tenant."""

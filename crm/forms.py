@@ -225,8 +225,13 @@ class RuleStepForm(forms.ModelForm):
             "stop_when",
             "survey",
             "script",
+            "articles",
+            "articles_matching",
         ]
-        widgets = {"script": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "script": forms.Textarea(attrs={"rows": 2}),
+            "articles": forms.SelectMultiple(attrs={"size": 4}),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

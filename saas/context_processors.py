@@ -34,6 +34,8 @@ def _tenant_nav(user) -> list[dict]:
         items.append({"url": reverse("rule_list"), "label": _("Rules"), "name": "rules"})
     if user.has_perm(VIEW_OUTBOX):
         items.append({"url": reverse("outbox"), "label": _("Outbox"), "name": "outbox"})
+    if user.has_perm("wagtailadmin.access_admin"):
+        items.append({"url": reverse("cms_reach"), "label": _("Health education"), "name": "cms"})
     if user.has_perm(MANAGE_STAFF):
         items.append({"url": reverse("staff_list"), "label": _("Staff"), "name": "staff"})
     if user.has_perm(MANAGE_SETTINGS):

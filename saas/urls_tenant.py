@@ -18,6 +18,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("cms.urls")),
     path("", include("crm.urls")),
     path("", include("surveys.urls")),
     path("settings/", tenant_views.tenant_settings, name="tenant_settings"),

@@ -37,7 +37,7 @@ class Satisfaction(models.TextChoices):
 
 class SurveyTemplate(models.Model):
     name = models.CharField(_("name"), max_length=120)
-    description = models.TextField(_("introduction"), blank=True)
+    description = models.TextField(pgettext_lazy("survey", "introduction"), blank=True)
     satisfied_threshold = models.DecimalField(
         _("satisfied from"),
         max_digits=3,

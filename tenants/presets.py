@@ -4,6 +4,7 @@ codes, message templates, starter pages …) to PRESET_STEPS."""
 
 from collections.abc import Callable
 
+from cms.services import patient_site_prepare
 from crm.services import departments_seed, roles_seed
 from crm.services.presets import outcome_codes_seed, rules_seed
 from surveys.presets import feedback_settings_seed, surveys_seed
@@ -17,6 +18,7 @@ PRESET_STEPS: list[PresetStep] = [
     rules_seed,
     surveys_seed,  # after rules_seed: attaches surveys to the preset rules' steps
     feedback_settings_seed,
+    patient_site_prepare,
 ]
 
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.clone import CloneSchema
-from django_tenants.utils import app_labels, schema_context, schema_exists
+from django_tenants.utils import app_labels, schema_context, schema_exists, tenant_context
 
 from .models import PooledSchema, TemplateSchema
 
@@ -82,6 +82,7 @@ def template_is_current() -> bool:
 def template_refresh(*, verbosity: int = 0) -> None:
     """Create or migrate the template schema, seed what every tenant shares (roles), record
     its migration state, and drop pooled schemas cloned from an older state."""
+    from cms.services import editor_permissions_sync, patient_site_seed
     from crm.services import roles_sync  # the template holds the roles every tenant starts with
 
     connection.set_schema_to_public()
@@ -92,6 +93,10 @@ def template_refresh(*, verbosity: int = 0) -> None:
     schema_migrate(name, verbosity=verbosity)
     with schema_context(name):
         roles_sync()
+        # The patient site and every kind's starter articles: a clone carries them, and
+        # provisioning keeps those of the tenant's kind (cms.services.patient_site_prepare).
+        patient_site_seed(rebuild=True)
+        editor_permissions_sync()
     with transaction.atomic():
         # Install (or update) the clone_schema() SQL function in public once, here: django-
         # tenants' CloneSchema.clone_schema() would re-create it before every single clone.
@@ -105,13 +110,16 @@ def template_refresh(*, verbosity: int = 0) -> None:
 def roles_sync_every_tenant() -> None:
     """Bring every tenant's role groups to crm.roles.ROLE_PERMISSIONS, so a permission added
     in code reaches existing clinics and not only new ones (run after migrations)."""
+    from cms.services import editor_permissions_sync, patient_site_ensure
     from crm.services import roles_sync
 
     from .models import Tenant
 
     for tenant in Tenant.objects.exclude(schema_name="public"):
-        with schema_context(tenant.schema_name):
+        with tenant_context(tenant):
             roles_sync()
+            editor_permissions_sync()
+            patient_site_ensure(kind=tenant.kind, locale=tenant.locale)
 
 
 def pool_discard_stale() -> int:

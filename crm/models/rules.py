@@ -167,6 +167,18 @@ class RuleStep(models.Model):
             "Filled in by the agent during a call; sent as a link by SMS or email otherwise."
         ),
     )
+    # Health education sent with this follow-up (cms.selectors.articles_for_task).
+    articles = models.ManyToManyField(
+        "cms.ArticlePage", blank=True, related_name="+", verbose_name=_("articles to send")
+    )
+    articles_matching = models.BooleanField(
+        _("also send matching articles"),
+        default=False,
+        help_text=_(
+            "Articles tagged with the encounter's department, diagnosis or procedure, in the "
+            "patient's language."
+        ),
+    )
 
     class Meta:
         ordering = ["rule", "position", "offset_days", "id"]

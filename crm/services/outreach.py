@@ -132,12 +132,10 @@ def _return_visit(task: FollowUpTask, language: str) -> str:
 
 
 def _education_links(task: FollowUpTask) -> str:
-    """Links to the health-education articles of this follow-up (issue 7 fills them in)."""
-    try:
-        from cms.selectors import articles_for_task
-    except ImportError:
-        return ""
-    return "\n".join(article.url for article in articles_for_task(task))
+    """Tracked links to the health-education articles of this follow-up, one per line."""
+    from cms.selectors import articles_for_task
+
+    return "\n".join(item.url for item in articles_for_task(task))
 
 
 def message_result(message, *, sent: bool, now: datetime) -> None:

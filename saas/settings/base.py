@@ -178,9 +178,29 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
+# Uploads (Wagtail images and documents) go to MEDIA_ROOT/<tenant schema>/; cms.views
+# serves them only to the tenant whose folder they are in (see cms/README in README.md).
+MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Cache ------------------------------------------------------------------------------
+# Every key carries the tenant's schema (django_tenants.cache.make_key), so nothing cached
+# for one clinic (Wagtail's site root paths, cached patient pages) is read by another. Shared
+# between processes (files locally, Redis when REDIS_URL is set) so publishing a page purges
+# it for every web worker at once.
+_REDIS_URL = env_str("REDIS_URL", "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache"
+        if _REDIS_URL
+        else "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": _REDIS_URL or str(DATA_DIR / "cache"),
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+    }
 }
 
 # --- Email ------------------------------------------------------------------------------
@@ -232,6 +252,25 @@ WAGTAIL_SITE_NAME = "CareBridge"
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", f"http://{BASE_DOMAIN}")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xlsx"]
+# No SVG (it can carry scripts): the raster formats Pillow reads.
+WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp"]
+# Documents are streamed by Wagtail's view, inside the tenant's schema and folder.
+WAGTAILDOCS_SERVE_METHOD = "serve_view"
+# The admin lives on each tenant's domain behind our own sign-in page and staff roles.
+WAGTAILADMIN_LOGIN_URL = "/accounts/login/"
+WAGTAIL_PASSWORD_MANAGEMENT_ENABLED = False
+WAGTAIL_PASSWORD_RESET_ENABLED = False
+WAGTAILUSERS_PASSWORD_ENABLED = False
+WAGTAIL_ENABLE_UPDATE_CHECK = False
+# A clinic's administrators publish directly; no moderation workflow (its default approval
+# group, Wagtail's "Moderators", does not exist here).
+WAGTAIL_WORKFLOW_ENABLED = False
+WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
+WAGTAILEMBEDS_FINDERS = [
+    {"class": "cms.embeds.VideoFileFinder"},
+    {"class": "cms.embeds.BilibiliFinder"},
+    {"class": "wagtail.embeds.finders.oembed"},
+]
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

@@ -5,7 +5,7 @@ from .base import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Tasks run inline in most tests; tests/saas/test_celery.py runs a real worker on a real
@@ -25,3 +25,10 @@ WHITENOISE_AUTOREFRESH = True
 STRIPE_SECRET_KEY = "sk_test_carebridge"
 STRIPE_WEBHOOK_SECRET = "whsec_test_carebridge"
 STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens: a test that forgets the fake fails
+# One process: an in-memory cache (still keyed per tenant); uploads in a folder of their own.
+CACHES["default"] = {  # noqa: F405
+    **CACHES["default"],  # noqa: F405
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "carebridge-tests",
+}
+MEDIA_ROOT = DATA_DIR / "test-media"  # noqa: F405

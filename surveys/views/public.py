@@ -36,11 +36,16 @@ def _render(request, invitation, template, context, status=200):
 def _state_page(request, invitation, state, *, thanks=False):
     if state == LinkState.INVALID and _guessing(request):
         return HttpResponse(status=429)
+    articles = []
+    if thanks and state == LinkState.ANSWERED and invitation.task_id:
+        from cms.selectors import articles_for_task
+
+        articles = articles_for_task(invitation.task)  # the follow-up's health education
     return _render(
         request,
         invitation,
         "surveys/public_state.html",
-        {"state": state, "thanks": thanks, "invitation": invitation},
+        {"state": state, "thanks": thanks, "invitation": invitation, "articles": articles},
         status=STATE_STATUS.get(state, 200),
     )
 

@@ -7,6 +7,7 @@ lists the options of one suite.
   surveys   [--only page outbox] [--users N] [--seconds N] [--workers N] [--messages N]
             [--concurrency N] [--broker URL] [--json PATH]
   billing   [--events N] [--json PATH]
+  cms       [--seconds S] [--concurrency N] [--workers N] [--json PATH]
 """
 
 import argparse
@@ -73,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     billing.add_argument("--events", type=int, default=1000, help="events delivered (1000)")
     billing.add_argument("--json", type=Path, default=RESULTS / "billing.json")
     billing.set_defaults(database="carebridge_bench")
+
+    cms = suites.add_parser("cms", help="article page under load, gunicorn (issue 7)")
+    cms.add_argument("--seconds", type=float, default=20, help="timed seconds per scenario (20)")
+    cms.add_argument("--concurrency", type=int, default=8, help="connections in flight (8)")
+    cms.add_argument("--workers", type=int, default=3, help="gunicorn workers (3)")
+    cms.add_argument("--json", type=Path, default=RESULTS / "cms.json")
+    cms.set_defaults(database="carebridge_bench_cms")
     return parser
 
 
@@ -120,6 +128,15 @@ def main(argv: list[str]) -> int:
         from tests.benchmarks import billing
 
         billing.run(n=args.events, json_path=args.json)
+    elif args.suite == "cms":
+        from tests.benchmarks import cms
+
+        cms.run(
+            seconds=args.seconds,
+            concurrency=args.concurrency,
+            workers=args.workers,
+            json_path=args.json,
+        )
     else:
         from tests.benchmarks import followup
 

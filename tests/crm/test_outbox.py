@@ -291,3 +291,41 @@ def test_sms_beyond_the_plans_monthly_allowance_wait_for_next_month(
         assert held.send_after.day == 1 and held.send_after > timezone.now()
     assert len(fake_sms.sent) == 1
     assert entitlements.usage_used(tenant_a, "sms") == 1
+
+
+def test_a_survey_sms_carries_the_steps_articles_and_the_thanks_page_lists_them(
+    client_a, tenant_a, in_tenant, all_day, fake_sms, django_capture_on_commit_callbacks
+):
+    from cms.models import ArticlePage
+
+    with in_tenant(tenant_a):
+        survey = survey_with(STANDARD[:2])
+        article = ArticlePage.objects.get(slug="discharge-home-care", depth=4)
+    task = _message_task(
+        tenant_a,
+        in_tenant,
+        channel="survey_link",
+        survey=survey,
+        phone="+8613800138234",
+        email="wang@example.com",
+    )
+    with in_tenant(tenant_a):
+        task.step.articles.set([article])
+        from crm.models import MessageTemplate
+
+        MessageTemplate.objects.create(  # the clinic's own SMS text, with the reading list
+            purpose="survey",
+            channel="sms",
+            language="zh-hans",
+            body="{{ contact_name }}：{{ survey_link }} 健康宣教：{{ education_links }}",
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            followup_tick()
+    body = fake_sms.sent[0]["Body"]
+    assert "/health/e/" in body
+    path = body[body.index("/s/") :].split()[0]
+
+    done = client_a.post(path, {"q_q1": "5", "q_q2": "5"}, follow=True)
+
+    page = done.content.decode()
+    assert article.title in page and "/health/e/" in page
