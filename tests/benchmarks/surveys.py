@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import random
 import re
 import socket
 import subprocess
@@ -110,6 +111,9 @@ CSRF_COOKIE = re.compile(r"csrftoken=([^;]+)")
 
 
 async def _patient(port, host, tokens, questions, think, until, samples, errors):
+    # Patients arrive spread over the first think time, not all in the same millisecond: a
+    # burst of 50 simultaneous first requests measures the start, not the load.
+    await asyncio.sleep(random.uniform(0, think))
     while time.perf_counter() < until and tokens:
         token = tokens.pop()
         started = time.perf_counter()
