@@ -1,0 +1,214 @@
+"""The KPIs of DESIGN.md §7 on known data, figure by figure, with the edge cases the KPI issue
+names. Tasks are written directly (their statuses are what the engine would have left)."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crm import kpi
+from crm.models import CallAttempt, Department, FollowUpRule, FollowUpTask, OutcomeCode
+from crm.services import feedback
+from surveys.services import response_submit
+from tests.factories import ContactFactory, EncounterFactory, StaffFactory
+from tests.surveys.conftest import survey_with
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOVEMBER = kpi.Period(date(2026, 11, 1), date(2026, 11, 30))
+S = FollowUpTask.Status
+
+
+def at(day, hour=10, minute=0):
+    return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def world(tenant_a, in_tenant):
+    """Six November encounters of one department, one of October, one excluded-only."""
+    with in_tenant(tenant_a):
+        FollowUpRule.objects.update(active=False)
+        rule = FollowUpRule.objects.create(name="KPI", match_kinds=["discharge"])
+        ward = Department.objects.get(code="orthopaedics")
+        agent = StaffFactory(email="kpi-agent@alpha.test", role="agent")
+
+        def encounter(day_at, *statuses, outcomes=(), in_window=True):
+            enc = EncounterFactory(occurred_at=day_at, department=ward, contact=ContactFactory())
+            for i, status in enumerate(statuses):
+                task = FollowUpTask.objects.create(
+                    encounter=enc,
+                    contact=enc.contact,
+                    rule=rule,
+                    sequence=i,
+                    name=f"T{i}",
+                    channel="phone",
+                    tier=2,
+                    status=status,
+                    opens_at=day_at,
+                    due_at=day_at + timedelta(days=3),
+                    closes_at=day_at + timedelta(days=10),
+                    attempts_count=len(outcomes) if i == 0 else 0,
+                    reached_in_window=in_window if status == S.COMPLETED else None,
+                )
+                for n, category in enumerate(outcomes if i == 0 else ()):
+                    CallAttempt.objects.create(
+                        task=task,
+                        agent=agent,
+                        channel="phone",
+                        category=category,
+                        started_at=day_at + timedelta(hours=n + 1),
+                        outcome=OutcomeCode.objects.filter(category=category).first(),
+                    )
+            return enc
+
+        # Followed up, two tasks (counts once), reached in the window.
+        encounter(at(3), S.COMPLETED, S.PENDING, outcomes=["reached"])
+        # Followed up late (reached outside the window).
+        encounter(at(5), S.COMPLETED, outcomes=["no_answer", "reached"], in_window=False)
+        # Lost: every task unreachable; last attempt wrong number.
+        encounter(at(7), S.UNREACHABLE, S.UNREACHABLE, outcomes=["no_answer", "wrong_number"])
+        # Attempted, still open; last attempt powered off.
+        encounter(at(9), S.PENDING, outcomes=["powered_off"])
+        # Never attempted.
+        encounter(at(11), S.PENDING)
+        # Last local minute of November (15:59 UTC): in the period.
+        encounter(at(30, 23, 59), S.PENDING)
+        # The first minute of December locally (still November 30 in UTC): out.
+        encounter(datetime(2026, 12, 1, 0, 1, tzinfo=SHANGHAI), S.COMPLETED, outcomes=["reached"])
+        # Only task excluded: not eligible.
+        encounter(at(12), S.EXCLUDED)
+        # October: out.
+        encounter(datetime(2026, 10, 31, 12, tzinfo=SHANGHAI), S.COMPLETED, outcomes=["reached"])
+        return {"ward": ward, "rule": rule}
+
+
+def test_follow_up_figures(world, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        figures = kpi.follow_up_figures(NOVEMBER)
+
+    assert (figures.eligible, figures.attempted, figures.followed_up, figures.lost) == (6, 4, 2, 1)
+    assert figures.coverage_rate == Decimal("66.67")
+    assert figures.follow_up_rate == Decimal("33.33")
+    assert figures.loss_rate == Decimal("16.67")
+    assert figures.unreachable == {"wrong_number": 1, "powered_off": 1, "never_attempted": 2}
+    assert (figures.completed_tasks, figures.completed_in_window) == (2, 1)
+    assert figures.timeliness == Decimal("50.00")
+
+
+def test_a_department_with_no_encounters_has_no_rates(world, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        empty = Department.objects.exclude(pk=world["ward"].pk).first()
+        figures = kpi.follow_up_figures(NOVEMBER, department=empty)
+        survey = kpi.satisfaction_figures(NOVEMBER, department=empty)
+        complaints = kpi.complaint_figures(NOVEMBER, department=empty)
+    assert figures.eligible == 0 and figures.follow_up_rate is None and figures.timeliness is None
+    assert survey.satisfaction_rate is None and survey.nps is None
+    assert complaints.on_time_rate is None and complaints.median_hours_to_reply is None
+
+
+def test_satisfaction_nps_and_dimensions(tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        version = survey_with(
+            [
+                {"kind": "rating", "text_zh": "总体", "dimension": "overall"},
+                {"kind": "rating", "text_zh": "医生", "dimension": "doctor", "required": False},
+                {"kind": "nps", "text_zh": "推荐", "required": False},
+                {"kind": "text", "text_zh": "建议", "required": False},
+            ]
+        ).published
+        contact = ContactFactory()
+        for values in (
+            {"q1": 5, "q2": 5, "q3": 10},  # satisfied, promoter
+            {"q1": 4, "q2": 3, "q3": 9},  # satisfied, promoter
+            {"q1": 3, "q3": 7},  # neutral, passive
+            {"q1": 1, "q2": 1, "q3": 0},  # dissatisfied, detractor (raises a complaint)
+            {"q4": "没有评分"},  # a response without any rating
+        ):
+            response_submit(version, values, contact=contact, source="call", now=at(15))
+        figures = kpi.satisfaction_figures(NOVEMBER)
+
+    assert (figures.responses, figures.rated) == (5, 4)
+    assert (figures.satisfied, figures.neutral, figures.dissatisfied) == (2, 1, 1)
+    assert figures.satisfaction_rate == Decimal("50.00")
+    assert (figures.neutral_share, figures.dissatisfied_share) == (
+        Decimal("25.00"),
+        Decimal("25.00"),
+    )
+    assert figures.nps == Decimal("25.00")  # 2/4 promoters − 1/4 detractors
+    doctor = figures.dimensions["doctor"]
+    assert (doctor["answers"], doctor["top_two"], doctor["rate"]) == (3, 1, Decimal("33.33"))
+    assert doctor["score"] == Decimal("50.00")  # (100 + 50 + 0) / 3
+    assert figures.dimensions["overall"]["score"] == Decimal("56.25")  # (100+75+50+0)/4
+
+
+def test_complaints_on_time_at_the_deadline_and_median_time_to_reply(tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        supervisor = StaffFactory(email="kpi-sup@alpha.test", role="supervisor")
+        ward = Department.objects.get(code="orthopaedics")
+
+        def complaint(day, *, replied_after_hours=None, category="fees"):
+            made = feedback.complaint_open(
+                summary="x", source="call", category=category, department=ward, now=at(day)
+            )
+            if replied_after_hours is not None:
+                feedback.complaint_move(
+                    made,
+                    supervisor,
+                    "replied",
+                    reply="已答复",
+                    now=at(day) + timedelta(hours=replied_after_hours),
+                )
+            return made
+
+        exactly = complaint(2, replied_after_hours=7 * 24)  # at the deadline: on time
+        complaint(3, replied_after_hours=7 * 24 + 1)  # an hour late
+        complaint(4, replied_after_hours=10, category="attitude")
+        complaint(25)  # due on December 2: received in November, not due in it
+        assert exactly.deadline == at(9)
+        feedback.complaint_open(summary="建议", source="call", kind="suggestion", now=at(5))
+        figures = kpi.complaint_figures(NOVEMBER)
+
+    assert figures.received == 4  # suggestions are not complaints
+    assert figures.by_category == {"fees": 3, "attitude": 1}
+    assert (figures.due, figures.replied_on_time, figures.on_time_rate) == (3, 2, Decimal("66.67"))
+    assert figures.median_hours_to_reply == Decimal("168.00")  # of 10, 168, 169
+
+
+def test_spot_check_agreement_and_praise(tenant_a, in_tenant, world):
+    with in_tenant(tenant_a):
+        original = FollowUpTask.objects.filter(status=S.COMPLETED).first()
+        for agrees in (True, True, False):
+            FollowUpTask.objects.create(
+                encounter=original.encounter,
+                contact=original.contact,
+                rule=original.rule,
+                name="抽查",
+                channel="phone",
+                tier=3,
+                status=S.COMPLETED,
+                audit_agrees=agrees,
+                sequence=100 + FollowUpTask.objects.count(),
+                opens_at=at(20),
+                due_at=at(25),
+                closes_at=at(28),
+                completed_at=at(21),
+                spot_check_of=FollowUpTask.objects.create(
+                    encounter=original.encounter,
+                    contact=original.contact,
+                    rule=original.rule,
+                    name="c",
+                    channel="phone",
+                    tier=2,
+                    status=S.COMPLETED,
+                    sequence=200 + FollowUpTask.objects.count(),
+                    opens_at=at(20),
+                    due_at=at(25),
+                    closes_at=at(28),
+                ),
+            )
+        nurse = StaffFactory(email="kpi-nurse@alpha.test", role="clinician")
+        feedback.praise_record(source="survey", staff=nurse, department=world["ward"])
+        spot = kpi.spot_check_figures(NOVEMBER)
+        praise = kpi.praise_figures(kpi.Period(date.today(), date.today()))
+    assert (spot["audits"], spot["agree"], spot["rate"]) == (3, 2, Decimal("66.67"))
+    assert praise["by_staff"] == {nurse.pk: 1} and praise["by_department"] == {world["ward"].pk: 1}
