@@ -112,6 +112,36 @@ def follow_up_figures(period: Period, *, department=None) -> FollowUpFigures:
     return figures
 
 
+def follow_up_by_department(period: Period) -> dict:
+    """Eligible, attempted, followed up and lost encounters per department, in one grouped
+    query (department id → FollowUpFigures without the breakdowns)."""
+    tasks = _followups().filter(encounter=OuterRef("pk"))
+    rows = (
+        eligible_encounters(period)
+        .annotate(
+            attempted=Exists(tasks.filter(attempts_count__gt=0)),
+            reached=Exists(tasks.filter(status=Status.COMPLETED)),
+            all_unreachable=~Exists(tasks.exclude(status=Status.UNREACHABLE)),
+        )
+        .values("department")
+        .annotate(
+            eligible=Count("id"),
+            n_attempted=Count("id", filter=Q(attempted=True)),
+            n_reached=Count("id", filter=Q(reached=True)),
+            n_lost=Count("id", filter=Q(all_unreachable=True)),
+        )
+    )
+    return {
+        row["department"]: FollowUpFigures(
+            eligible=row["eligible"],
+            attempted=row["n_attempted"],
+            followed_up=row["n_reached"],
+            lost=row["n_lost"],
+        )
+        for row in rows
+    }
+
+
 def _unreachable_breakdown(encounter_ids: list[int]) -> dict[str, int]:
     """Encounters not followed up, by the outcome category of their last attempt (over all
     their follow-ups), or "never attempted"."""

@@ -209,6 +209,20 @@ def test_spot_check_agreement_and_praise(tenant_a, in_tenant, world):
         nurse = StaffFactory(email="kpi-nurse@alpha.test", role="clinician")
         feedback.praise_record(source="survey", staff=nurse, department=world["ward"])
         spot = kpi.spot_check_figures(NOVEMBER)
-        praise = kpi.praise_figures(kpi.Period(date.today(), date.today()))
+        today = datetime.now(SHANGHAI).date()  # the clinic's day, not the machine's
+        praise = kpi.praise_figures(kpi.Period(today, today))
     assert (spot["audits"], spot["agree"], spot["rate"]) == (3, 2, Decimal("66.67"))
     assert praise["by_staff"] == {nurse.pk: 1} and praise["by_department"] == {world["ward"].pk: 1}
+
+
+def test_grouped_by_department_agrees_with_the_scoped_figures(world, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        grouped = kpi.follow_up_by_department(NOVEMBER)
+        scoped = kpi.follow_up_figures(NOVEMBER, department=world["ward"])
+    ward = grouped[world["ward"].pk]
+    assert (
+        (ward.eligible, ward.attempted, ward.followed_up, ward.lost)
+        == (scoped.eligible, scoped.attempted, scoped.followed_up, scoped.lost)
+        == (6, 4, 2, 1)
+    )
+    assert list(grouped) == [world["ward"].pk]
