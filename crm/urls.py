@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .api import pages as api_pages
 from .views import feedback, imports, outbox, records, rules, staff, worklist
 
 urlpatterns = [
@@ -72,4 +73,11 @@ urlpatterns = [
     ),
     path("hooks/sms/status/", outbox.sms_status, name="sms_status"),
     path("hooks/sms/inbound/", outbox.sms_inbound, name="sms_inbound"),
+    # API keys of the integration API
+    path("settings/api-keys/", api_pages.api_key_list, name="api_key_list"),
+    path(
+        "settings/api-keys/<int:key_id>/revoke/",
+        api_pages.api_key_revoke_view,
+        name="api_key_revoke",
+    ),
 ]

@@ -36,6 +36,7 @@ SHARED_APPS = [
     "django.contrib.postgres",  # full-text search fields (Wagtail's database search backend).
     "axes",  # login lockout: attempts are recorded in the schema the login happened in.
     "saas",  # base templates, static assets and translations of the shell; no models.
+    "ninja",  # the integration API's docs page and its static files (no CDN); no models.
 ]
 
 TENANT_APPS = [
