@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from crm.api.keys import api_key_create
@@ -26,8 +27,11 @@ class ApiClient:
     """Django's test client on a tenant's host (so the tenant middleware routes the request)
     with a bearer key and JSON bodies."""
 
-    def __init__(self, tenant, key: str | None):
+    def __init__(self, tenant, key: str | None, language: str = "en"):
         self.client = Client(HTTP_HOST=host_of(tenant))
+        # Messages come in the clinic's language unless the language cookie says otherwise;
+        # the codes are the same in every language.
+        self.client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
 
     def get(self, path, params=None):
