@@ -13,7 +13,7 @@ from ninja.openapi.docs import Swagger
 from surveys.models import SurveyResponse
 
 from ..models import AuditEntry, CallAttempt, Complaint, Contact, Encounter, FollowUpTask
-from . import bulk
+from . import attempts, bulk
 from .auth import ApiKeyAuth, scope_require
 from .errors import ApiError, handlers_install
 from .pagination import page
@@ -488,3 +488,30 @@ def contact_detail(request, contact_id: int):
         "deceased": contact.deceased,
         "do_not_contact": contact.do_not_contact,
     }
+
+
+# --- Writing attempts -------------------------------------------------------------------
+
+
+class AttemptIn(Schema):
+    outcome: str = Field(description="An outcome code of the clinic (see the outcome codes page).")
+    agent: str = Field(description="The email of the staff member who made the call.")
+    at: datetime | None = Field(None, description="When the call was made; now if omitted.")
+    duration_seconds: int | None = Field(None, ge=0, le=86_400)
+    notes: str = Field("", max_length=5000)
+    callback_at: datetime | None = Field(None, description="For no answer / busy: call back then.")
+    phone: str | None = Field(None, description="The number called, as stored (E.164).")
+    recovered: bool = False
+
+
+@api.post(
+    "/tasks/{task_id}/attempts",
+    response={201: AttemptOut, **ERRORS, 409: Error},
+    tags=["follow-ups"],
+)
+def attempt_create(request, task_id: int, payload: AttemptIn):
+    """Log a call made in a call-centre or CTI system; the follow-up moves as the outcome's
+    category says (reached completes it, no answer schedules a retry …). Scope: write."""
+    scope_require(request, "write")
+    result = attempts.attempt_record(task_id=task_id, **payload.dict())
+    return 201, _attempt(result)
