@@ -80,4 +80,15 @@ urlpatterns = [
         api_pages.api_key_revoke_view,
         name="api_key_revoke",
     ),
+    path("settings/webhooks/", api_pages.webhook_list, name="webhook_list"),
+    path(
+        "settings/webhooks/<int:endpoint_id>/disable/",
+        api_pages.webhook_disable,
+        name="webhook_disable",
+    ),
+    path(
+        "settings/webhooks/deliveries/<int:delivery_id>/replay/",
+        api_pages.webhook_replay,
+        name="webhook_replay",
+    ),
 ]

@@ -196,6 +196,8 @@ SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID", "")
 SMS_AUTH_TOKEN = env_str("SMS_AUTH_TOKEN", "")
 SMS_FROM = env_str("SMS_FROM", "")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
+# Outbound webhooks (crm/api/webhooks.py): seconds a clinic's endpoint may take to answer.
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
 
 # --- Celery -----------------------------------------------------------------------------
 # Without a broker URL, the filesystem transport needs no server: fine for one machine.

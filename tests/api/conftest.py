@@ -5,7 +5,7 @@ from django.test import Client
 from crm.api.keys import api_key_create
 from tests.billing.conftest import account_a, plans  # noqa: F401  (billing's, used here)
 from tests.conftest import host_of
-from tests.crm.conftest import admin_client_a, agent_client_a  # noqa: F401  (crm's)
+from tests.crm.conftest import admin_client_a, admin_client_b, agent_client_a  # noqa: F401  (crm's)
 
 
 def make_key(tenant, in_tenant, scopes=("read", "write")):
