@@ -2,13 +2,15 @@
 service or a selector, shape the JSON. Ids and codes only; personal details only through
 the contact endpoint, which is audit-logged like the contact page."""
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Query, Schema
 from ninja.openapi.docs import Swagger
+from pydantic import AfterValidator
 
 from surveys.models import SurveyResponse
 
@@ -31,6 +33,26 @@ api = NinjaAPI(
     urls_namespace="api_v1",
 )
 handlers_install(api)
+
+# Ids fit PostgreSQL's integer; text has no NUL byte (PostgreSQL refuses it): anything else
+# is a 422 from the schema instead of a database error.
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+Text = Annotated[str, Field(max_length=200, pattern=r"^[^\x00]*$")]
+
+
+def _moment(value: datetime) -> datetime:
+    """In UTC (PostgreSQL refuses offsets past ±16 h); a time without offset is the clinic's."""
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("a date between 1900 and 2999")
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("not a valid time") from exc
+
+
+Moment = Annotated[datetime, AfterValidator(_moment)]
 
 
 class Error(Schema):
@@ -120,15 +142,15 @@ def encounters_bulk(request, payload: BulkIn):
 
 
 class PageQuery(Schema):
-    cursor: str | None = Field(None, description="The `next` of the previous page.")
+    cursor: Text | None = Field(None, description="The `next` of the previous page.")
     limit: int = Field(100, ge=1, le=1000)
 
 
 class EncounterFilters(PageQuery):
-    source: str | None = None
-    external_id: str | None = None
+    source: Text | None = None
+    external_id: Text | None = None
     kind: Encounter.Kind | None = None
-    updated_since: datetime | None = None
+    updated_since: Moment | None = None
 
 
 class EncounterOut(Schema):
@@ -182,10 +204,10 @@ def encounters_list(request, filters: Query[EncounterFilters]):
 
 class TaskFilters(PageQuery):
     status: FollowUpTask.Status | None = None
-    encounter_id: int | None = None
-    source: str | None = Field(None, description="With external_id: the encounter's tasks.")
-    external_id: str | None = None
-    updated_since: datetime | None = None
+    encounter_id: Id | None = None
+    source: Text | None = Field(None, description="With external_id: the encounter's tasks.")
+    external_id: Text | None = None
+    updated_since: Moment | None = None
 
 
 class TaskOut(Schema):
@@ -255,8 +277,8 @@ def tasks_list(request, filters: Query[TaskFilters]):
 
 
 class AttemptFilters(PageQuery):
-    task_id: int | None = None
-    since: datetime | None = Field(None, description="Attempts recorded at or after this time.")
+    task_id: Id | None = None
+    since: Moment | None = Field(None, description="Attempts recorded at or after this time.")
 
 
 class AttemptOut(Schema):
@@ -309,9 +331,9 @@ def attempts_list(request, filters: Query[AttemptFilters]):
 
 
 class ResponseFilters(PageQuery):
-    task_id: int | None = None
-    encounter_id: int | None = None
-    since: datetime | None = Field(None, description="Submitted at or after this time.")
+    task_id: Id | None = None
+    encounter_id: Id | None = None
+    since: Moment | None = Field(None, description="Submitted at or after this time.")
 
 
 class AnswerOut(Schema):
@@ -388,7 +410,7 @@ def survey_responses_list(request, filters: Query[ResponseFilters]):
 
 class ComplaintFilters(PageQuery):
     status: Complaint.Status | None = None
-    updated_since: datetime | None = None
+    updated_since: Moment | None = None
 
 
 class ComplaintOut(Schema):
@@ -464,7 +486,7 @@ class ContactOut(Schema):
 
 
 @api.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, tags=["encounters"])
-def contact_detail(request, contact_id: int):
+def contact_detail(request, contact_id: Id):
     """A contact's details. Every read is written to the clinic's audit log, as when staff
     open the contact's page. Scope: read."""
     scope_require(request, "read")
@@ -494,13 +516,13 @@ def contact_detail(request, contact_id: int):
 
 
 class AttemptIn(Schema):
-    outcome: str = Field(description="An outcome code of the clinic (see the outcome codes page).")
-    agent: str = Field(description="The email of the staff member who made the call.")
-    at: datetime | None = Field(None, description="When the call was made; now if omitted.")
+    outcome: Text = Field(description="An outcome code of the clinic (see the outcome codes page).")
+    agent: Text = Field(description="The email of the staff member who made the call.")
+    at: Moment | None = Field(None, description="When the call was made; now if omitted.")
     duration_seconds: int | None = Field(None, ge=0, le=86_400)
-    notes: str = Field("", max_length=5000)
-    callback_at: datetime | None = Field(None, description="For no answer / busy: call back then.")
-    phone: str | None = Field(None, description="The number called, as stored (E.164).")
+    notes: str = Field("", max_length=5000, pattern=r"^[^\x00]*$")
+    callback_at: Moment | None = Field(None, description="For no answer / busy: call back then.")
+    phone: Text | None = Field(None, description="The number called, as stored (E.164).")
     recovered: bool = False
 
 
@@ -509,7 +531,7 @@ class AttemptIn(Schema):
     response={201: AttemptOut, **ERRORS, 409: Error},
     tags=["follow-ups"],
 )
-def attempt_create(request, task_id: int, payload: AttemptIn):
+def attempt_create(request, task_id: Id, payload: AttemptIn):
     """Log a call made in a call-centre or CTI system; the follow-up moves as the outcome's
     category says (reached completes it, no answer schedules a retry …). Scope: write."""
     scope_require(request, "write")

@@ -64,6 +64,8 @@ def _row_read(index: int, row: dict, result: BulkResult, ctx) -> dict | None:
             errors.append((key, "unknown_field", _("Unknown field “%(field)s”.") % {"field": key}))
             continue
         text = _as_text(key, value)
+        if text is not None and "\x00" in text:  # PostgreSQL cannot store a NUL byte
+            text = None
         if text is None:
             errors.append(
                 (key, "wrong_type", _("%(field)s must be text.") % {"field": importing._label(key)})

@@ -2,6 +2,7 @@
 client), so rows written while a client pages through are neither skipped nor repeated."""
 
 import base64
+import binascii
 
 from django.utils.translation import gettext as _
 
@@ -21,8 +22,11 @@ def cursor_decode(cursor: str) -> int:
         kind, value = text.split(":", 1)
         if kind != "id":
             raise ValueError(kind)
-        return int(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+        last_id = int(value)
+        if not 0 <= last_id < 2**31:
+            raise ValueError(value)
+        return last_id
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise ApiError(400, "invalid_cursor", _("This cursor is not one the API gave.")) from exc
 
 

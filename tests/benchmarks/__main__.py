@@ -7,6 +7,7 @@ lists the options of one suite.
   surveys   [--only page outbox] [--users N] [--seconds N] [--workers N] [--messages N]
             [--concurrency N] [--broker URL] [--json PATH]
   billing   [--events N] [--json PATH]
+  api       [--rows N] [--json PATH]
 """
 
 import argparse
@@ -73,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     billing.add_argument("--events", type=int, default=1000, help="events delivered (1000)")
     billing.add_argument("--json", type=Path, default=RESULTS / "billing.json")
     billing.set_defaults(database="carebridge_bench")
+    api = suites.add_parser("api", help="bulk intake through the API vs raw COPY (issue 6)")
+    api.add_argument("--rows", type=int, default=100_000, help="encounters pushed (100000)")
+    api.add_argument("--json", type=Path, default=RESULTS / "api.json")
+    api.set_defaults(database="carebridge_bench_api")
     return parser
 
 
@@ -116,6 +121,10 @@ def main(argv: list[str]) -> int:
             concurrency=args.concurrency,
             json_path=args.json,
         )
+    elif args.suite == "api":
+        from tests.benchmarks import api
+
+        api.run(n=args.rows, json_path=args.json)
     elif args.suite == "billing":
         from tests.benchmarks import billing
 
