@@ -26,10 +26,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from billing import entitlements
 
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..services.outbox import retry_delay
@@ -75,6 +77,8 @@ def webhook_emit(event: str, data: dict, *, now=None) -> list[int]:
 
     from ..tasks import webhook_deliver_task
 
+    if not entitlements.feature_allowed(connection.tenant, "webhooks"):
+        return []  # the plan has no webhooks: the endpoints stay, nothing is queued
     now = now or timezone.now()
     event_id = uuid.uuid4().hex
     payload = json.loads(

@@ -141,3 +141,11 @@ def test_command_creates_a_key_and_prints_it_once(tenant_a, in_tenant):
         assert api_key.scopes == ["read", "write"]
         assert api_key.key_hash == hashlib.sha256(key.encode()).hexdigest()
         assert api_key.created_at <= timezone.now()
+
+
+def test_a_plan_without_api_access_refuses_every_key(tenant_a, key_a, account_a, plans):
+    from billing.models import BillingAccount
+
+    BillingAccount.objects.filter(pk=account_a.pk).update(plan=plans["starter"])
+    response = ApiClient(tenant_a, key_a[1]).get("/encounters")
+    assert (response.status_code, response.json()["code"]) == (403, "plan_without_api")

@@ -181,3 +181,13 @@ def test_tenant_b_sees_no_endpoint_or_delivery_of_tenant_a(
     assert admin_client_b.post(f"/settings/webhooks/{endpoint.pk}/disable/").status_code == 404
     with in_tenant(tenant_a):
         assert WebhookEndpoint.objects.get(pk=endpoint.pk).active
+
+
+def test_a_plan_without_webhooks_queues_nothing(tenant_a, in_tenant, receiver, account_a, plans):
+    from billing.models import BillingAccount
+
+    BillingAccount.objects.filter(pk=account_a.pk).update(plan=plans["starter"])
+    with in_tenant(tenant_a):
+        endpoint_for(receiver)
+        complaint_open(summary="x", source="phone_in")
+        assert not WebhookDelivery.objects.exists()

@@ -20,6 +20,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from billing import entitlements
+from billing.models import BillingAccount, Plan
 from tenants.models import Tenant
 from tenants.services import public_tenant_ensure, tenant_provision
 
@@ -51,7 +52,12 @@ def _tenant() -> Tenant:
     if tenant is not None:
         tenant.delete(force_drop=True)
     tenant_provision(name="Bench API 医院", slug=SLUG, kind="hospital", admin_email="a@bench.test")
-    return Tenant.objects.get(schema_name=SLUG)
+    tenant = Tenant.objects.get(schema_name=SLUG)
+    # A large hospital's plan: no monthly cap on new encounters.
+    BillingAccount.objects.update_or_create(
+        tenant=tenant, defaults={"plan": Plan.objects.get(code="enterprise")}
+    )
+    return tenant
 
 
 def _copy(rows: list[dict]) -> float:
