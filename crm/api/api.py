@@ -25,7 +25,7 @@ api = NinjaAPI(
     version="1",
     description=(
         "The integration API of one clinic, on the clinic's own domain. Authenticate with an "
-        "API key made by the clinic's administrator (Settings → API keys): "
+        "API key made by the clinic's administrator (page API, /settings/api-keys/): "
         "`Authorization: Bearer cb_…`. Errors are JSON `{code, message}`."
     ),
     auth=ApiKeyAuth(),
