@@ -218,11 +218,16 @@ def mapping_guess(headers: list[str], remembered: dict[str, str]) -> dict[str, s
     return guessed
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\Z")
+
+
 def _parse_date(text: str) -> datetime | None:
     """Dates as hospital systems and Excel write them; None when empty."""
     text = text.strip()
     if not text:
         return None
+    if _ISO_DATE.match(text):  # the common shape, parsed in C (strptime costs ~10 µs a try)
+        return datetime.fromisoformat(text)
     text = re.sub(r"(\d+)年(\d+)月(\d+)日?", r"\1-\2-\3", text).replace("/", "-").replace(".", "-")
     text = text.replace("T", " ")
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
