@@ -5,6 +5,7 @@ the contact endpoint, which is audit-logged like the contact page."""
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -111,7 +112,7 @@ class BulkOut(Schema):
 
 @api.post(
     "/encounters/bulk",
-    response={200: BulkOut, **ERRORS},
+    response={200: BulkOut, **ERRORS, 409: Error},
     summary="Create or update contacts and encounters in bulk",
     tags=["encounters"],
 )
@@ -127,7 +128,15 @@ def encounters_bulk(request, payload: BulkIn):
             _("At most %(max)s rows per call; this one has %(count)s.")
             % {"max": bulk.MAX_ROWS, "count": len(payload.rows)},
         )
-    result = bulk.encounters_bulk_upsert(source=payload.source, rows=payload.rows)
+    try:
+        result = bulk.encounters_bulk_upsert(source=payload.source, rows=payload.rows)
+    except IntegrityError as exc:
+        # Two concurrent calls claimed the same record number: this one wrote nothing.
+        raise ApiError(
+            409,
+            "conflict",
+            _("Another call changed the same records at the same time; send this batch again."),
+        ) from exc
     return {
         "created": result.created,
         "updated": result.updated,

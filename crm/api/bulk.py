@@ -237,6 +237,8 @@ def _contacts_write(accepted, contact_of, now) -> set[int]:
             record_no__in={v["record_no"] for _i, v in accepted if v["record_no"]}
         ).values_list("record_no", flat=True)
     )
+    # Record numbers the batch's new contacts will carry are taken too.
+    taken_records |= {ref[2:] for ref in contact_of.values() if str(ref).startswith("r:")}
     new: dict[str, Contact] = {}
     changed: set[int] = set()
     for index, values in accepted:

@@ -100,7 +100,7 @@ def webhook_emit(event: str, data: dict, *, now=None) -> list[int]:
 def _take(delivery_id: int, now) -> WebhookDelivery | None:
     taken = WebhookDelivery.objects.filter(
         pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now
-    ).update(status=Status.SENDING)
+    ).update(status=Status.SENDING, next_attempt_at=now)  # "sending since", for the stale check
     if not taken:
         return None
     return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)

@@ -208,3 +208,22 @@ def test_tenant_b_does_not_see_or_change_tenant_as_encounters(
     )
     with in_tenant(tenant_a):
         assert Encounter.objects.get(external_id="ZY-1001").diagnosis == "股骨颈骨折"
+
+
+def test_a_record_number_claimed_twice_in_one_batch_does_not_fail_the_call(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    first = {
+        "external_id": "E1",
+        "name": "王五",
+        "phone": "13800138009",
+        "occurred_at": "2026-11-20",
+    }
+    push(api_a, {"rows": [first]}, django_capture_on_commit_callbacks)
+    again = dict(first, record_no="R9")
+    other = {"external_id": "E2", "name": "赵六", "record_no": "R9", "occurred_at": "2026-11-21"}
+    response = push(api_a, {"rows": [again, other]}, django_capture_on_commit_callbacks)
+    assert response.status_code == 200
+    assert (response.json()["created"], response.json()["rejected"]) == (1, 0)
+    with in_tenant(tenant_a):
+        assert Contact.objects.filter(record_no="R9").count() == 1
