@@ -14,13 +14,16 @@ so it is shown to the administrator when the endpoint is made and kept server-si
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -48,6 +51,24 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+def address_allowed(url: str) -> bool:
+    """Whether every address the URL's host resolves to is a public one (or private ones are
+    allowed by settings). Checked when the endpoint is made and again before each post, as
+    DNS can change in between."""
+    if settings.WEBHOOK_ALLOW_PRIVATE:
+        return True
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            return False
+    return True
+
+
 @transaction.atomic
 def webhook_endpoint_create(*, url: str, events: list[str]) -> WebhookEndpoint:
     url = (url or "").strip()
@@ -56,6 +77,9 @@ def webhook_endpoint_create(*, url: str, events: list[str]) -> WebhookEndpoint:
         URLValidator(schemes=["https", "http"])(url)
     except ValidationError:
         errors["url"] = _("Enter the full address, starting with https://.")
+    else:
+        if not address_allowed(url):
+            errors["url"] = _("This address is not reachable from the internet.")
     if not events or set(events) - set(Event.values):
         errors["events"] = _("Choose at least one event.")
     if errors:
@@ -108,6 +132,8 @@ def _take(delivery_id: int, now) -> WebhookDelivery | None:
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str]:
     """(HTTP status or None, error text)."""
+    if not address_allowed(endpoint.url):
+        return None, "address not reachable from the internet (refused)"
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked on creation
         endpoint.url,

@@ -198,6 +198,9 @@ SMS_FROM = env_str("SMS_FROM", "")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 # Outbound webhooks (crm/api/webhooks.py): seconds a clinic's endpoint may take to answer.
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+# Webhook URLs resolving to loopback/private/link-local addresses are refused (a clinic admin
+# must not make our servers call our own network); set to 1 to test against localhost.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
 # --- Celery -----------------------------------------------------------------------------
 # Without a broker URL, the filesystem transport needs no server: fine for one machine.

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.api import webhooks
@@ -17,6 +18,12 @@ from crm.services.planning import encounters_plan
 from tests.api.fake_receiver import FakeReceiver
 from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
+
+
+@pytest.fixture(autouse=True)
+def _local_receiver_allowed(settings):
+    """The fake receiver listens on 127.0.0.1, which production refuses."""
+    settings.WEBHOOK_ALLOW_PRIVATE = True
 
 
 @pytest.fixture
@@ -191,3 +198,21 @@ def test_a_plan_without_webhooks_queues_nothing(tenant_a, in_tenant, receiver, a
         endpoint_for(receiver)
         complaint_open(summary="x", source="phone_in")
         assert not WebhookDelivery.objects.exists()
+
+
+def test_private_addresses_are_refused(tenant_a, in_tenant, receiver, settings):
+    with in_tenant(tenant_a):
+        endpoint = endpoint_for(receiver)
+        settings.WEBHOOK_ALLOW_PRIVATE = False
+        with pytest.raises(ValidationError) as refused:
+            webhooks.webhook_endpoint_create(
+                url="http://169.254.169.254/latest/meta-data", events=["complaint.created"]
+            )
+        assert list(refused.value.message_dict) == ["url"]
+        # An endpoint made earlier whose host now resolves privately gets nothing either.
+        complaint_open(summary="x", source="phone_in")
+        delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+        assert webhooks.webhook_deliver(delivery.pk) == "pending"
+        delivery.refresh_from_db()
+        assert delivery.error == "address not reachable from the internet (refused)"
+    assert receiver.received == []
