@@ -10,6 +10,7 @@ from django_tenants.utils import get_public_schema_name
 from saas.celery import app
 
 from . import services
+from .api import webhooks
 from .services import followup, imports, outbox, planning
 
 
@@ -50,7 +51,16 @@ def followup_tick_task() -> dict:
     due = outbox.outbox_due()
     for start in range(0, len(due), outbox.BATCH):
         messages_send_task.delay(due[start : start + outbox.BATCH])
-    return result | {"messages_due": len(due)}
+    hooks_due = webhooks.webhooks_due()
+    for delivery_id in hooks_due:
+        webhook_deliver_task.delay(delivery_id)
+    return result | {"messages_due": len(due), "webhooks_due": len(hooks_due)}
+
+
+@app.task
+def webhook_deliver_task(delivery_id: int) -> str | None:
+    """Post one webhook delivery; a failure waits for its retry time (the tick sends it)."""
+    return webhooks.webhook_deliver(delivery_id)
 
 
 @app.task

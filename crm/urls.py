@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .api import pages as api_pages
 from .views import feedback, imports, outbox, records, rules, staff, worklist
 
 urlpatterns = [
@@ -72,4 +73,22 @@ urlpatterns = [
     ),
     path("hooks/sms/status/", outbox.sms_status, name="sms_status"),
     path("hooks/sms/inbound/", outbox.sms_inbound, name="sms_inbound"),
+    # API keys of the integration API
+    path("settings/api-keys/", api_pages.api_key_list, name="api_key_list"),
+    path(
+        "settings/api-keys/<int:key_id>/revoke/",
+        api_pages.api_key_revoke_view,
+        name="api_key_revoke",
+    ),
+    path("settings/webhooks/", api_pages.webhook_list, name="webhook_list"),
+    path(
+        "settings/webhooks/<int:endpoint_id>/disable/",
+        api_pages.webhook_disable,
+        name="webhook_disable",
+    ),
+    path(
+        "settings/webhooks/deliveries/<int:delivery_id>/replay/",
+        api_pages.webhook_replay,
+        name="webhook_replay",
+    ),
 ]

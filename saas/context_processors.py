@@ -43,6 +43,7 @@ def _tenant_nav(user) -> list[dict]:
             {"url": reverse("tenant_settings"), "label": _("Settings"), "name": "settings"}
         )
         items.append({"url": reverse("billing:page"), "label": _("Billing"), "name": "billing"})
+        items.append({"url": reverse("api_key_list"), "label": _("API"), "name": "api"})
     return items
 
 

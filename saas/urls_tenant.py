@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from crm.api.api import api as crm_api
 from crm.views import staff as crm_staff_views
 from saas.forms import EmailAuthenticationForm
 from tenants import views as tenant_views
@@ -24,4 +25,5 @@ urlpatterns = [
     path("settings/", tenant_views.tenant_settings, name="tenant_settings"),
     path("", include("billing.urls_tenant", namespace="billing")),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("api/v1/", crm_api.urls),
 ]

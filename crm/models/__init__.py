@@ -4,12 +4,14 @@ from .audit import AuditEntry
 from .encounters import Contact, ContactPhone, Encounter
 from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
 from .imports import ImportJob, ImportMapping
+from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
 from .messages import InboundMessage, Message, MessageTemplate
 from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
 from .tasks import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
 
 __all__ = [
+    "ApiKey",
     "AuditEntry",
     "CallAttempt",
     "Complaint",
@@ -31,4 +33,6 @@ __all__ = [
     "Praise",
     "RuleStep",
     "StaffProfile",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..api import webhooks
 from ..models import Complaint, ComplaintEvent, Praise
 from ..models.messages import Channel, Purpose
 from ..roles import Role
@@ -52,6 +53,7 @@ def complaint_open(*, summary: str, source: str, actor=None, now=None, **details
         action=ComplaintEvent.Action.CREATED,
         to_status=Status.OPEN,
     )
+    webhooks.complaint_created(complaint, now=now)
     return complaint
 
 
@@ -151,6 +153,7 @@ def complaints_escalate(*, now: datetime | None = None) -> int:
         complaint.escalated_at = now
         complaint.save(update_fields=["escalated_at", "updated_at"])
         ComplaintEvent.objects.create(complaint=complaint, action=ComplaintEvent.Action.ESCALATED)
+        webhooks.complaint_overdue(complaint, now=now)
         for user in recipients:
             if not user.email:
                 continue

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from billing import entitlements
 
+from ..api import webhooks
 from ..calendar import local_date, local_midnight, next_calling_time, tenant_zone
 from ..models import (
     AuditEntry,
@@ -203,6 +204,8 @@ def attempt_log(
     else:  # refused, language barrier, hearing impaired, transferred elsewhere
         _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
     task.save()
+    if task.status == Status.COMPLETED:
+        webhooks.followup_completed(task, now=now)
     if task.status == Status.COMPLETED and task.tier == RuleStep.Tier.CENTRE:
         spot_check_draw(task, now=now)
     return record
@@ -234,7 +237,7 @@ def contact_opt_out(contact, reason: str, *, except_task=None, now=None) -> None
 def task_answered(task: FollowUpTask, *, now=None) -> None:
     """A survey sent by link was answered: the follow-up it belongs to is done."""
     now = now or timezone.now()
-    FollowUpTask.objects.filter(pk=task.pk, status__in=FollowUpTask.OPEN).update(
+    completed = FollowUpTask.objects.filter(pk=task.pk, status__in=FollowUpTask.OPEN).update(
         status=Status.COMPLETED,
         reason="",
         completed_at=now,
@@ -245,6 +248,9 @@ def task_answered(task: FollowUpTask, *, now=None) -> None:
         result_summary=_("Survey answered"),
         updated_at=now,
     )
+    if completed:
+        task.refresh_from_db()
+        webhooks.followup_completed(task, now=now)
 
 
 def _encounter_recovered(task: FollowUpTask, now: datetime) -> None:

@@ -36,6 +36,7 @@ SHARED_APPS = [
     "django.contrib.postgres",  # full-text search fields (Wagtail's database search backend).
     "axes",  # login lockout: attempts are recorded in the schema the login happened in.
     "saas",  # base templates, static assets and translations of the shell; no models.
+    "ninja",  # the integration API's docs page and its static files (no CDN); no models.
 ]
 
 TENANT_APPS = [
@@ -215,6 +216,11 @@ SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID", "")
 SMS_AUTH_TOKEN = env_str("SMS_AUTH_TOKEN", "")
 SMS_FROM = env_str("SMS_FROM", "")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
+# Outbound webhooks (crm/api/webhooks.py): seconds a clinic's endpoint may take to answer.
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+# Webhook URLs resolving to loopback/private/link-local addresses are refused (a clinic admin
+# must not make our servers call our own network); set to 1 to test against localhost.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
 # --- Celery -----------------------------------------------------------------------------
 # Without a broker URL, the filesystem transport needs no server: fine for one machine.

@@ -8,6 +8,7 @@ lists the options of one suite.
             [--concurrency N] [--broker URL] [--json PATH]
   billing   [--events N] [--json PATH]
   cms       [--seconds S] [--concurrency N] [--workers N] [--json PATH]
+  api       [--rows N] [--json PATH]
 """
 
 import argparse
@@ -81,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     cms.add_argument("--workers", type=int, default=3, help="gunicorn workers (3)")
     cms.add_argument("--json", type=Path, default=RESULTS / "cms.json")
     cms.set_defaults(database="carebridge_bench_cms")
+    api = suites.add_parser("api", help="bulk intake through the API vs raw COPY (issue 6)")
+    api.add_argument("--rows", type=int, default=100_000, help="encounters pushed (100000)")
+    api.add_argument("--json", type=Path, default=RESULTS / "api.json")
+    api.set_defaults(database="carebridge_bench_api")
     return parser
 
 
@@ -124,6 +129,10 @@ def main(argv: list[str]) -> int:
             concurrency=args.concurrency,
             json_path=args.json,
         )
+    elif args.suite == "api":
+        from tests.benchmarks import api
+
+        api.run(n=args.rows, json_path=args.json)
     elif args.suite == "billing":
         from tests.benchmarks import billing
 

@@ -1,0 +1,261 @@
+"""Outbound webhooks: the clinic's systems are told when a follow-up is completed or a
+complaint is created or overdue.
+
+As with the outbox (crm.services.outbox): a delivery row is written in the transaction that
+causes the event and sent by a worker after it commits; a delivery is taken by one
+conditional UPDATE, so a redelivered task never posts twice at once; a failure (timeout,
+connection refused, any non-2xx answer) is retried with a growing delay, and after the last
+attempt the delivery is kept as failed with its response code and can be sent again from the
+page. Nothing is deleted.
+
+Signature: header ``CareBridge-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
+"<t>.<body>" with the endpoint's secret>``. The secret must be stored readable (it signs),
+so it is shown to the administrator when the endpoint is made and kept server-side only."""
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import URLValidator
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import entitlements
+
+from ..models import WebhookDelivery, WebhookEndpoint
+from ..services.outbox import retry_delay
+
+Status = WebhookDelivery.Status
+Event = WebhookEndpoint.Event
+
+MAX_ATTEMPTS = 6  # 1 + retries after 1, 2, 4, 8, 16 minutes
+STALE_SENDING = timedelta(minutes=10)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def address_allowed(url: str) -> bool:
+    """Whether every address the URL's host resolves to is a public one (or private ones are
+    allowed by settings). Checked when the endpoint is made and again before each post, as
+    DNS can change in between."""
+    if settings.WEBHOOK_ALLOW_PRIVATE:
+        return True
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            return False
+    return True
+
+
+@transaction.atomic
+def webhook_endpoint_create(*, url: str, events: list[str]) -> WebhookEndpoint:
+    url = (url or "").strip()
+    errors = {}
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except ValidationError:
+        errors["url"] = _("Enter the full address, starting with https://.")
+    else:
+        if not address_allowed(url):
+            errors["url"] = _("This address is not reachable from the internet.")
+    if not events or set(events) - set(Event.values):
+        errors["events"] = _("Choose at least one event.")
+    if errors:
+        raise ValidationError(errors)
+    return WebhookEndpoint.objects.create(
+        url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_hex(24)}"
+    )
+
+
+def webhook_endpoint_disable(endpoint: WebhookEndpoint) -> None:
+    """No new deliveries; the log stays."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
+
+
+def webhook_emit(event: str, data: dict, *, now=None) -> list[int]:
+    """Queue the event for every active endpoint that chose it, sent once the caller's
+    transaction commits. Data carries ids and codes, no personal details."""
+    from saas.celery import enqueue_on_commit
+
+    from ..tasks import webhook_deliver_task
+
+    if not entitlements.feature_allowed(connection.tenant, "webhooks"):
+        return []  # the plan has no webhooks: the endpoints stay, nothing is queued
+    now = now or timezone.now()
+    event_id = uuid.uuid4().hex
+    payload = json.loads(
+        json.dumps(
+            {"id": event_id, "type": event, "created_at": now, "data": data},
+            cls=DjangoJSONEncoder,
+        )
+    )
+    ids = []
+    for endpoint in WebhookEndpoint.objects.filter(active=True, events__contains=[event]):
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint, event=event, event_id=event_id, payload=payload, next_attempt_at=now
+        )
+        ids.append(delivery.pk)
+        enqueue_on_commit(webhook_deliver_task, delivery.pk)
+    return ids
+
+
+def _take(delivery_id: int, now) -> WebhookDelivery | None:
+    taken = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now
+    ).update(status=Status.SENDING, next_attempt_at=now)  # "sending since", for the stale check
+    if not taken:
+        return None
+    return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+
+
+def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str]:
+    """(HTTP status or None, error text)."""
+    if not address_allowed(endpoint.url):
+        return None, "address not reachable from the internet (refused)"
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked on creation
+        endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "CareBridge-Webhooks/1",
+            "CareBridge-Event": delivery.event,
+            "CareBridge-Delivery": str(delivery.pk),
+            "CareBridge-Signature": signature(endpoint.secret, int(time.time()), body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:  # noqa: S310
+            return response.status, ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, str(reason)[:300] or exc.__class__.__name__
+
+
+def webhook_deliver(delivery_id: int, *, now=None) -> str | None:
+    """Post one due delivery; returns its new status (None if it was not due or taken)."""
+    now = now or timezone.now()
+    delivery = _take(delivery_id, now)
+    if delivery is None:
+        return None
+    code, error = _post(delivery.endpoint, delivery)
+    delivery.attempts += 1
+    delivery.response_code = code
+    if code is not None and 200 <= code < 300:
+        delivery.status, delivery.error, delivery.delivered_at = Status.DELIVERED, "", now
+        delivery.next_attempt_at = None
+    else:
+        delivery.error = error
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status, delivery.next_attempt_at = Status.FAILED, None
+        else:
+            delivery.status = Status.PENDING
+            delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "response_code",
+            "status",
+            "error",
+            "delivered_at",
+            "next_attempt_at",
+        ]
+    )
+    return delivery.status
+
+
+def webhooks_due(*, now=None) -> list[int]:
+    """Deliveries whose retry time has come; ones left "sending" by a worker that died go
+    back to the queue first."""
+    now = now or timezone.now()
+    WebhookDelivery.objects.filter(
+        status=Status.SENDING, next_attempt_at__lt=now - STALE_SENDING
+    ).update(status=Status.PENDING)
+    return list(
+        WebhookDelivery.objects.filter(
+            Q(status=Status.PENDING), next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:1000]
+    )
+
+
+def webhook_replay(delivery: WebhookDelivery, *, now=None) -> None:
+    """Send a delivery again (failed, or delivered but lost by the receiver), at once."""
+    from saas.celery import enqueue_on_commit
+
+    from ..tasks import webhook_deliver_task
+
+    now = now or timezone.now()
+    WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=Status.SENDING).update(
+        status=Status.PENDING, attempts=0, next_attempt_at=now, error=""
+    )
+    enqueue_on_commit(webhook_deliver_task, delivery.pk)
+
+
+# --- The events, as the domain's services announce them -----------------------------------
+
+
+def followup_completed(task, *, now=None) -> None:
+    encounter = task.encounter
+    webhook_emit(
+        Event.FOLLOWUP_COMPLETED,
+        {
+            "task_id": task.pk,
+            "encounter_id": task.encounter_id,
+            "source": encounter.source,
+            "external_id": encounter.external_id,
+            "contact_id": task.contact_id,
+            "name": task.name,
+            "completed_at": task.completed_at or now,
+            "last_outcome": task.last_outcome,
+        },
+        now=now,
+    )
+
+
+def _complaint_data(complaint) -> dict:
+    return {
+        "complaint_id": complaint.pk,
+        "kind": complaint.kind,
+        "source": complaint.source,
+        "category": complaint.category,
+        "severity": complaint.severity,
+        "status": complaint.status,
+        "contact_id": complaint.contact_id,
+        "encounter_id": complaint.encounter_id,
+        "task_id": complaint.task_id,
+        "department_id": complaint.department_id,
+        "deadline": complaint.deadline,
+    }
+
+
+def complaint_created(complaint, *, now=None) -> None:
+    webhook_emit(Event.COMPLAINT_CREATED, _complaint_data(complaint), now=now)
+
+
+def complaint_overdue(complaint, *, now=None) -> None:
+    webhook_emit(Event.COMPLAINT_OVERDUE, _complaint_data(complaint), now=now)

@@ -1,0 +1,229 @@
+"""Bulk upsert of contacts and encounters: the import's row checks, per-row errors with
+index/field/code, accepted rows committed, rejected rows writing nothing, idempotent."""
+
+import pytest
+from django.utils import translation
+
+from crm.models import Contact, ContactPhone, Encounter, FollowUpTask
+from tests.api.conftest import ApiClient, make_key
+
+ROW = {
+    "external_id": "ZY-1001",
+    "name": "张三",
+    "record_no": "ZY001",
+    "sex": "男",
+    "age": 65,
+    "phone": "13800138001",
+    "department": "orthopaedics",
+    "occurred_at": "2026-11-20 10:30",
+    "diagnosis": "股骨颈骨折",
+    "discharge_outcome": "好转",
+}
+
+
+def rows(n, **extra):
+    return [
+        {
+            "external_id": f"E{i}",
+            "name": f"患者{i}",
+            "record_no": f"R{i}",
+            "phone": f"1380013{i:04d}",
+            "occurred_at": "2026-11-20",
+            **extra,
+        }
+        for i in range(n)
+    ]
+
+
+def push(api, body, capture):
+    with translation.override("en"), capture(execute=True):
+        return api.post("/encounters/bulk", body)
+
+
+def test_bulk_creates_contacts_encounters_and_plans_tasks(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    response = push(api_a, {"source": "his", "rows": [ROW]}, django_capture_on_commit_callbacks)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["updated"], body["unchanged"], body["rejected"]) == (1, 0, 0, 0)
+    with in_tenant(tenant_a):
+        encounter = Encounter.objects.select_related("contact", "department").get()
+        assert body["encounters"] == [
+            {"index": 0, "external_id": "ZY-1001", "id": encounter.pk, "outcome": "created"}
+        ]
+        assert (encounter.source, encounter.external_id, encounter.kind) == (
+            "his",
+            "ZY-1001",
+            "discharge",
+        )
+        assert (encounter.department.code, encounter.age, encounter.discharge_outcome) == (
+            "orthopaedics",
+            65,
+            "improved",
+        )
+        assert (encounter.contact.name, encounter.contact.sex, encounter.contact.record_no) == (
+            "张三",
+            "M",
+            "ZY001",
+        )
+        assert list(encounter.contact.phones.values_list("number", flat=True)) == ["+8613800138001"]
+        # The hospital's discharge rule planned its follow-up.
+        assert FollowUpTask.objects.filter(encounter=encounter).count() == 1
+
+
+def test_the_same_call_again_changes_nothing_and_a_change_is_an_update(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    body = {"rows": rows(3)}
+    push(api_a, body, django_capture_on_commit_callbacks)
+    with in_tenant(tenant_a):
+        before = list(Encounter.objects.order_by("pk").values("pk", "updated_at"))
+        tasks = FollowUpTask.objects.count()
+    again = push(api_a, body, django_capture_on_commit_callbacks).json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
+    with in_tenant(tenant_a):
+        assert list(Encounter.objects.order_by("pk").values("pk", "updated_at")) == before
+        assert Contact.objects.count() == 3
+        assert FollowUpTask.objects.count() == tasks
+
+    changed = rows(3)
+    changed[1]["diagnosis"] = "肺炎"
+    changed[2]["phone"] = "13900139000"  # a new number for the same person
+    result = push(api_a, {"rows": changed}, django_capture_on_commit_callbacks).json()
+    assert (result["created"], result["updated"], result["unchanged"]) == (0, 2, 1)
+    with in_tenant(tenant_a):
+        assert Encounter.objects.get(external_id="E1").diagnosis == "肺炎"
+        assert set(
+            ContactPhone.objects.filter(contact__record_no="R2").values_list("number", flat=True)
+        ) == {"+8613800130002", "+8613900139000"}
+
+
+def test_a_known_record_number_joins_the_existing_contact(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    first = dict(ROW)
+    second = dict(ROW, external_id="ZY-2002", occurred_at="2026-11-21", address="杭州")
+    push(api_a, {"rows": [first]}, django_capture_on_commit_callbacks)
+    result = push(api_a, {"rows": [second]}, django_capture_on_commit_callbacks).json()
+    assert result["created"] == 1
+    with in_tenant(tenant_a):
+        contact = Contact.objects.get(record_no="ZY001")
+        assert contact.encounters.count() == 2
+        assert contact.address == "杭州"
+        # A later discharge is a readmission: the first stay's open follow-up is cancelled.
+        first_task = FollowUpTask.objects.get(encounter__external_id="ZY-1001")
+        assert (first_task.status, first_task.reason) == ("cancelled", "readmitted")
+
+
+def test_mixed_rows_commit_the_valid_ones_and_report_each_bad_one(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    good = rows(2)
+    bad = [
+        dict(ROW, external_id="B1", bed_colour="red"),  # unknown field
+        dict(ROW, external_id="B2", name={"first": "张"}),  # wrong type
+        dict(ROW, external_id="B3", occurred_at="2099-01-01"),  # future
+        dict(ROW, external_id="B4", occurred_at="yesterday"),  # unparsable
+        dict(ROW, external_id="B5", phone="12345"),  # not a phone number
+        dict(ROW, external_id="B6", age=True),  # wrong type
+        {k: v for k, v in ROW.items() if k != "external_id"},  # no external id
+        dict(good[0]),  # the same external id twice in one call
+    ]
+    response = push(api_a, {"rows": good + bad}, django_capture_on_commit_callbacks)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["rejected"]) == (2, 8)
+    assert body["errors"] == [
+        {"index": 2, "field": "bed_colour", "code": "unknown_field",
+         "message": "Unknown field “bed_colour”."},
+        {"index": 3, "field": "name", "code": "wrong_type", "message": "Name must be text."},
+        {"index": 3, "field": "name", "code": "required", "message": "Name is missing."},
+        {"index": 4, "field": "occurred_at", "code": "future_date",
+         "message": "The date 2099-01-01 is in the future."},
+        {"index": 5, "field": "occurred_at", "code": "date",
+         "message": "“yesterday” is not a date (write 2026-11-23)."},
+        {"index": 6, "field": "phone", "code": "phone",
+         "message": "“12345” is not a valid phone number."},
+        {"index": 7, "field": "age", "code": "wrong_type", "message": "Age must be text."},
+        {"index": 8, "field": "external_id", "code": "required",
+         "message": "External id is missing."},
+        {"index": 9, "field": "external_id", "code": "duplicate",
+         "message": "Same external id as row 0."},
+    ]  # fmt: skip
+    with in_tenant(tenant_a):
+        assert set(Encounter.objects.values_list("external_id", flat=True)) == {"E0", "E1"}
+        # Rejected rows left nothing behind, not even their contact or phone.
+        assert not Contact.objects.filter(record_no="ZY001").exists()
+        assert Contact.objects.count() == 2
+
+
+def test_a_batch_over_the_limit_is_refused_whole(api_a, tenant_a, in_tenant):
+    response = api_a.post("/encounters/bulk", {"rows": [{"external_id": "x"}] * 10_001})
+    assert response.status_code == 413
+    assert response.json() == {
+        "code": "batch_too_large",
+        "message": "At most 10000 rows per call; this one has 10001.",
+    }
+    with in_tenant(tenant_a):
+        assert not Encounter.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rows": "not a list"},
+        {"rows": ["not an object"]},
+        {"source": "bad source!", "rows": []},
+        {},
+    ],
+)
+def test_a_body_not_matching_the_schema_is_a_422_with_a_code(api_a, body):
+    response = api_a.post("/encounters/bulk", body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
+
+
+def test_invalid_json_is_a_400_with_a_code(api_a):
+    response = api_a.client.post(
+        "/api/v1/encounters/bulk",
+        "{nope",
+        content_type="application/json",
+        headers=api_a.headers,
+    )
+    assert response.status_code in (400, 422)
+    assert response.json()["code"] in ("bad_request", "invalid_request")
+
+
+def test_tenant_b_does_not_see_or_change_tenant_as_encounters(
+    api_a, tenant_a, tenant_b, in_tenant, django_capture_on_commit_callbacks
+):
+    push(api_a, {"rows": [ROW]}, django_capture_on_commit_callbacks)
+    _key, key = make_key(tenant_b, in_tenant)
+    api_b = ApiClient(tenant_b, key)
+    assert api_b.get("/encounters").json() == {"items": [], "next": None}
+    changed = dict(ROW, diagnosis="改掉", department="")
+    assert (
+        push(api_b, {"rows": [changed]}, django_capture_on_commit_callbacks).json()["created"] == 1
+    )
+    with in_tenant(tenant_a):
+        assert Encounter.objects.get(external_id="ZY-1001").diagnosis == "股骨颈骨折"
+
+
+def test_a_record_number_claimed_twice_in_one_batch_does_not_fail_the_call(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    first = {
+        "external_id": "E1",
+        "name": "王五",
+        "phone": "13800138009",
+        "occurred_at": "2026-11-20",
+    }
+    push(api_a, {"rows": [first]}, django_capture_on_commit_callbacks)
+    again = dict(first, record_no="R9")
+    other = {"external_id": "E2", "name": "赵六", "record_no": "R9", "occurred_at": "2026-11-21"}
+    response = push(api_a, {"rows": [again, other]}, django_capture_on_commit_callbacks)
+    assert response.status_code == 200
+    assert (response.json()["created"], response.json()["rejected"]) == (1, 0)
+    with in_tenant(tenant_a):
+        assert Contact.objects.filter(record_no="R9").count() == 1

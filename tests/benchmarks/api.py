@@ -1,0 +1,181 @@
+"""Bulk intake through the integration API (issue 6): 100,000 discharges with their contacts
+pushed to POST /api/v1/encounters/bulk in calls of 10,000 rows (JSON, key check, the
+import's row checks, set-based writes, all through Django), side by side in one run with a
+raw COPY of the same rows into two bare tables (the floor PostgreSQL itself sets).
+
+Also timed: the same push again (every row unchanged: the idempotent path) and planning the
+new encounters' follow-ups (what the Celery workers do after the push commits)."""
+
+import csv
+import io
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from billing import entitlements
+from billing.models import BillingAccount, Plan
+from tenants.models import Tenant
+from tenants.services import public_tenant_ensure, tenant_provision
+
+SLUG = "bench-api"
+BATCH = 10_000
+
+
+def _rows(n: int, day: datetime) -> list[dict]:
+    departments = ["orthopaedics", "cardiology", "obstetrics", "general-surgery", ""]
+    return [
+        {
+            "external_id": f"ZY{i:08d}",
+            "name": f"患者{i}",
+            "record_no": f"MRN{i:08d}",
+            "sex": "男" if i % 2 else "女",
+            "age": str(20 + i % 70),
+            "phone": f"13{i % 10}{i:08d}"[-11:],
+            "department": departments[i % len(departments)],
+            "occurred_at": (day - timedelta(minutes=i % 600)).strftime("%Y-%m-%d %H:%M"),
+            "diagnosis": "股骨颈骨折" if i % 3 else "肺炎",
+            "discharge_outcome": "好转" if i % 4 else "治愈",
+        }
+        for i in range(n)
+    ]
+
+
+def _tenant() -> Tenant:
+    tenant = Tenant.objects.filter(schema_name=SLUG).first()
+    if tenant is not None:
+        tenant.delete(force_drop=True)
+    tenant_provision(name="Bench API 医院", slug=SLUG, kind="hospital", admin_email="a@bench.test")
+    tenant = Tenant.objects.get(schema_name=SLUG)
+    # A large hospital's plan: no monthly cap on new encounters.
+    BillingAccount.objects.update_or_create(
+        tenant=tenant, defaults={"plan": Plan.objects.get(code="enterprise")}
+    )
+    return tenant
+
+
+def _copy(rows: list[dict]) -> float:
+    """Seconds to COPY the rows into bare contact and encounter tables (no checks, no
+    indexes but the primary keys)."""
+    contacts, encounters = io.StringIO(), io.StringIO()
+    c, e = csv.writer(contacts), csv.writer(encounters)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS bench_raw CASCADE; CREATE SCHEMA bench_raw")
+        cursor.execute(
+            "CREATE TABLE bench_raw.contact (id bigserial PRIMARY KEY, name text, record_no text,"
+            " sex text, phone text);"
+            "CREATE TABLE bench_raw.encounter (id bigserial PRIMARY KEY, external_id text,"
+            " record_no text, age int, department text, occurred_at timestamptz,"
+            " diagnosis text, outcome text)"
+        )
+    start = time.perf_counter()
+    for r in rows:
+        c.writerow([r["name"], r["record_no"], r["sex"], r["phone"]])
+        e.writerow(
+            [r["external_id"], r["record_no"], r["age"], r["department"], r["occurred_at"],
+             r["diagnosis"], r["discharge_outcome"]]
+        )  # fmt: skip
+    contacts.seek(0)
+    encounters.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            "COPY bench_raw.contact (name, record_no, sex, phone) FROM STDIN WITH CSV", contacts
+        )
+        cursor.cursor.copy_expert(
+            "COPY bench_raw.encounter (external_id, record_no, age, department, occurred_at,"
+            " diagnosis, outcome) FROM STDIN WITH CSV",
+            encounters,
+        )
+    seconds = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA bench_raw CASCADE")
+    return seconds
+
+
+def _push(client: Client, key: str, rows: list[dict]) -> tuple[float, dict]:
+    totals = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    start = time.perf_counter()
+    for at in range(0, len(rows), BATCH):
+        body = json.dumps({"source": "his", "rows": rows[at : at + BATCH]}, ensure_ascii=False)
+        response = client.post(
+            "/api/v1/encounters/bulk",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status_code == 200, response.content[:500]
+        result = response.json()
+        for name in totals:
+            totals[name] += result[name]
+    return time.perf_counter() - start, totals
+
+
+def run(*, n: int, json_path: Path) -> None:
+    call_command("migrate", verbosity=0)
+    public_tenant_ensure()
+    tenant = _tenant()
+    with tenant_context(tenant):
+        from crm.api.keys import api_key_create
+        from crm.models import Encounter, FollowUpTask
+        from crm.services.planning import encounters_plan
+
+        limit = entitlements.limit_of(entitlements.plan_of(tenant), "encounters")
+        if limit is not None and limit < n:
+            raise SystemExit(f"The tenant's plan allows {limit} new encounters a month; need {n}.")
+        _api_key, key = api_key_create(name="bench", scopes=["write"])
+    connection.set_schema_to_public()
+    rows = _rows(n, datetime.now(UTC) - timedelta(days=1))
+    copy_s = _copy(rows)
+    client = Client(HTTP_HOST=tenant.primary_host)
+    api_s, first = _push(client, key, rows)
+    again_s, second = _push(client, key, rows)
+    with tenant_context(tenant):
+        ids = list(Encounter.objects.values_list("pk", flat=True))
+        start = time.perf_counter()
+        for at in range(0, len(ids), 10_000):
+            encounters_plan(ids[at : at + 10_000])
+        plan_s = time.perf_counter() - start
+        tasks = FollowUpTask.objects.count()
+    connection.set_schema_to_public()
+    tenant.delete(force_drop=True)
+
+    figures = {
+        "copy": {"seconds": copy_s, "rows_per_s": n / copy_s},
+        "api_first_push": {"seconds": api_s, "rows_per_s": n / api_s, **first},
+        "api_same_push_again": {"seconds": again_s, "rows_per_s": n / again_s, **second},
+        "planning": {"seconds": plan_s, "encounters_per_s": n / plan_s, "tasks": tasks},
+    }
+    ratio = figures["api_first_push"]["rows_per_s"] / figures["copy"]["rows_per_s"]
+    print(f"\nBulk intake, {n} encounters with their contacts, calls of {BATCH} rows")
+    print(f"{'path':<22} {'seconds':>8} {'rows/s':>10}  counts")
+    print(f"{'raw COPY (2 tables)':<22} {copy_s:>8.2f} {n / copy_s:>10.0f}")
+    for name in ("api_first_push", "api_same_push_again"):
+        row = figures[name]
+        counts = ", ".join(f"{k} {row[k]}" for k in ("created", "updated", "unchanged", "rejected"))
+        print(f"{name:<22} {row['seconds']:>8.2f} {row['rows_per_s']:>10.0f}  {counts}")
+    print(f"{'planning (in process)':<22} {plan_s:>8.2f} {n / plan_s:>10.0f}  tasks {tasks}")
+    print(f"API / COPY throughput: {ratio:.0%} (budget ≥ 40 %, and ≥ 20,000 rows/s)")
+    load = os.getloadavg()
+    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 shared cores)")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(
+        json.dumps(
+            {
+                "suite": "api",
+                "at": datetime.now(UTC).isoformat(),
+                "rows": n,
+                "batch": BATCH,
+                "figures": figures,
+                "api_over_copy": ratio,
+                "load_average": load,
+            },
+            indent=2,
+        )
+    )
+    print(f"JSON: {json_path}")
