@@ -26,7 +26,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, F
 from django_tenants.utils import tenant_context
 
 from crm.models import Contact, Message
@@ -261,10 +261,15 @@ def _worker(env: dict, concurrency: int) -> subprocess.Popen:
 
 
 def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
+    from billing.models import BillingAccount, Plan, UsageMeter
     from crm.services.outbox import BATCH
     from crm.tasks import messages_send_task
     from saas.celery import app
 
+    # The largest SMS allowance, this month's meter at zero: the plan must not hold messages.
+    plan = Plan.objects.order_by(F("sms_per_month").desc(nulls_first=True)).first()
+    BillingAccount.objects.update_or_create(tenant=tenant, defaults={"plan": plan, "comped": True})
+    UsageMeter.objects.filter(tenant=tenant).delete()
     fake = FakeSms()
     env = {
         **os.environ,
@@ -310,6 +315,8 @@ def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
                 messages_send_task.delay(ids[start : start + BATCH])
             time.sleep(5)
             while Message.objects.filter(status__in=["queued", "sending"]).exists():
+                if time.perf_counter() - started > 900:
+                    break
                 time.sleep(0.2)
             app.control.purge()
             attempts = Message.objects.filter(attempts__gt=1).count()
