@@ -31,6 +31,7 @@ _FEEDBACK = [
 ]
 # Handling complaints and reading what patients said.
 _QUALITY = [
+    "crm.view_reports",
     "crm.view_complaint",
     "crm.change_complaint",
     "crm.view_praise",
@@ -105,3 +106,4 @@ MANAGE_MESSAGES = "crm.change_messagetemplate"
 MANAGE_SURVEYS = "surveys.change_surveytemplate"
 VIEW_RESPONSES = "surveys.view_surveyresponse"
 FILL_SURVEYS = "surveys.add_surveyresponse"
+VIEW_REPORTS = "crm.view_reports"

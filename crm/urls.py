@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .api import pages as api_pages
-from .views import feedback, imports, outbox, records, rules, staff, worklist
+from .views import feedback, imports, outbox, records, reports, rules, staff, worklist
 
 urlpatterns = [
     # Staff management
@@ -51,6 +51,8 @@ urlpatterns = [
     path("rules/<int:rule_id>/replan/", rules.rule_replan, name="rule_replan"),
     path("outcomes/", rules.outcome_list, name="outcome_list"),
     path("outcomes/<int:code_id>/", rules.outcome_edit, name="outcome_edit"),
+    # Reports
+    path("reports/", reports.report_month, name="report_month"),
     # Complaints and praise
     path("complaints/", feedback.complaint_list, name="complaint_list"),
     path("complaints/new/", feedback.complaint_create, name="complaint_create"),

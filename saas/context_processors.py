@@ -13,6 +13,7 @@ def _tenant_nav(user) -> list[dict]:
         MANAGE_STAFF,
         VIEW_COMPLAINTS,
         VIEW_OUTBOX,
+        VIEW_REPORTS,
         VIEW_RESPONSES,
         WORK_TASKS,
     )
@@ -24,6 +25,8 @@ def _tenant_nav(user) -> list[dict]:
         items.append({"url": reverse("contact_list"), "label": _("Contacts"), "name": "contacts"})
     if user.has_perm(IMPORT_RECORDS):
         items.append({"url": reverse("import_list"), "label": _("Import"), "name": "imports"})
+    if user.has_perm(VIEW_REPORTS):
+        items.append({"url": reverse("report_month"), "label": _("Reports"), "name": "reports"})
     if user.has_perm(VIEW_COMPLAINTS):
         items.append(
             {"url": reverse("complaint_list"), "label": _("Complaints"), "name": "complaints"}

@@ -167,7 +167,10 @@ class FollowUpTask(models.Model):
         ordering = ["due_at", "id"]
         verbose_name = _("follow-up task")
         verbose_name_plural = _("follow-up tasks")
-        permissions = [("spot_check", _("Can re-call completed follow-ups (tier-3 spot check)"))]
+        permissions = [
+            ("spot_check", _("Can re-call completed follow-ups (tier-3 spot check)")),
+            ("view_reports", _("Can see the follow-up KPI reports")),
+        ]
         constraints = [
             # Spot checks (no step) are not constrained: NULLs are distinct in PostgreSQL.
             models.UniqueConstraint(

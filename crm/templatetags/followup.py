@@ -15,6 +15,12 @@ def last_day(end):
     return end - timedelta(microseconds=1) if end else end
 
 
+@register.filter
+def percent(value):
+    """A KPI rate: "71.67 %", or "—" when nothing was counted."""
+    return "—" if value is None else f"{value} %"
+
+
 @register.simple_tag(takes_context=True)
 def worklist_rows(context, rows, labels):
     """The worklist's table rows. Built here rather than with template tags, and as plain

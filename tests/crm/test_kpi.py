@@ -226,3 +226,29 @@ def test_grouped_by_department_agrees_with_the_scoped_figures(world, tenant_a, i
         == (6, 4, 2, 1)
     )
     assert list(grouped) == [world["ward"].pk]
+
+
+def test_the_report_page_shows_the_months_figures_to_supervisors_only(
+    world, tenant_a, in_tenant, client_a, client_b, admin_b
+):
+    from tests.conftest import login
+
+    with in_tenant(tenant_a):
+        StaffFactory(email="kpi-sup2@alpha.test", role="supervisor")
+        StaffFactory(email="kpi-agent2@alpha.test", role="agent")
+    login(client_a, "kpi-sup2@alpha.test")
+    page = client_a.get("/reports/?month=2026-11")
+    assert page.status_code == 200
+    assert page.context["figures"].follow_up_rate == Decimal("33.33")
+    text = page.content.decode()
+    assert "33.33 %" in text and "66.67 %" in text  # follow-up and coverage rates
+    assert world["ward"].name in text
+    assert client_a.get("/reports/?month=nonsense").status_code == 200  # this month instead
+
+    client_a.post("/accounts/logout/")
+    login(client_a, "kpi-agent2@alpha.test")
+    assert client_a.get("/reports/").status_code == 403
+
+    login(client_b, "admin@beta.test")
+    other = client_b.get("/reports/?month=2026-11")
+    assert other.status_code == 200 and other.context["figures"].eligible == 0
