@@ -8,6 +8,7 @@ from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
 from .messages import InboundMessage, Message, MessageTemplate
 from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
+from .targets import KpiTarget
 from .tasks import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ImportJob",
     "ImportMapping",
     "InboundMessage",
+    "KpiTarget",
     "Message",
     "MessageTemplate",
     "OutcomeCategory",

@@ -34,3 +34,25 @@ def rules_seed(*, kind: str, locale: str) -> None:
                 for i, step in enumerate(steps)
             ]
         )
+
+
+# DESIGN.md §5.4: hospitals aim at follow-up ≥ 80 % and satisfaction ≥ 95 %; the others start
+# from the same follow-up rate and a satisfaction target a clinic can reach in its first year.
+KPI_TARGETS = {
+    "hospital": {"follow_up_rate": 80, "satisfaction_rate": 95, "complaints_on_time": 95},
+    "aesthetic": {"follow_up_rate": 80, "satisfaction_rate": 90, "complaints_on_time": 95},
+    "dental": {"follow_up_rate": 80, "satisfaction_rate": 90, "complaints_on_time": 95},
+    "service": {"follow_up_rate": 80, "satisfaction_rate": 90, "complaints_on_time": 95},
+}
+
+
+def kpi_targets_seed(*, kind: str, locale: str) -> None:
+    """Preset step: the clinic-wide targets of its kind (editable under Reports)."""
+    from ..models import KpiTarget
+
+    if KpiTarget.objects.exists():
+        return
+    KpiTarget.objects.bulk_create(
+        KpiTarget(metric=metric, target=value)
+        for metric, value in KPI_TARGETS.get(kind, KPI_TARGETS["service"]).items()
+    )

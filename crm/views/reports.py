@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import kpi
-from ..models import Department, OutcomeCategory
+from ..models import Department, KpiTarget, OutcomeCategory
 from ..roles import VIEW_REPORTS
 
 
@@ -19,6 +19,18 @@ def _month(request) -> date:
         return date(year, month, 1)
     except ValueError:
         return timezone.localdate().replace(day=1)
+
+
+def _targets(values: dict) -> dict:
+    """Each clinic-wide target with whether the month missed it (no figure: not missed)."""
+    return {
+        target.metric: {
+            "target": target.target,
+            "missed": values.get(target.metric) is not None
+            and values[target.metric] < target.target,
+        }
+        for target in KpiTarget.objects.filter(department=None)
+    }
 
 
 @login_required
@@ -36,6 +48,9 @@ def report_month(request):
         # Lowest follow-up rate first: where to look.
         key=lambda row: (row["figures"].follow_up_rate is None, row["figures"].follow_up_rate),
     )
+    satisfaction = kpi.satisfaction_figures(period)
+    complaints = kpi.complaint_figures(period)
+    spot_checks = kpi.spot_check_figures(period)
     categories = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
     figures = kpi.follow_up_figures(period)
     unreachable = sorted(
@@ -51,9 +66,19 @@ def report_month(request):
             "next": following if following <= timezone.localdate() else None,
             "figures": figures,
             "unreachable": unreachable,
-            "satisfaction": kpi.satisfaction_figures(period),
-            "complaints": kpi.complaint_figures(period),
-            "spot_checks": kpi.spot_check_figures(period),
+            "satisfaction": satisfaction,
+            "complaints": complaints,
+            "spot_checks": spot_checks,
             "departments": departments,
+            "targets": _targets(
+                {
+                    KpiTarget.Metric.FOLLOW_UP_RATE: figures.follow_up_rate,
+                    KpiTarget.Metric.TIMELINESS: figures.timeliness,
+                    KpiTarget.Metric.SATISFACTION_RATE: satisfaction.satisfaction_rate,
+                    KpiTarget.Metric.NPS: satisfaction.nps,
+                    KpiTarget.Metric.COMPLAINTS_ON_TIME: complaints.on_time_rate,
+                    KpiTarget.Metric.SPOT_CHECK_AGREEMENT: spot_checks["rate"],
+                }
+            ),
         },
     )

@@ -252,3 +252,21 @@ def test_the_report_page_shows_the_months_figures_to_supervisors_only(
     login(client_b, "admin@beta.test")
     other = client_b.get("/reports/?month=2026-11")
     assert other.status_code == 200 and other.context["figures"].eligible == 0
+
+
+def test_targets_are_seeded_per_kind_and_a_missed_one_is_flagged(
+    world, tenant_a, in_tenant, client_a
+):
+    from crm.models import KpiTarget
+    from tests.conftest import login
+
+    with in_tenant(tenant_a):
+        seeded = dict(KpiTarget.objects.filter(department=None).values_list("metric", "target"))
+        StaffFactory(email="kpi-sup3@alpha.test", role="supervisor")
+    assert seeded == {"follow_up_rate": 80, "satisfaction_rate": 95, "complaints_on_time": 95}
+    login(client_a, "kpi-sup3@alpha.test")
+    page = client_a.get("/reports/?month=2026-11")
+    targets = page.context["targets"]
+    assert targets["follow_up_rate"] == {"target": Decimal("80.00"), "missed": True}  # 33.33 %
+    assert targets["satisfaction_rate"]["missed"] is False  # no responses: nothing to miss
+    assert 'class="target missed"' in page.content.decode()
