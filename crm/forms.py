@@ -4,8 +4,19 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.forms import calling_hours_format, calling_hours_parse
 
-from .models import Contact, Department, Encounter, FollowUpRule, OutcomeCode, RuleStep
+from .models import (
+    Complaint,
+    Contact,
+    Department,
+    Encounter,
+    FollowUpRule,
+    MessageTemplate,
+    OutcomeCode,
+    Praise,
+    RuleStep,
+)
 from .roles import Role
+from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
 
 User = get_user_model()
 
@@ -331,20 +342,8 @@ class ImportUploadForm(forms.Form):
 
 class ComplaintForm(forms.ModelForm):
     class Meta:
-        from .models import Complaint
-
         model = Complaint
-        fields = [
-            "kind",
-            "category",
-            "severity",
-            "department",
-            "staff",
-            "staff_name",
-            "summary",
-            "assignee",
-            "corrective_action",
-        ]
+        fields = list(COMPLAINT_EDITABLE)  # the form edits exactly what the service lets change
         widgets = {
             "summary": forms.Textarea(attrs={"rows": 4}),
             "corrective_action": forms.Textarea(attrs={"rows": 3}),
@@ -380,8 +379,6 @@ class ComplaintMoveForm(forms.Form):
 
 class PraiseForm(forms.ModelForm):
     class Meta:
-        from .models import Praise
-
         model = Praise
         fields = ["staff", "staff_name", "department", "text"]
         widgets = {"text": forms.Textarea(attrs={"rows": 3})}
@@ -397,8 +394,6 @@ class PraiseForm(forms.ModelForm):
 
 class MessageTemplateForm(forms.ModelForm):
     class Meta:
-        from .models import MessageTemplate
-
         model = MessageTemplate
         fields = ["subject", "body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 6})}

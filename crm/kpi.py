@@ -84,13 +84,19 @@ def eligible_encounters(period: Period, *, department=None) -> QuerySet:
     return encounters
 
 
-def follow_up_figures(period: Period, *, department=None) -> FollowUpFigures:
+def _with_outcomes(encounters: QuerySet) -> QuerySet:
+    """Each encounter flagged: attempted, reached (a follow-up completed), lost (every
+    follow-up unreachable)."""
     tasks = _followups().filter(encounter=OuterRef("pk"))
-    encounters = eligible_encounters(period, department=department).annotate(
+    return encounters.annotate(
         attempted=Exists(tasks.filter(attempts_count__gt=0)),
         reached=Exists(tasks.filter(status=Status.COMPLETED)),
         all_unreachable=~Exists(tasks.exclude(status=Status.UNREACHABLE)),
     )
+
+
+def follow_up_figures(period: Period, *, department=None) -> FollowUpFigures:
+    encounters = _with_outcomes(eligible_encounters(period, department=department))
     figures = FollowUpFigures()
     not_reached = []
     for pk, attempted, reached, all_unreachable in encounters.values_list(
@@ -115,14 +121,8 @@ def follow_up_figures(period: Period, *, department=None) -> FollowUpFigures:
 def follow_up_by_department(period: Period) -> dict:
     """Eligible, attempted, followed up and lost encounters per department, in one grouped
     query (department id → FollowUpFigures without the breakdowns)."""
-    tasks = _followups().filter(encounter=OuterRef("pk"))
     rows = (
-        eligible_encounters(period)
-        .annotate(
-            attempted=Exists(tasks.filter(attempts_count__gt=0)),
-            reached=Exists(tasks.filter(status=Status.COMPLETED)),
-            all_unreachable=~Exists(tasks.exclude(status=Status.UNREACHABLE)),
-        )
+        _with_outcomes(eligible_encounters(period))
         .values("department")
         .annotate(
             eligible=Count("id"),

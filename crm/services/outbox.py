@@ -19,12 +19,13 @@ from billing.models import UsageMeter
 
 from ..calendar import next_calling_time, tenant_zone
 from ..messaging import DEFAULTS, render_text
-from ..models import Message, MessageTemplate
-from ..models.messages import Channel
+from ..models import FollowUpTask, Message, MessageTemplate
+from ..models.messages import Channel, Purpose
 from ..sms import ProviderError, Sent, sms_provider
 
 log = logging.getLogger(__name__)
 Status = Message.Status
+TaskStatus = FollowUpTask.Status
 Metric = UsageMeter.Metric
 
 MAX_ATTEMPTS = 5
@@ -199,9 +200,25 @@ def _failed(message: Message, error: str, *, retryable: bool, now: datetime) -> 
 
 
 def message_result(message: Message, *, sent: bool, now: datetime) -> None:
-    from .outreach import message_result as task_result
-
-    task_result(message, sent=sent, now=now)
+    """What a sent or failed message means for its follow-up: a plain message follow-up is
+    done once sent; a failed one is unreachable. Survey follow-ups wait for the answer."""
+    if message.task_id is None or message.purpose != Purpose.FOLLOW_UP:
+        return
+    tasks = FollowUpTask.objects.filter(pk=message.task_id, status__in=FollowUpTask.OPEN)
+    if sent:
+        tasks.update(
+            status=TaskStatus.COMPLETED,
+            completed_at=now,
+            result_summary=_("Message sent"),
+            updated_at=now,
+        )
+    else:
+        tasks.update(
+            status=TaskStatus.UNREACHABLE,
+            reason=FollowUpTask.Reason.MESSAGE_FAILED,
+            completed_at=now,
+            updated_at=now,
+        )
 
 
 def outbox_due(*, now: datetime | None = None) -> list[int]:

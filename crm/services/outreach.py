@@ -8,7 +8,6 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from ..models import ContactPhone, FollowUpTask, RuleStep
@@ -136,25 +135,3 @@ def _education_links(task: FollowUpTask) -> str:
     from cms.selectors import articles_for_task
 
     return "\n".join(item.url for item in articles_for_task(task))
-
-
-def message_result(message, *, sent: bool, now: datetime) -> None:
-    """What a sent or failed message means for its follow-up: a plain message follow-up is
-    done once sent; a failed one is unreachable. Survey follow-ups wait for the answer."""
-    if message.task_id is None or message.purpose != Purpose.FOLLOW_UP:
-        return
-    tasks = FollowUpTask.objects.filter(pk=message.task_id, status__in=FollowUpTask.OPEN)
-    if sent:
-        tasks.update(
-            status=Status.COMPLETED,
-            completed_at=now,
-            result_summary=_("Message sent"),
-            updated_at=now,
-        )
-    else:
-        tasks.update(
-            status=Status.UNREACHABLE,
-            reason=Reason.MESSAGE_FAILED,
-            completed_at=now,
-            updated_at=now,
-        )

@@ -184,3 +184,11 @@ def test_another_clinic_cannot_see_or_change_a_complaint(
     with in_tenant(tenant_a):
         complaint.refresh_from_db()
         assert complaint.status == "open"
+
+
+def test_another_clinic_does_not_see_the_praise(admin_client_b, supervisor_a, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        feedback.praise_record(source="survey", staff=supervisor_a, text="周主任很耐心")
+    page = admin_client_b.get("/praise/")
+    assert page.status_code == 200
+    assert list(page.context["by_staff"]) == [] and "周主任很耐心" not in page.content.decode()

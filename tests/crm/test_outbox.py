@@ -329,3 +329,30 @@ def test_a_survey_sms_carries_the_steps_articles_and_the_thanks_page_lists_them(
 
     page = done.content.decode()
     assert article.title in page and "/health/e/" in page
+
+
+def test_another_clinic_cannot_read_or_edit_a_message_template(
+    admin_client_a, admin_client_b, tenant_a, in_tenant
+):
+    customised = admin_client_a.post(
+        "/messages/templates/customise/",
+        {"purpose": "survey", "channel": "sms", "language": "zh-hans"},
+    )
+    template_id = int(customised["Location"].rstrip("/").split("/")[-1])
+    with in_tenant(tenant_a):
+        from crm.models import MessageTemplate
+
+        MessageTemplate.objects.filter(pk=template_id).update(
+            body="Alpha 专用短信 {{ survey_link }}"
+        )
+
+    assert admin_client_b.get(f"/messages/templates/{template_id}/").status_code == 404
+    assert (
+        admin_client_b.post(
+            f"/messages/templates/{template_id}/", {"subject": "", "body": "changed"}
+        ).status_code
+        == 404
+    )
+    assert "Alpha 专用短信" not in admin_client_b.get("/messages/templates/").content.decode()
+    with in_tenant(tenant_a):
+        assert MessageTemplate.objects.get(pk=template_id).body.startswith("Alpha 专用短信")

@@ -152,3 +152,16 @@ def test_guessing_links_at_volume_is_stopped(client_a, link, monkeypatch):
     _invitation, token = link
     assert client_a.get(_url(token)).status_code == 200  # a real link still opens
     cache.clear()
+
+
+def test_another_clinic_cannot_read_a_response(
+    client_a, client_b, admin_b, link, tenant_a, in_tenant
+):
+    from tests.conftest import login
+
+    _invitation, token = link
+    client_a.post(_url(token), VALID)
+    with in_tenant(tenant_a):
+        response_id = SurveyResponse.objects.get().pk
+    login(client_b, "admin@beta.test")
+    assert client_b.get(f"/surveys/responses/{response_id}/").status_code == 404
