@@ -32,6 +32,7 @@ _FEEDBACK = [
 # Handling complaints and reading what patients said.
 _QUALITY = [
     "crm.view_reports",
+    "crm.export_reports",
     "crm.view_complaint",
     "crm.change_complaint",
     "crm.view_praise",
@@ -107,3 +108,5 @@ MANAGE_SURVEYS = "surveys.change_surveytemplate"
 VIEW_RESPONSES = "surveys.view_surveyresponse"
 FILL_SURVEYS = "surveys.add_surveyresponse"
 VIEW_REPORTS = "crm.view_reports"
+# Downloading reports and the lists behind their figures (audit-logged).
+EXPORT_REPORTS = "crm.export_reports"

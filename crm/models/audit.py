@@ -10,6 +10,8 @@ class AuditEntry(models.Model):
         CONTACT_VIEWED = "contact_viewed", _("Viewed a contact")
         PHONE_REVEALED = "phone_revealed", _("Revealed a phone number")
         IMPORT_ERRORS_EXPORTED = "import_errors_exported", _("Downloaded rejected import rows")
+        REPORT_EXPORTED = "report_exported", _("Downloaded a KPI report")
+        REPORT_LIST_EXPORTED = "report_list_exported", _("Downloaded the list behind a figure")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

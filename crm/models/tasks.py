@@ -170,6 +170,7 @@ class FollowUpTask(models.Model):
         permissions = [
             ("spot_check", _("Can re-call completed follow-ups (tier-3 spot check)")),
             ("view_reports", _("Can see the follow-up KPI reports")),
+            ("export_reports", _("Can download KPI reports and their lists")),
         ]
         constraints = [
             # Spot checks (no step) are not constrained: NULLs are distinct in PostgreSQL.
