@@ -10,6 +10,7 @@ from .models import (
     Department,
     Encounter,
     FollowUpRule,
+    KpiTarget,
     MessageTemplate,
     OutcomeCode,
     Praise,
@@ -408,3 +409,109 @@ class MessageTemplateForm(forms.ModelForm):
                 _("The text has a template error: %(problem)s"), params={"problem": problem}
             )
         return body
+
+
+class KpiTargetsForm(forms.Form):
+    """A target per figure for the clinic and per department; empty means none (a department
+    without its own is held to the clinic's)."""
+
+    def __init__(self, *args, departments, current, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scopes = [None, *(department.pk for department in departments)]
+        for metric, label in KpiTarget.Metric.choices:
+            low = -100 if metric == KpiTarget.Metric.NPS else 0
+            for scope in self.scopes:
+                self.fields[self._name(metric, scope)] = forms.DecimalField(
+                    label=label,
+                    required=False,
+                    min_value=low,
+                    max_value=100,
+                    max_digits=5,
+                    decimal_places=2,
+                    initial=current.get((metric, scope)),
+                    widget=forms.NumberInput(attrs={"step": "0.01", "class": "narrow"}),
+                )
+
+    @staticmethod
+    def _name(metric: str, scope: int | None) -> str:
+        return f"{metric}__{scope or 'clinic'}"
+
+    def rows(self) -> list[dict]:
+        return [
+            {"label": label, "fields": [self[self._name(metric, s)] for s in self.scopes]}
+            for metric, label in KpiTarget.Metric.choices
+        ]
+
+    def targets(self) -> dict:
+        return {
+            (metric, scope): self.cleaned_data[self._name(metric, scope)]
+            for metric in KpiTarget.Metric.values
+            for scope in self.scopes
+        }
+
+
+class ReportFilterForm(forms.Form):
+    """Which period and whose figures a report shows (GET: ids and dates only)."""
+
+    PERIODS = [
+        ("day", _("Day")),
+        ("week", _("Week")),
+        ("month", _("Month")),
+        ("quarter", _("Quarter")),
+        ("year", _("Year")),
+        ("custom", _("Custom")),
+    ]
+    # A year and a bit: any annual report, and a bound on what one page may scan.
+    MAX_DAYS = 400
+
+    period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False)
+    day = forms.DateField(
+        label=_("Including the day"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    department = forms.ModelChoiceField(
+        label=_("Department"), queryset=Department.objects.none(), required=False
+    )
+    agent = forms.ModelChoiceField(
+        label=_("Agent"), queryset=get_user_model().objects.none(), required=False
+    )
+    rule = forms.ModelChoiceField(
+        label=_("Rule"), queryset=FollowUpRule.objects.none(), required=False
+    )
+    tier = forms.TypedChoiceField(
+        label=_("Tier"),
+        choices=[("", _("All tiers")), (1, _("Tier 1")), (2, _("Tier 2"))],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.order_by("name")
+        self.fields["agent"].queryset = (
+            get_user_model()
+            .objects.filter(is_active=True, groups__isnull=False)
+            .distinct()
+            .order_by("first_name", "last_name", "email")
+        )
+        self.fields["agent"].label_from_instance = lambda user: user.get_full_name() or user.email
+        self.fields["rule"].queryset = FollowUpRule.objects.order_by("name")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("period") == "custom":
+            start, end = data.get("start"), data.get("end")
+            if not start or not end:
+                raise forms.ValidationError(_("A custom period needs a first and a last day."))
+            if end < start or (end - start).days >= self.MAX_DAYS:
+                raise forms.ValidationError(
+                    _("The period must end on or after its start and span at most %(days)s days.")
+                    % {"days": self.MAX_DAYS}
+                )
+        return data

@@ -7,14 +7,26 @@ complaint and praise figures those received in it (on-time replies: complaints d
 spot checks those closed in it. Tier-3 spot checks are audits, never follow-ups: they are
 left out of every encounter figure."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import TruncMonth
 
+from . import kpi_summary
 from .calendar import local_midnight, tenant_zone
 from .models import Complaint, Encounter, FollowUpTask, Praise
 
@@ -35,9 +47,49 @@ class Period:
     start: date
     end: date  # inclusive
 
+    KINDS = ("day", "week", "month", "quarter", "year", "custom")
+
+    @classmethod
+    def of(cls, kind: str, day: date) -> "Period":
+        """The day, ISO week (Monday first), month, quarter or year that holds `day`."""
+        if kind == "day":
+            return cls(day, day)
+        if kind == "week":
+            monday = day - timedelta(days=day.weekday())
+            return cls(monday, monday + timedelta(days=6))
+        if kind == "month":
+            first = day.replace(day=1)
+        elif kind == "quarter":
+            first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        elif kind == "year":
+            return cls(date(day.year, 1, 1), date(day.year, 12, 31))
+        else:
+            raise ValueError(kind)
+        months = 3 if kind == "quarter" else 1
+        following = date(
+            first.year + (first.month + months - 1) // 12, (first.month + months - 1) % 12 + 1, 1
+        )
+        return cls(first, following - timedelta(days=1))
+
     def bounds(self) -> tuple[datetime, datetime]:
         zone = tenant_zone(connection.tenant)
         return local_midnight(self.start, zone), local_midnight(self.end + timedelta(days=1), zone)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures: the whole tenant, or narrowed to a department (of the encounter), an
+    agent (who made the last attempt; never attempted: the assignee of the first task), a
+    rule or a tier (only that rule's or tier's follow-ups count)."""
+
+    department: int | None = None
+    agent: int | None = None
+    rule: int | None = None
+    tier: int | None = None
+
+
+EVERYTHING = Scope()
+GROUPS = ("department", "agent", "rule", "tier", "month")
 
 
 @dataclass
@@ -49,6 +101,8 @@ class FollowUpFigures:
     unreachable: dict = field(default_factory=dict)  # last attempt's category → encounters
     completed_tasks: int = 0
     completed_in_window: int = 0
+    transferred: int = 0  # an attempt found the patient transferred elsewhere
+    readmitted: int = 0  # readmitted before the follow-up (attempt or cancelled task)
 
     @property
     def coverage_rate(self) -> Decimal | None:
@@ -65,6 +119,21 @@ class FollowUpFigures:
     @property
     def timeliness(self) -> Decimal | None:
         return rate(self.completed_in_window, self.completed_tasks)
+
+    def add(self, other: "FollowUpFigures") -> None:
+        for name in (
+            "eligible",
+            "attempted",
+            "followed_up",
+            "lost",
+            "completed_tasks",
+            "completed_in_window",
+            "transferred",
+            "readmitted",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for key, count in other.unreachable.items():
+            self.unreachable[key] = self.unreachable.get(key, 0) + count
 
 
 def _followups() -> QuerySet:
@@ -84,82 +153,109 @@ def eligible_encounters(period: Period, *, department=None) -> QuerySet:
     return encounters
 
 
-def _with_outcomes(encounters: QuerySet) -> QuerySet:
-    """Each encounter flagged: attempted, reached (a follow-up completed), lost (every
-    follow-up unreachable)."""
-    tasks = _followups().filter(encounter=OuterRef("pk"))
-    return encounters.annotate(
-        attempted=Exists(tasks.filter(attempts_count__gt=0)),
-        reached=Exists(tasks.filter(status=Status.COMPLETED)),
-        all_unreachable=~Exists(tasks.exclude(status=Status.UNREACHABLE)),
-    )
+# Figures from the facts of each encounter: the summary table where it holds them (the whole
+# clinic or a department, per department or month), else computed from the tasks.
+_AGGREGATE_SQL = """
+SELECT {key}, last_category, count(*), count(*) FILTER (WHERE attempted),
+       count(*) FILTER (WHERE reached), count(*) FILTER (WHERE lost), sum(completed),
+       sum(in_window), count(*) FILTER (WHERE transferred), count(*) FILTER (WHERE readmitted)
+FROM {source}
+GROUP BY 1, 2
+"""
+_MONTH = "date_trunc('month', occurred_at AT TIME ZONE %(zone)s)::date"
 
 
-def follow_up_figures(period: Period, *, department=None) -> FollowUpFigures:
-    encounters = _with_outcomes(eligible_encounters(period, department=department))
-    figures = FollowUpFigures()
-    not_reached = []
-    for pk, attempted, reached, all_unreachable in encounters.values_list(
-        "pk", "attempted", "reached", "all_unreachable"
+def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
+    if (
+        scope.agent is None
+        and scope.rule is None
+        and scope.tier is None
+        and group_by
+        in (
+            None,
+            "department",
+            "month",
+        )
     ):
-        figures.eligible += 1
-        figures.attempted += attempted
-        figures.followed_up += reached
-        figures.lost += all_unreachable
-        if not reached:
-            not_reached.append(pk)
-    figures.unreachable = _unreachable_breakdown(not_reached)
-    completed = _followups().filter(
-        encounter__in=eligible_encounters(period, department=department),
-        status=Status.COMPLETED,
+        kpi_summary.refresh()
+        key = {"department": "department_id", "month": _MONTH}.get(group_by, "NULL::int")
+        source = "crm_encounterkpi WHERE occurred_at >= %(start)s AND occurred_at < %(end)s"
+        if scope.department is not None:
+            source += " AND department_id = %(department)s"
+        return _AGGREGATE_SQL.format(key=key, source=source)
+    where = ["e.occurred_at >= %(start)s", "e.occurred_at < %(end)s"]
+    if scope.department is not None:
+        where.append("e.department_id = %(department)s")
+    if scope.rule is not None:
+        where.append("t.rule_id = %(rule)s")
+    if scope.tier is not None:
+        where.append("t.tier = %(tier)s")
+    by_agent = group_by == "agent" or scope.agent is not None
+    facts = kpi_summary.FACTS_SQL.format(
+        # Per rule or tier, an encounter counts once in each, with only that one's follow-ups.
+        task_key={"rule": "t.rule_id", "tier": "t.tier"}.get(group_by, "NULL::int"),
+        where=" AND ".join(where),
+        need_last="true" if by_agent else "NOT reached",
     )
-    figures.completed_tasks = completed.count()
-    figures.completed_in_window = completed.filter(reached_in_window=True).count()
-    return figures
+    agent = "coalesce(agent_id, assignee_id)"
+    source = "facts" + (f" WHERE {agent} = %(agent)s" if scope.agent is not None else "")
+    key = {
+        "department": "department_id",
+        "month": _MONTH,
+        "agent": agent,
+        "rule": "task_key",
+        "tier": "task_key",
+    }.get(group_by, "NULL::int")
+    return f"WITH {facts} " + _AGGREGATE_SQL.format(key=key, source=source)
 
 
-def follow_up_by_department(period: Period) -> dict:
-    """Eligible, attempted, followed up and lost encounters per department, in one grouped
-    query (department id → FollowUpFigures without the breakdowns)."""
-    rows = (
-        _with_outcomes(eligible_encounters(period))
-        .values("department")
-        .annotate(
-            eligible=Count("id"),
-            n_attempted=Count("id", filter=Q(attempted=True)),
-            n_reached=Count("id", filter=Q(reached=True)),
-            n_lost=Count("id", filter=Q(all_unreachable=True)),
-        )
-    )
-    return {
-        row["department"]: FollowUpFigures(
-            eligible=row["eligible"],
-            attempted=row["n_attempted"],
-            followed_up=row["n_reached"],
-            lost=row["n_lost"],
-        )
-        for row in rows
+def follow_up_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING) -> dict:
+    """FollowUpFigures per group (department id, agent id, rule id, tier, or the first day of
+    the local month; None for encounters without one), or {None: figures} when not grouped.
+    By agent: who made the encounter's last attempt, else the assignee of its first task."""
+    start, end = period.bounds()
+    params = {
+        "start": start,
+        "end": end,
+        "zone": str(tenant_zone(connection.tenant)),
+        **vars(scope),
     }
+    groups: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_follow_up_sql(group_by, scope), params)
+        for key, category, *counts in cursor.fetchall():
+            (eligible, attempted, reached, lost, completed, in_window, transferred, readmitted) = (
+                counts
+            )
+            groups.setdefault(key, FollowUpFigures()).add(
+                FollowUpFigures(
+                    eligible=eligible,
+                    attempted=attempted,
+                    followed_up=reached,
+                    lost=lost,
+                    completed_tasks=int(completed),
+                    completed_in_window=int(in_window),
+                    transferred=transferred,
+                    readmitted=readmitted,
+                    unreachable={category: eligible} if category else {},
+                )
+            )
+    if group_by is None:
+        return {None: groups.get(None, FollowUpFigures())}
+    return groups
 
 
-def _unreachable_breakdown(encounter_ids: list[int]) -> dict[str, int]:
-    """Encounters not followed up, by the outcome category of their last attempt (over all
-    their follow-ups), or "never attempted"."""
-    from .models import CallAttempt
+def follow_up_figures(
+    period: Period, *, department=None, scope: Scope = EVERYTHING
+) -> FollowUpFigures:
+    if department is not None:
+        scope = replace(scope, department=getattr(department, "pk", department))
+    return follow_up_by(period, None, scope)[None]
 
-    last = {}
-    attempts = (
-        CallAttempt.objects.filter(task__encounter_id__in=encounter_ids, task__spot_check_of=None)
-        .order_by("task__encounter_id", "-started_at", "-id")
-        .values_list("task__encounter_id", "category")
-    )
-    for encounter_id, category in attempts:
-        last.setdefault(encounter_id, category)
-    breakdown: dict[str, int] = {}
-    for encounter_id in encounter_ids:
-        key = last.get(encounter_id, NEVER_ATTEMPTED)
-        breakdown[key] = breakdown.get(key, 0) + 1
-    return breakdown
+
+def follow_up_by_department(period: Period, scope: Scope = EVERYTHING) -> dict:
+    """Department id → FollowUpFigures of its encounters."""
+    return follow_up_by(period, "department", scope)
 
 
 # --- Satisfaction ---------------------------------------------------------------------------
@@ -189,6 +285,24 @@ class SatisfactionFigures:
     def dissatisfied_share(self) -> Decimal | None:
         return rate(self.dissatisfied, self.rated)
 
+    def add(self, other: "SatisfactionFigures") -> None:
+        for name in (
+            "responses",
+            "rated",
+            "satisfied",
+            "neutral",
+            "dissatisfied",
+            "promoters",
+            "detractors",
+            "nps_answers",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for dimension, item in other.dimensions.items():
+            mine = self.dimensions.setdefault(dimension, {"answers": 0, "top_two": 0, "points": 0})
+            for name in ("answers", "top_two", "points"):
+                mine[name] += item[name]
+        _dimension_rates(self)
+
     @property
     def nps(self) -> Decimal | None:
         """% promoters (9–10) − % detractors (0–6)."""
@@ -197,43 +311,101 @@ class SatisfactionFigures:
         return rate(self.promoters, self.nps_answers) - rate(self.detractors, self.nps_answers)
 
 
-def satisfaction_figures(period: Period, *, department=None) -> SatisfactionFigures:
+def _month_of(field_name: str):
+    """The first day of the local month of a timestamp (tenant's zone), for grouping."""
+    return TruncMonth(field_name, output_field=DateField(), tzinfo=tenant_zone(connection.tenant))
+
+
+def satisfaction_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING) -> dict:
+    """SatisfactionFigures of the responses submitted in the period, per group: department
+    (the encounter's), agent (who recorded the answers on a call; none for self-filled),
+    rule or tier (of the follow-up that asked), month; {None: figures} when not grouped."""
     from surveys.models import SurveyAnswer, SurveyResponse
 
     start, end = period.bounds()
     responses = SurveyResponse.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
-    if department is not None:
-        responses = responses.filter(department=department)
-    counts = responses.aggregate(
-        responses=Count("id"),
-        rated=Count("id", filter=~Q(satisfaction="")),
-        satisfied=Count("id", filter=Q(satisfaction="satisfied")),
-        neutral=Count("id", filter=Q(satisfaction="neutral")),
-        dissatisfied=Count("id", filter=Q(satisfaction="dissatisfied")),
-        nps_answers=Count("id", filter=Q(nps__isnull=False)),
-        promoters=Count("id", filter=Q(nps__gte=9)),
-        detractors=Count("id", filter=Q(nps__lte=6)),
-    )
-    figures = SatisfactionFigures(**counts)
+    for name, lookup in (
+        ("department", "department"),
+        ("agent", "answered_by"),
+        ("rule", "task__rule"),
+        ("tier", "task__tier"),
+    ):
+        if getattr(scope, name) is not None:
+            responses = responses.filter(**{lookup: getattr(scope, name)})
+    key = {
+        "department": F("department_id"),
+        "agent": F("answered_by_id"),
+        "rule": F("task__rule_id"),
+        "tier": F("task__tier"),
+        "month": _month_of("submitted_at"),
+    }.get(group_by, Value(None, output_field=IntegerField()))
+    groups = {
+        row.pop("key"): SatisfactionFigures(**row)
+        for row in responses.annotate(key=key)
+        .values("key")
+        .order_by()
+        .annotate(
+            responses=Count("id"),
+            rated=Count("id", filter=~Q(satisfaction="")),
+            satisfied=Count("id", filter=Q(satisfaction="satisfied")),
+            neutral=Count("id", filter=Q(satisfaction="neutral")),
+            dissatisfied=Count("id", filter=Q(satisfaction="dissatisfied")),
+            nps_answers=Count("id", filter=Q(nps__isnull=False)),
+            promoters=Count("id", filter=Q(nps__gte=9)),
+            detractors=Count("id", filter=Q(nps__lte=6)),
+        )
+    }
+    answer_key = {
+        "department": F("response__department_id"),
+        "agent": F("response__answered_by_id"),
+        "rule": F("response__task__rule_id"),
+        "tier": F("response__task__tier"),
+        "month": _month_of("response__submitted_at"),
+    }.get(group_by, Value(None, output_field=IntegerField()))
     per_dimension = (
         SurveyAnswer.objects.filter(response__in=responses, kind="rating", number__isnull=False)
         .exclude(dimension="")
-        .values("dimension", "number")
+        .annotate(key=answer_key)
+        .values("key", "dimension", "number")
+        .order_by()
         .annotate(n=Count("id"))
     )
     for row in per_dimension:
+        figures = groups.setdefault(row["key"], SatisfactionFigures())
         item = figures.dimensions.setdefault(
             row["dimension"], {"answers": 0, "top_two": 0, "points": 0}
         )
         item["answers"] += row["n"]
         item["top_two"] += row["n"] if row["number"] >= 4 else 0
         item["points"] += row["n"] * (row["number"] - 1) * 25  # 1..5 → 0/25/50/75/100
+    for figures in groups.values():
+        _dimension_rates(figures)
+    if group_by is None:
+        return {None: groups.get(None, SatisfactionFigures())}
+    return groups
+
+
+def _dimension_rates(figures: SatisfactionFigures) -> None:
     for item in figures.dimensions.values():
         item["rate"] = rate(item["top_two"], item["answers"])
         item["score"] = (Decimal(item["points"]) / item["answers"]).quantize(
             Decimal("0.01"), ROUND_HALF_UP
         )
-    return figures
+
+
+def total(groups: dict, figures_class):
+    """The figures of the whole from those of its groups (every count adds up; rates are
+    computed again from the sums, never averaged)."""
+    whole = figures_class()
+    for figures in groups.values():
+        whole.add(figures)
+    return whole
+
+
+def satisfaction_figures(period: Period, *, department=None, scope: Scope = EVERYTHING):
+    if department is not None:
+        scope = replace(scope, department=getattr(department, "pk", department))
+    return satisfaction_by(period, None, scope)[None]
 
 
 # --- Complaints, praise, spot checks --------------------------------------------------------
@@ -253,39 +425,70 @@ class ComplaintFigures:
         return rate(self.replied_on_time, self.due)
 
 
-def complaint_figures(period: Period, *, department=None) -> ComplaintFigures:
+COMPLAINT_GROUPS = ("department", "month")  # complaints carry no agent, rule or tier
+
+
+def complaint_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING) -> dict:
+    """ComplaintFigures per department or month (received: created in the period, by its
+    local month; on time: complaints due in the period, by the deadline's month);
+    {None: figures} when not grouped."""
     start, end = period.bounds()
     complaints = Complaint.objects.filter(kind=Complaint.Kind.COMPLAINT)
-    if department is not None:
-        complaints = complaints.filter(department=department)
-    received = complaints.filter(created_at__gte=start, created_at__lt=end)
-    figures = ComplaintFigures(received=received.count())
-    for row in received.values("category").annotate(n=Count("id")):
-        figures.by_category[row["category"]] = row["n"]
-    for row in received.values("department__name").annotate(n=Count("id")):
-        figures.by_department[row["department__name"] or ""] = row["n"]
-    due = complaints.filter(deadline__gte=start, deadline__lt=end)
-    figures.due = due.count()
-    # Replied at the deadline itself is on time.
-    figures.replied_on_time = due.filter(
-        replied_at__isnull=False, replied_at__lte=F("deadline")
-    ).count()
-    hours = [
-        (replied - created).total_seconds() / 3600
-        for created, replied in received.filter(replied_at__isnull=False).values_list(
-            "created_at", "replied_at"
+    if scope.department is not None:
+        complaints = complaints.filter(department=scope.department)
+    groups: dict = {}
+    received_key = {"department": F("department_id"), "month": _month_of("created_at")}.get(
+        group_by, Value(None, output_field=IntegerField())
+    )
+    hours: dict = {}
+    for key, category, department, created, replied in (
+        complaints.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(key=received_key)
+        .values_list("key", "category", "department__name", "created_at", "replied_at")
+    ):
+        figures = groups.setdefault(key, ComplaintFigures())
+        figures.received += 1
+        figures.by_category[category] = figures.by_category.get(category, 0) + 1
+        department = department or ""
+        figures.by_department[department] = figures.by_department.get(department, 0) + 1
+        if replied is not None:
+            hours.setdefault(key, []).append((replied - created).total_seconds() / 3600)
+    due_key = {"department": F("department_id"), "month": _month_of("deadline")}.get(
+        group_by, Value(None, output_field=IntegerField())
+    )
+    for row in (
+        complaints.filter(deadline__gte=start, deadline__lt=end)
+        .annotate(key=due_key)
+        .values("key")
+        .order_by()
+        # Replied at the deadline itself is on time.
+        .annotate(
+            due=Count("id"),
+            on_time=Count("id", filter=Q(replied_at__isnull=False, replied_at__lte=F("deadline"))),
         )
-    ]
-    if hours:
-        figures.median_hours_to_reply = Decimal(median(hours)).quantize(
+    ):
+        figures = groups.setdefault(row["key"], ComplaintFigures())
+        figures.due, figures.replied_on_time = row["due"], row["on_time"]
+    for key, values in hours.items():
+        groups[key].median_hours_to_reply = Decimal(median(values)).quantize(
             Decimal("0.01"), ROUND_HALF_UP
         )
-    return figures
+    if group_by is None:
+        return {None: groups.get(None, ComplaintFigures())}
+    return groups
 
 
-def praise_figures(period: Period) -> dict:
+def complaint_figures(period: Period, *, department=None, scope: Scope = EVERYTHING):
+    if department is not None:
+        scope = replace(scope, department=getattr(department, "pk", department))
+    return complaint_by(period, None, scope)[None]
+
+
+def praise_figures(period: Period, scope: Scope = EVERYTHING) -> dict:
     start, end = period.bounds()
     praise = Praise.objects.filter(created_at__gte=start, created_at__lt=end)
+    if scope.department is not None:
+        praise = praise.filter(department=scope.department)
     return {
         "by_staff": {
             row["staff"]: row["n"]
@@ -298,11 +501,19 @@ def praise_figures(period: Period) -> dict:
     }
 
 
-def spot_check_figures(period: Period) -> dict:
+def spot_check_figures(period: Period, scope: Scope = EVERYTHING) -> dict:
+    """Tier-3 audits closed in the period; by department, agent (who made the audited
+    call's last attempt: the audit is of their work) or rule of the audited follow-up."""
     start, end = period.bounds()
     audits = FollowUpTask.objects.filter(
         tier=3, status=Status.COMPLETED, completed_at__gte=start, completed_at__lt=end
     )
+    if scope.department is not None:
+        audits = audits.filter(encounter__department=scope.department)
+    if scope.rule is not None:
+        audits = audits.filter(spot_check_of__rule=scope.rule)
+    if scope.agent is not None:
+        audits = audits.filter(spot_check_of__attempts__agent=scope.agent).distinct()
     done = audits.count()
     agree = audits.filter(audit_agrees=True).count()
     return {"audits": done, "agree": agree, "rate": rate(agree, done)}

@@ -5,10 +5,11 @@ one assembly, so a figure reads the same wherever it is downloaded."""
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from . import kpi
-from .models import Department, KpiTarget, OutcomeCategory
+from .models import Department, FollowUpRule, KpiTarget, OutcomeCategory
 
 
 def month_period(first: date) -> kpi.Period:
@@ -17,21 +18,26 @@ def month_period(first: date) -> kpi.Period:
     return kpi.Period(first, following - timedelta(days=1))
 
 
-def targets_check(values: dict, *, department=None) -> dict:
+def targets_all() -> dict:
+    """(metric, department id or None) → target."""
+    return {
+        (target.metric, target.department_id): target.target for target in KpiTarget.objects.all()
+    }
+
+
+def targets_check(values: dict, *, department=None, targets: dict | None = None) -> dict:
     """Each target (the department's where it has one, else the clinic's) with whether the
     figure missed it; a figure that is None (nothing counted) has not missed."""
-    targets = {target.metric: target.target for target in KpiTarget.objects.filter(department=None)}
+    targets = targets_all() if targets is None else targets
+    held = {metric: value for (metric, scope), value in targets.items() if scope is None}
     if department is not None:
-        targets |= {
-            target.metric: target.target
-            for target in KpiTarget.objects.filter(department=department)
-        }
+        held |= {metric: value for (metric, scope), value in targets.items() if scope == department}
     return {
         metric: {
             "target": target,
             "missed": values.get(metric) is not None and values[metric] < target,
         }
-        for metric, target in targets.items()
+        for metric, target in held.items()
     }
 
 
@@ -43,8 +49,25 @@ class Report:
     satisfaction: kpi.SatisfactionFigures
     complaints: kpi.ComplaintFigures
     spot_checks: dict
-    departments: list  # {"pk", "name", "figures"}, lowest follow-up rate first
+    departments: list  # {"pk", "name", "figures", "satisfaction", "targets"}, lowest rate first
     targets: dict
+    praise: dict  # "by_staff" / "by_department": [(name, mentions)], most first
+    scope: kpi.Scope = kpi.EVERYTHING
+
+    def ranking(self, size: int = 3) -> dict:
+        """The departments with the lowest and the highest follow-up rate and satisfaction
+        rate (those with nothing counted are left out)."""
+
+        def ranked(rate_of) -> dict:
+            rows = sorted(
+                (row for row in self.departments if rate_of(row) is not None), key=rate_of
+            )
+            return {"lowest": rows[:size], "highest": rows[::-1][:size]}
+
+        return {
+            "follow_up": ranked(lambda row: row["figures"].follow_up_rate),
+            "satisfaction": ranked(lambda row: row["satisfaction"].satisfaction_rate),
+        }
 
     def headline(self) -> dict:
         """The figures that have targets, by KpiTarget metric."""
@@ -58,18 +81,38 @@ class Report:
         }
 
 
-def report_build(period: kpi.Period) -> Report:
+def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Report:
     names = dict(Department.objects.values_list("pk", "name"))
+    targets = targets_all()
+    satisfaction = kpi.satisfaction_by(period, "department", scope)
+
+    def department_row(pk, figures: kpi.FollowUpFigures) -> dict:
+        rated = satisfaction.get(pk, kpi.SatisfactionFigures())
+        values = {
+            KpiTarget.Metric.FOLLOW_UP_RATE: figures.follow_up_rate,
+            KpiTarget.Metric.SATISFACTION_RATE: rated.satisfaction_rate,
+        }
+        return {
+            "pk": pk,
+            "name": names.get(pk, "—"),
+            "figures": figures,
+            "satisfaction": rated,
+            "targets": targets_check(values, department=pk, targets=targets),
+        }
+
+    by_department = kpi.follow_up_by_department(period, scope)
     departments = sorted(
-        (
-            {"pk": pk, "name": names.get(pk, "—"), "figures": figures}
-            for pk, figures in kpi.follow_up_by_department(period).items()
-        ),
+        (department_row(pk, figures) for pk, figures in by_department.items()),
         # Lowest follow-up rate first: where to look.
         key=lambda row: (row["figures"].follow_up_rate is None, row["figures"].follow_up_rate),
     )
     categories = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
-    figures = kpi.follow_up_figures(period)
+    # Every department (and "none") together is the whole: add up, don't count twice.
+    figures = kpi.total(by_department, kpi.FollowUpFigures)
+    # Complaints are kept per department only: an agent, rule or tier scope shows none.
+    complaints_apply = scope.agent is None and scope.rule is None and scope.tier is None
+    praise = kpi.praise_figures(period, scope)
+    staff_names = group_labels("agent", praise["by_staff"])
     report = Report(
         period=period,
         figures=figures,
@@ -77,11 +120,82 @@ def report_build(period: kpi.Period) -> Report:
             ((categories.get(key), count) for key, count in figures.unreachable.items()),
             key=lambda item: -item[1],
         ),
-        satisfaction=kpi.satisfaction_figures(period),
-        complaints=kpi.complaint_figures(period),
-        spot_checks=kpi.spot_check_figures(period),
+        satisfaction=kpi.total(satisfaction, kpi.SatisfactionFigures),
+        complaints=(
+            kpi.complaint_figures(period, scope=scope)
+            if complaints_apply
+            else kpi.ComplaintFigures()
+        ),
+        spot_checks=kpi.spot_check_figures(period, scope),
         departments=departments,
         targets={},
+        praise={
+            "by_staff": _most_first(praise["by_staff"], staff_names),
+            "by_department": _most_first(praise["by_department"], names),
+        },
+        scope=scope,
     )
-    report.targets = targets_check(report.headline())
+    report.targets = targets_check(report.headline(), department=scope.department, targets=targets)
     return report
+
+
+def _most_first(counts: dict, names: dict) -> list:
+    return sorted(((names.get(key, "—"), n) for key, n in counts.items()), key=lambda i: -i[1])
+
+
+# --- Grouped: the same figures per department, agent, rule, tier or month -------------------
+
+
+@dataclass
+class Group:
+    key: object  # department / agent / rule id, tier, first day of the month; None: none
+    label: str
+    follow_up: kpi.FollowUpFigures
+    satisfaction: kpi.SatisfactionFigures
+    complaints: kpi.ComplaintFigures | None  # None: complaints are not kept per this grouping
+
+
+def group_labels(group_by: str, keys) -> dict:
+    """What each group is called on a page or in the API (staff and rule names, not patient
+    data)."""
+    ids = [key for key in keys if key is not None]
+    if group_by == "department":
+        labels = dict(Department.objects.filter(pk__in=ids).values_list("pk", "name"))
+    elif group_by == "rule":
+        labels = dict(FollowUpRule.objects.filter(pk__in=ids).values_list("pk", "name"))
+    elif group_by == "agent":
+        labels = {
+            user.pk: user.get_full_name() or user.email
+            for user in get_user_model().objects.filter(pk__in=ids)
+        }
+    elif group_by == "tier":
+        labels = {tier: _("Tier %(tier)s") % {"tier": tier} for tier in ids}
+    else:
+        labels = {month: f"{month:%Y-%m}" for month in ids}
+    return {key: labels.get(key, "—") for key in keys}
+
+
+def groups_build(period: kpi.Period, group_by: str, scope: kpi.Scope = kpi.EVERYTHING) -> list:
+    """One Group per key that has any figure, in label order (months in time order)."""
+    follow_up = kpi.follow_up_by(period, group_by, scope)
+    satisfaction = kpi.satisfaction_by(period, group_by, scope)
+    complaints = (
+        kpi.complaint_by(period, group_by, scope) if group_by in kpi.COMPLAINT_GROUPS else None
+    )
+    keys = set(follow_up) | set(satisfaction) | set(complaints or ())
+    labels = group_labels(group_by, keys)
+    return sorted(
+        (
+            Group(
+                key=key,
+                label=labels[key],
+                follow_up=follow_up.get(key, kpi.FollowUpFigures()),
+                satisfaction=satisfaction.get(key, kpi.SatisfactionFigures()),
+                complaints=(
+                    None if complaints is None else complaints.get(key, kpi.ComplaintFigures())
+                ),
+            )
+            for key in keys
+        ),
+        key=lambda group: (group.key is None, group.label),
+    )

@@ -66,6 +66,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.add_importjob",
         "crm.spot_check",
         "crm.view_auditentry",
+        "crm.change_kpitarget",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
@@ -110,3 +111,5 @@ FILL_SURVEYS = "surveys.add_surveyresponse"
 VIEW_REPORTS = "crm.view_reports"
 # Downloading reports and the lists behind their figures (audit-logged).
 EXPORT_REPORTS = "crm.export_reports"
+# Setting the KPI targets (the clinic's and its departments').
+SET_TARGETS = "crm.change_kpitarget"

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .api import pages as api_pages
-from .views import feedback, imports, outbox, records, reports, rules, staff, worklist
+from .views import feedback, imports, outbox, records, reports, rules, staff, targets, worklist
 
 urlpatterns = [
     # Staff management
@@ -53,6 +53,7 @@ urlpatterns = [
     path("outcomes/<int:code_id>/", rules.outcome_edit, name="outcome_edit"),
     # Reports
     path("reports/", reports.report_month, name="report_month"),
+    path("reports/targets/", targets.kpi_targets, name="kpi_targets"),
     # Complaints and praise
     path("complaints/", feedback.complaint_list, name="complaint_list"),
     path("complaints/new/", feedback.complaint_create, name="complaint_create"),

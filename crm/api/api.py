@@ -16,7 +16,7 @@ from pydantic import AfterValidator
 from surveys.models import SurveyResponse
 
 from ..models import AuditEntry, CallAttempt, Complaint, Contact, Encounter, FollowUpTask
-from . import attempts, bulk
+from . import attempts, bulk, reports
 from .auth import ApiKeyAuth, scope_require
 from .errors import ApiError, handlers_install
 from .pagination import page
@@ -546,3 +546,6 @@ def attempt_create(request, task_id: Id, payload: AttemptIn):
     scope_require(request, "write")
     result = attempts.attempt_record(task_id=task_id, **payload.dict())
     return 201, _attempt(result)
+
+
+api.add_router("/reports", reports.router)

@@ -5,6 +5,7 @@ from .encounters import Contact, ContactPhone, Encounter
 from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
 from .imports import ImportJob, ImportMapping
 from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
+from .kpi import EncounterKpi, EncounterKpiStale
 from .messages import InboundMessage, Message, MessageTemplate
 from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
@@ -21,6 +22,8 @@ __all__ = [
     "ContactPhone",
     "Department",
     "Encounter",
+    "EncounterKpi",
+    "EncounterKpiStale",
     "FeedbackSource",
     "FollowUpRule",
     "FollowUpTask",

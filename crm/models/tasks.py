@@ -207,6 +207,10 @@ class FollowUpTask(models.Model):
                 condition=Q(status="pending", attempts_count=0) & ~Q(channel="phone"),
                 name="task_message_due_idx",
             ),
+            # The reports' spot-check agreement: tier-3 audits closed in a period.
+            models.Index(
+                fields=["completed_at"], condition=Q(tier=3), name="task_spot_check_done_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,38 +1,75 @@
-"""The monthly follow-up report (DESIGN.md §7): the clinic's figures and its departments'."""
+"""The follow-up report (DESIGN.md §7) of any period and scope: the clinic's figures, its
+departments' and their ranking."""
 
-from dataclasses import fields
 from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from ..reports import month_period, report_build
+from .. import kpi
+from ..forms import ReportFilterForm
+from ..reports import report_build
 from ..roles import VIEW_REPORTS
 
 
-def _month(request) -> date:
-    """The first day of the month asked for (?month=YYYY-MM), else of this month."""
+def _legacy_month(request) -> date | None:
+    """?month=YYYY-MM (the links of the first report page) as a day of that month."""
     try:
         year, month = (int(part) for part in request.GET.get("month", "").split("-"))
         return date(year, month, 1)
     except ValueError:
-        return timezone.localdate().replace(day=1)
+        return None
+
+
+def report_filters(request) -> tuple[ReportFilterForm, kpi.Period, kpi.Scope]:
+    """The period and scope asked for; what does not parse falls back to this month, whole
+    clinic (the form shows why)."""
+    form = ReportFilterForm(request.GET or None)
+    today = timezone.localdate()
+    data = form.cleaned_data if form.is_valid() else {}
+    kind = data.get("period") or "month"
+    if kind == "custom":
+        period = kpi.Period(data["start"], data["end"])
+    else:
+        period = kpi.Period.of(kind, data.get("day") or _legacy_month(request) or today)
+    scope = kpi.Scope(
+        department=getattr(data.get("department"), "pk", None),
+        agent=getattr(data.get("agent"), "pk", None),
+        rule=getattr(data.get("rule"), "pk", None),
+        tier=data.get("tier"),
+    )
+    return form, period, scope
 
 
 @login_required
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def report_month(request):
-    first = _month(request)
-    period = month_period(first)
-    following = period.end + timedelta(days=1)
-    report = report_build(period)
+    form, period, scope = report_filters(request)
+    kind = form.cleaned_data.get("period") if form.is_bound and form.is_valid() else "month"
+    report = report_build(period, scope)
+    context = {field: getattr(report, field) for field in report.__dataclass_fields__}
+    if kind and kind != "custom":
+        previous = kpi.Period.of(kind, period.start - timedelta(days=1))
+        following = kpi.Period.of(kind, period.end + timedelta(days=1))
+        query = request.GET.copy()
+        query["period"] = kind
+        query.pop("month", None)
+        query["day"] = previous.start.isoformat()
+        context["previous_query"] = query.urlencode()
+        if following.start <= timezone.localdate():
+            query["day"] = following.start.isoformat()
+            context["next_query"] = query.urlencode()
     return render(
         request,
         "crm/report_month.html",
         {
-            **{field.name: getattr(report, field.name) for field in fields(report)},
-            "previous": (first - timedelta(days=1)).replace(day=1),
-            "next": following if following <= timezone.localdate() else None,
+            **context,
+            "form": form,
+            "kind": kind or "month",
+            "ranking": report.ranking(),
+            # The month nav of the page's first version, kept for the month view.
+            "previous": (period.start - timedelta(days=1)).replace(day=1),
+            "next": None,
         },
     )

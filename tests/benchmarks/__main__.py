@@ -9,6 +9,7 @@ lists the options of one suite.
   billing   [--events N] [--json PATH]
   cms       [--seconds S] [--concurrency N] [--workers N] [--json PATH]
   api       [--rows N] [--json PATH]
+  kpi       [--tasks N] [--encounters N] [--requests N] [--rebuild] [--json PATH]
 """
 
 import argparse
@@ -86,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--rows", type=int, default=100_000, help="encounters pushed (100000)")
     api.add_argument("--json", type=Path, default=RESULTS / "api.json")
     api.set_defaults(database="carebridge_bench_api")
+    kpi = suites.add_parser("kpi", help="KPI report, dashboard, exactness on 1M tasks (issue 5)")
+    kpi.add_argument("--tasks", type=int, default=1_000_000, help="tasks in the tenant")
+    kpi.add_argument("--encounters", type=int, default=200_000, help="... over N encounters")
+    kpi.add_argument("--requests", type=int, default=50, help="timed requests per page (50)")
+    kpi.add_argument("--rebuild", action="store_true", help="regenerate the tenant's data")
+    kpi.add_argument("--json", type=Path, default=RESULTS / "kpi.json")
+    kpi.set_defaults(database="carebridge_bench_kpi")
     return parser
 
 
@@ -133,6 +141,16 @@ def main(argv: list[str]) -> int:
         from tests.benchmarks import api
 
         api.run(n=args.rows, json_path=args.json)
+    elif args.suite == "kpi":
+        from tests.benchmarks import kpi
+
+        kpi.run(
+            tasks=args.tasks,
+            encounters=args.encounters,
+            requests=args.requests,
+            rebuild=args.rebuild,
+            json_path=args.json,
+        )
     elif args.suite == "billing":
         from tests.benchmarks import billing
 

@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crm import kpi
-from crm.models import CallAttempt, Department, FollowUpRule, FollowUpTask, OutcomeCode
+from crm.models import (
+    CallAttempt,
+    Department,
+    Encounter,
+    FollowUpRule,
+    FollowUpTask,
+    OutcomeCode,
+)
 from crm.services import feedback
 from surveys.services import response_submit
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
@@ -270,3 +277,163 @@ def test_targets_are_seeded_per_kind_and_a_missed_one_is_flagged(
     assert targets["follow_up_rate"] == {"target": Decimal("80.00"), "missed": True}  # 33.33 %
     assert targets["satisfaction_rate"]["missed"] is False  # no responses: nothing to miss
     assert 'class="target missed"' in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "day", "start", "end"),
+    [
+        ("day", date(2026, 11, 23), date(2026, 11, 23), date(2026, 11, 23)),
+        ("week", date(2026, 11, 26), date(2026, 11, 23), date(2026, 11, 29)),  # Monday first
+        ("month", date(2026, 2, 14), date(2026, 2, 1), date(2026, 2, 28)),
+        ("quarter", date(2026, 11, 23), date(2026, 10, 1), date(2026, 12, 31)),
+        ("quarter", date(2026, 2, 1), date(2026, 1, 1), date(2026, 3, 31)),
+        ("year", date(2026, 6, 1), date(2026, 1, 1), date(2026, 12, 31)),
+    ],
+)
+def test_periods(kind, day, start, end):
+    assert kpi.Period.of(kind, day) == kpi.Period(start, end)
+
+
+def test_grouped_by_agent_tier_and_month(world, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        agent = CallAttempt.objects.first().agent
+        by_agent = kpi.follow_up_by(NOVEMBER, "agent")
+        by_tier = kpi.follow_up_by(NOVEMBER, "tier")
+        autumn = kpi.Period(date(2026, 10, 1), date(2026, 12, 31))
+        by_month = kpi.follow_up_by(autumn, "month")
+        one_agent = kpi.follow_up_figures(NOVEMBER, scope=kpi.Scope(agent=agent.pk))
+        by_rule = kpi.follow_up_by(NOVEMBER, "rule")
+
+    # The attempted encounters count under the agent of their last attempt; the never
+    # attempted ones under their first task's assignee (none here).
+    assert {key: f.eligible for key, f in by_agent.items()} == {agent.pk: 4, None: 2}
+    assert (by_agent[agent.pk].followed_up, by_agent[agent.pk].lost) == (2, 1)
+    assert one_agent.eligible == 4 and one_agent.follow_up_rate == Decimal("50.00")
+    assert {key: f.eligible for key, f in by_tier.items()} == {2: 6}
+    assert {key: f.eligible for key, f in by_rule.items()} == {world["rule"].pk: 6}
+    # Months by the clinic's calendar: 00:01 on 1 December in Shanghai is December.
+    assert {key: f.eligible for key, f in by_month.items()} == {
+        date(2026, 10, 1): 1,
+        date(2026, 11, 1): 6,
+        date(2026, 12, 1): 1,
+    }
+    assert by_month[date(2026, 11, 1)].unreachable == {
+        "wrong_number": 1,
+        "powered_off": 1,
+        "never_attempted": 2,
+    }
+
+
+def test_a_tier_scope_counts_only_that_tiers_follow_ups(world, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        # The lost encounter's second task becomes tier 1: in tier 1 it is lost, in tier 2
+        # too (its other task), and it counts once in each.
+        lost = FollowUpTask.objects.filter(status=S.UNREACHABLE).order_by("pk").last()
+        FollowUpTask.objects.filter(pk=lost.pk).update(tier=1)
+        tier_one = kpi.follow_up_figures(NOVEMBER, scope=kpi.Scope(tier=1))
+        tier_two = kpi.follow_up_figures(NOVEMBER, scope=kpi.Scope(tier=2))
+    assert (tier_one.eligible, tier_one.lost, tier_one.attempted) == (1, 1, 0)
+    assert (tier_two.eligible, tier_two.lost) == (6, 1)
+
+
+def test_transferred_and_readmitted_are_counted_once_per_encounter(world, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        pending = list(
+            FollowUpTask.objects.filter(status=S.PENDING, attempts_count=0).order_by("pk")[:2]
+        )
+        FollowUpTask.objects.filter(pk=pending[0].pk).update(
+            status=S.UNREACHABLE, last_outcome="transferred_elsewhere", attempts_count=1
+        )
+        FollowUpTask.objects.filter(pk=pending[1].pk).update(
+            status=S.CANCELLED, reason=FollowUpTask.Reason.READMITTED
+        )
+        figures = kpi.follow_up_figures(NOVEMBER)
+    assert (figures.transferred, figures.readmitted) == (1, 1)
+    assert figures.eligible == 6  # cancelled follow-ups still make the encounter eligible
+
+
+def test_satisfaction_and_complaints_grouped_by_department_and_month(tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        ward = Department.objects.get(code="orthopaedics")
+        version = survey_with([{"kind": "rating", "text_zh": "总体", "dimension": "overall"}])
+        version = version.published
+        for department, score, when in (
+            (ward, 5, at(2)),
+            (ward, 2, at(3)),
+            (None, 4, at(30, 23, 30)),  # November locally, the 30th at 15:30 UTC
+        ):
+            response = response_submit(
+                version, {"q1": score}, contact=ContactFactory(), source="call", now=when
+            )
+            response.__class__.objects.filter(pk=response.pk).update(department=department)
+        feedback.complaint_open(
+            summary="x", source="call", category="fees", department=ward, now=at(4)
+        )
+        by_department = kpi.satisfaction_by(NOVEMBER, "department")
+        by_month = kpi.satisfaction_by(kpi.Period(date(2026, 11, 1), date(2026, 12, 31)), "month")
+        complaints = kpi.complaint_by(NOVEMBER, "department")
+    assert (by_department[ward.pk].rated, by_department[ward.pk].satisfied) == (2, 1)
+    assert by_department[ward.pk].satisfaction_rate == Decimal("50.00")
+    assert by_department[None].satisfaction_rate == Decimal("100.00")
+    assert by_department[ward.pk].dimensions["overall"]["score"] == Decimal("62.50")
+    assert {key: f.rated for key, f in by_month.items()} == {date(2026, 11, 1): 3}
+    assert complaints[ward.pk].received == 1 and complaints[ward.pk].by_category == {"fees": 1}
+
+
+def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputation(
+    world, tenant_a, tenant_b, in_tenant
+):
+    from crm import kpi_summary
+    from crm.models import EncounterKpi, EncounterKpiStale
+
+    with in_tenant(tenant_a):
+        before = kpi.follow_up_figures(NOVEMBER)
+        assert kpi_summary.verify() == {"rows": 8, "missing": 0, "extra": 0}
+        # The never-attempted encounter is reached by a call logged later: the report knows
+        # at once, because the triggers marked the encounter stale in the same transaction.
+        task = FollowUpTask.objects.filter(status=S.PENDING, attempts_count=0).last()
+        FollowUpTask.objects.filter(pk=task.pk).update(
+            status=S.COMPLETED, attempts_count=1, reached_in_window=True
+        )
+        assert EncounterKpiStale.objects.filter(encounter_id=task.encounter_id).exists()
+        after = kpi.follow_up_figures(NOVEMBER)
+        assert (after.followed_up, after.attempted) == (
+            before.followed_up + 1,
+            before.attempted + 1,
+        )
+        assert not EncounterKpiStale.objects.exists()
+        # A claim changes no figure and marks nothing.
+        FollowUpTask.objects.filter(pk=task.pk).update(claimed_until=at(20))
+        assert not EncounterKpiStale.objects.exists()
+        # Moving an encounter to another department moves its figures.
+        other = Department.objects.exclude(pk=world["ward"].pk).first()
+        Encounter.objects.filter(pk=task.encounter_id).update(department=other)
+        assert kpi.follow_up_by_department(NOVEMBER)[other.pk].eligible == 1
+        # Deleting it removes them.
+        Encounter.objects.filter(pk=task.encounter_id).delete()
+        assert kpi.follow_up_figures(NOVEMBER).eligible == before.eligible - 1
+        assert not EncounterKpi.objects.filter(encounter_id=task.encounter_id).exists()
+        assert kpi_summary.verify()["missing"] == kpi_summary.verify()["extra"] == 0
+        # Data loaded around the triggers (TRUNCATE) is recovered by a rebuild.
+        EncounterKpi.objects.all().delete()
+        assert kpi_summary.verify()["missing"] == 7
+        kpi_summary.rebuild()
+        assert kpi_summary.verify() == {"rows": 7, "missing": 0, "extra": 0}
+
+    # A second clinic (made by cloning the template schema) has the triggers too, and its
+    # summary holds none of the first one's encounters.
+    with in_tenant(tenant_b):
+        assert kpi.follow_up_figures(NOVEMBER).eligible == 0
+        encounter = EncounterFactory(occurred_at=at(3), contact=ContactFactory())
+        FollowUpTask.objects.create(
+            encounter=encounter,
+            contact=encounter.contact,
+            name="B",
+            channel="phone",
+            status=S.PENDING,
+            opens_at=at(3),
+            due_at=at(6),
+            closes_at=at(9),
+        )
+        assert kpi.follow_up_figures(NOVEMBER).eligible == 1
+        assert kpi_summary.verify() == {"rows": 1, "missing": 0, "extra": 0}
