@@ -19,13 +19,16 @@ BEGIN
         INSERT INTO crm_encounterkpistale (encounter_id)
         SELECT DISTINCT encounter_id FROM new_rows ON CONFLICT DO NOTHING;
     ELSE
-        -- Claims, releases and retry times change tasks all day and no figure.
+        -- Claims and releases (pending <-> in progress), retry times and assignments change
+        -- tasks all day and no figure: only what the figures read marks the encounter.
         INSERT INTO crm_encounterkpistale (encounter_id)
         SELECT DISTINCT n.encounter_id FROM new_rows n JOIN old_rows o ON o.id = n.id
-        WHERE (n.status, n.attempts_count, n.reached_in_window, n.last_outcome, n.reason,
+        WHERE (CASE WHEN n.status IN ('pending', 'in_progress') THEN 'open' ELSE n.status END,
+               n.attempts_count, n.reached_in_window, n.last_outcome, n.reason,
                n.spot_check_of_id)
               IS DISTINCT FROM
-              (o.status, o.attempts_count, o.reached_in_window, o.last_outcome, o.reason,
+              (CASE WHEN o.status IN ('pending', 'in_progress') THEN 'open' ELSE o.status END,
+               o.attempts_count, o.reached_in_window, o.last_outcome, o.reason,
                o.spot_check_of_id)
         ON CONFLICT DO NOTHING;
     END IF;

@@ -402,8 +402,12 @@ def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputa
             before.attempted + 1,
         )
         assert not EncounterKpiStale.objects.exists()
-        # A claim changes no figure and marks nothing.
-        FollowUpTask.objects.filter(pk=task.pk).update(claimed_until=at(20))
+        # A claim and its release change no figure and mark nothing.
+        open_task = FollowUpTask.objects.filter(status=S.PENDING).first()
+        FollowUpTask.objects.filter(pk=open_task.pk).update(
+            status=S.IN_PROGRESS, claimed_until=at(20)
+        )
+        FollowUpTask.objects.filter(pk=open_task.pk).update(status=S.PENDING, claimed_until=None)
         assert not EncounterKpiStale.objects.exists()
         # Moving an encounter to another department moves its figures.
         other = Department.objects.exclude(pk=world["ward"].pk).first()
@@ -437,3 +441,82 @@ def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputa
         )
         assert kpi.follow_up_figures(NOVEMBER).eligible == 1
         assert kpi_summary.verify() == {"rows": 1, "missing": 0, "extra": 0}
+
+
+def _targets_post(client, **values):
+    """The targets form as shown, with `values` changed (fields: metric__<department id or
+    clinic>)."""
+    page = client.get("/reports/targets/")
+    data = {
+        name: "" if field.initial is None else str(field.initial)
+        for name, field in page.context["form"].fields.items()
+    }
+    data |= values
+    assert set(values) <= set(data), "unknown field"
+    return client.post("/reports/targets/", data)
+
+
+def test_an_admin_sets_clinic_and_department_targets(world, tenant_a, in_tenant, client_a):
+    from crm.models import KpiTarget
+    from tests.conftest import login
+
+    with in_tenant(tenant_a):
+        StaffFactory(email="kpi-admin@alpha.test", role="admin")
+        ward = world["ward"].pk
+    login(client_a, "kpi-admin@alpha.test")
+    saved = _targets_post(
+        client_a,
+        follow_up_rate__clinic="85",
+        **{f"follow_up_rate__{ward}": "30", "nps__clinic": "-5"},
+    )
+    assert saved.status_code == 302
+    with in_tenant(tenant_a):
+        targets = dict(KpiTarget.objects.filter(department=None).values_list("metric", "target"))
+        assert KpiTarget.objects.get(metric="follow_up_rate", department=ward).target == 30
+    assert targets["follow_up_rate"] == 85 and targets["nps"] == -5
+    # The department is held to its own 30 %, which its 33.33 % meets; the clinic to 85 %.
+    page = client_a.get("/reports/?period=month&day=2026-11-01")
+    [row] = [row for row in page.context["departments"] if row["pk"] == ward]
+    assert row["targets"]["follow_up_rate"] == {"target": Decimal("30.00"), "missed": False}
+    assert page.context["targets"]["follow_up_rate"]["missed"] is True
+
+    # Emptying the department's target hands it back to the clinic's.
+    _targets_post(client_a, **{f"follow_up_rate__{ward}": ""})
+    with in_tenant(tenant_a):
+        assert not KpiTarget.objects.filter(department=ward).exists()
+
+
+def test_a_target_out_of_range_saves_nothing(world, tenant_a, in_tenant, client_a):
+    from crm.models import KpiTarget
+    from tests.conftest import login
+
+    with in_tenant(tenant_a):
+        StaffFactory(email="kpi-admin2@alpha.test", role="admin")
+        before = list(KpiTarget.objects.values_list("metric", "department_id", "target"))
+    login(client_a, "kpi-admin2@alpha.test")
+    refused = _targets_post(client_a, follow_up_rate__clinic="150", timeliness__clinic="90")
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["follow_up_rate__clinic"]
+    assert 'role="alert"' in refused.content.decode()  # "… nothing was saved."
+    with in_tenant(tenant_a):
+        assert list(KpiTarget.objects.values_list("metric", "department_id", "target")) == before
+
+
+def test_targets_are_for_admins_of_their_own_clinic(
+    world, tenant_a, tenant_b, in_tenant, client_a, admin_client_b
+):
+    from crm.models import KpiTarget
+    from tests.conftest import login
+
+    with in_tenant(tenant_a):
+        StaffFactory(email="kpi-sup4@alpha.test", role="supervisor")
+        before = list(KpiTarget.objects.values_list("metric", "department_id", "target"))
+    login(client_a, "kpi-sup4@alpha.test")
+    assert client_a.get("/reports/targets/").status_code == 403
+    assert client_a.post("/reports/targets/", {"follow_up_rate__clinic": "1"}).status_code == 403
+    # Beta's admin sets beta's targets; alpha's stay as they were.
+    assert _targets_post(admin_client_b, follow_up_rate__clinic="12").status_code == 302
+    with in_tenant(tenant_b):
+        assert KpiTarget.objects.get(metric="follow_up_rate", department=None).target == 12
+    with in_tenant(tenant_a):
+        assert list(KpiTarget.objects.values_list("metric", "department_id", "target")) == before
