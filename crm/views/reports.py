@@ -6,9 +6,13 @@ from datetime import date, timedelta
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from surveys.models import Dimension
 
 from .. import kpi
 from ..forms import ReportFilterForm
+from ..models import Complaint
 from ..reports import report_build
 from ..roles import VIEW_REPORTS
 
@@ -42,6 +46,15 @@ def report_filters(request) -> tuple[ReportFilterForm, kpi.Period, kpi.Scope]:
     return form, period, scope
 
 
+def _ranking_lists(ranking: dict) -> list:
+    return [
+        (_("Lowest follow-up rate"), ranking["follow_up"]["lowest"], "follow_up"),
+        (_("Highest follow-up rate"), ranking["follow_up"]["highest"], "follow_up"),
+        (_("Lowest satisfaction rate"), ranking["satisfaction"]["lowest"], "satisfaction"),
+        (_("Highest satisfaction rate"), ranking["satisfaction"]["highest"], "satisfaction"),
+    ]
+
+
 @login_required
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def report_month(request):
@@ -67,9 +80,17 @@ def report_month(request):
             **context,
             "form": form,
             "kind": kind or "month",
-            "ranking": report.ranking(),
-            # The month nav of the page's first version, kept for the month view.
-            "previous": (period.start - timedelta(days=1)).replace(day=1),
-            "next": None,
+            "ranking_lists": _ranking_lists(report.ranking()),
+            "dimensions": [
+                (dict(Dimension.choices).get(key, key), item)
+                for key, item in sorted(report.satisfaction.dimensions.items())
+            ],
+            "complaint_categories": sorted(
+                (
+                    (dict(Complaint.Category.choices).get(key, key), n)
+                    for key, n in report.complaints.by_category.items()
+                ),
+                key=lambda item: -item[1],
+            ),
         },
     )

@@ -520,3 +520,41 @@ def test_targets_are_for_admins_of_their_own_clinic(
         assert KpiTarget.objects.get(metric="follow_up_rate", department=None).target == 12
     with in_tenant(tenant_a):
         assert list(KpiTarget.objects.values_list("metric", "department_id", "target")) == before
+
+
+def test_the_report_page_for_a_week_an_agent_and_a_custom_period(
+    world, tenant_a, in_tenant, client_a
+):
+    from tests.conftest import login
+
+    with in_tenant(tenant_a):
+        StaffFactory(email="kpi-sup5@alpha.test", role="supervisor")
+        agent = CallAttempt.objects.first().agent
+        nurse = StaffFactory(email="kpi-nurse5@alpha.test", role="clinician")
+        feedback.praise_record(source="survey", staff=nurse, department=world["ward"])
+    login(client_a, "kpi-sup5@alpha.test")
+    # The week of Monday 2 November holds the encounters of the 3rd, 5th and 7th (lost).
+    week = client_a.get("/reports/", {"period": "week", "day": "2026-11-04"})
+    assert week.context["period"] == kpi.Period(date(2026, 11, 2), date(2026, 11, 8))
+    assert (week.context["figures"].eligible, week.context["figures"].followed_up) == (3, 2)
+    assert "day=2026-10-26" in week.context["previous_query"]  # the week before
+    ranking = week.context["ranking_lists"]
+    assert ranking[0][1][0]["name"] == world["ward"].name  # lowest follow-up rate
+    mine = client_a.get("/reports/", {"period": "month", "day": "2026-11-01", "agent": agent.pk})
+    assert mine.context["figures"].eligible == 4
+    text = mine.content.decode()
+    assert 'id="kpi-quality"' in text and "kpi-complaints-received" not in text  # per department
+    assert "kpi-complaints-received" in week.content.decode()
+
+    bad = client_a.get(
+        "/reports/", {"period": "custom", "start": "2026-11-30", "end": "2026-11-01"}
+    )
+    assert bad.status_code == 200 and bad.context["form"].non_field_errors()
+    assert bad.context["period"].start.day == 1  # this month instead, with the reason shown
+    both = client_a.get(
+        "/reports/", {"period": "custom", "start": "2026-10-01", "end": "2026-11-30"}
+    )
+    assert both.context["figures"].eligible == 7  # October's and November's
+    today = datetime.now(SHANGHAI).date()
+    praised = client_a.get("/reports/", {"period": "day", "day": today.isoformat()})
+    assert praised.context["praise"]["by_staff"] == [(nurse.get_full_name() or nurse.email, 1)]
