@@ -35,10 +35,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm import kpi
+from crm.api.keys import api_key_create
 from crm.models import Complaint, Department, Encounter, FollowUpTask, OutcomeCode, Praise
 from crm.reports import month_period
 from crm.roles import Role
-from crm.api.keys import api_key_create
 from surveys.models import SurveyAnswer, SurveyResponse, SurveyTemplate
 from tests.benchmarks import followup as engine
 
@@ -169,13 +169,19 @@ def _feedback_generate() -> None:
         overall = round(response.score * 4) + 1
         answers.append(
             SurveyAnswer(
-                response=response, question_key="q1", kind="rating", dimension="overall",
+                response=response,
+                question_key="q1",
+                kind="rating",
+                dimension="overall",
                 number=overall,
             )
         )
         answers.append(
             SurveyAnswer(
-                response=response, question_key="q2", kind="rating", dimension="doctor",
+                response=response,
+                question_key="q2",
+                kind="rating",
+                dimension="doctor",
                 number=max(1, overall - (i % 5 == 0)),
             )
         )
@@ -325,8 +331,7 @@ def _pages(tenant, month: date) -> dict[str, tuple[Client, str, bool]]:
         ),
         "report API (month, group_by=department)": (
             api,
-            f"/api/v1/reports/followup?start={period.start}&end={period.end}"
-            "&group_by=department",
+            f"/api/v1/reports/followup?start={period.start}&end={period.end}&group_by=department",
             BUDGET_REPORT_P95_MS,
         ),
         "dashboard page (month)": (
@@ -409,9 +414,7 @@ def _print(report: dict) -> None:
     )
     print(f"{'':45} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, timing in report["timings"].items():
-        print(
-            f"{name:45} {timing['p50_ms']:8.1f} {timing['p95_ms']:8.1f} {timing['max_ms']:8.1f}"
-        )
+        print(f"{name:45} {timing['p50_ms']:8.1f} {timing['p95_ms']:8.1f} {timing['max_ms']:8.1f}")
     exactness = report["exactness"]
     print(
         f"Recomputed from the definitions: {exactness['eligible']:,} eligible encounters,"
