@@ -8,9 +8,10 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra):
+    def __init__(self, status: int, code: str, message: str, *, headers=None, **extra):
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+        self.headers = headers or {}
 
 
 def _response(api: NinjaAPI, request, status: int, code: str, message: str, **extra):
@@ -20,7 +21,10 @@ def _response(api: NinjaAPI, request, status: int, code: str, message: str, **ex
 def handlers_install(api: NinjaAPI) -> None:
     @api.exception_handler(ApiError)
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return _response(api, request, exc.status, exc.code, exc.message, **exc.extra)
+        response = _response(api, request, exc.status, exc.code, exc.message, **exc.extra)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
