@@ -1,7 +1,7 @@
 """Every error of the API is JSON ``{"code": ..., "message": ...}``: the code is stable (an
 integrator's program branches on it), the message is for the person reading the log."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -53,6 +53,11 @@ def handlers_install(api: NinjaAPI) -> None:
                 for e in exc.errors
             ],
         )
+
+    @api.exception_handler(Http404)
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        # get_object_or_404 in an endpoint: the same body as every other error.
+        return _response(api, request, 404, "not_found", _("Nothing with this id here."))
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
