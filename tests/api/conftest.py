@@ -8,11 +8,12 @@ from django.utils import timezone
 from crm.api.keys import api_key_create
 from crm.models import FollowUpRule, FollowUpTask
 from crm.services.planning import encounters_plan
+from tests.api.fake_receiver import FakeReceiver
 from tests.billing.conftest import account_a, plans  # noqa: F401  (billing's, used here)
 from tests.conftest import host_of
 from tests.crm.conftest import admin_client_a, admin_client_b, agent_client_a  # noqa: F401  (crm's)
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory
-from tests.surveys.conftest import nurse, survey  # noqa: F401  (surveys', used here)
+from tests.surveys.conftest import link, nurse, survey, survey_task  # noqa: F401  (surveys')
 
 
 def make_key(tenant, in_tenant, scopes=("read", "write")):
@@ -58,6 +59,14 @@ def api_a(tenant_a, key_a):
 @pytest.fixture
 def api_client():
     return ApiClient
+
+
+@pytest.fixture
+def receiver():
+    """A clinic's webhook receiver on 127.0.0.1."""
+    fake = FakeReceiver()
+    yield fake
+    fake.close()
 
 
 @pytest.fixture
