@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from surveys import selectors as survey_selectors
 from surveys import services as survey_services
@@ -25,13 +26,13 @@ MAX_AGE = timedelta(days=7)
 
 # The JSON types an answer of each kind may have (bool is an int to Python: told apart below).
 ANSWER_TYPES = {
-    Kind.RATING: "integer",
-    Kind.NPS: "integer",
-    Kind.YES_NO: "boolean or 0 / 1",
-    Kind.SINGLE: "string",
-    Kind.MULTIPLE: "array of strings",
-    Kind.TEXT: "string",
-    Kind.STAFF: "integer (a staff id)",
+    Kind.RATING: gettext_lazy("integer"),
+    Kind.NPS: gettext_lazy("integer"),
+    Kind.YES_NO: gettext_lazy("true / false (or 1 / 0)"),
+    Kind.SINGLE: gettext_lazy("string"),
+    Kind.MULTIPLE: gettext_lazy("array of strings"),
+    Kind.TEXT: gettext_lazy("string"),
+    Kind.STAFF: gettext_lazy("integer (a staff id)"),
 }
 
 

@@ -139,9 +139,9 @@ def answers_for(survey: dict) -> dict:
 
 def test_an_his_integrator_pushes_discharges_and_gets_the_results_and_a_signed_webhook(
     clinic,
-    live_port,
+    live_port,  # noqa: F811  (the fixture imported above)
     receiver,
-    settings,  # noqa: F811
+    settings,
 ):
     settings.WEBHOOK_ALLOW_PRIVATE = True  # the receiver listens on 127.0.0.1
     host = clinic.primary_host
