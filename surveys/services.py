@@ -282,7 +282,8 @@ def answers_parse(version: SurveyVersion, data, *, staff_choices: dict | None = 
                 continue
             result.values[key] = staff
         else:
-            result.values[key] = raw[:4000]
+            # PostgreSQL cannot store a NUL character in text; it carries no meaning here.
+            result.values[key] = raw.replace("\x00", "")[:4000]
     return result
 
 

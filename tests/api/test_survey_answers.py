@@ -140,6 +140,25 @@ def test_yes_no_answers_take_true_and_false(api_a, tenant_a, in_tenant):
         assert {a.question_key: a.number for a in answers} == {"q1": 5, "q2": 0}
 
 
+def test_a_nul_character_in_a_text_answer_is_dropped_not_a_server_error(
+    api_a, call_task, tenant_a, in_tenant
+):
+    cti_agent(tenant_a, in_tenant)
+
+    response = api_a.post(
+        f"/tasks/{call_task.pk}/attempts",
+        {
+            "outcome": codes(tenant_a, in_tenant)["reached"],
+            "agent": "cti-agent@alpha.test",
+            "answers": {"q1": 4, "q2": 4, "q6": "候诊\u0000太久"},
+        },
+    )
+
+    assert response.status_code == 201
+    with in_tenant(tenant_a):
+        assert SurveyAnswer.objects.get(question_key="q6").text == "候诊太久"
+
+
 def test_refused_answers_name_the_field_and_record_nothing(
     api_a, call_task, nurse, tenant_a, in_tenant
 ):

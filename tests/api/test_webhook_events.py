@@ -13,7 +13,9 @@ from crm.models import Complaint, OutcomeCode, WebhookDelivery
 from crm.services.followup import followup_tick
 from surveys.models import SurveyResponse
 from tests.api.test_webhooks import verify
+from tests.crm.test_outbox import _message_task, _signed_post, all_day, fake_sms  # noqa: F401
 from tests.factories import StaffFactory
+from tests.surveys.conftest import survey_with
 
 ALL_EVENTS = ["followup.completed", "complaint.created", "complaint.overdue", "survey.answered"]
 # A dissatisfied response with a complaint said in words: all of it stays in CareBridge.
@@ -137,6 +139,37 @@ def test_a_survey_recorded_through_the_api_posts_three_events(
     assert done.json()["survey_response_id"] == response.pk
     assert_answered(events["survey.answered"], response, call_task, complaint)
     assert events["complaint.created"]["task_id"] == call_task.pk
+
+
+def test_a_digit_reply_to_the_survey_sms_posts_survey_answered(
+    client_a, tenant_a, in_tenant, all_day, fake_sms, endpoint, receiver,  # noqa: F811 (imported)
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    with in_tenant(tenant_a):
+        one = survey_with([{"kind": "rating", "text_zh": "打分", "dimension": "overall"}])
+    task = _message_task(tenant_a, in_tenant, channel="sms", survey=one, phone="+8613800138229")
+    with in_tenant(tenant_a), django_capture_on_commit_callbacks(execute=True):
+        followup_tick()
+    reply = {"MessageSid": "SMin9", "From": "13800138229", "Body": "3"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _signed_post(client_a, "/hooks/sms/inbound/", reply, fake_sms.auth_token)
+
+    events = received(receiver, endpoint)
+    assert set(events) == {"survey.answered", "followup.completed"}
+    with in_tenant(tenant_a):
+        response = SurveyResponse.objects.get()
+    answered = events["survey.answered"]
+    assert (answered["response_id"], answered["source"], answered["task_id"]) == (
+        response.pk,
+        "sms_reply",
+        task.pk,
+    )
+    assert (answered["score"], answered["satisfaction"], answered["complaint_id"]) == (
+        3.0,
+        "neutral",
+        None,
+    )
 
 
 def test_a_refused_api_call_posts_nothing(
