@@ -65,11 +65,13 @@ class Error(Schema):
 
 class FieldError(Schema):
     field: str
-    code: str
+    code: str | None = Field(None, description="For survey answers: unknown_question, …")
     message: str
 
 
 class AnswersError(Schema):
+    """An error of a call with survey answers: ``field`` names the first refused one."""
+
     code: str
     message: str
     field: str | None = None
@@ -79,8 +81,9 @@ class AnswersError(Schema):
 class RateLimited(Schema):
     code: str = Field(description="`rate_limited`")
     message: str
-    retry_after: int = Field(description="Seconds until the key's next minute; also in the "
-                             "`Retry-After` header.")  # fmt: skip
+    retry_after: int = Field(
+        description="Seconds until the key's next minute; also in the `Retry-After` header."
+    )
 
 
 ERRORS = {401: Error, 403: Error, 404: Error, 413: Error, 422: Error, 429: RateLimited}
