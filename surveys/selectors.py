@@ -1,10 +1,11 @@
 """Reads of the surveys app."""
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from .models import SurveyResponse, SurveyTemplate
+from .models import SurveyResponse, SurveyTemplate, SurveyVersion
 
 User = get_user_model()
 
@@ -20,6 +21,15 @@ def survey_default() -> SurveyTemplate | None:
         .order_by("pk")
         .first()
     )
+
+
+def task_survey(task) -> tuple[SurveyVersion | None, str]:
+    """The published survey a follow-up's call asks (its step's), and the language to ask it
+    in (the contact's, else the clinic's): (None, "") when the step carries none."""
+    survey = task.step.survey if task.step_id else None
+    if survey is None or survey.published_id is None:
+        return None, ""
+    return survey.published, task.contact.language or connection.tenant.locale
 
 
 def templates_with_counts() -> QuerySet:

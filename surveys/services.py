@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.api import webhooks
 from crm.models import FeedbackSource, FollowUpTask
 from crm.services import feedback
 from crm.services.followup import task_answered
@@ -281,7 +282,8 @@ def answers_parse(version: SurveyVersion, data, *, staff_choices: dict | None = 
                 continue
             result.values[key] = staff
         else:
-            result.values[key] = raw[:4000]
+            # PostgreSQL cannot store a NUL character in text; it carries no meaning here.
+            result.values[key] = raw.replace("\x00", "")[:4000]
     return result
 
 
@@ -369,7 +371,8 @@ def response_submit(
     SurveyAnswer.objects.bulk_create(_answers(response, version, values))
     if task is not None and source != SurveyResponse.Source.CALL:
         task_answered(task, now=now)  # a call completes its task with the attempt
-    _raise_feedback(response, version, values, agent=agent, now=now)
+    complaint = _raise_feedback(response, version, values, agent=agent, now=now)
+    webhooks.survey_answered(response, values, complaint=complaint, now=now)
     return response
 
 
@@ -398,7 +401,9 @@ def _answers(response: SurveyResponse, version: SurveyVersion, values: dict) -> 
     return answers
 
 
-def _raise_feedback(response, version, values, *, agent, now) -> None:
+def _raise_feedback(response, version, values, *, agent, now):
+    """The complaint raised, if any; praise for each staff member named."""
+    complaint = None
     where = {
         "contact": response.contact,
         "encounter": response.encounter,
@@ -421,7 +426,7 @@ def _raise_feedback(response, version, values, *, agent, now) -> None:
         summary = "\n".join(said or texts) or _(
             "Dissatisfied survey response (score %(score)s)."
         ) % {"score": response.score}
-        feedback.complaint_open(
+        complaint = feedback.complaint_open(
             summary=summary, source=FeedbackSource.SURVEY, actor=agent, now=now, **where
         )
     for question in version.questions:
@@ -432,6 +437,7 @@ def _raise_feedback(response, version, values, *, agent, now) -> None:
                 staff=values[question["key"]],
                 **where,
             )
+    return complaint
 
 
 @transaction.atomic
@@ -469,12 +475,12 @@ def answers_given(data) -> bool:
 
 
 @transaction.atomic
-def attempt_with_survey(task, agent, attempt, *, version=None, values=None, language=""):
+def attempt_with_survey(task, agent, attempt, *, version=None, values=None, language="", now=None):
     """Log a call attempt and, when the contact was reached and answered the survey, its
     response, in one transaction: either both are kept or neither."""
     from crm.services.followup import attempt_log
 
-    record = attempt_log(task, agent, attempt)
+    record = attempt_log(task, agent, attempt, now=now)
     if version is not None and values and attempt.outcome.category == "reached":
         response_submit(
             version,
@@ -484,5 +490,6 @@ def attempt_with_survey(task, agent, attempt, *, version=None, values=None, lang
             task=task,
             agent=agent,
             language=language,
+            now=now,
         )
     return record

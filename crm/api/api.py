@@ -13,7 +13,9 @@ from ninja import Field, NinjaAPI, Query, Schema
 from ninja.openapi.docs import Swagger
 from pydantic import AfterValidator
 
-from surveys.models import SurveyResponse
+from surveys import selectors as survey_selectors
+from surveys import services as survey_services
+from surveys.models import QuestionKind, SurveyResponse
 
 from ..models import AuditEntry, CallAttempt, Complaint, Contact, Encounter, FollowUpTask
 from . import attempts, bulk, reports
@@ -61,7 +63,30 @@ class Error(Schema):
     message: str
 
 
-ERRORS = {401: Error, 403: Error, 404: Error, 413: Error, 422: Error}
+class FieldError(Schema):
+    field: str
+    code: str | None = Field(None, description="For survey answers: unknown_question, …")
+    message: str
+
+
+class AnswersError(Schema):
+    """An error of a call with survey answers: ``field`` names the first refused one."""
+
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[FieldError] = []
+
+
+class RateLimited(Schema):
+    code: str = Field(description="`rate_limited`")
+    message: str
+    retry_after: int = Field(
+        description="Seconds until the key's next minute; also in the `Retry-After` header."
+    )
+
+
+ERRORS = {401: Error, 403: Error, 404: Error, 413: Error, 422: Error, 429: RateLimited}
 
 
 # --- Bulk intake ------------------------------------------------------------------------
@@ -521,6 +546,97 @@ def contact_detail(request, contact_id: Id):
     }
 
 
+# --- Surveys of follow-ups ---------------------------------------------------------------
+
+
+class ChoiceOut(Schema):
+    value: str | int = Field(description="What to send as the answer.")
+    label_zh: str
+    label_en: str
+
+
+class SurveyQuestionOut(Schema):
+    key: str = Field(description="The question's key: the name of its answer in `answers`.")
+    kind: str = Field(
+        description="rating (integer 1–5), nps (integer 0–10), yes_no (true / false), single "
+        "(one choice's value), multiple (array of choice values), text (string), staff (a "
+        "staff id from the choices)."
+    )
+    text_zh: str
+    text_en: str
+    dimension: str
+    required: bool
+    min: int | None
+    max: int | None
+    choices: list[ChoiceOut]
+    raises_complaint: bool
+
+
+class TaskSurveyOut(Schema):
+    task_id: int
+    template_id: int
+    version: int
+    name: str
+    language: str = Field(description="The language to ask the questions in.")
+    response_id: int | None = Field(description="The response already recorded, if any.")
+    questions: list[SurveyQuestionOut]
+
+
+def _question(question: dict, staff: dict) -> dict:
+    low, high = survey_services.RANGES.get(question["kind"], (None, None))
+    if question["kind"] == QuestionKind.STAFF:
+        choices = [
+            {"value": user.pk, "label_zh": user.get_full_name(), "label_en": user.get_full_name()}
+            for user in staff.values()
+        ]
+    else:
+        choices = [
+            {"value": zh or en, "label_zh": zh or en, "label_en": en or zh}
+            for zh, en in question["choices"]
+        ]
+    return {
+        "key": question["key"],
+        "kind": question["kind"],
+        "text_zh": question["text_zh"],
+        "text_en": question["text_en"],
+        "dimension": question["dimension"],
+        "required": question["required"],
+        "min": low,
+        "max": high,
+        "choices": choices,
+        "raises_complaint": question["raises_complaint"],
+    }
+
+
+@api.get(
+    "/tasks/{task_id}/survey",
+    response={200: TaskSurveyOut, **ERRORS},
+    summary="The survey a follow-up's call asks",
+    tags=["surveys"],
+)
+def task_survey(request, task_id: Id):
+    """The questions (and their choices) of the survey the follow-up's call asks: what to
+    send as `answers` when logging the call. 404 `no_survey` when its step carries none.
+    Scope: read."""
+    scope_require(request, "read")
+    task = get_object_or_404(FollowUpTask.objects.select_related("step__survey"), pk=task_id)
+    version, language = survey_selectors.task_survey(task)
+    if version is None:
+        raise ApiError(404, "no_survey", _("This follow-up has no survey."))
+    asks_staff = any(q["kind"] == QuestionKind.STAFF for q in version.questions)
+    staff = survey_selectors.staff_choices() if asks_staff else {}
+    response = SurveyResponse.objects.filter(task=task).values_list("pk", flat=True).first()
+    return {
+        "task_id": task.pk,
+        "template_id": version.template_id,
+        "version": version.number,
+        "name": version.name,
+        "language": language,
+        "response_id": response,
+        "questions": [_question(q, staff) for q in version.questions],
+    }
+
+
 # --- Writing attempts -------------------------------------------------------------------
 
 
@@ -533,19 +649,43 @@ class AttemptIn(Schema):
     callback_at: Moment | None = Field(None, description="For no answer / busy: call back then.")
     phone: Text | None = Field(None, description="The number called, as stored (E.164).")
     recovered: bool = False
+    answers: dict[str, Any] | None = Field(
+        None,
+        max_length=200,
+        description=(
+            "The answers to the follow-up's survey given in this call (outcome of category "
+            "reached only), by question key, as `GET /tasks/{task_id}/survey` lists them: "
+            '`{"q1": 5, "q3": 9, "q4": "良好", "q5": ["Doctor", "Nurse"], "q6": true}`. '
+            "Checked as on the call page: if one is refused, neither the attempt nor the "
+            "response is recorded (422 `invalid_answers`, each refused answer in `errors` "
+            "with its field and code: unknown_question, wrong_type, invalid_answer, "
+            "answer_required)."
+        ),
+    )
+
+
+class AttemptCreatedOut(AttemptOut):
+    survey_response_id: int | None = Field(
+        description="The survey response recorded with the call (see /survey-responses)."
+    )
 
 
 @api.post(
     "/tasks/{task_id}/attempts",
-    response={201: AttemptOut, **ERRORS, 409: Error},
+    response={201: AttemptCreatedOut, **ERRORS, 422: AnswersError, 409: AnswersError},
     tags=["follow-ups"],
 )
 def attempt_create(request, task_id: Id, payload: AttemptIn):
-    """Log a call made in a call-centre or CTI system; the follow-up moves as the outcome's
-    category says (reached completes it, no answer schedules a retry …). Scope: write."""
+    """Log a call made in a call-centre or CTI system, and the survey answers given in it;
+    the follow-up moves as the outcome's category says (reached completes it, no answer
+    schedules a retry …). Scope: write."""
     scope_require(request, "write")
     result = attempts.attempt_record(task_id=task_id, **payload.dict())
-    return 201, _attempt(result)
+    response = SurveyResponse.objects.filter(task_id=task_id).values_list("pk", flat=True)
+    return 201, {
+        **_attempt(result),
+        "survey_response_id": response.first() if payload.answers else None,
+    }
 
 
 api.add_router("/reports", reports.router)

@@ -1,16 +1,17 @@
 """Every error of the API is JSON ``{"code": ..., "message": ...}``: the code is stable (an
 integrator's program branches on it), the message is for the person reading the log."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra):
+    def __init__(self, status: int, code: str, message: str, *, headers=None, **extra):
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+        self.headers = headers or {}
 
 
 def _response(api: NinjaAPI, request, status: int, code: str, message: str, **extra):
@@ -20,7 +21,10 @@ def _response(api: NinjaAPI, request, status: int, code: str, message: str, **ex
 def handlers_install(api: NinjaAPI) -> None:
     @api.exception_handler(ApiError)
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return _response(api, request, exc.status, exc.code, exc.message, **exc.extra)
+        response = _response(api, request, exc.status, exc.code, exc.message, **exc.extra)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
@@ -49,6 +53,11 @@ def handlers_install(api: NinjaAPI) -> None:
                 for e in exc.errors
             ],
         )
+
+    @api.exception_handler(Http404)
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        # get_object_or_404 in an endpoint: the same body as every other error.
+        return _response(api, request, 404, "not_found", _("Nothing with this id here."))
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:

@@ -1,5 +1,5 @@
-"""Outbound webhooks: the clinic's systems are told when a follow-up is completed or a
-complaint is created or overdue.
+"""Outbound webhooks: the clinic's systems are told when a follow-up is completed, a
+complaint is created or overdue, or a survey is answered.
 
 As with the outbox (crm.services.outbox): a delivery row is written in the transaction that
 causes the event and sent by a worker after it commits; a delivery is taken by one
@@ -259,3 +259,41 @@ def complaint_created(complaint, *, now=None) -> None:
 
 def complaint_overdue(complaint, *, now=None) -> None:
     webhook_emit(Event.COMPLAINT_OVERDUE, _complaint_data(complaint), now=now)
+
+
+# Numbers are figures, not what the patient said; texts, choices and praised staff stay here.
+NUMERIC_KINDS = ("rating", "nps", "yes_no")
+
+
+def survey_answered(response, values: dict, *, complaint=None, now=None) -> None:
+    """A response came in by link, SMS reply, call page or API: its ids, score, satisfaction
+    bucket and numeric answers (``values`` as validated by surveys.services.answers_parse)."""
+    webhook_emit(
+        Event.SURVEY_ANSWERED,
+        {
+            "response_id": response.pk,
+            "template_id": response.template_id,
+            "version": response.version.number,
+            "source": response.source,
+            "task_id": response.task_id,
+            "encounter_id": response.encounter_id,
+            "contact_id": response.contact_id,
+            "department_id": response.department_id,
+            "score": float(response.score) if response.score is not None else None,
+            "nps": response.nps,
+            "satisfaction": response.satisfaction,
+            "submitted_at": response.submitted_at,
+            "complaint_id": complaint.pk if complaint is not None else None,
+            "answers": [
+                {
+                    "question": q["key"],
+                    "kind": q["kind"],
+                    "dimension": q["dimension"],
+                    "number": values[q["key"]],
+                }
+                for q in response.version.questions
+                if q["kind"] in NUMERIC_KINDS and q["key"] in values
+            ],
+        },
+        now=now,
+    )

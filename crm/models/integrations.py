@@ -59,6 +59,7 @@ class WebhookEndpoint(models.Model):
         FOLLOWUP_COMPLETED = "followup.completed", _("Follow-up completed")
         COMPLAINT_CREATED = "complaint.created", _("Complaint created")
         COMPLAINT_OVERDUE = "complaint.overdue", _("Complaint overdue")
+        SURVEY_ANSWERED = "survey.answered", _("Survey answered")
 
     url = models.URLField(_("URL"), max_length=500)
     events = ArrayField(

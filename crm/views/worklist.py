@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from surveys import services as survey_services
-from surveys.selectors import staff_choices
+from surveys.selectors import staff_choices, task_survey
 
 from .. import selectors
 from ..calendar import tenant_zone, within_calling_hours
@@ -158,10 +158,9 @@ def task_detail(request, task_id):
 def _call_survey(request, task):
     """The survey of this follow-up's step, when it has a published one and the user may
     fill it in: (version, language)."""
-    survey = task.step.survey if task.step_id else None
-    if survey is None or survey.published_id is None or not request.user.has_perm(FILL_SURVEYS):
+    if not request.user.has_perm(FILL_SURVEYS):
         return None, ""
-    return survey.published, task.contact.language or connection.tenant.locale
+    return task_survey(task)
 
 
 def _task_page(request, task, form, *, revealed, status=200, survey_errors=None):

@@ -216,6 +216,8 @@ SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID", "")
 SMS_AUTH_TOKEN = env_str("SMS_AUTH_TOKEN", "")
 SMS_FROM = env_str("SMS_FROM", "")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
+# Integration API (/api/v1/): requests per API key and minute before a 429 (crm/api/auth.py).
+API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600)
 # Outbound webhooks (crm/api/webhooks.py): seconds a clinic's endpoint may take to answer.
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
 # Webhook URLs resolving to loopback/private/link-local addresses are refused (a clinic admin

@@ -15,7 +15,6 @@ from crm.models import FollowUpTask, OutcomeCode, WebhookDelivery, WebhookEndpoi
 from crm.services.feedback import complaint_open
 from crm.services.followup import AttemptInput, attempt_log
 from crm.services.planning import encounters_plan
-from tests.api.fake_receiver import FakeReceiver
 from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
 
@@ -24,13 +23,6 @@ from tests.factories import ContactFactory, EncounterFactory, StaffFactory
 def _local_receiver_allowed(settings):
     """The fake receiver listens on 127.0.0.1, which production refuses."""
     settings.WEBHOOK_ALLOW_PRIVATE = True
-
-
-@pytest.fixture
-def receiver():
-    fake = FakeReceiver()
-    yield fake
-    fake.close()
 
 
 def endpoint_for(receiver, events=("complaint.created",)):
