@@ -4,11 +4,20 @@ from dataclasses import fields
 from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from .. import report_exports
 from ..reports import month_period, report_build
-from ..roles import VIEW_REPORTS
+from ..roles import EXPORT_REPORTS, VIEW_REPORTS
+from ..services.report_exports import report_exported
+
+EXPORT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
 
 
 def _month(request) -> date:
@@ -36,3 +45,28 @@ def report_month(request):
             "next": following if following <= timezone.localdate() else None,
         },
     )
+
+
+@login_required
+@permission_required(EXPORT_REPORTS, raise_exception=True)
+def report_export(request, fmt: str):
+    """The month's report as a file, in the request's language. A month that does not parse is
+    refused rather than replaced by this month: a download must be of the month asked for."""
+    try:
+        year, month = (int(part) for part in request.GET.get("month", "").split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        return HttpResponseBadRequest(_("Choose a month as YYYY-MM, e.g. 2026-11."))
+    report = report_build(month_period(first))
+    if fmt == "pdf":
+        body = report_exports.report_pdf(
+            report, clinic=request.tenant.name, printed=timezone.localdate()
+        )
+    else:
+        body = report_exports.report_xlsx(report, clinic=request.tenant.name)
+    report_exported(request.user, fmt=fmt, first=first)
+    response = HttpResponse(body, content_type=EXPORT_TYPES[fmt])
+    response["Content-Disposition"] = (
+        f'attachment; filename="{report_exports.filename(report, fmt)}"'
+    )
+    return response
