@@ -270,14 +270,13 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
     _format_column(departments, 5, PERCENT_FORMAT)
     _format_column(departments, 7, PERCENT_FORMAT)
 
-    unreachable = _sheet(
+    _sheet(
         workbook,
         _("Not followed up"),
         [_("Not followed up, by the last attempt"), _("Count")],
         [[str(label), count] for label, count in report.unreachable],
         [40, 16],
     )
-    del unreachable
 
     dimensions = _sheet(
         workbook,
@@ -300,11 +299,12 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
 
     categories = complaint_categories(report)
     by_department = complaint_departments(report)
+    # Two lists side by side, a blank column between them.
     complaint_rows = [
         [
-            *(categories[i] if i < len(categories) else ("", None)),
+            *(categories[i] if i < len(categories) else (None, None)),
             None,
-            *(by_department[i] if i < len(by_department) else ("", None)),
+            *(by_department[i] if i < len(by_department) else (None, None)),
         ]
         for i in range(max(len(categories), len(by_department)))
     ]
@@ -325,9 +325,10 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
 
 # --- PDF ------------------------------------------------------------------------------------
 
-# Adobe's CID font for Simplified Chinese: named in the PDF, not embedded, and set by every
-# PDF reader with the Adobe-GB1 character collection (Acrobat, WPS, Foxit, the browsers on a
-# Chinese desktop) in its own Song typeface. Latin-only text stays in Helvetica.
+# Adobe's CID font for Simplified Chinese: named in the PDF, not embedded (no font file to
+# ship), and set by the reader in a Chinese typeface of its own, as Acrobat, WPS, Foxit and the
+# browsers do on any desktop with Chinese fonts. A reader on a machine without one shows empty
+# boxes instead. Text that WinAnsi encodes stays in Helvetica.
 CJK_FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
 
@@ -479,28 +480,36 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
         ),
         Spacer(1, 5 * mm),
     ]
-    side_by_side = []
     if report.unreachable:
-        side_by_side.append(
-            _table(
-                [_("Not followed up, by the last attempt"), _("Count")],
-                [[str(label), count] for label, count in report.unreachable],
-                [52, 28],
-            )
-        )
-    if report.complaints.by_category:
-        side_by_side.append(
-            _table([_("Category"), _("Complaints")], complaint_categories(report), [52, 24])
-        )
-    if side_by_side:
         story += [
             KeepTogether(
                 [
-                    _heading(_("Not followed up") + " · " + _("Complaints")),
+                    _heading(_("Not followed up")),
+                    Spacer(1, 2 * mm),
+                    _table(
+                        [_("Not followed up, by the last attempt"), _("Count")],
+                        [[str(label), count] for label, count in report.unreachable],
+                        [62, 24],
+                    ),
+                ]
+            ),
+            Spacer(1, 5 * mm),
+        ]
+    if report.complaints.received:
+        by_category = _table(
+            [_("Category"), _("Complaints")], complaint_categories(report), [52, 24]
+        )
+        by_department = _table(
+            [_("Department"), _("Complaints")], complaint_departments(report), [52, 24]
+        )
+        story += [
+            KeepTogether(
+                [
+                    _heading(_("Complaints")),
                     Spacer(1, 2 * mm),
                     Table(
-                        [side_by_side],
-                        colWidths=[86 * mm] * len(side_by_side),
+                        [[by_category, by_department]],
+                        colWidths=[86 * mm, 86 * mm],
                         hAlign="LEFT",
                         style=[
                             ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -509,11 +518,6 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
                     ),
                 ]
             ),
-            Spacer(1, 5 * mm),
-        ]
-    if report.complaints.by_department:
-        story += [
-            _table([_("Department"), _("Complaints")], complaint_departments(report), [62, 24]),
             Spacer(1, 5 * mm),
         ]
     if report.satisfaction.dimensions:

@@ -20,13 +20,18 @@ EXPORT_TYPES = {
 }
 
 
-def _month(request) -> date:
-    """The first day of the month asked for (?month=YYYY-MM), else of this month."""
+def _month_asked(request) -> date | None:
+    """The first day of the month asked for (?month=YYYY-MM), None when it does not parse."""
     try:
         year, month = (int(part) for part in request.GET.get("month", "").split("-"))
         return date(year, month, 1)
     except ValueError:
-        return timezone.localdate().replace(day=1)
+        return None
+
+
+def _month(request) -> date:
+    """The month asked for, else this month."""
+    return _month_asked(request) or timezone.localdate().replace(day=1)
 
 
 @login_required
@@ -52,10 +57,8 @@ def report_month(request):
 def report_export(request, fmt: str):
     """The month's report as a file, in the request's language. A month that does not parse is
     refused rather than replaced by this month: a download must be of the month asked for."""
-    try:
-        year, month = (int(part) for part in request.GET.get("month", "").split("-"))
-        first = date(year, month, 1)
-    except ValueError:
+    first = _month_asked(request)
+    if first is None:
         return HttpResponseBadRequest(_("Choose a month as YYYY-MM, e.g. 2026-11."))
     report = report_build(month_period(first))
     if fmt == "pdf":
