@@ -55,8 +55,9 @@ def title(report: Report) -> str:
 
 @dataclass
 class Line:
-    """One headline figure: its count out of a denominator, the rate computed from them, and
-    the target it is held to. A rate is a percentage, or points (NPS, hours) when `points`."""
+    """One headline figure as the page shows it: its count out of a denominator, the rate
+    computed from them, and the target it is held to (by KpiTarget metric). A rate is a
+    percentage, or points (NPS, hours) when `points`; `has_rate` is off for plain counts."""
 
     label: str
     count: int | None = None
@@ -73,15 +74,25 @@ def headline_lines(report: Report) -> list[Line]:
     metric = KpiTarget.Metric
     return [
         Line(_("Eligible encounters"), figures.eligible, has_rate=False),
-        Line(_("Attempted"), figures.attempted, figures.eligible, figures.coverage_rate),
         Line(
-            _("Followed up"),
+            _("Attempted") + " · " + _("coverage rate"),
+            figures.attempted,
+            figures.eligible,
+            figures.coverage_rate,
+        ),
+        Line(
+            _("Followed up") + " · " + _("follow-up rate"),
             figures.followed_up,
             figures.eligible,
             figures.follow_up_rate,
             metric.FOLLOW_UP_RATE,
         ),
-        Line(_("Lost to follow-up"), figures.lost, figures.eligible, figures.loss_rate),
+        Line(
+            _("Lost to follow-up") + " · " + _("loss rate"),
+            figures.lost,
+            figures.eligible,
+            figures.loss_rate,
+        ),
         Line(
             _("Timeliness"),
             figures.completed_in_window,
@@ -116,15 +127,6 @@ def headline_lines(report: Report) -> list[Line]:
             metric.SPOT_CHECK_AGREEMENT,
         ),
     ]
-
-
-def rate_label(line: Line) -> str:
-    """The page's second label beside a count ("Attempted · coverage rate")."""
-    return {
-        _("Attempted"): _("coverage rate"),
-        _("Followed up"): _("follow-up rate"),
-        _("Lost to follow-up"): _("loss rate"),
-    }.get(line.label, "")
 
 
 def dimension_rows(report: Report) -> list[tuple[str, dict]]:
@@ -209,7 +211,7 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
             value = line.rate / scale
         summary_rows.append(
             [
-                " · ".join(filter(None, [line.label, rate_label(line)])),
+                line.label,
                 line.count,
                 line.of,
                 value,
@@ -426,7 +428,7 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
             target_text += f" ({below})" if target["missed"] else ""
         headline.append(
             [
-                " · ".join(filter(None, [line.label, rate_label(line)])),
+                line.label,
                 "" if line.count is None else str(line.count),
                 "" if line.of is None or not line.has_rate else str(line.of),
                 shown if line.has_rate else "",
