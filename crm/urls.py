@@ -54,6 +54,8 @@ urlpatterns = [
     # Reports
     path("reports/", reports.report_month, name="report_month"),
     path("reports/targets/", targets.kpi_targets, name="kpi_targets"),
+    path("reports/export.xlsx", reports.report_export, {"fmt": "xlsx"}, name="report_xlsx"),
+    path("reports/export.pdf", reports.report_export, {"fmt": "pdf"}, name="report_pdf"),
     # Complaints and praise
     path("complaints/", feedback.complaint_list, name="complaint_list"),
     path("complaints/new/", feedback.complaint_create, name="complaint_create"),

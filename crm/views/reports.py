@@ -4,21 +4,28 @@ departments' and their ranking."""
 from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from surveys.models import Dimension
 
-from .. import kpi
+from .. import kpi, report_exports
 from ..forms import ReportFilterForm
 from ..models import Complaint
-from ..reports import report_build
-from ..roles import VIEW_REPORTS
+from ..reports import month_period, report_build
+from ..roles import EXPORT_REPORTS, VIEW_REPORTS
+from ..services.report_exports import report_exported
+
+EXPORT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
 
 
-def _legacy_month(request) -> date | None:
-    """?month=YYYY-MM (the links of the first report page) as a day of that month."""
+def _month_asked(request) -> date | None:
+    """The first day of the month asked for (?month=YYYY-MM), None when it does not parse."""
     try:
         year, month = (int(part) for part in request.GET.get("month", "").split("-"))
         return date(year, month, 1)
@@ -36,7 +43,7 @@ def report_filters(request) -> tuple[ReportFilterForm, kpi.Period, kpi.Scope]:
     if kind == "custom":
         period = kpi.Period(data["start"], data["end"])
     else:
-        period = kpi.Period.of(kind, data.get("day") or _legacy_month(request) or today)
+        period = kpi.Period.of(kind, data.get("day") or _month_asked(request) or today)
     scope = kpi.Scope(
         department=getattr(data.get("department"), "pk", None),
         agent=getattr(data.get("agent"), "pk", None),
@@ -94,3 +101,26 @@ def report_month(request):
             ),
         },
     )
+
+
+@login_required
+@permission_required(EXPORT_REPORTS, raise_exception=True)
+def report_export(request, fmt: str):
+    """The month's report as a file, in the request's language. A month that does not parse is
+    refused rather than replaced by this month: a download must be of the month asked for."""
+    first = _month_asked(request)
+    if first is None:
+        return HttpResponseBadRequest(_("Choose a month as YYYY-MM, e.g. 2026-11."))
+    report = report_build(month_period(first))
+    if fmt == "pdf":
+        body = report_exports.report_pdf(
+            report, clinic=request.tenant.name, printed=timezone.localdate()
+        )
+    else:
+        body = report_exports.report_xlsx(report, clinic=request.tenant.name)
+    report_exported(request.user, fmt=fmt, first=first)
+    response = HttpResponse(body, content_type=EXPORT_TYPES[fmt])
+    response["Content-Disposition"] = (
+        f'attachment; filename="{report_exports.filename(report, fmt)}"'
+    )
+    return response
