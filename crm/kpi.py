@@ -13,7 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, DateField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncMonth
 
 from .calendar import local_midnight, tenant_zone
 from .models import Complaint, Encounter, FollowUpTask, Praise
@@ -306,3 +307,120 @@ def spot_check_figures(period: Period) -> dict:
     done = audits.count()
     agree = audits.filter(audit_agrees=True).count()
     return {"audits": done, "agree": agree, "rate": rate(agree, done)}
+
+
+# --- Trends ---------------------------------------------------------------------------------
+# The dashboard's charts: one grouped read per figure family over many months or departments,
+# counted exactly as the figures above count one month or one department (the tests hold the
+# two side by side). Months are the tenant's local months.
+
+
+def _local_month(field: str) -> TruncMonth:
+    return TruncMonth(field, output_field=DateField(), tzinfo=tenant_zone(connection.tenant))
+
+
+def follow_up_by_month(period: Period) -> dict[date, FollowUpFigures]:
+    """Eligible, attempted, followed up and lost encounters per local month of the period
+    (first day of the month → FollowUpFigures without breakdowns or timeliness)."""
+    rows = (
+        _with_outcomes(eligible_encounters(period))
+        .annotate(month=_local_month("occurred_at"))
+        .values("month")
+        .annotate(
+            eligible=Count("id"),
+            n_attempted=Count("id", filter=Q(attempted=True)),
+            n_reached=Count("id", filter=Q(reached=True)),
+            n_lost=Count("id", filter=Q(all_unreachable=True)),
+        )
+    )
+    return {
+        row["month"]: FollowUpFigures(
+            eligible=row["eligible"],
+            attempted=row["n_attempted"],
+            followed_up=row["n_reached"],
+            lost=row["n_lost"],
+        )
+        for row in rows
+    }
+
+
+_SATISFACTION_COUNTS = {
+    "responses": Count("id"),
+    "rated": Count("id", filter=~Q(satisfaction="")),
+    "satisfied": Count("id", filter=Q(satisfaction="satisfied")),
+    "neutral": Count("id", filter=Q(satisfaction="neutral")),
+    "dissatisfied": Count("id", filter=Q(satisfaction="dissatisfied")),
+    "nps_answers": Count("id", filter=Q(nps__isnull=False)),
+    "promoters": Count("id", filter=Q(nps__gte=9)),
+    "detractors": Count("id", filter=Q(nps__lte=6)),
+}
+
+
+def _responses(period: Period) -> QuerySet:
+    from surveys.models import SurveyResponse
+
+    start, end = period.bounds()
+    return SurveyResponse.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+
+
+def satisfaction_by_month(period: Period) -> dict[date, SatisfactionFigures]:
+    """Responses and their ratings per local month of submission (without dimensions)."""
+    rows = (
+        _responses(period)
+        .annotate(month=_local_month("submitted_at"))
+        .values("month")
+        .annotate(**_SATISFACTION_COUNTS)
+    )
+    return {
+        row.pop("month"): SatisfactionFigures(**row)
+        for row in rows  # each row: the month and the counts
+    }
+
+
+def satisfaction_by_department(period: Period) -> dict:
+    """Responses and their ratings per department (department id, None for responses
+    without one → SatisfactionFigures without dimensions)."""
+    rows = _responses(period).values("department").annotate(**_SATISFACTION_COUNTS)
+    return {row.pop("department"): SatisfactionFigures(**row) for row in rows}
+
+
+def complaints_by_month(period: Period) -> dict[date, ComplaintFigures]:
+    """Complaints received per local month of receipt, and due / replied on time per local
+    month of their deadline (without breakdowns or the median)."""
+    start, end = period.bounds()
+    complaints = Complaint.objects.filter(kind=Complaint.Kind.COMPLAINT)
+    figures: dict[date, ComplaintFigures] = {}
+    received = (
+        complaints.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(month=_local_month("created_at"))
+        .values("month")
+        .annotate(n=Count("id"))
+    )
+    for row in received:
+        figures.setdefault(row["month"], ComplaintFigures()).received = row["n"]
+    due = (
+        complaints.filter(deadline__gte=start, deadline__lt=end)
+        .annotate(month=_local_month("deadline"))
+        .values("month")
+        .annotate(
+            n=Count("id"),
+            on_time=Count("id", filter=Q(replied_at__isnull=False, replied_at__lte=F("deadline"))),
+        )
+    )
+    for row in due:
+        month = figures.setdefault(row["month"], ComplaintFigures())
+        month.due, month.replied_on_time = row["n"], row["on_time"]
+    return figures
+
+
+def complaints_by_department(period: Period) -> dict:
+    """Complaints received per department id (None: without one)."""
+    start, end = period.bounds()
+    rows = (
+        Complaint.objects.filter(
+            kind=Complaint.Kind.COMPLAINT, created_at__gte=start, created_at__lt=end
+        )
+        .values("department")
+        .annotate(n=Count("id"))
+    )
+    return {row["department"]: row["n"] for row in rows}

@@ -53,6 +53,9 @@ urlpatterns = [
     path("outcomes/<int:code_id>/", rules.outcome_edit, name="outcome_edit"),
     # Reports
     path("reports/", reports.report_month, name="report_month"),
+    path("reports/dashboard/", reports.report_dashboard, name="report_dashboard"),
+    path("reports/list/", reports.report_list, name="report_list"),
+    path("reports/list.csv", reports.report_list_csv, name="report_list_csv"),
     # Complaints and praise
     path("complaints/", feedback.complaint_list, name="complaint_list"),
     path("complaints/new/", feedback.complaint_create, name="complaint_create"),

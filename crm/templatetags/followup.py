@@ -83,3 +83,17 @@ def _worklist_row(row: dict, labels: dict, csrf: str, scope: str) -> str:
         f"{task.attempts_count}/{task.max_attempts}{outcome}</td>"
         f"<td>{action}</td></tr>"
     )
+
+
+@register.simple_tag
+def drill(figure, month, department=None, **filters):
+    """The address of the list behind a KPI figure: codes and ids only in the query string."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    params = {"figure": figure, "month": month}
+    if department is not None:
+        params["department"] = department
+    params |= {key: value for key, value in filters.items() if value not in (None, "")}
+    return f"{reverse('report_list')}?{urlencode(params)}"
