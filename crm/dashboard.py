@@ -124,7 +124,10 @@ def dashboard_build(first: date) -> Dashboard:
         )
     for row in rows:
         row["not_followed_up"] = row["figures"].eligible - row["figures"].followed_up
-    least = rows[0] if rows and rows[0]["figures"].follow_up_rate is not None else None
+    # Lowest rate first (crm.reports); encounters without a department are no department.
+    least = next(
+        (r for r in rows if r["pk"] is not None and r["figures"].follow_up_rate is not None), None
+    )
 
     empty_follow_up, empty_satisfaction = kpi.FollowUpFigures(), kpi.SatisfactionFigures()
     empty_complaints = kpi.ComplaintFigures()
