@@ -321,26 +321,48 @@ def _local_month(field: str) -> TruncMonth:
 
 def follow_up_by_month(period: Period) -> dict[date, FollowUpFigures]:
     """Eligible, attempted, followed up and lost encounters per local month of the period
-    (first day of the month → FollowUpFigures without breakdowns or timeliness)."""
-    rows = (
-        _with_outcomes(eligible_encounters(period))
-        .annotate(month=_local_month("occurred_at"))
-        .values("month")
+    (first day of the month → FollowUpFigures without breakdowns or timeliness).
+
+    The flags of _with_outcomes as aggregates over the follow-ups that count, grouped by
+    encounter (an encounter with one is eligible; attempted, reached: any of them; lost: all
+    of them unreachable), then counted per month. Over a year of encounters this is one pass
+    over the index task_kpi_outcome_idx, where per-encounter EXISTS probes cost seconds
+    (measured on 1M tasks; BENCHMARKS.md)."""
+    from django.contrib.postgres.aggregates import BoolAnd, BoolOr
+    from django.db.models import BooleanField, ExpressionWrapper
+
+    def flag(condition: Q) -> ExpressionWrapper:
+        return ExpressionWrapper(condition, output_field=BooleanField())
+
+    start, end = period.bounds()
+    in_period = Encounter.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+    per_encounter = (
+        _followups()
+        .filter(encounter_id__in=in_period.values("pk"))
+        .values("encounter_id")
         .annotate(
-            eligible=Count("id"),
-            n_attempted=Count("id", filter=Q(attempted=True)),
-            n_reached=Count("id", filter=Q(reached=True)),
-            n_lost=Count("id", filter=Q(all_unreachable=True)),
+            attempted=BoolOr(flag(Q(attempts_count__gt=0))),
+            reached=BoolOr(flag(Q(status=Status.COMPLETED))),
+            lost=BoolAnd(flag(Q(status=Status.UNREACHABLE))),
         )
+        .order_by()
     )
+    # Two levels of grouping, which the ORM does not write: the inner SQL is the ORM's own,
+    # its values passed as parameters.
+    inner, params = per_encounter.query.sql_with_params()
+    table = connection.ops.quote_name(Encounter._meta.db_table)
+    sql = (
+        "SELECT date_trunc('month', e.occurred_at AT TIME ZONE %s)::date AS month,"  # noqa: S608
+        " count(*), count(*) FILTER (WHERE t.attempted), count(*) FILTER (WHERE t.reached),"
+        f" count(*) FILTER (WHERE t.lost) FROM ({inner}) AS t"
+        f" JOIN {table} AS e ON e.id = t.encounter_id GROUP BY 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (connection.tenant.timezone, *params))
+        rows = cursor.fetchall()
     return {
-        row["month"]: FollowUpFigures(
-            eligible=row["eligible"],
-            attempted=row["n_attempted"],
-            followed_up=row["n_reached"],
-            lost=row["n_lost"],
-        )
-        for row in rows
+        month: FollowUpFigures(eligible=n, attempted=attempted, followed_up=reached, lost=lost)
+        for month, n, attempted, reached, lost in rows
     }
 
 

@@ -8,7 +8,7 @@ category, satisfaction, on_time): never anything personal."""
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -140,14 +140,14 @@ def drill_parse(params, *, default_first: date) -> Drill:
     return Drill(figure, first, department, category, satisfaction, on_time)
 
 
+def _attempts() -> QuerySet:
+    """The attempts of an encounter, over all its follow-ups, as crm.kpi's unreachable
+    breakdown reads them."""
+    return CallAttempt.objects.filter(task__encounter=OuterRef("pk"), task__spot_check_of=None)
+
+
 def _last_attempt_category() -> Subquery:
-    """The outcome category of an encounter's last attempt, over all its follow-ups, as
-    crm.kpi's unreachable breakdown reads it."""
-    return Subquery(
-        CallAttempt.objects.filter(task__encounter=OuterRef("pk"), task__spot_check_of=None)
-        .order_by("-started_at", "-id")
-        .values("category")[:1]
-    )
+    return Subquery(_attempts().order_by("-started_at", "-id").values("category")[:1])
 
 
 def drill_rows(drill: Drill) -> QuerySet:
@@ -165,10 +165,15 @@ def drill_rows(drill: Drill) -> QuerySet:
             encounters = encounters.filter(all_unreachable=True)
         elif drill.figure == "not_followed_up":
             encounters = encounters.filter(reached=False)
+            # As joins first (no attempt at all; some attempt of the category), so that the
+            # last attempt is looked up only for the encounters that may match.
             if drill.category == kpi.NEVER_ATTEMPTED:
-                encounters = encounters.filter(last_category__isnull=True)
+                encounters = encounters.filter(~Exists(_attempts()))
             elif drill.category:
-                encounters = encounters.filter(last_category=drill.category)
+                encounters = encounters.filter(
+                    Exists(_attempts().filter(category=drill.category)),
+                    last_category=drill.category,
+                )
         return encounters.select_related("contact", "department").order_by("occurred_at", "id")
 
     start, end = period.bounds()

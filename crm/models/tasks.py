@@ -201,6 +201,14 @@ class FollowUpTask(models.Model):
                 name="task_open_closes_idx",
             ),
             models.Index(fields=["contact", "status"], name="task_contact_idx"),
+            # The dashboard's monthly trends (crm.kpi.follow_up_by_month): the outcome of
+            # every follow-up that counts, read in encounter order without the table.
+            models.Index(
+                fields=["encounter"],
+                include=["status", "attempts_count"],
+                condition=Q(spot_check_of__isnull=True) & ~Q(status="excluded"),
+                name="task_kpi_outcome_idx",
+            ),
             # The tick: message follow-ups (SMS, email, survey link) whose message is not out.
             models.Index(
                 fields=["opens_at"],

@@ -30,12 +30,10 @@ def _encounter_csv(drill: Drill, writer) -> None:
             _("Last attempt"),
         ]
     )
-    rows = drill_rows(drill)
-    # In chunks: each chunk's follow-ups in one query, never one query per row.
-    for offset in range(0, rows.count(), CHUNK):
-        chunk = list(rows[offset : offset + CHUNK])
-        followups = encounter_followups([row.pk for row in chunk])
-        for row in chunk:
+
+    def write(batch: list) -> None:
+        followups = encounter_followups([row.pk for row in batch])
+        for row in batch:
             tasks = followups.get(row.pk, [])
             writer.writerow(
                 [
@@ -47,6 +45,15 @@ def _encounter_csv(drill: Drill, writer) -> None:
                     outcomes.get(row.last_category or kpi.NEVER_ATTEMPTED, row.last_category),
                 ]
             )
+
+    # One pass over the rows; each batch's follow-ups in one query, never one per row.
+    batch = []
+    for row in drill_rows(drill).iterator(chunk_size=CHUNK):
+        batch.append(row)
+        if len(batch) == CHUNK:
+            write(batch)
+            batch = []
+    write(batch)
 
 
 def _response_csv(drill: Drill, writer) -> None:
