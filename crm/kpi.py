@@ -16,19 +16,16 @@ from django.db import connection
 from django.db.models import (
     Count,
     DateField,
-    Exists,
     F,
     IntegerField,
-    OuterRef,
     Q,
-    QuerySet,
     Value,
 )
 from django.db.models.functions import TruncMonth
 
 from . import kpi_summary
 from .calendar import local_midnight, tenant_zone
-from .models import Complaint, Encounter, FollowUpTask, Praise
+from .models import Complaint, FollowUpTask, Praise
 
 Status = FollowUpTask.Status
 NEVER_ATTEMPTED = "never_attempted"
@@ -134,23 +131,6 @@ class FollowUpFigures:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for key, count in other.unreachable.items():
             self.unreachable[key] = self.unreachable.get(key, 0) + count
-
-
-def _followups() -> QuerySet:
-    """The follow-ups that count: planned ones, not excluded, not spot checks."""
-    return FollowUpTask.objects.filter(spot_check_of__isnull=True).exclude(status=Status.EXCLUDED)
-
-
-def eligible_encounters(period: Period, *, department=None) -> QuerySet:
-    """Encounters in the period matched by a rule and not excluded: at least one follow-up
-    that was not excluded (an encounter whose only task was excluded is not eligible)."""
-    start, end = period.bounds()
-    encounters = Encounter.objects.filter(occurred_at__gte=start, occurred_at__lt=end).filter(
-        Exists(_followups().filter(encounter=OuterRef("pk")))
-    )
-    if department is not None:
-        encounters = encounters.filter(department=department)
-    return encounters
 
 
 # Figures from the facts of each encounter: the summary table where it holds them (the whole

@@ -56,6 +56,9 @@ urlpatterns = [
     path("reports/targets/", targets.kpi_targets, name="kpi_targets"),
     path("reports/export.xlsx", reports.report_export, {"fmt": "xlsx"}, name="report_xlsx"),
     path("reports/export.pdf", reports.report_export, {"fmt": "pdf"}, name="report_pdf"),
+    path("reports/dashboard/", reports.report_dashboard, name="report_dashboard"),
+    path("reports/list/", reports.report_list, name="report_list"),
+    path("reports/list.csv", reports.report_list_csv, name="report_list_csv"),
     # Complaints and praise
     path("complaints/", feedback.complaint_list, name="complaint_list"),
     path("complaints/new/", feedback.complaint_create, name="complaint_create"),

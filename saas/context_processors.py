@@ -26,6 +26,9 @@ def _tenant_nav(user) -> list[dict]:
     if user.has_perm(IMPORT_RECORDS):
         items.append({"url": reverse("import_list"), "label": _("Import"), "name": "imports"})
     if user.has_perm(VIEW_REPORTS):
+        items.append(
+            {"url": reverse("report_dashboard"), "label": _("Dashboard"), "name": "dashboard"}
+        )
         items.append({"url": reverse("report_month"), "label": _("Reports"), "name": "reports"})
     if user.has_perm(VIEW_COMPLAINTS):
         items.append(

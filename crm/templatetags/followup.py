@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django import template
 from django.utils import dateformat, timezone
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -83,3 +83,26 @@ def _worklist_row(row: dict, labels: dict, csrf: str, scope: str) -> str:
         f"{task.attempts_count}/{task.max_attempts}{outcome}</td>"
         f"<td>{action}</td></tr>"
     )
+
+
+@register.simple_tag
+def drill(figure, month, department=None, **filters):
+    """The address of the list behind a KPI figure: codes and ids only in the query string."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    params = {"figure": figure, "month": month}
+    if department is not None:
+        params["department"] = department
+    params |= {key: value for key, value in filters.items() if value not in (None, "")}
+    return f"{reverse('report_list')}?{urlencode(params)}"
+
+
+@register.simple_tag
+def drill_link(value, figure, month, department=None, **filters):
+    """A figure linked to the list behind it; plain when the page has no such list (a period
+    other than a whole month, or narrowed to an agent, rule or tier)."""
+    if not month:
+        return value
+    return format_html('<a href="{}">{}</a>', drill(figure, month, department, **filters), value)

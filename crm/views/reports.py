@@ -1,9 +1,12 @@
 """The follow-up report (DESIGN.md §7) of any period and scope: the clinic's figures, its
 departments' and their ranking."""
 
+from dataclasses import fields
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,11 +15,16 @@ from django.utils.translation import gettext as _
 from surveys.models import Dimension
 
 from .. import kpi, report_exports
+from ..dashboard import dashboard_build, unreachable_labelled
 from ..forms import ReportFilterForm
-from ..models import Complaint
-from ..reports import month_period, report_build
+from ..models import Complaint, OutcomeCategory
+from ..reports import Report, month_period, report_build
 from ..roles import EXPORT_REPORTS, VIEW_REPORTS
+from ..selectors_reports import DrillError, drill_parse, drill_rows, encounter_followups
+from ..services import reports
 from ..services.report_exports import report_exported
+
+LIST_PAGE = 50
 
 EXPORT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -68,7 +76,11 @@ def report_month(request):
     form, period, scope = report_filters(request)
     kind = form.cleaned_data.get("period") if form.is_bound and form.is_valid() else "month"
     report = report_build(period, scope)
-    context = {field: getattr(report, field) for field in report.__dataclass_fields__}
+    context = {field.name: getattr(report, field.name) for field in fields(report)}
+    # The lists behind the numbers are per month of the whole clinic: elsewhere, plain numbers.
+    linked = kind == "month" and scope == kpi.EVERYTHING
+    context["month"] = period.start.strftime("%Y-%m") if linked else None
+    context["unreachable_drill"] = unreachable_labelled(report.figures)
     if kind and kind != "custom":
         previous = kpi.Period.of(kind, period.start - timedelta(days=1))
         following = kpi.Period.of(kind, period.end + timedelta(days=1))
@@ -122,5 +134,73 @@ def report_export(request, fmt: str):
     response = HttpResponse(body, content_type=EXPORT_TYPES[fmt])
     response["Content-Disposition"] = (
         f'attachment; filename="{report_exports.filename(report, fmt)}"'
+    )
+    return response
+
+
+@login_required
+@permission_required(VIEW_REPORTS, raise_exception=True)
+def report_dashboard(request):
+    first = _month_asked(request) or timezone.localdate().replace(day=1)
+    dashboard = dashboard_build(first)
+    following = dashboard.report.period.end + timedelta(days=1)
+    return render(
+        request,
+        "crm/report_dashboard.html",
+        {
+            "dashboard": dashboard,
+            **{field.name: getattr(dashboard.report, field.name) for field in fields(Report)},
+            "month": first.strftime("%Y-%m"),
+            "previous": (first - timedelta(days=1)).replace(day=1),
+            "next": following if following <= timezone.localdate() else None,
+        },
+    )
+
+
+def _drill(request):
+    """The drill of the query string, or the page saying what is wrong with it."""
+    try:
+        return drill_parse(request.GET, default_first=timezone.localdate().replace(day=1)), None
+    except DrillError as error:
+        return None, render(request, "crm/report_list.html", {"error": str(error)}, status=400)
+
+
+@login_required
+@permission_required(VIEW_REPORTS, raise_exception=True)
+def report_list(request):
+    drill, bad = _drill(request)
+    if bad:
+        return bad
+    page = Paginator(drill_rows(drill), LIST_PAGE).get_page(request.GET.get("page"))
+    followups = {}
+    if drill.kind == "encounters":
+        followups = encounter_followups([row.pk for row in page.object_list])
+        labels = dict(OutcomeCategory.choices)
+        for row in page.object_list:
+            row.followups = followups.get(row.pk, [])
+            row.last_label = labels.get(row.last_category, row.last_category)
+    return render(
+        request,
+        "crm/report_list.html",
+        {
+            "drill": drill,
+            "page": page,
+            "can_export": request.user.has_perm(EXPORT_REPORTS),
+            "csv_query": urlencode(drill.query()),
+        },
+    )
+
+
+@login_required
+@permission_required(EXPORT_REPORTS, raise_exception=True)
+def report_list_csv(request):
+    drill, bad = _drill(request)
+    if bad:
+        return bad
+    body = reports.drill_csv(drill, request.user)
+    # A byte-order mark: Excel opens UTF-8 (Chinese names) correctly only with one.
+    response = HttpResponse("\ufeff" + body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{drill.figure}-{drill.first:%Y-%m}.csv"'
     )
     return response

@@ -1,5 +1,6 @@
 """./dev run | ./dev test [pytest args]"""
 
+import hashlib
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ def main(argv: list[str]) -> int:
         return 2
     os.chdir(ROOT)
     os.environ.setdefault("CAREBRIDGE_DATA_DIR", str(DATA_DIR))
+    assets_ensure()
     if argv[0] == "run":
         return run()
     return test(argv[1:])
@@ -87,6 +89,29 @@ def run() -> int:
             os.killpg(process.pid, signal.SIGKILL)
     print("Stopped.")
     return exit_code
+
+
+def assets_ensure() -> None:
+    """The browser libraries of package-lock.json (chart.js for the dashboard), installed by
+    `npm ci` into node_modules/ and served as static files. Installed again whenever the lock
+    file changes: a stamp in node_modules/ holds the hash of the lock it was installed from."""
+    lock = ROOT / "package-lock.json"
+    stamp = ROOT / "node_modules" / ".carebridge-installed"
+    wanted = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    if not shutil.which("npm"):
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            sys.exit("The dashboard's charts are installed with npm: install Node.js and npm.")
+        print("Installing Node.js and npm (Debian packages) for the browser assets …", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "npm"], check=True, env=env)
+    print("Installing browser assets (npm ci) …", flush=True)
+    subprocess.run(
+        ["npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], check=True
+    )
+    stamp.write_text(wanted)
 
 
 def chromium_ensure() -> None:

@@ -177,6 +177,10 @@ USE_TZ = True
 # --- Static and media -------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
+# Browser libraries come from the npm registry (package.json, package-lock.json): `./dev` and
+# the release step run `npm ci`, and they are served from here like our own files (no CDN).
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [("vendor/chart.js", NODE_MODULES / "chart.js" / "dist")]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 # Uploads (Wagtail images and documents) go to MEDIA_ROOT/<tenant schema>/; cms.views

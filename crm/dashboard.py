@@ -1,0 +1,187 @@
+"""The KPI dashboard (issue 5): the month's report (crm.reports, the one assembly of a
+period's figures) for the headline, twelve months of trends and the departments side by side
+for the charts. A bounded number of grouped reads, however many months or departments."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from . import kpi
+from .models import Complaint, Department, KpiTarget, OutcomeCategory
+from .reports import Report, month_period, report_build
+from .selectors_reports import overdue_complaints_count
+
+TREND_MONTHS = 12
+Metric = KpiTarget.Metric
+
+
+def months_back(first: date, count: int) -> list[date]:
+    """The first days of the `count` months ending with the month of `first`, oldest first."""
+    months = [first]
+    while len(months) < count:
+        months.insert(0, (months[0] - timedelta(days=1)).replace(day=1))
+    return months
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def department_targets() -> dict:
+    """department id (None: the clinic) → {metric: target}: a department's own target where
+    it has one, else the clinic's (as crm.reports.targets_check), from one read."""
+    clinic: dict = {}
+    own: dict = {}
+    for target in KpiTarget.objects.all():
+        if target.department_id is None:
+            clinic[target.metric] = target.target
+        else:
+            own.setdefault(target.department_id, {})[target.metric] = target.target
+    return {None: clinic} | {pk: clinic | targets for pk, targets in own.items()}
+
+
+def _labelled(counts: dict, labels: dict) -> list:
+    return sorted(
+        ((key, labels.get(key, key), count) for key, count in counts.items()),
+        key=lambda item: -item[2],
+    )
+
+
+def unreachable_labelled(figures: kpi.FollowUpFigures) -> list:
+    """The unreachable breakdown as (category, label, encounters), most first."""
+    labels = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
+    return _labelled(figures.unreachable, labels)
+
+
+def _check(value: Decimal | None, target: Decimal | None) -> dict | None:
+    if target is None:
+        return None
+    return {"target": target, "missed": value is not None and value < target}
+
+
+@dataclass
+class Dashboard:
+    report: Report
+    months: list  # first days, oldest first
+    departments: list  # {"pk", "name", "figures", "satisfaction", "complaints", "targets"}
+    least_reached: dict | None  # the department with the lowest follow-up rate
+    overdue_complaints: int
+    not_followed_up: int
+    unreachable: list  # (category, label, encounters), most first
+    complaint_categories: list  # (category, label, complaints), most first
+    charts: dict  # what the browser draws (json_script)
+
+
+def dashboard_build(first: date) -> Dashboard:
+    period = month_period(first)
+    report = report_build(period)
+    months = months_back(first, TREND_MONTHS)
+    span = kpi.Period(months[0], period.end)
+    follow_up = kpi.follow_up_by(span, "month")
+    satisfaction = kpi.satisfaction_by(span, "month")
+    complaints = kpi.complaint_by(span, "month")
+
+    targets = department_targets()
+    department_satisfaction = kpi.satisfaction_by(period, "department")
+    department_complaints = {
+        pk: figures.received for pk, figures in kpi.complaint_by(period, "department").items()
+    }
+    rows = []
+    for row in report.departments:
+        own = targets.get(row["pk"], targets[None])
+        rows.append(
+            {
+                **row,
+                "satisfaction": department_satisfaction.get(row["pk"], kpi.SatisfactionFigures()),
+                "complaints": department_complaints.get(row["pk"], 0),
+                "targets": {
+                    "follow_up_rate": _check(
+                        row["figures"].follow_up_rate, own.get(Metric.FOLLOW_UP_RATE)
+                    )
+                },
+            }
+        )
+    # Departments with responses but no eligible encounter this month are compared too.
+    listed = {row["pk"] for row in rows}
+    names = dict(Department.objects.values_list("pk", "name")) if department_satisfaction else {}
+    for pk, figures in department_satisfaction.items():
+        if pk is not None and pk not in listed:
+            rows.append(
+                {
+                    "pk": pk,
+                    "name": names.get(pk, "—"),
+                    "figures": kpi.FollowUpFigures(),
+                    "satisfaction": figures,
+                    "complaints": department_complaints.get(pk, 0),
+                    "targets": {},
+                }
+            )
+    for row in rows:
+        own = targets.get(row["pk"], targets[None])
+        row["targets"]["satisfaction_rate"] = _check(
+            row["satisfaction"].satisfaction_rate, own.get(Metric.SATISFACTION_RATE)
+        )
+    for row in rows:
+        row["not_followed_up"] = row["figures"].eligible - row["figures"].followed_up
+    # Lowest rate first (crm.reports); encounters without a department are no department.
+    least = next(
+        (r for r in rows if r["pk"] is not None and r["figures"].follow_up_rate is not None), None
+    )
+
+    empty_follow_up, empty_satisfaction = kpi.FollowUpFigures(), kpi.SatisfactionFigures()
+    empty_complaints = kpi.ComplaintFigures()
+    compared = [row for row in rows if row["pk"] is not None]
+    charts = {
+        "month": first.strftime("%Y-%m"),
+        "list_url": reverse("report_list"),
+        "months": [month.strftime("%Y-%m") for month in months],
+        "trends": {
+            "follow_up_rate": [
+                _number(follow_up.get(m, empty_follow_up).follow_up_rate) for m in months
+            ],
+            "satisfaction_rate": [
+                _number(satisfaction.get(m, empty_satisfaction).satisfaction_rate) for m in months
+            ],
+            "complaints_received": [complaints.get(m, empty_complaints).received for m in months],
+            "complaints_on_time_rate": [
+                _number(complaints.get(m, empty_complaints).on_time_rate) for m in months
+            ],
+        },
+        "targets": {
+            metric: _number(value)
+            for metric, value in targets[None].items()
+            if metric
+            in (Metric.FOLLOW_UP_RATE, Metric.SATISFACTION_RATE, Metric.COMPLAINTS_ON_TIME)
+        },
+        "departments": {
+            "pks": [row["pk"] for row in compared],
+            "names": [row["name"] for row in compared],
+            "follow_up_rate": [_number(row["figures"].follow_up_rate) for row in compared],
+            "satisfaction_rate": [
+                _number(row["satisfaction"].satisfaction_rate) for row in compared
+            ],
+        },
+        "labels": {
+            "follow_up_rate": _("Follow-up rate (%)"),
+            "satisfaction_rate": _("Satisfaction rate (%)"),
+            "complaints_received": _("Complaints received"),
+            "complaints_on_time_rate": _("Replied on time (%)"),
+            "target": _("Target"),
+        },
+    }
+    return Dashboard(
+        report=report,
+        months=months,
+        departments=rows,
+        least_reached=least,
+        overdue_complaints=overdue_complaints_count(),
+        not_followed_up=report.figures.eligible - report.figures.followed_up,
+        unreachable=unreachable_labelled(report.figures),
+        complaint_categories=_labelled(
+            report.complaints.by_category, dict(Complaint.Category.choices)
+        ),
+        charts=charts,
+    )
