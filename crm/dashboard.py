@@ -85,7 +85,7 @@ def dashboard_build(first: date) -> Dashboard:
     complaints = kpi.complaint_by(span, "month")
 
     targets = department_targets()
-    department_satisfaction = kpi.satisfaction_by(period, "department")
+    department_satisfaction = report.satisfaction_by_department
     department_complaints = {
         pk: figures.received for pk, figures in kpi.complaint_by(period, "department").items()
     }

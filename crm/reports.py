@@ -2,7 +2,7 @@
 the targets they are held to. The report page, the dashboard and the exports all show this
 one assembly, so a figure reads the same wherever it is downloaded."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
@@ -53,6 +53,8 @@ class Report:
     targets: dict
     praise: dict  # "by_staff" / "by_department": [(name, mentions)], most first
     scope: kpi.Scope = kpi.EVERYTHING
+    # Every department's responses, also of departments without an eligible encounter.
+    satisfaction_by_department: dict = field(default_factory=dict)
 
     def ranking(self, size: int = 3) -> dict:
         """The departments with the lowest and the highest follow-up rate and satisfaction
@@ -134,6 +136,7 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
             "by_department": _most_first(praise["by_department"], names),
         },
         scope=scope,
+        satisfaction_by_department=satisfaction,
     )
     report.targets = targets_check(report.headline(), department=scope.department, targets=targets)
     return report

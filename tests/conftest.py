@@ -144,3 +144,17 @@ def committed(work, *args, **kwargs):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def committed_tenant(django_db_blocker, create):
+    """For a module's fixture: the tenant `create` makes, committed (a live server sees it),
+    then dropped with its schema after the module's tests. Use with `yield from`."""
+    from tenants.models import Tenant
+
+    def drop(tenant):
+        Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
+
+    with django_db_blocker.unblock():
+        tenant = committed(create)
+        yield tenant
+        committed(drop, tenant)

@@ -41,7 +41,7 @@ def _month_asked(request) -> date | None:
         return None
 
 
-def report_filters(request) -> tuple[ReportFilterForm, kpi.Period, kpi.Scope]:
+def report_filters(request) -> tuple[ReportFilterForm, str, kpi.Period, kpi.Scope]:
     """The period and scope asked for; what does not parse falls back to this month, whole
     clinic (the form shows why)."""
     form = ReportFilterForm(request.GET or None)
@@ -58,7 +58,7 @@ def report_filters(request) -> tuple[ReportFilterForm, kpi.Period, kpi.Scope]:
         rule=getattr(data.get("rule"), "pk", None),
         tier=data.get("tier"),
     )
-    return form, period, scope
+    return form, kind, period, scope
 
 
 def _ranking_lists(ranking: dict) -> list:
@@ -73,15 +73,14 @@ def _ranking_lists(ranking: dict) -> list:
 @login_required
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def report_month(request):
-    form, period, scope = report_filters(request)
-    kind = form.cleaned_data.get("period") if form.is_bound and form.is_valid() else "month"
+    form, kind, period, scope = report_filters(request)
     report = report_build(period, scope)
     context = {field.name: getattr(report, field.name) for field in fields(report)}
     # The lists behind the numbers are per month of the whole clinic: elsewhere, plain numbers.
     linked = kind == "month" and scope == kpi.EVERYTHING
     context["month"] = period.start.strftime("%Y-%m") if linked else None
     context["unreachable_drill"] = unreachable_labelled(report.figures)
-    if kind and kind != "custom":
+    if kind != "custom":
         previous = kpi.Period.of(kind, period.start - timedelta(days=1))
         following = kpi.Period.of(kind, period.end + timedelta(days=1))
         query = request.GET.copy()
@@ -98,7 +97,7 @@ def report_month(request):
         {
             **context,
             "form": form,
-            "kind": kind or "month",
+            "kind": kind,
             "ranking_lists": _ranking_lists(report.ranking()),
             "dimensions": [
                 (dict(Dimension.choices).get(key, key), item)

@@ -23,9 +23,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm.models import OutcomeCode
-from tenants.models import Tenant
 from tenants.services import tenant_provision
-from tests.conftest import committed
+from tests.conftest import committed, committed_tenant
 from tests.e2e.conftest import live_port  # noqa: F401  (the e2e tests' live server)
 from tests.factories import PASSWORD, StaffFactory
 
@@ -53,13 +52,7 @@ def clinic(django_db_setup, django_db_blocker):
             StaffFactory(email=AGENT, role="agent", first_name="呼叫", last_name="中心")
         return tenant
 
-    def drop(tenant):
-        Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
-
-    with django_db_blocker.unblock():
-        tenant = committed(create)
-        yield tenant
-        committed(drop, tenant)
+    yield from committed_tenant(django_db_blocker, create)
 
 
 class Http:

@@ -12,9 +12,8 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from tenants.models import Tenant
 from tenants.services import tenant_provision
-from tests.conftest import committed
+from tests.conftest import committed, committed_tenant
 from tests.e2e.test_shell import sign_in
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
 
@@ -34,13 +33,7 @@ def clinic(django_db_setup, django_db_blocker):
             StaffFactory(email="admin@e2e-cms.test", role="admin")
         return tenant
 
-    def drop(tenant):
-        Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
-
-    with django_db_blocker.unblock():
-        tenant = committed(create)
-        yield tenant
-        committed(drop, tenant)
+    yield from committed_tenant(django_db_blocker, create)
 
 
 def _day3_task_articles(tenant):

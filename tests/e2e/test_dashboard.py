@@ -12,9 +12,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm.models import Department, FollowUpRule, FollowUpTask
-from tenants.models import Tenant
 from tenants.services import tenant_provision
-from tests.conftest import committed
+from tests.conftest import committed_tenant
 from tests.e2e.test_shell import sign_in
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
 
@@ -58,13 +57,7 @@ def clinic(django_db_setup, django_db_blocker):
                     )
         return tenant
 
-    def drop(tenant):
-        Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
-
-    with django_db_blocker.unblock():
-        tenant = committed(create)
-        yield tenant
-        committed(drop, tenant)
+    yield from committed_tenant(django_db_blocker, create)
 
 
 def _charts_drawn(page) -> bool:

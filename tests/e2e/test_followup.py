@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 from crm.models import FollowUpTask
 from tenants.models import Tenant
 from tenants.services import tenant_provision
-from tests.conftest import committed
+from tests.conftest import committed, committed_tenant
 from tests.e2e.test_shell import sign_in
 from tests.factories import PASSWORD, StaffFactory
 
@@ -39,13 +39,7 @@ def clinic(django_db_setup, django_db_blocker):
             StaffFactory(email="agent@e2e.test", role="agent", first_name="小", last_name="王")
         return tenant
 
-    def drop(tenant):
-        Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
-
-    with django_db_blocker.unblock():
-        tenant = committed(create)
-        yield tenant
-        committed(drop, tenant)
+    yield from committed_tenant(django_db_blocker, create)
 
 
 def tenant_admin():

@@ -15,7 +15,7 @@ from crm.services.planning import encounters_plan
 from surveys.models import SurveyResponse, SurveyTemplate
 from tenants.models import Tenant
 from tenants.services import tenant_provision
-from tests.conftest import committed
+from tests.conftest import committed, committed_tenant
 from tests.e2e.test_shell import sign_in
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
 
@@ -64,13 +64,7 @@ def clinic(django_db_setup, django_db_blocker):
             followup_tick()  # the SMS goes to the outbox (no provider here: shown, not sent)
         return tenant
 
-    def drop(tenant):
-        Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
-
-    with django_db_blocker.unblock():
-        tenant = committed(create)
-        yield tenant
-        committed(drop, tenant)
+    yield from committed_tenant(django_db_blocker, create)
 
 
 def _in_clinic(work):
