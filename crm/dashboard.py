@@ -81,7 +81,7 @@ def dashboard_build(first: date) -> Dashboard:
     months = months_back(first, TREND_MONTHS)
     span = kpi.Period(months[0], period.end)
     follow_up = kpi.follow_up_by(span, "month")
-    satisfaction = kpi.satisfaction_by(span, "month")
+    satisfaction = kpi.satisfaction_by(span, "month", dimensions=False)
     complaints = kpi.complaint_by(span, "month")
 
     targets = department_targets()

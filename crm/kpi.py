@@ -68,6 +68,14 @@ class Period:
         )
         return cls(first, following - timedelta(days=1))
 
+    def months(self) -> list[date]:
+        """The first day of each calendar month the period touches."""
+        months, month = [], self.start.replace(day=1)
+        while month <= self.end:
+            months.append(month)
+            month = (month + timedelta(days=32)).replace(day=1)
+        return months
+
     def bounds(self) -> tuple[datetime, datetime]:
         zone = tenant_zone(connection.tenant)
         return local_midnight(self.start, zone), local_midnight(self.end + timedelta(days=1), zone)
@@ -142,7 +150,9 @@ SELECT {key}, last_category, count(*), count(*) FILTER (WHERE attempted),
 FROM {source}
 GROUP BY 1, 2
 """
-_MONTH = "date_trunc('month', occurred_at AT TIME ZONE %(zone)s)::date"
+# The local month as the index of its first instant among the period's month starts: a
+# comparison per row, where converting every row to the clinic's zone took twice as long.
+_MONTH = "width_bucket(occurred_at, %(month_starts)s::timestamptz[])"
 
 
 def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
@@ -194,16 +204,20 @@ def follow_up_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING
     the local month; None for encounters without one), or {None: figures} when not grouped.
     By agent: who made the encounter's last attempt, else the assignee of its first task."""
     start, end = period.bounds()
+    months = period.months()
+    zone = tenant_zone(connection.tenant)
     params = {
         "start": start,
         "end": end,
-        "zone": str(tenant_zone(connection.tenant)),
+        "month_starts": [local_midnight(month, zone) for month in months],
         **vars(scope),
     }
     groups: dict = {}
     with connection.cursor() as cursor:
         cursor.execute(_follow_up_sql(group_by, scope), params)
         for key, category, *counts in cursor.fetchall():
+            if group_by == "month":
+                key = months[key - 1]
             (eligible, attempted, reached, lost, completed, in_window, transferred, readmitted) = (
                 counts
             )
@@ -296,10 +310,13 @@ def _month_of(field_name: str):
     return TruncMonth(field_name, output_field=DateField(), tzinfo=tenant_zone(connection.tenant))
 
 
-def satisfaction_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING) -> dict:
+def satisfaction_by(
+    period: Period, group_by: str | None, scope: Scope = EVERYTHING, *, dimensions: bool = True
+) -> dict:
     """SatisfactionFigures of the responses submitted in the period, per group: department
     (the encounter's), agent (who recorded the answers on a call; none for self-filled),
-    rule or tier (of the follow-up that asked), month; {None: figures} when not grouped."""
+    rule or tier (of the follow-up that asked), month; {None: figures} when not grouped.
+    Without `dimensions`, the per-dimension scores are left out (a trend needs only rates)."""
     from surveys.models import SurveyAnswer, SurveyResponse
 
     start, end = period.bounds()
@@ -357,7 +374,7 @@ def satisfaction_by(period: Period, group_by: str | None, scope: Scope = EVERYTH
         .order_by()
         .annotate(n=Count("id"))
     )
-    for row in per_dimension:
+    for row in per_dimension if dimensions else ():
         figures = groups.setdefault(row["key"], SatisfactionFigures())
         item = figures.dimensions.setdefault(
             row["dimension"], {"answers": 0, "top_two": 0, "points": 0}

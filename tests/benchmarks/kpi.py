@@ -34,7 +34,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm import kpi
+from crm import kpi, kpi_summary
 from crm.api.keys import api_key_create
 from crm.models import Complaint, Department, Encounter, FollowUpTask, OutcomeCode, Praise
 from crm.reports import month_period
@@ -370,6 +370,11 @@ def run(*, tasks: int, encounters: int, requests: int, rebuild: bool, json_path:
     timings = _measure(tenant, month, requests)
     print("Recomputing the month's figures from the definitions ...", flush=True)
     exactness = _exactness(tenant, month_period(month))
+    print("Verifying the whole summary table against a full recomputation ...", flush=True)
+    with tenant_context(tenant):
+        started = time.perf_counter()
+        summary = kpi_summary.verify()
+        summary["seconds"] = round(time.perf_counter() - started, 2)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": engine._machine(),
@@ -378,6 +383,7 @@ def run(*, tasks: int, encounters: int, requests: int, rebuild: bool, json_path:
         "month": f"{month:%Y-%m}",
         "timings": timings,
         "exactness": exactness,
+        "summary": summary,
         "load_average": os.getloadavg(),
     }
     report["budget"] = [
@@ -395,7 +401,14 @@ def run(*, tasks: int, encounters: int, requests: int, rebuild: bool, json_path:
             "result": f"{exactness['scopes_compared']} scopes, "
             f"{len(exactness['mismatches'])} mismatches",
             "pass": exactness["equal"],
-        }
+        },
+        {
+            "what": "summary table equals a full recomputation (every encounter)",
+            "budget": "no row missing or extra",
+            "result": f"{summary['rows']:,} rows, {summary['missing']} missing,"
+            f" {summary['extra']} extra ({summary['seconds']} s)",
+            "pass": summary["missing"] == summary["extra"] == 0,
+        },
     ]
     _print(report)
     json_path.parent.mkdir(parents=True, exist_ok=True)
