@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from crm.services.demo import demo_history_seed
 from tenants.models import Tenant
 from tenants.services import public_tenant_ensure, site_url, tenant_provision, tenant_url
 
@@ -69,7 +70,8 @@ class Command(BaseCommand):
         for slug, name, kind, locale in DEMO_TENANTS:
             tenant = Tenant.objects.filter(schema_name=slug).first()
             admin_email = f"admin@{slug}.example"
-            if tenant is None:
+            new = tenant is None
+            if new:
                 tenant = tenant_provision(
                     name=name, slug=slug, kind=kind, admin_email=admin_email, locale=locale
                 ).tenant
@@ -79,6 +81,9 @@ class Command(BaseCommand):
                 _demo_user(admin_email, role="admin")
                 for role in DEMO_ROLES:
                     _demo_user(f"{role}@{slug}.example", role=role)
+                if new:
+                    # Three months of calls, surveys and complaints for the reports to show.
+                    demo_history_seed()
             lines.append(
                 f"  {tenant_url(tenant)}\n"
                 f"      admin: {admin_email} / {DEMO_PASSWORD}\n"
