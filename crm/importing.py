@@ -412,7 +412,9 @@ def row_check(number: int, raw: dict[str, str], ctx: RowContext) -> RowCheck:
                 "choice",
             )
     tags = get("tags")
-    v["tags"] = sorted({t.strip() for t in _TAG_SEPARATORS.split(tags) if t.strip()}) if tags else []
+    v["tags"] = []
+    if tags:
+        v["tags"] = sorted({t.strip() for t in _TAG_SEPARATORS.split(tags) if t.strip()})
 
     for key, limit in MAX_LENGTHS.items():
         if len(v[key]) > limit:

@@ -5,7 +5,6 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-
 # Mainland mobile numbers are allocated in blocks of 10,000 (the first seven digits: the
 # 号段 and the HLR code), and libphonenumber's metadata decides their validity on at most
 # those seven digits. A nightly push of 100,000 discharges is mostly such numbers: each block
