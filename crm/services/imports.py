@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from .. import importing
 from ..calendar import tenant_zone
 from ..models import AuditEntry, Department, Encounter, ImportJob, ImportMapping
-from .intake import encounters_intake
+from .intake import IntakeResult, encounters_intake
 
 User = get_user_model()
 
@@ -177,11 +177,7 @@ def import_run(job_id: int) -> ImportJob:
     done = len(errors)
     for start in range(0, len(checked.valid), CHUNK):
         chunk = [(row.number, row.values) for row in checked.valid[start : start + CHUNK]]
-        try:
-            with transaction.atomic():
-                results = [encounters_intake(source=SOURCE, rows=chunk)]
-        except DatabaseError:
-            results = _rows_commit_one_by_one(chunk, errors)
+        results = _chunk_commit(chunk, errors)
         for written in results:
             for outcome in counts:
                 counts[outcome] += getattr(written, outcome)
@@ -204,17 +200,19 @@ def import_run(job_id: int) -> ImportJob:
     return job
 
 
-def _rows_commit_one_by_one(chunk: list[tuple[int, dict]], errors: list[dict]) -> list:
-    """A chunk the database refused (a row the checks let through): each row written alone,
-    so the others still commit and the refused one is reported with the database's reason."""
-    results = []
-    for number, values in chunk:
-        try:
-            with transaction.atomic():
-                results.append(encounters_intake(source=SOURCE, rows=[(number, values)]))
-        except DatabaseError as exc:
-            errors.append({"row": number, "column": "", "message": str(exc)[:200]})
-    return results
+def _chunk_commit(chunk: list[tuple[int, dict]], errors: list[dict]) -> list[IntakeResult]:
+    """Write a chunk in one transaction. If the database refuses it (a row the checks let
+    through), each half is written on its own, down to the single rows it refuses: the
+    others still commit, the refused ones are reported with the database's reason."""
+    try:
+        with transaction.atomic():
+            return [encounters_intake(source=SOURCE, rows=chunk)]
+    except DatabaseError as exc:
+        if len(chunk) == 1:
+            errors.append({"row": chunk[0][0], "column": "", "message": str(exc)[:200]})
+            return []
+    middle = len(chunk) // 2
+    return _chunk_commit(chunk[:middle], errors) + _chunk_commit(chunk[middle:], errors)
 
 
 def import_fail(job_id: int, reason: str) -> None:

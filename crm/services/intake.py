@@ -154,7 +154,6 @@ def _stage(rows: list[tuple[int, dict]]) -> None:
             " write boolean NOT NULL DEFAULT false) ON COMMIT DROP"
         )
         cursor.cursor.copy_expert(_COPY_SQL, buffer)
-        cursor.execute(f"CREATE UNIQUE INDEX ON {_STAGE} (key); ANALYZE {_STAGE}")
 
 
 def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeResult:
@@ -189,20 +188,26 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
             result.refused = dict.fromkeys(new[granted:], message)
             cursor.execute(f"DELETE FROM {_STAGE} WHERE idx = ANY(%s)", [new[granted:]])  # noqa: S608
 
-        _contacts_resolve(cursor, contact, phone)
+        _contacts_resolve(cursor, contact, phone, encounter)
         changed = _contacts_write(cursor, contact, now)
         changed |= _phones_write(cursor, phone)
-        _encounters_write(cursor, encounter, source, changed, now)
+        _encounters_write(cursor, encounter, source, now)
 
-        cursor.execute(f"SELECT idx, key, encounter_id, outcome FROM {_STAGE}")  # noqa: S608
-        for index, key, encounter_id, outcome in cursor.fetchall():
+        # A row whose encounter is the same but whose contact changed (details, a new phone)
+        # counts as updated, as the import always counted it.
+        cursor.execute(
+            f"SELECT idx, key, encounter_id, coalesce(outcome, CASE WHEN contact_id = ANY(%s)"  # noqa: S608
+            " THEN 'updated' ELSE 'unchanged' END), write, contact_id, kind, discharge_outcome"
+            f" FROM {_STAGE}",
+            [list(changed)],
+        )
+        written = []
+        for index, key, encounter_id, outcome, write, *cascade in cursor.fetchall():
             result.rows[index] = (key, encounter_id, outcome)
             setattr(result, outcome, getattr(result, outcome) + 1)
-        cursor.execute(
-            f"SELECT contact_id, encounter_id, kind, discharge_outcome FROM {_STAGE}"  # noqa: S608
-            " WHERE write"
-        )
-        _cascade(cursor.fetchall(), now)
+            if write:
+                written.append((cascade[0], encounter_id, *cascade[1:]))
+        _cascade(written, now)
         cursor.execute(f"DROP TABLE {_STAGE}")
     # A new phone or changed details can make excluded follow-ups workable: re-plan those too.
     encounters_plan_later(
@@ -213,7 +218,7 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
     return result
 
 
-def _contacts_resolve(cursor, contact: str, phone: str) -> None:
+def _contacts_resolve(cursor, contact: str, phone: str, encounter: str) -> None:
     """Each row's contact, found as the import always found them: the encounter's contact,
     else the one with the same record number, else the first with the same name and one of
     the phones; else a new one, shared by the rows with the same ``ref``."""
@@ -230,12 +235,17 @@ def _contacts_resolve(cursor, contact: str, phone: str) -> None:
         " WHERE s.contact_id IS NULL AND s.record_no = '' GROUP BY s.idx"
         ") found WHERE r.idx = found.idx"
     )
+    # New contacts and new encounters get their ids here, so that the inserts below need
+    # not return them.
     cursor.execute(
-        f"WITH refs AS (SELECT DISTINCT ref FROM {_STAGE} WHERE contact_id IS NULL),"  # noqa: S608
-        f" ids AS (SELECT ref, nextval(pg_get_serial_sequence('{contact}', 'id')) AS id"
-        " FROM refs)"
-        f" UPDATE {_STAGE} r SET contact_id = ids.id, new_contact = true FROM ids"
-        " WHERE r.contact_id IS NULL AND r.ref = ids.ref"
+        f"WITH refs AS (SELECT ref, nextval(pg_get_serial_sequence('{contact}', 'id')) AS id"  # noqa: S608
+        f" FROM (SELECT DISTINCT ref FROM {_STAGE} WHERE contact_id IS NULL) AS r),"
+        f" new AS (SELECT s.idx, refs.id FROM {_STAGE} s LEFT JOIN refs"
+        " ON s.contact_id IS NULL AND refs.ref = s.ref WHERE s.encounter_id IS NULL)"
+        f" UPDATE {_STAGE} r SET new_contact = new.id IS NOT NULL,"
+        " contact_id = coalesce(r.contact_id, new.id),"
+        f" encounter_id = nextval(pg_get_serial_sequence('{encounter}', 'id')),"
+        " outcome = 'created', write = true FROM new WHERE r.idx = new.idx"
     )
 
 
@@ -323,34 +333,22 @@ def _phones_write(cursor, phone: str) -> set[int]:
     return {contact_id for (contact_id,) in cursor.fetchall()}
 
 
-def _encounters_write(cursor, encounter: str, source: str, changed: set[int], now) -> None:
-    """Decide each row's outcome and write the encounters that are new or differ: one
-    INSERT … ON CONFLICT, which also keeps two concurrent pushes of the same discharge from
-    failing on the unique constraint. A row whose encounter is the same but whose contact
-    changed (details, a new phone) counts as updated, as the import always counted it."""
+def _encounters_write(cursor, encounter: str, source: str, now) -> None:
+    """Insert the new encounters and update those whose values differ. Two concurrent
+    pushes of the same new discharge: the second fails on the unique constraint and writes
+    nothing (the API answers 409, send again; the import retries its rows one by one)."""
     fields = ", ".join(ENCOUNTER_FIELDS)
-    stage_fields = ", ".join(f"r.{f}" for f in ENCOUNTER_FIELDS)
-    stored_fields = ", ".join(f"e.{f}" for f in ENCOUNTER_FIELDS)
     cursor.execute(
-        f"UPDATE {_STAGE} SET outcome = 'created', write = true"  # noqa: S608
-        " WHERE encounter_id IS NULL;"
-        f" UPDATE {_STAGE} r SET write = true, outcome = 'updated' FROM {encounter} e"
-        f" WHERE e.id = r.encounter_id AND ({stage_fields}) IS DISTINCT FROM ({stored_fields});"
-        f" UPDATE {_STAGE} SET outcome = CASE WHEN contact_id = ANY(%s) THEN 'updated'"
-        " ELSE 'unchanged' END WHERE outcome IS NULL",
-        [list(changed)],
-    )
-    updates = ", ".join(f"{f} = EXCLUDED.{f}" for f in ENCOUNTER_FIELDS)
-    cursor.execute(
-        f"WITH written AS (INSERT INTO {encounter} (contact_id, source, external_id, {fields},"  # noqa: S608
-        f" created_at, updated_at) SELECT contact_id, %s, key, {fields}, %s, %s FROM {_STAGE}"
-        " WHERE write ORDER BY idx"
-        " ON CONFLICT (source, external_id) WHERE NOT (external_id = '')"
-        f" DO UPDATE SET {updates}, updated_at = EXCLUDED.updated_at"
-        " RETURNING external_id, id)"
-        f" UPDATE {_STAGE} r SET encounter_id = written.id FROM written"
-        " WHERE r.key = written.external_id",
-        [source, now, now],
+        f"UPDATE {_STAGE} r SET write = true, outcome = 'updated' FROM {encounter} e"  # noqa: S608
+        " WHERE e.id = r.encounter_id AND r.outcome IS NULL"
+        f" AND ({', '.join(f'r.{f}' for f in ENCOUNTER_FIELDS)}) IS DISTINCT FROM"
+        f" ({', '.join(f'e.{f}' for f in ENCOUNTER_FIELDS)});"
+        f" INSERT INTO {encounter} (id, contact_id, source, external_id, {fields}, created_at,"
+        f" updated_at) SELECT encounter_id, contact_id, %s, key, {fields}, %s, %s"
+        f" FROM {_STAGE} WHERE outcome = 'created' ORDER BY idx;"
+        f" UPDATE {encounter} e SET {', '.join(f'{f} = r.{f}' for f in ENCOUNTER_FIELDS)},"
+        f" updated_at = %s FROM {_STAGE} r WHERE r.outcome = 'updated' AND e.id = r.encounter_id",
+        [source, now, now, now],
     )
 
 
