@@ -153,7 +153,8 @@ def _stage(rows: list[tuple[int, dict]]) -> None:
             " contact_id bigint, new_contact boolean NOT NULL DEFAULT false, outcome text,"
             " write boolean NOT NULL DEFAULT false) ON COMMIT DROP"
         )
-        cursor.cursor.copy_expert(_COPY_SQL, buffer)
+        with connection.wrap_database_errors:  # psycopg2's own errors as Django's
+            cursor.cursor.copy_expert(_COPY_SQL, buffer)
 
 
 def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeResult:

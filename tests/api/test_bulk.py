@@ -324,9 +324,10 @@ def test_a_death_flags_the_contact_and_closes_their_follow_ups(
 def test_new_encounters_past_the_plans_allowance_are_refused_and_write_nothing(
     api_a, tenant_a, in_tenant, account_a, plans, django_capture_on_commit_callbacks
 ):
-    from billing.models import Plan
+    from billing.models import BillingAccount, Plan
 
-    Plan.objects.filter(pk=plans["starter"].pk).update(encounters_per_month=2)
+    Plan.objects.filter(pk=plans["professional"].pk).update(encounters_per_month=2)
+    BillingAccount.objects.filter(pk=account_a.pk).update(plan=plans["professional"])
     push(api_a, {"rows": rows(1)}, django_capture_on_commit_callbacks)
     changed = rows(3)
     changed[0]["diagnosis"] = "肺炎"  # a correction of a known encounter still goes through
