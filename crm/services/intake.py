@@ -45,7 +45,10 @@ _STAGE = "crm_intake_rows"
 _STAGE_COLUMNS = [
     ("idx", "integer", True),
     ("key", "text", False),
-    ("ref", "text", False),
+    ("contact_id", "bigint", True),
+    ("new_contact", "boolean", True),
+    ("encounter_id", "bigint", True),
+    ("created", "boolean", True),
     ("name", "text", False),
     ("sex", "text", False),
     ("birth_date", "date", True),
@@ -107,13 +110,15 @@ def _ref(index: int, v: dict) -> str:
     return f"n:{index}"
 
 
-def _stage(rows: list[tuple[int, dict]]) -> None:
+def _stage(rows: list[tuple[int, dict]], resolved: dict[int, tuple]) -> None:
+    """COPY the rows with their resolution (contact id, new contact?, encounter id,
+    created?) into a temporary table, dropped at commit."""
     buffer = io.StringIO()
     csv.writer(buffer).writerows(
         (
             index,
             v["key"],
-            _ref(index, v),
+            *resolved[index],
             v["name"],
             v["sex"],
             v["birth_date"],
@@ -145,13 +150,11 @@ def _stage(rows: list[tuple[int, dict]]) -> None:
     buffer.seek(0)
     columns = ", ".join(f"{c} {t}" for c, t, _n in _STAGE_COLUMNS)
     with connection.cursor() as cursor:
-        # Dropped at commit; dropped first too, in case an enclosing transaction (a test, a
-        # caller's atomic block) still holds the one of an earlier call.
+        # Dropped first too, in case an enclosing transaction (a test, a caller's atomic
+        # block) still holds the one of an earlier call.
         cursor.execute(
             f"DROP TABLE IF EXISTS pg_temp.{_STAGE};"
-            f" CREATE TEMPORARY TABLE {_STAGE} ({columns}, encounter_id bigint,"
-            " contact_id bigint, new_contact boolean NOT NULL DEFAULT false, outcome text,"
-            " write boolean NOT NULL DEFAULT false) ON COMMIT DROP"
+            f" CREATE TEMPORARY TABLE {_STAGE} ({columns}) ON COMMIT DROP"
         )
         with connection.wrap_database_errors:  # psycopg2's own errors as Django's
             cursor.cursor.copy_expert(_COPY_SQL, buffer)
@@ -172,44 +175,44 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
         Contact._meta.db_table,
         ContactPhone._meta.db_table,
     )
-    _stage(rows)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_STAGE} r SET encounter_id = e.id, contact_id = e.contact_id"  # noqa: S608
-            f" FROM {encounter} e WHERE e.source = %s AND e.external_id = r.key"
-            " AND NOT (e.external_id = '')",
-            [source],
+            f"SELECT external_id, id, contact_id FROM {encounter}"  # noqa: S608
+            " WHERE source = %s AND external_id = ANY(%s) AND NOT (external_id = '')",
+            [source, [v["key"] for _i, v in rows]],
         )
+        existing = {key: (pk, contact_id) for key, pk, contact_id in cursor.fetchall()}
         # The plan's monthly allowance of new encounters: the new rows past it are refused.
-        cursor.execute(f"SELECT idx FROM {_STAGE} WHERE encounter_id IS NULL ORDER BY idx")  # noqa: S608
-        new = [i for (i,) in cursor.fetchall()]
+        new = [index for index, v in rows if v["key"] not in existing]
         granted = entitlements.usage_reserve(tenant, "encounters", len(new))
         if granted < len(new):
             message = entitlements.encounter_limit_error(tenant).messages[0]
             result.refused = dict.fromkeys(new[granted:], message)
-            cursor.execute(f"DELETE FROM {_STAGE} WHERE idx = ANY(%s)", [new[granted:]])  # noqa: S608
+            rows = [(index, v) for index, v in rows if index not in result.refused]
+        resolved = _contacts_resolve(cursor, rows, existing, contact, phone, encounter)
+        _stage(rows, resolved)
 
-        _contacts_resolve(cursor, contact, phone, encounter)
         changed = _contacts_write(cursor, contact, now)
         changed |= _phones_write(cursor, phone)
-        _encounters_write(cursor, encounter, source, now)
-
-        # A row whose encounter is the same but whose contact changed (details, a new phone)
-        # counts as updated, as the import always counted it.
-        cursor.execute(
-            f"SELECT idx, key, encounter_id, coalesce(outcome, CASE WHEN contact_id = ANY(%s)"  # noqa: S608
-            " THEN 'updated' ELSE 'unchanged' END), write, contact_id, kind, discharge_outcome"
-            f" FROM {_STAGE}",
-            [list(changed)],
-        )
-        written = []
-        for index, key, encounter_id, outcome, write, *cascade in cursor.fetchall():
-            result.rows[index] = (key, encounter_id, outcome)
-            setattr(result, outcome, getattr(result, outcome) + 1)
-            if write:
-                written.append((cascade[0], encounter_id, *cascade[1:]))
-        _cascade(written, now)
+        updated = _encounters_write(cursor, encounter, source, now)
         cursor.execute(f"DROP TABLE {_STAGE}")
+
+    written = []
+    for index, v in rows:
+        contact_id, _new_contact, encounter_id, created = resolved[index]
+        if created:
+            outcome = "created"
+        elif index in updated:
+            outcome = "updated"
+        else:
+            # The same encounter, its contact changed (details, a new phone): updated, as
+            # the import always counted it.
+            outcome = "updated" if contact_id in changed else "unchanged"
+        result.rows[index] = (v["key"], encounter_id, outcome)
+        setattr(result, outcome, getattr(result, outcome) + 1)
+        if created or index in updated:
+            written.append((contact_id, encounter_id, v["kind"], v["discharge_outcome"]))
+    _cascade(written, now)
     # A new phone or changed details can make excluded follow-ups workable: re-plan those too.
     encounters_plan_later(
         encounter_id
@@ -219,35 +222,72 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
     return result
 
 
-def _contacts_resolve(cursor, contact: str, phone: str, encounter: str) -> None:
-    """Each row's contact, found as the import always found them: the encounter's contact,
-    else the one with the same record number, else the first with the same name and one of
-    the phones; else a new one, shared by the rows with the same ``ref``."""
+def _ids_take(cursor, table: str, n: int) -> list[int]:
+    """``n`` new primary keys of ``table``, so the inserts need not return them."""
+    if not n:
+        return []
     cursor.execute(
-        f"UPDATE {_STAGE} r SET contact_id = c.id FROM {contact} c"  # noqa: S608
-        " WHERE r.contact_id IS NULL AND r.record_no <> '' AND c.record_no = r.record_no"
-        " AND NOT (c.record_no = '')"
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, n]
     )
-    cursor.execute(
-        f"UPDATE {_STAGE} r SET contact_id = found.contact_id FROM ("  # noqa: S608
-        f" SELECT s.idx, min(c.id) AS contact_id FROM {_STAGE} s"
-        f" JOIN {phone} p ON p.number = ANY(s.phones)"
-        f" JOIN {contact} c ON c.id = p.contact_id AND c.name = s.name"
-        " WHERE s.contact_id IS NULL AND s.record_no = '' GROUP BY s.idx"
-        ") found WHERE r.idx = found.idx"
-    )
-    # New contacts and new encounters get their ids here, so that the inserts below need
-    # not return them.
-    cursor.execute(
-        f"WITH refs AS (SELECT ref, nextval(pg_get_serial_sequence('{contact}', 'id')) AS id"  # noqa: S608
-        f" FROM (SELECT DISTINCT ref FROM {_STAGE} WHERE contact_id IS NULL) AS r),"
-        f" new AS (SELECT s.idx, refs.id FROM {_STAGE} s LEFT JOIN refs"
-        " ON s.contact_id IS NULL AND refs.ref = s.ref WHERE s.encounter_id IS NULL)"
-        f" UPDATE {_STAGE} r SET new_contact = new.id IS NOT NULL,"
-        " contact_id = coalesce(r.contact_id, new.id),"
-        f" encounter_id = nextval(pg_get_serial_sequence('{encounter}', 'id')),"
-        " outcome = 'created', write = true FROM new WHERE r.idx = new.idx"
-    )
+    return [pk for (pk,) in cursor.fetchall()]
+
+
+def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict[int, tuple]:
+    """Row index → (contact id, new contact?, encounter id, new encounter?). Contacts are
+    found as the import always found them: the encounter's contact, else the one with the
+    same record number, else the first with the same name and one of the phones; else a new
+    one, shared by the rows with the same ``_ref``."""
+    unknown = [(index, v) for index, v in rows if v["key"] not in existing]
+    records = list({v["record_no"] for _i, v in unknown if v["record_no"]})
+    by_record = {}
+    if records:
+        cursor.execute(
+            f"SELECT record_no, id FROM {contact}"  # noqa: S608
+            " WHERE record_no = ANY(%s) AND NOT (record_no = '')",
+            [records],
+        )
+        by_record = dict(cursor.fetchall())
+    by_phone: dict[tuple[str, str], int] = {}
+    named = [(i, v) for i, v in unknown if not v["record_no"] and v["phones"]]
+    if named:
+        cursor.execute(
+            f"SELECT p.number, c.name, min(c.id) FROM {phone} p"  # noqa: S608
+            f" JOIN {contact} c ON c.id = p.contact_id"
+            " WHERE p.number = ANY(%s) AND c.name = ANY(%s) GROUP BY p.number, c.name",
+            [
+                list({n for _i, v in named for n in v["phones"]}),
+                list({v["name"] for _i, v in named}),
+            ],
+        )
+        by_phone = {(number, name): pk for number, name, pk in cursor.fetchall()}
+
+    contact_of: dict[int, int | str] = {}
+    refs: dict[str, None] = {}
+    for index, v in unknown:
+        found = by_record.get(v["record_no"]) if v["record_no"] else None
+        if found is None and not v["record_no"] and v["phones"]:
+            found = min(
+                (by_phone[n, v["name"]] for n in v["phones"] if (n, v["name"]) in by_phone),
+                default=None,
+            )
+        if found is None:
+            found = _ref(index, v)
+            refs[found] = None
+        contact_of[index] = found
+    new_contact = dict(zip(refs, _ids_take(cursor, contact, len(refs)), strict=True))
+    new_encounter = iter(_ids_take(cursor, encounter, len(unknown)))
+    resolved = {}
+    for index, v in rows:
+        known = existing.get(v["key"])
+        if known is not None:
+            resolved[index] = (known[1], False, known[0], False)
+            continue
+        ref = contact_of[index]
+        if isinstance(ref, str):
+            resolved[index] = (new_contact[ref], True, next(new_encounter), True)
+        else:
+            resolved[index] = (ref, False, next(new_encounter), True)
+    return resolved
 
 
 def _last_given(column: str, empty: str = "''") -> str:
@@ -334,23 +374,26 @@ def _phones_write(cursor, phone: str) -> set[int]:
     return {contact_id for (contact_id,) in cursor.fetchall()}
 
 
-def _encounters_write(cursor, encounter: str, source: str, now) -> None:
-    """Insert the new encounters and update those whose values differ. Two concurrent
-    pushes of the same new discharge: the second fails on the unique constraint and writes
-    nothing (the API answers 409, send again; the import retries its rows one by one)."""
+def _encounters_write(cursor, encounter: str, source: str, now) -> set[int]:
+    """Insert the new encounters and update those whose values differ; returns the indexes
+    of the rows updated. Two concurrent pushes of the same new discharge: the second fails
+    on the unique constraint and writes nothing (the API answers 409, send again; the
+    import splits the chunk and finds the row known)."""
     fields = ", ".join(ENCOUNTER_FIELDS)
     cursor.execute(
-        f"UPDATE {_STAGE} r SET write = true, outcome = 'updated' FROM {encounter} e"  # noqa: S608
-        " WHERE e.id = r.encounter_id AND r.outcome IS NULL"
-        f" AND ({', '.join(f'r.{f}' for f in ENCOUNTER_FIELDS)}) IS DISTINCT FROM"
-        f" ({', '.join(f'e.{f}' for f in ENCOUNTER_FIELDS)});"
-        f" INSERT INTO {encounter} (id, contact_id, source, external_id, {fields}, created_at,"
+        f"INSERT INTO {encounter} (id, contact_id, source, external_id, {fields}, created_at,"  # noqa: S608
         f" updated_at) SELECT encounter_id, contact_id, %s, key, {fields}, %s, %s"
-        f" FROM {_STAGE} WHERE outcome = 'created' ORDER BY idx;"
-        f" UPDATE {encounter} e SET {', '.join(f'{f} = r.{f}' for f in ENCOUNTER_FIELDS)},"
-        f" updated_at = %s FROM {_STAGE} r WHERE r.outcome = 'updated' AND e.id = r.encounter_id",
-        [source, now, now, now],
+        f" FROM {_STAGE} WHERE created ORDER BY idx",
+        [source, now, now],
     )
+    cursor.execute(
+        f"UPDATE {encounter} e SET {', '.join(f'{f} = r.{f}' for f in ENCOUNTER_FIELDS)},"  # noqa: S608
+        f" updated_at = %s FROM {_STAGE} r WHERE NOT r.created AND e.id = r.encounter_id"
+        f" AND ({', '.join(f'r.{f}' for f in ENCOUNTER_FIELDS)}) IS DISTINCT FROM"
+        f" ({', '.join(f'e.{f}' for f in ENCOUNTER_FIELDS)}) RETURNING r.idx",
+        [now],
+    )
+    return {index for (index,) in cursor.fetchall()}
 
 
 def _cascade(written: list[tuple[int, int, str, str]], now) -> None:
