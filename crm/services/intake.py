@@ -183,12 +183,18 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
         )
         existing = {key: (pk, contact_id) for key, pk, contact_id in cursor.fetchall()}
         # The plan's monthly allowance of new encounters: the new rows past it are refused.
+        # Reserving locks the tenant's meter until commit; on a plan without a limit nothing
+        # can be refused, so the new encounters are counted last and concurrent pushes of
+        # one tenant hold the lock only for their final statement and commit (a plan changed
+        # during the call applies from the next one).
         new = [index for index, v in rows if v["key"] not in existing]
-        granted = entitlements.usage_reserve(tenant, "encounters", len(new))
-        if granted < len(new):
-            message = entitlements.encounter_limit_error(tenant).messages[0]
-            result.refused = dict.fromkeys(new[granted:], message)
-            rows = [(index, v) for index, v in rows if index not in result.refused]
+        unlimited = entitlements.usage_left(tenant, "encounters") is None
+        if not unlimited:
+            granted = entitlements.usage_reserve(tenant, "encounters", len(new))
+            if granted < len(new):
+                message = entitlements.encounter_limit_error(tenant).messages[0]
+                result.refused = dict.fromkeys(new[granted:], message)
+                rows = [(index, v) for index, v in rows if index not in result.refused]
         resolved = _contacts_resolve(cursor, rows, existing, contact, phone, encounter)
         _stage(rows, resolved)
 
@@ -196,6 +202,8 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
         changed |= _phones_write(cursor, phone)
         updated = _encounters_write(cursor, encounter, source, now)
         cursor.execute(f"DROP TABLE {_STAGE}")
+        if unlimited:
+            entitlements.usage_reserve(tenant, "encounters", len(new))
 
     written = []
     for index, v in rows:
