@@ -1,8 +1,9 @@
-"""Writing checked encounter rows (with their contacts and phones) set-based: the accepted
-rows are COPYed into a temporary staging table, and contact resolution, the contact, phone
-and encounter upserts and the outcome of each row are a handful of SQL statements over it,
-whatever the number of rows. Shared by the integration API's bulk call and the CSV/XLSX
-import, so both find the same contacts and count created/updated/unchanged the same way.
+"""Writing checked encounter rows (with their contacts and phones) set-based, whatever the
+number of rows: known encounters and contacts are found with a few ``= ANY(array)``
+look-ups, the rows with their resolved ids are COPYed into a temporary staging table, and
+the contact, phone and encounter inserts and updates are a handful of SQL statements over
+it. Shared by the integration API's bulk call and the CSV/XLSX import, so both find the same
+contacts and count created/updated/unchanged the same way.
 
 Rows are identified by (source, key): sending the same rows again writes nothing and counts
 them unchanged."""

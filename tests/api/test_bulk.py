@@ -359,3 +359,22 @@ def test_a_bulk_call_of_tenant_b_never_touches_tenant_as_contacts(
     with in_tenant(tenant_b):
         contact = Contact.objects.get(record_no="ZY001")
         assert (contact.name, contact.address, contact.phones.count()) == ("张三丰", "武当山", 2)
+
+
+def test_text_with_quotes_braces_commas_and_line_breaks_is_stored_as_sent(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    row = dict(
+        ROW,
+        notes='第一行\n第二行, "引号" \\ 反斜杠\t{括号}',
+        address="杭州市, 西湖区\r\n1 号",
+        tags=['"慢病"', "{VIP}", "a\\b"],
+    )
+    push(api_a, {"rows": [row]}, django_capture_on_commit_callbacks)
+    again = push(api_a, {"rows": [row]}, django_capture_on_commit_callbacks).json()
+    assert again["unchanged"] == 1
+    with in_tenant(tenant_a):
+        encounter = Encounter.objects.select_related("contact").get()
+        assert encounter.notes == '第一行\n第二行, "引号" \\ 反斜杠\t{括号}'
+        assert encounter.tags == ['"慢病"', "a\\b", "{VIP}"]
+        assert encounter.contact.address == "杭州市, 西湖区\r\n1 号"
