@@ -37,6 +37,8 @@ def _as_text(key: str, value) -> str | None:
     """The row's value as the text the import checks read, or None for a wrong JSON type."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
