@@ -1,7 +1,8 @@
 """Importing encounter registers: upload, column mapping (remembered per tenant), a dry-run
 preview with per-row errors, then the import itself in a Celery task. Valid rows are
-committed whole (contact, phones and encounter together), invalid rows are reported and
-downloadable, and importing the same file again changes nothing."""
+committed whole (contact, phones and encounter together) by the set-based write path the
+integration API uses too (crm.services.intake), invalid rows are reported and downloadable,
+and importing the same file again changes nothing."""
 
 import csv
 import io
@@ -9,52 +10,23 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing import entitlements
-
 from .. import importing
 from ..calendar import tenant_zone
-from ..models import (
-    AuditEntry,
-    Contact,
-    ContactPhone,
-    Department,
-    Encounter,
-    ImportJob,
-    ImportMapping,
-)
-from .planning import encounter_cascade, encounters_plan_later
+from ..models import AuditEntry, Department, Encounter, ImportJob, ImportMapping
+from .intake import IntakeResult, encounters_intake
 
 User = get_user_model()
 
 SOURCE = "import"
-CHUNK = 500
-ENCOUNTER_FIELDS = [
-    "kind",
-    "department_id",
-    "attending_id",
-    "attending_name",
-    "occurred_at",
-    "admitted_at",
-    "serial_no",
-    "age",
-    "diagnosis_code",
-    "diagnosis",
-    "procedure_code",
-    "procedure",
-    "treatment_course",
-    "discharge_outcome",
-    "length_of_stay",
-    "bed",
-    "tags",
-    "notes",
-]
-CONTACT_FIELDS = ["name", "sex", "birth_date", "email", "address"]
+# Rows per transaction: the progress bar moves per chunk, and a chunk's rows are written by
+# a handful of statements whatever their number.
+CHUNK = 2000
 
 
 def import_upload(*, filename: str, content: bytes, user) -> ImportJob:
@@ -188,9 +160,9 @@ def import_queue(job: ImportJob) -> None:
 
 
 def import_run(job_id: int) -> ImportJob:
-    """Commit the valid rows in chunks (each row whole or not at all), record the rejected
-    ones, then queue the planning of every new or changed encounter (in chunks, so that
-    several workers plan a large file at once)."""
+    """Commit the valid rows in chunks, set-based (crm.services.intake), record the rejected
+    ones; the planning of every new or changed encounter is queued as each chunk commits, so
+    several workers plan a large file at once."""
     # Taking the job is one conditional UPDATE: a redelivered message, or a second worker,
     # finds it no longer queued and does nothing.
     taken = ImportJob.objects.filter(
@@ -201,37 +173,20 @@ def import_run(job_id: int) -> ImportJob:
         return job
     checked = import_check(job)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
-    changed_ids: list[int] = []
     errors = list(checked.errors)
     done = len(errors)
-    tenant = connection.tenant
     for start in range(0, len(checked.valid), CHUNK):
-        chunk = checked.valid[start : start + CHUNK]
-        with transaction.atomic():
-            # The plan's monthly encounter allowance: reserved for the chunk, the unused
-            # part (rows that update known encounters) given back at its end.
-            allowance, taken = entitlements.usage_reserve(tenant, "encounters", len(chunk)), 0
-            for row in chunk:
-                try:
-                    with transaction.atomic():
-                        outcome, encounter_id = _row_commit(row.values)
-                        if outcome == "created":
-                            if taken == allowance:
-                                raise entitlements.encounter_limit_error(tenant)
-                            taken += 1
-                except ValidationError as exc:  # over the plan's limit: this row waits
-                    errors.append({"row": row.number, "column": "", "message": exc.messages[0]})
-                    continue
-                except Exception as exc:  # a row the checks let through but the database refused
-                    errors.append({"row": row.number, "column": "", "message": str(exc)[:200]})
-                    continue
-                counts[outcome] += 1
-                if outcome != "unchanged":
-                    changed_ids.append(encounter_id)
-            entitlements.usage_release(tenant, "encounters", allowance - taken)
+        chunk = [(row.number, row.values) for row in checked.valid[start : start + CHUNK]]
+        results = _chunk_commit(chunk, errors)
+        for written in results:
+            for outcome in counts:
+                counts[outcome] += getattr(written, outcome)
+            errors.extend(
+                {"row": number, "column": "", "message": message}
+                for number, message in written.refused.items()
+            )
         done += len(chunk)
         ImportJob.objects.filter(pk=job.pk).update(processed_rows=done)
-    encounters_plan_later(changed_ids)
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.DONE,
         processed_rows=job.total_rows,
@@ -245,69 +200,25 @@ def import_run(job_id: int) -> ImportJob:
     return job
 
 
+def _chunk_commit(chunk: list[tuple[int, dict]], errors: list[dict]) -> list[IntakeResult]:
+    """Write a chunk in one transaction. If the database refuses it (a row the checks let
+    through), each half is written on its own, down to the single rows it refuses: the
+    others still commit, the refused ones are reported with the database's reason."""
+    try:
+        with transaction.atomic():
+            return [encounters_intake(source=SOURCE, rows=chunk)]
+    except DatabaseError as exc:
+        if len(chunk) == 1:
+            errors.append({"row": chunk[0][0], "column": "", "message": str(exc)[:200]})
+            return []
+    middle = len(chunk) // 2
+    return _chunk_commit(chunk[:middle], errors) + _chunk_commit(chunk[middle:], errors)
+
+
 def import_fail(job_id: int, reason: str) -> None:
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.FAILED, failure=reason[:500], finished_at=timezone.now()
     )
-
-
-def _row_commit(values: dict) -> tuple[str, int]:
-    encounter = (
-        Encounter.objects.select_related("contact")
-        .filter(source=SOURCE, external_id=values["key"])
-        .first()
-    )
-    contact = encounter.contact if encounter else _contact_find(values)
-    contact_changed = False
-    if contact is None:
-        contact = Contact(record_no=values["record_no"])
-        contact_changed = True
-    for name in CONTACT_FIELDS:
-        value = values.get(name)
-        if value not in (None, "") and getattr(contact, name) != value:
-            setattr(contact, name, value)
-            contact_changed = True
-    if values["record_no"] and not contact.record_no:
-        contact.record_no, contact_changed = values["record_no"], True
-    if contact_changed:
-        contact.save()
-    known = set(ContactPhone.objects.filter(contact=contact).values_list("number", flat=True))
-    new_phones = [n for n in values["phones"] if n not in known]
-    ContactPhone.objects.bulk_create(
-        [
-            ContactPhone(contact=contact, number=n, position=len(known) + i)
-            for i, n in enumerate(new_phones)
-        ]
-    )
-
-    if encounter is None:
-        encounter = Encounter(contact=contact, source=SOURCE, external_id=values["key"])
-        outcome = "created"
-    else:
-        outcome = "unchanged"
-    for name in ENCOUNTER_FIELDS:
-        if getattr(encounter, name) != values[name]:
-            setattr(encounter, name, values[name])
-            if outcome == "unchanged":
-                outcome = "updated"
-    if outcome == "unchanged" and (contact_changed or new_phones):
-        outcome = "updated"
-    if outcome != "unchanged":
-        encounter.save()
-        encounter_cascade(encounter)
-    return outcome, encounter.pk
-
-
-def _contact_find(values: dict) -> Contact | None:
-    if values["record_no"]:
-        return Contact.objects.filter(record_no=values["record_no"]).first()
-    if values["phones"]:
-        return (
-            Contact.objects.filter(name=values["name"], phones__number__in=values["phones"])
-            .order_by("pk")
-            .first()
-        )
-    return None
 
 
 def import_errors_csv(job: ImportJob, user) -> str:

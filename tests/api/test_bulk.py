@@ -227,3 +227,154 @@ def test_a_record_number_claimed_twice_in_one_batch_does_not_fail_the_call(
     assert (response.json()["created"], response.json()["rejected"]) == (1, 0)
     with in_tenant(tenant_a):
         assert Contact.objects.filter(record_no="R9").count() == 1
+
+
+def test_the_answer_matches_the_documented_schema(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    from crm.api.api import BulkOut
+
+    body = {"rows": [*rows(2), dict(ROW, phone="12345")]}
+    answer = push(api_a, body, django_capture_on_commit_callbacks).json()
+    assert BulkOut.model_validate(answer).model_dump() == answer
+    with in_tenant(tenant_a):
+        ids = dict(Encounter.objects.values_list("external_id", "pk"))
+    assert answer["encounters"] == [
+        {"index": 0, "external_id": "E0", "id": ids["E0"], "outcome": "created"},
+        {"index": 1, "external_id": "E1", "id": ids["E1"], "outcome": "created"},
+    ]
+
+
+def test_a_large_mixed_batch_commits_exactly_the_valid_rows(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    batch = rows(3000)
+    for i in range(0, 3000, 7):
+        batch[i]["phone"] = "1234567890"  # every seventh row: not a phone number
+    for i in range(3, 3000, 11):
+        batch[i]["bed"] = "床" * 21  # longer than the column: refused by the checks
+    bad = set(range(0, 3000, 7)) | set(range(3, 3000, 11))
+    answer = push(api_a, {"rows": batch}, django_capture_on_commit_callbacks).json()
+    assert (answer["created"], answer["rejected"]) == (3000 - len(bad), len(bad))
+    assert {e["index"] for e in answer["errors"]} == bad
+    assert {e["code"] for e in answer["errors"]} == {"phone", "too_long"}
+    with in_tenant(tenant_a):
+        assert set(Encounter.objects.values_list("external_id", flat=True)) == {
+            f"E{i}" for i in range(3000) if i not in bad
+        }
+        assert Contact.objects.count() == 3000 - len(bad)
+        assert ContactPhone.objects.count() == 3000 - len(bad)
+        assert FollowUpTask.objects.count() == 3000 - len(bad)
+
+    again = push(api_a, {"rows": batch}, django_capture_on_commit_callbacks).json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3000 - len(bad))
+
+
+def test_rows_find_stored_contacts_by_name_and_phone_and_new_people_are_made_once(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    first = {
+        "external_id": "V1",
+        "name": "王五",
+        "phone": "13800138009",
+        "occurred_at": "2026-11-01",
+    }
+    push(api_a, {"rows": [first]}, django_capture_on_commit_callbacks)
+    batch = [
+        # The same person (same name, one of the phones), no record number: the stored contact.
+        dict(first, external_id="V2", phone="13900139009,13800138009", email="w@example.cn"),
+        # A new person twice in the batch: one contact, both phones, the last address given.
+        {"external_id": "N1", "name": "李四", "record_no": "R77", "phone": "13700137001",
+         "address": "杭州", "occurred_at": "2026-11-02"},
+        {"external_id": "N2", "name": "李四", "record_no": "R77", "phone": "13700137002",
+         "address": "宁波", "occurred_at": "2026-11-03"},
+        {"external_id": "N3", "name": "李四", "record_no": "R77", "occurred_at": "2026-11-04"},
+    ]  # fmt: skip
+    answer = push(api_a, {"rows": batch}, django_capture_on_commit_callbacks).json()
+    assert (answer["created"], answer["rejected"]) == (4, 0)
+    with in_tenant(tenant_a):
+        wang = Contact.objects.get(name="王五")
+        assert (wang.encounters.count(), wang.email) == (2, "w@example.cn")
+        assert list(wang.phones.values_list("number", "position")) == [
+            ("+8613800138009", 0),
+            ("+8613900139009", 1),
+        ]
+        li = Contact.objects.get(record_no="R77")
+        assert (li.encounters.count(), li.address) == (3, "宁波")
+        assert list(li.phones.values_list("number", "position")) == [
+            ("+8613700137001", 0),
+            ("+8613700137002", 1),
+        ]
+        assert Contact.objects.count() == 2
+
+
+def test_a_death_flags_the_contact_and_closes_their_follow_ups(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    push(api_a, {"rows": [ROW]}, django_capture_on_commit_callbacks)
+    died = dict(ROW, discharge_outcome="死亡")
+    answer = push(api_a, {"rows": [died]}, django_capture_on_commit_callbacks).json()
+    assert (answer["updated"], answer["encounters"][0]["outcome"]) == (1, "updated")
+    with in_tenant(tenant_a):
+        assert Contact.objects.get(record_no="ZY001").deceased
+        task = FollowUpTask.objects.get(encounter__external_id="ZY-1001")
+        assert (task.status, task.reason) == ("cancelled", "deceased")
+
+
+def test_new_encounters_past_the_plans_allowance_are_refused_and_write_nothing(
+    api_a, tenant_a, in_tenant, account_a, plans, django_capture_on_commit_callbacks
+):
+    from billing.models import BillingAccount, Plan
+
+    Plan.objects.filter(pk=plans["professional"].pk).update(encounters_per_month=2)
+    BillingAccount.objects.filter(pk=account_a.pk).update(plan=plans["professional"])
+    push(api_a, {"rows": rows(1)}, django_capture_on_commit_callbacks)
+    changed = rows(3)
+    changed[0]["diagnosis"] = "肺炎"  # a correction of a known encounter still goes through
+    answer = push(api_a, {"rows": changed}, django_capture_on_commit_callbacks).json()
+    assert (answer["created"], answer["updated"], answer["rejected"]) == (1, 1, 1)
+    assert [(e["index"], e["code"]) for e in answer["errors"]] == [(2, "plan_limit")]
+    with in_tenant(tenant_a):
+        assert set(Encounter.objects.values_list("external_id", flat=True)) == {"E0", "E1"}
+        assert not Contact.objects.filter(record_no="R2").exists()
+
+
+def test_a_bulk_call_of_tenant_b_never_touches_tenant_as_contacts(
+    api_a, tenant_a, tenant_b, in_tenant, django_capture_on_commit_callbacks
+):
+    push(api_a, {"rows": [ROW]}, django_capture_on_commit_callbacks)
+    with in_tenant(tenant_a):
+        before = list(Contact.objects.values()), list(ContactPhone.objects.values())
+    _key, key = make_key(tenant_b, in_tenant)
+    api_b = ApiClient(tenant_b, key)
+    # Same external id, record number and phone, other details: tenant B's own person.
+    theirs = dict(ROW, name="张三丰", address="武当山", phone="13800138001,13900139001",
+                  department="")  # fmt: skip
+    answer = push(api_b, {"rows": [theirs]}, django_capture_on_commit_callbacks).json()
+    assert (answer["created"], answer["rejected"]) == (1, 0)
+    again = push(api_b, {"rows": [theirs]}, django_capture_on_commit_callbacks).json()
+    assert again["unchanged"] == 1
+    with in_tenant(tenant_a):
+        assert (list(Contact.objects.values()), list(ContactPhone.objects.values())) == before
+    with in_tenant(tenant_b):
+        contact = Contact.objects.get(record_no="ZY001")
+        assert (contact.name, contact.address, contact.phones.count()) == ("张三丰", "武当山", 2)
+
+
+def test_text_with_quotes_braces_commas_and_line_breaks_is_stored_as_sent(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    row = dict(
+        ROW,
+        notes='第一行\n第二行, "引号" \\ 反斜杠\t{括号}',
+        address="杭州市, 西湖区\r\n1 号",
+        tags=['"慢病"', "{VIP}", "a\\b"],
+    )
+    push(api_a, {"rows": [row]}, django_capture_on_commit_callbacks)
+    again = push(api_a, {"rows": [row]}, django_capture_on_commit_callbacks).json()
+    assert again["unchanged"] == 1
+    with in_tenant(tenant_a):
+        encounter = Encounter.objects.select_related("contact").get()
+        assert encounter.notes == '第一行\n第二行, "引号" \\ 反斜杠\t{括号}'
+        assert encounter.tags == ['"慢病"', "a\\b", "{VIP}"]
+        assert encounter.contact.address == "杭州市, 西湖区\r\n1 号"

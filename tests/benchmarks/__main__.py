@@ -8,7 +8,7 @@ lists the options of one suite.
             [--concurrency N] [--broker URL] [--json PATH]
   billing   [--events N] [--json PATH]
   cms       [--seconds S] [--concurrency N] [--workers N] [--json PATH]
-  api       [--rows N] [--json PATH]
+  api       [--rows N] [--streams N] [--json PATH]
   kpi       [--tasks N] [--encounters N] [--requests N] [--rebuild] [--json PATH]
 """
 
@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     cms.set_defaults(database="carebridge_bench_cms")
     api = suites.add_parser("api", help="bulk intake through the API vs raw COPY (issue 6)")
     api.add_argument("--rows", type=int, default=100_000, help="encounters pushed (100000)")
+    api.add_argument(
+        "--streams", type=int, default=1, help="also push from N processes at once (1: not)"
+    )
     api.add_argument("--json", type=Path, default=RESULTS / "api.json")
     api.set_defaults(database="carebridge_bench_api")
     kpi = suites.add_parser("kpi", help="KPI report, dashboard, exactness on 1M tasks (issue 5)")
@@ -140,7 +143,7 @@ def main(argv: list[str]) -> int:
     elif args.suite == "api":
         from tests.benchmarks import api
 
-        api.run(n=args.rows, json_path=args.json)
+        api.run(n=args.rows, streams=args.streams, json_path=args.json)
     elif args.suite == "kpi":
         from tests.benchmarks import kpi
 

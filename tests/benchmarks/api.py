@@ -4,11 +4,15 @@ import's row checks, set-based writes, all through Django), side by side in one 
 raw COPY of the same rows into two bare tables (the floor PostgreSQL itself sets).
 
 Also timed: the same push again (every row unchanged: the idempotent path) and planning the
-new encounters' follow-ups (what the Celery workers do after the push commits)."""
+new encounters' follow-ups (what the Celery workers do after the push commits). With
+``--streams N`` (N > 1) another 100,000 new rows are then pushed by N processes at once, each
+with its own Django and database connection (as an HIS pushing from N threads to N gunicorn
+workers would), and pushed again: reported apart from the single-stream figures."""
 
 import csv
 import io
 import json
+import multiprocessing
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,7 +32,7 @@ SLUG = "bench-api"
 BATCH = 10_000
 
 
-def _rows(n: int, day: datetime) -> list[dict]:
+def _rows(n: int, day: datetime, start: int = 0) -> list[dict]:
     departments = ["orthopaedics", "cardiology", "obstetrics", "general-surgery", ""]
     return [
         {
@@ -43,7 +47,7 @@ def _rows(n: int, day: datetime) -> list[dict]:
             "diagnosis": "股骨颈骨折" if i % 3 else "肺炎",
             "discharge_outcome": "好转" if i % 4 else "治愈",
         }
-        for i in range(n)
+        for i in range(start, start + n)
     ]
 
 
@@ -116,7 +120,29 @@ def _push(client: Client, key: str, rows: list[dict]) -> tuple[float, dict]:
     return time.perf_counter() - start, totals
 
 
-def run(*, n: int, json_path: Path) -> None:
+# The batches of a parallel push, set before the processes fork (not pickled to them).
+_BATCHES: list[list[dict]] = []
+
+
+def _push_batches(host: str, key: str, numbers: list[int]) -> dict:
+    client = Client(HTTP_HOST=host)
+    return _push(client, key, [row for i in numbers for row in _BATCHES[i]])[1]
+
+
+def _push_parallel(host: str, key: str, rows: list[dict], streams: int) -> tuple[float, dict]:
+    """The calls of ``rows`` spread over ``streams`` processes, all at once."""
+    _BATCHES[:] = [rows[at : at + BATCH] for at in range(0, len(rows), BATCH)]
+    connection.close()  # each process opens its own
+    numbers = [list(range(len(_BATCHES)))[s::streams] for s in range(streams)]
+    with multiprocessing.get_context("fork").Pool(streams) as pool:
+        start = time.perf_counter()
+        parts = pool.starmap(_push_batches, [(host, key, part) for part in numbers])
+        seconds = time.perf_counter() - start
+    totals = {name: sum(part[name] for part in parts) for name in parts[0]}
+    return seconds, totals
+
+
+def run(*, n: int, streams: int, json_path: Path) -> None:
     call_command("migrate", verbosity=0)
     public_tenant_ensure()
     tenant = _tenant()
@@ -143,6 +169,15 @@ def run(*, n: int, json_path: Path) -> None:
         plan_s = time.perf_counter() - start
         tasks = FollowUpTask.objects.count()
     connection.set_schema_to_public()
+    parallel = {}
+    if streams > 1:
+        more = _rows(n, datetime.now(UTC) - timedelta(days=1), start=n)
+        seconds, counts = _push_parallel(tenant.primary_host, key, more, streams)
+        parallel["api_parallel_first_push"] = {"seconds": seconds, "rows_per_s": n / seconds,
+                                               **counts}  # fmt: skip
+        seconds, counts = _push_parallel(tenant.primary_host, key, more, streams)
+        parallel["api_parallel_same_push_again"] = {"seconds": seconds, "rows_per_s": n / seconds,
+                                                    **counts}  # fmt: skip
     tenant.delete(force_drop=True)
 
     figures = {
@@ -150,17 +185,21 @@ def run(*, n: int, json_path: Path) -> None:
         "api_first_push": {"seconds": api_s, "rows_per_s": n / api_s, **first},
         "api_same_push_again": {"seconds": again_s, "rows_per_s": n / again_s, **second},
         "planning": {"seconds": plan_s, "encounters_per_s": n / plan_s, "tasks": tasks},
+        **parallel,
     }
     ratio = figures["api_first_push"]["rows_per_s"] / figures["copy"]["rows_per_s"]
     print(f"\nBulk intake, {n} encounters with their contacts, calls of {BATCH} rows")
-    print(f"{'path':<22} {'seconds':>8} {'rows/s':>10}  counts")
-    print(f"{'raw COPY (2 tables)':<22} {copy_s:>8.2f} {n / copy_s:>10.0f}")
-    for name in ("api_first_push", "api_same_push_again"):
+    print(f"{'path':<28} {'seconds':>8} {'rows/s':>10}  counts")
+    print(f"{'raw COPY (2 tables)':<28} {copy_s:>8.2f} {n / copy_s:>10.0f}")
+    for name in ("api_first_push", "api_same_push_again", *parallel):
         row = figures[name]
         counts = ", ".join(f"{k} {row[k]}" for k in ("created", "updated", "unchanged", "rejected"))
-        print(f"{name:<22} {row['seconds']:>8.2f} {row['rows_per_s']:>10.0f}  {counts}")
-    print(f"{'planning (in process)':<22} {plan_s:>8.2f} {n / plan_s:>10.0f}  tasks {tasks}")
+        print(f"{name:<28} {row['seconds']:>8.2f} {row['rows_per_s']:>10.0f}  {counts}")
+    print(f"{'planning (in process)':<28} {plan_s:>8.2f} {n / plan_s:>10.0f}  tasks {tasks}")
     print(f"API / COPY throughput: {ratio:.0%} (budget ≥ 40 %, and ≥ 20,000 rows/s)")
+    if parallel:
+        both = parallel["api_parallel_first_push"]["rows_per_s"] / figures["copy"]["rows_per_s"]
+        print(f"{streams} streams / COPY throughput: {both:.0%}")
     load = os.getloadavg()
     print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 shared cores)")
     json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,6 +210,7 @@ def run(*, n: int, json_path: Path) -> None:
                 "at": datetime.now(UTC).isoformat(),
                 "rows": n,
                 "batch": BATCH,
+                "streams": streams,
                 "figures": figures,
                 "api_over_copy": ratio,
                 "load_average": load,

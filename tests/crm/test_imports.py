@@ -428,3 +428,45 @@ def test_a_redelivered_import_message_does_nothing(
         job = import_run(pk)  # the same task delivered again
         assert (job.status, job.created_count) == ("done", 3)
         assert Encounter.objects.count() == 3
+
+
+def test_a_row_the_database_refuses_is_reported_and_the_others_commit(
+    admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    # A NUL byte passes the checks but PostgreSQL stores no such text: the chunk is split
+    # until the refused row is alone.
+    refused = GOOD[1][:6] + ["足月\x00顺产"] + GOOD[1][7:]
+    content = csv_bytes([GOOD[0], refused, GOOD[2]])
+    pk = run_import(admin_client_a, content, django_capture_on_commit_callbacks)
+    with in_tenant(tenant_a):
+        job = ImportJob.objects.get(pk=pk)
+        assert (job.status, job.created_count) == ("done", 2)
+        assert [e["row"] for e in job.errors] == [3]
+        assert "0x00" in job.errors[0]["message"]
+        assert set(Contact.objects.values_list("record_no", flat=True)) == {"ZY001", "ZY003"}
+        assert FollowUpTask.objects.count() == 2
+
+
+def test_a_large_file_is_written_in_chunks_and_reimports_unchanged(
+    admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    many = [
+        [str(i), "骨科", f"患者{i}", "女", "40", f"ZY9{i:05d}", "骨折", "2026-11-20",
+         f"1390013{i:04d}", "", "好转"]
+        for i in range(2500)
+    ]  # fmt: skip
+    content = csv_bytes(many)
+    pk = run_import(admin_client_a, content, django_capture_on_commit_callbacks)
+    with in_tenant(tenant_a):
+        job = ImportJob.objects.get(pk=pk)
+        assert (job.status, job.created_count, job.processed_rows, job.errors) == (
+            "done",
+            2500,
+            2500,
+            [],
+        )
+        assert FollowUpTask.objects.count() == 2500
+    pk = run_import(admin_client_a, content, django_capture_on_commit_callbacks)
+    with in_tenant(tenant_a):
+        job = ImportJob.objects.get(pk=pk)
+        assert (job.created_count, job.updated_count, job.unchanged_count) == (0, 0, 2500)

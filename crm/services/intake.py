@@ -1,0 +1,444 @@
+"""Writing checked encounter rows (with their contacts and phones) set-based, whatever the
+number of rows: known encounters and contacts are found with a few ``= ANY(array)``
+look-ups, the rows with their resolved ids are COPYed into a temporary staging table, and
+the contact, phone and encounter inserts and updates are a handful of SQL statements over
+it. Shared by the integration API's bulk call and the CSV/XLSX import, so both find the same
+contacts and count created/updated/unchanged the same way.
+
+Rows are identified by (source, key): sending the same rows again writes nothing and counts
+them unchanged."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.utils import timezone
+
+from billing import entitlements
+
+from ..models import Contact, ContactPhone, Encounter, FollowUpTask
+from .planning import encounters_plan_later, tasks_cancel
+
+ENCOUNTER_FIELDS = [
+    "kind",
+    "department_id",
+    "attending_id",
+    "attending_name",
+    "occurred_at",
+    "admitted_at",
+    "serial_no",
+    "age",
+    "diagnosis_code",
+    "diagnosis",
+    "procedure_code",
+    "procedure",
+    "treatment_course",
+    "discharge_outcome",
+    "length_of_stay",
+    "bed",
+    "tags",
+    "notes",
+]
+
+_STAGE = "crm_intake_rows"
+# Column, type, whether an empty CSV field is NULL (else it is the empty string).
+_STAGE_COLUMNS = [
+    ("idx", "integer", True),
+    ("key", "text", False),
+    ("contact_id", "bigint", True),
+    ("new_contact", "boolean", True),
+    ("encounter_id", "bigint", True),
+    ("created", "boolean", True),
+    ("name", "text", False),
+    ("sex", "text", False),
+    ("birth_date", "date", True),
+    ("record_no", "text", False),
+    ("email", "text", False),
+    ("address", "text", False),
+    ("phones", "text[]", False),
+    ("kind", "text", False),
+    ("department_id", "bigint", True),
+    ("attending_id", "bigint", True),
+    ("attending_name", "text", False),
+    ("occurred_at", "timestamptz", True),
+    ("admitted_at", "date", True),
+    ("serial_no", "text", False),
+    ("age", "integer", True),
+    ("diagnosis_code", "text", False),
+    ("diagnosis", "text", False),
+    ("procedure_code", "text", False),
+    ("procedure", "text", False),
+    ("treatment_course", "text", False),
+    ("discharge_outcome", "text", False),
+    ("length_of_stay", "integer", True),
+    ("bed", "text", False),
+    ("tags", "varchar(40)[]", False),
+    ("notes", "text", False),
+]
+_COPY_SQL = (
+    f"COPY {_STAGE} ({', '.join(c for c, _t, _n in _STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv,"
+    f" FORCE_NOT_NULL ({', '.join(c for c, _t, nullable in _STAGE_COLUMNS if not nullable)}))"
+)
+
+
+@dataclass
+class IntakeResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # Rows past the plan's monthly allowance of new encounters: index → message.
+    refused: dict[int, str] = field(default_factory=dict)
+    # index → (key, encounter id, outcome), for every row written or found unchanged.
+    rows: dict[int, tuple[str, int, str]] = field(default_factory=dict)
+
+
+def _array(items: list[str]) -> str:
+    """A PostgreSQL array literal of text items (quoted, so commas and braces are data)."""
+    if not items:
+        return "{}"
+    quoted = (i.replace("\\", "\\\\").replace('"', '\\"') for i in items)
+    return '{"' + '","'.join(quoted) + '"}'
+
+
+def _ref(index: int, v: dict) -> str:
+    """Which rows of the batch are one new person when no stored contact is theirs: the same
+    record number, else the same name with the same first phone; else the row alone."""
+    if v["record_no"]:
+        return "r:" + v["record_no"]
+    if v["phones"]:
+        return f"p:{v['phones'][0]}:{v['name']}"
+    return f"n:{index}"
+
+
+def _stage(rows: list[tuple[int, dict]], resolved: dict[int, tuple]) -> None:
+    """COPY the rows with their resolution (contact id, new contact?, encounter id,
+    created?) into a temporary table, dropped at commit."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(
+        (
+            index,
+            v["key"],
+            *resolved[index],
+            v["name"],
+            v["sex"],
+            v["birth_date"],
+            v["record_no"],
+            v["email"],
+            v["address"],
+            "{" + ",".join(v["phones"]) + "}",  # E.164: digits and a plus sign only
+            v["kind"],
+            v["department_id"],
+            v["attending_id"],
+            v["attending_name"],
+            v["occurred_at"],
+            v["admitted_at"],
+            v["serial_no"],
+            v["age"],
+            v["diagnosis_code"],
+            v["diagnosis"],
+            v["procedure_code"],
+            v["procedure"],
+            v["treatment_course"],
+            v["discharge_outcome"],
+            v["length_of_stay"],
+            v["bed"],
+            _array(v["tags"]),
+            v["notes"],
+        )
+        for index, v in rows
+    )
+    buffer.seek(0)
+    columns = ", ".join(f"{c} {t}" for c, t, _n in _STAGE_COLUMNS)
+    with connection.cursor() as cursor:
+        # Dropped first too, in case an enclosing transaction (a test, a caller's atomic
+        # block) still holds the one of an earlier call.
+        cursor.execute(
+            f"DROP TABLE IF EXISTS pg_temp.{_STAGE};"
+            f" CREATE TEMPORARY TABLE {_STAGE} ({columns}) ON COMMIT DROP"
+        )
+        with connection.wrap_database_errors:  # psycopg2's own errors as Django's
+            cursor.cursor.copy_expert(_COPY_SQL, buffer)
+
+
+def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeResult:
+    """Write checked rows (index, values as crm.importing.row_check returns them; keys unique
+    among the rows) in the caller's transaction, and queue the planning of the encounters
+    created or changed once it commits. New encounters past the plan's monthly allowance
+    are refused, writing nothing."""
+    result = IntakeResult()
+    if not rows:
+        return result
+    now = timezone.now()
+    tenant = connection.tenant
+    encounter, contact, phone = (
+        Encounter._meta.db_table,
+        Contact._meta.db_table,
+        ContactPhone._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT external_id, id, contact_id FROM {encounter}"  # noqa: S608
+            " WHERE source = %s AND external_id = ANY(%s) AND NOT (external_id = '')",
+            [source, [v["key"] for _i, v in rows]],
+        )
+        existing = {key: (pk, contact_id) for key, pk, contact_id in cursor.fetchall()}
+        # The plan's monthly allowance of new encounters: the new rows past it are refused.
+        # Reserving locks the tenant's meter until commit; on a plan without a limit nothing
+        # can be refused, so the new encounters are counted last and concurrent pushes of
+        # one tenant hold the lock only for their final statement and commit (a plan changed
+        # during the call applies from the next one).
+        new = [index for index, v in rows if v["key"] not in existing]
+        unlimited = entitlements.usage_left(tenant, "encounters") is None
+        if not unlimited:
+            granted = entitlements.usage_reserve(tenant, "encounters", len(new))
+            if granted < len(new):
+                message = entitlements.encounter_limit_error(tenant).messages[0]
+                result.refused = dict.fromkeys(new[granted:], message)
+                rows = [(index, v) for index, v in rows if index not in result.refused]
+        resolved = _contacts_resolve(cursor, rows, existing, contact, phone, encounter)
+        _stage(rows, resolved)
+
+        changed = _contacts_write(cursor, contact, now)
+        changed |= _phones_write(cursor, phone)
+        updated = _encounters_write(cursor, encounter, source, now)
+        cursor.execute(f"DROP TABLE {_STAGE}")
+        if unlimited:
+            entitlements.usage_reserve(tenant, "encounters", len(new))
+
+    written = []
+    for index, v in rows:
+        contact_id, _new_contact, encounter_id, created = resolved[index]
+        if created:
+            outcome = "created"
+        elif index in updated:
+            outcome = "updated"
+        else:
+            # The same encounter, its contact changed (details, a new phone): updated, as
+            # the import always counted it.
+            outcome = "updated" if contact_id in changed else "unchanged"
+        result.rows[index] = (v["key"], encounter_id, outcome)
+        setattr(result, outcome, getattr(result, outcome) + 1)
+        if created or index in updated:
+            written.append((contact_id, encounter_id, v["kind"], v["discharge_outcome"]))
+    _cascade(written, now)
+    # A new phone or changed details can make excluded follow-ups workable: re-plan those too.
+    encounters_plan_later(
+        encounter_id
+        for _key, encounter_id, outcome in result.rows.values()
+        if outcome in ("created", "updated")
+    )
+    return result
+
+
+def _ids_take(cursor, table: str, n: int) -> list[int]:
+    """``n`` new primary keys of ``table``, so the inserts need not return them."""
+    if not n:
+        return []
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, n]
+    )
+    return [pk for (pk,) in cursor.fetchall()]
+
+
+def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict[int, tuple]:
+    """Row index → (contact id, new contact?, encounter id, new encounter?). Contacts are
+    found as the import always found them: the encounter's contact, else the one with the
+    same record number, else the first with the same name and one of the phones; else a new
+    one, shared by the rows with the same ``_ref``."""
+    unknown = [(index, v) for index, v in rows if v["key"] not in existing]
+    records = list({v["record_no"] for _i, v in unknown if v["record_no"]})
+    by_record = {}
+    if records:
+        cursor.execute(
+            f"SELECT record_no, id FROM {contact}"  # noqa: S608
+            " WHERE record_no = ANY(%s) AND NOT (record_no = '')",
+            [records],
+        )
+        by_record = dict(cursor.fetchall())
+    by_phone: dict[tuple[str, str], int] = {}
+    named = [(i, v) for i, v in unknown if not v["record_no"] and v["phones"]]
+    if named:
+        cursor.execute(
+            f"SELECT p.number, c.name, min(c.id) FROM {phone} p"  # noqa: S608
+            f" JOIN {contact} c ON c.id = p.contact_id"
+            " WHERE p.number = ANY(%s) AND c.name = ANY(%s) GROUP BY p.number, c.name",
+            [
+                list({n for _i, v in named for n in v["phones"]}),
+                list({v["name"] for _i, v in named}),
+            ],
+        )
+        by_phone = {(number, name): pk for number, name, pk in cursor.fetchall()}
+
+    contact_of: dict[int, int | str] = {}
+    refs: dict[str, None] = {}
+    for index, v in unknown:
+        found = by_record.get(v["record_no"]) if v["record_no"] else None
+        if found is None and not v["record_no"] and v["phones"]:
+            found = min(
+                (by_phone[n, v["name"]] for n in v["phones"] if (n, v["name"]) in by_phone),
+                default=None,
+            )
+        if found is None:
+            found = _ref(index, v)
+            refs[found] = None
+        contact_of[index] = found
+    new_contact = dict(zip(refs, _ids_take(cursor, contact, len(refs)), strict=True))
+    new_encounter = iter(_ids_take(cursor, encounter, len(unknown)))
+    resolved = {}
+    for index, v in rows:
+        known = existing.get(v["key"])
+        if known is not None:
+            resolved[index] = (known[1], False, known[0], False)
+            continue
+        ref = contact_of[index]
+        if isinstance(ref, str):
+            resolved[index] = (new_contact[ref], True, next(new_encounter), True)
+        else:
+            resolved[index] = (ref, False, next(new_encounter), True)
+    return resolved
+
+
+def _last_given(column: str, empty: str = "''") -> str:
+    """The value of the batch's last row that gives one (an empty value keeps the stored one)."""
+    missing = "IS NOT NULL" if empty == "NULL" else f"<> {empty}"
+    return f"(array_agg({column} ORDER BY idx DESC) FILTER (WHERE {column} {missing}))[1]"
+
+
+def _contacts_write(cursor, contact: str, now) -> set[int]:
+    """Insert the new contacts and update the known ones whose details the rows change.
+    Returns the ids of the known contacts that changed."""
+    cursor.execute(
+        f"INSERT INTO {contact} (id, name, sex, birth_date, record_no, email, address,"  # noqa: S608
+        " language, do_not_contact, do_not_contact_reason, deceased, notes, created_at,"
+        " updated_at)"
+        f" SELECT contact_id, coalesce({_last_given('name')}, ''),"
+        f" coalesce({_last_given('sex')}, ''), {_last_given('birth_date', 'NULL')},"
+        f" max(record_no), coalesce({_last_given('email')}, ''),"
+        f" coalesce({_last_given('address')}, ''), '', false, '', false, '', %s, %s"
+        f" FROM {_STAGE} WHERE new_contact GROUP BY contact_id",
+        [now, now],
+    )
+    # A known contact without a record number takes the first one a row gives it that no
+    # other contact (stored, or new in this batch) has: greedy in row order, as rows are read.
+    cursor.execute(
+        f"SELECT r.contact_id, r.record_no FROM {_STAGE} r JOIN {contact} c"  # noqa: S608
+        " ON c.id = r.contact_id WHERE NOT r.new_contact AND r.record_no <> ''"
+        " AND c.record_no = '' ORDER BY r.idx"
+    )
+    claims = cursor.fetchall()
+    record_of: dict[int, str] = {}
+    if claims:
+        cursor.execute(
+            f"SELECT record_no FROM {contact} WHERE record_no = ANY(%s)",  # noqa: S608
+            [list({r for _c, r in claims})],
+        )
+        taken = {r for (r,) in cursor.fetchall()}
+        for contact_id, record_no in claims:
+            if contact_id not in record_of and record_no not in taken:
+                record_of[contact_id] = record_no
+                taken.add(record_no)
+    cursor.execute(
+        f"WITH given AS (SELECT contact_id, {_last_given('name')} AS name,"  # noqa: S608
+        f" {_last_given('sex')} AS sex, {_last_given('birth_date', 'NULL')} AS birth_date,"
+        f" {_last_given('email')} AS email, {_last_given('address')} AS address"
+        f" FROM {_STAGE} WHERE NOT new_contact GROUP BY contact_id),"
+        " claimed AS (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS t(contact_id, record_no)),"
+        " wanted AS (SELECT g.contact_id, g.name, g.sex, g.birth_date, g.email, g.address,"
+        " claimed.record_no FROM given g LEFT JOIN claimed USING (contact_id))"
+        f" UPDATE {contact} c SET name = coalesce(w.name, c.name), sex = coalesce(w.sex, c.sex),"
+        " birth_date = coalesce(w.birth_date, c.birth_date),"
+        " email = coalesce(w.email, c.email), address = coalesce(w.address, c.address),"
+        " record_no = coalesce(w.record_no, c.record_no), updated_at = %s"
+        " FROM wanted w WHERE c.id = w.contact_id AND ("
+        " c.name IS DISTINCT FROM coalesce(w.name, c.name)"
+        " OR c.sex IS DISTINCT FROM coalesce(w.sex, c.sex)"
+        " OR c.birth_date IS DISTINCT FROM coalesce(w.birth_date, c.birth_date)"
+        " OR c.email IS DISTINCT FROM coalesce(w.email, c.email)"
+        " OR c.address IS DISTINCT FROM coalesce(w.address, c.address)"
+        " OR w.record_no IS NOT NULL) RETURNING c.id",
+        [list(record_of), list(record_of.values()), now],
+    )
+    return {contact_id for (contact_id,) in cursor.fetchall()}
+
+
+def _phones_write(cursor, phone: str) -> set[int]:
+    """Add the rows' numbers their contacts do not have yet, after the ones they have, in
+    row order. Returns the known contacts that got a number."""
+    cursor.execute(
+        f"WITH given AS (SELECT DISTINCT ON (r.contact_id, p.number) r.contact_id,"  # noqa: S608
+        " r.new_contact, p.number, r.idx, p.ord"
+        f" FROM {_STAGE} r, unnest(r.phones) WITH ORDINALITY AS p(number, ord)"
+        " ORDER BY r.contact_id, p.number, r.idx, p.ord),"
+        " missing AS (SELECT g.* FROM given g WHERE g.new_contact OR NOT EXISTS ("
+        f" SELECT 1 FROM {phone} cp WHERE cp.contact_id = g.contact_id AND cp.number = g.number))"
+        f" INSERT INTO {phone} (contact_id, number, label, position, invalid)"
+        " SELECT m.contact_id, m.number, %s, row_number() OVER ("
+        " PARTITION BY m.contact_id ORDER BY m.idx, m.ord) - 1 + CASE WHEN m.new_contact THEN 0"
+        f" ELSE (SELECT count(*) FROM {phone} cp WHERE cp.contact_id = m.contact_id) END, false"
+        " FROM missing m ON CONFLICT (contact_id, number) DO NOTHING"
+        " RETURNING contact_id",
+        [ContactPhone.Label.MOBILE.value],
+    )
+    return {contact_id for (contact_id,) in cursor.fetchall()}
+
+
+def _encounters_write(cursor, encounter: str, source: str, now) -> set[int]:
+    """Insert the new encounters and update those whose values differ; returns the indexes
+    of the rows updated. Two concurrent pushes of the same new discharge: the second fails
+    on the unique constraint and writes nothing (the API answers 409, send again; the
+    import splits the chunk and finds the row known)."""
+    fields = ", ".join(ENCOUNTER_FIELDS)
+    cursor.execute(
+        f"INSERT INTO {encounter} (id, contact_id, source, external_id, {fields}, created_at,"  # noqa: S608
+        f" updated_at) SELECT encounter_id, contact_id, %s, key, {fields}, %s, %s"
+        f" FROM {_STAGE} WHERE created ORDER BY idx",
+        [source, now, now],
+    )
+    cursor.execute(
+        f"UPDATE {encounter} e SET {', '.join(f'{f} = r.{f}' for f in ENCOUNTER_FIELDS)},"  # noqa: S608
+        f" updated_at = %s FROM {_STAGE} r WHERE NOT r.created AND e.id = r.encounter_id"
+        f" AND ({', '.join(f'r.{f}' for f in ENCOUNTER_FIELDS)}) IS DISTINCT FROM"
+        f" ({', '.join(f'e.{f}' for f in ENCOUNTER_FIELDS)}) RETURNING r.idx",
+        [now],
+    )
+    return {index for (index,) in cursor.fetchall()}
+
+
+def _cascade(written: list[tuple[int, int, str, str]], now) -> None:
+    """What crm.services.planning.encounter_cascade does for one encounter, for the whole
+    batch at once: a death closes the contact's open follow-ups, a later discharge (a
+    readmission) cancels those of earlier stays."""
+    died = {c for c, _e, _kind, outcome in written if outcome == Encounter.Outcome.DIED}
+    if died:
+        Contact.objects.filter(pk__in=died, deceased=False).update(
+            deceased=True, deceased_at=now, updated_at=now
+        )
+        tasks_cancel(
+            FollowUpTask.objects.filter(contact_id__in=died),
+            reason=FollowUpTask.Reason.DECEASED,
+            now=now,
+        )
+    discharges = [
+        e for c, e, kind, _o in written if kind == Encounter.Kind.DISCHARGE and c not in died
+    ]
+    if not discharges:
+        return
+    task, encounter = FollowUpTask._meta.db_table, Encounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The open tasks of the contact's discharges earlier than one of the batch's.
+            f"SELECT DISTINCT t.id FROM {encounter} n"  # noqa: S608
+            f" JOIN {task} t ON t.contact_id = n.contact_id"
+            f" JOIN {encounter} e ON e.id = t.encounter_id"
+            " WHERE n.id = ANY(%s) AND e.kind = %s AND e.occurred_at < n.occurred_at"
+            " AND t.status = ANY(%s)",
+            [discharges, Encounter.Kind.DISCHARGE, list(FollowUpTask.OPEN)],
+        )
+        earlier = [pk for (pk,) in cursor.fetchall()]
+    if earlier:
+        tasks_cancel(
+            FollowUpTask.objects.filter(pk__in=earlier),
+            reason=FollowUpTask.Reason.READMITTED,
+            now=now,
+        )
