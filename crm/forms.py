@@ -499,6 +499,9 @@ class ReportFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = Department.objects.order_by("name")
+        self.fields["department"].empty_label = _("All departments")
+        self.fields["agent"].empty_label = _("All agents")
+        self.fields["rule"].empty_label = _("All rules")
         self.fields["agent"].queryset = (
             get_user_model()
             .objects.filter(is_active=True, groups__isnull=False)

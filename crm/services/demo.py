@@ -44,6 +44,7 @@ CALL_OUTCOMES = [
     ("wrong_number", 3),
     ("refused", 2),
     ("hung_up_suspected_fraud", 2),
+    ("transferred_elsewhere", 1),
 ]
 
 
@@ -72,7 +73,8 @@ def _survey_values(rng: random.Random, version, happy: bool) -> dict:
     for question in version.questions:
         kind, key = question["kind"], question["key"]
         if kind == "rating":
-            values[key] = rng.choice((4, 5, 5, 5)) if happy else rng.choice((1, 2, 3))
+            # Even a content patient rates one part lower now and then (fees, waiting …).
+            values[key] = rng.choice((3, 4, 5, 5, 5, 5, 5)) if happy else rng.choice((1, 2, 3, 4))
         elif kind == "nps":
             values[key] = rng.choice((8, 9, 10, 10)) if happy else rng.choice((2, 5, 6))
         elif kind == "yes_no":
