@@ -44,8 +44,6 @@ class Period:
     start: date
     end: date  # inclusive
 
-    KINDS = ("day", "week", "month", "quarter", "year", "custom")
-
     @classmethod
     def of(cls, kind: str, day: date) -> "Period":
         """The day, ISO week (Monday first), month, quarter or year that holds `day`."""
@@ -91,6 +89,12 @@ class Scope:
     agent: int | None = None
     rule: int | None = None
     tier: int | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        """To an agent, rule or tier: below the department, where complaints and praise and
+        the summary's facts are not kept."""
+        return self.agent is not None or self.rule is not None or self.tier is not None
 
 
 EVERYTHING = Scope()
@@ -155,18 +159,14 @@ GROUP BY 1, 2
 _MONTH = "width_bucket(occurred_at, %(month_starts)s::timestamptz[])"
 
 
+def _from_summary(group_by: str | None, scope: Scope) -> bool:
+    """The summary holds each encounter's facts over all its follow-ups: enough for the whole
+    clinic or a department, per department or month; not per agent, rule or tier."""
+    return not scope.narrowed and group_by in (None, "department", "month")
+
+
 def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
-    if (
-        scope.agent is None
-        and scope.rule is None
-        and scope.tier is None
-        and group_by
-        in (
-            None,
-            "department",
-            "month",
-        )
-    ):
+    if _from_summary(group_by, scope):
         kpi_summary.refresh()
         key = {"department": "department_id", "month": _MONTH}.get(group_by, "NULL::int")
         source = "crm_encounterkpi WHERE occurred_at >= %(start)s AND occurred_at < %(end)s"

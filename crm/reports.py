@@ -111,9 +111,10 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
     categories = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
     # Every department (and "none") together is the whole: add up, don't count twice.
     figures = kpi.total(by_department, kpi.FollowUpFigures)
-    # Complaints are kept per department only: an agent, rule or tier scope shows none.
-    complaints_apply = scope.agent is None and scope.rule is None and scope.tier is None
-    praise = kpi.praise_figures(period, scope)
+    # Complaints and praise are kept per department: an agent, rule or tier scope shows none.
+    praise = {"by_staff": {}, "by_department": {}}
+    if not scope.narrowed:
+        praise = kpi.praise_figures(period, scope)
     staff_names = group_labels("agent", praise["by_staff"])
     report = Report(
         period=period,
@@ -124,9 +125,7 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
         ),
         satisfaction=kpi.total(satisfaction, kpi.SatisfactionFigures),
         complaints=(
-            kpi.complaint_figures(period, scope=scope)
-            if complaints_apply
-            else kpi.ComplaintFigures()
+            kpi.ComplaintFigures() if scope.narrowed else kpi.complaint_figures(period, scope=scope)
         ),
         spot_checks=kpi.spot_check_figures(period, scope),
         departments=departments,

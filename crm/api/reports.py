@@ -209,7 +209,6 @@ def followup_report(request, filters: Query[ReportFilters]):
     )
     groups = groups_build(period, filters.group_by, scope) if filters.group_by else []
     praise = kpi.praise_figures(period, scope)
-    complaints_apply = scope.agent is None and scope.rule is None and scope.tier is None
     return {
         "start": period.start,
         "end": period.end,
@@ -218,7 +217,7 @@ def followup_report(request, filters: Query[ReportFilters]):
             "follow_up": _follow_up(kpi.follow_up_figures(period, scope=scope)),
             "satisfaction": _satisfaction(kpi.satisfaction_figures(period, scope=scope)),
             "complaints": _complaints(
-                kpi.complaint_figures(period, scope=scope) if complaints_apply else None
+                None if scope.narrowed else kpi.complaint_figures(period, scope=scope)
             ),
             "spot_checks": kpi.spot_check_figures(period, scope),
             "praise_by_staff": {str(k): n for k, n in praise["by_staff"].items()},
