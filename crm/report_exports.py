@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
+from pathlib import Path
 from xml.sax.saxutils import escape
 
+from django.conf import settings
 from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -22,6 +24,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from surveys.models import Dimension
@@ -327,12 +330,22 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
 
 # --- PDF ------------------------------------------------------------------------------------
 
-# Adobe's CID font for Simplified Chinese: named in the PDF, not embedded (no font file to
-# ship), and set by the reader in a Chinese typeface of its own, as Acrobat, WPS, Foxit and the
-# browsers do on any desktop with Chinese fonts. A reader on a machine without one shows empty
-# boxes instead. Text that WinAnsi encodes stays in Helvetica.
-CJK_FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+
+def _cjk_font() -> str:
+    """The font for Chinese: the first TrueType file of settings.PDF_CJK_FONTS that exists,
+    embedded (a subset of the glyphs used), so the PDF reads the same on any machine. Without
+    one, Adobe's CID font STSong-Light, which the PDF only names and the reader's own Chinese
+    typeface draws (Acrobat, WPS, browsers on a Chinese desktop; boxes where there is none).
+    Text that WinAnsi encodes stays in Helvetica either way."""
+    for path in settings.PDF_CJK_FONTS:
+        if Path(path).exists():
+            pdfmetrics.registerFont(TTFont("CareBridgeCJK", path, subfontIndex=0))
+            return "CareBridgeCJK"
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    return "STSong-Light"
+
+
+CJK_FONT = _cjk_font()
 
 
 def _latin(char: str) -> bool:

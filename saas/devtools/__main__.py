@@ -24,6 +24,7 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     os.environ.setdefault("CAREBRIDGE_DATA_DIR", str(DATA_DIR))
     assets_ensure()
+    system_packages_ensure(browser=argv[0] == "test")
     if argv[0] == "run":
         return run()
     return test(argv[1:])
@@ -114,23 +115,37 @@ def assets_ensure() -> None:
     stamp.write_text(wanted)
 
 
-def chromium_ensure() -> None:
-    """The browser tests drive Debian's Chromium; install it when it is missing."""
-    if shutil.which("chromium") or os.environ.get("CAREBRIDGE_SKIP_BROWSER_INSTALL"):
+# A TrueType Chinese font the PDF exports embed (crm.report_exports); Chromium draws the
+# pages' Chinese with it too.
+CJK_FONT_PACKAGE = ("fonts-wqy-microhei", Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"))
+
+
+def system_packages_ensure(*, browser: bool) -> None:
+    """Debian packages the product (the Chinese font) and its browser tests (Chromium) use:
+    installed with apt-get when missing and we are root, else named so a person can."""
+    wanted = []
+    if not CJK_FONT_PACKAGE[1].exists():
+        wanted.append(CJK_FONT_PACKAGE[0])
+    if (
+        browser
+        and not shutil.which("chromium")
+        and not os.environ.get("CAREBRIDGE_SKIP_BROWSER_INSTALL")
+    ):
+        wanted.append("chromium")
+    if not wanted:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        print("Browser tests need /usr/bin/chromium (Debian package 'chromium').", file=sys.stderr)
+        print(f"Missing Debian packages: {' '.join(wanted)} (apt-get install).", file=sys.stderr)
         return
-    print("Installing Chromium for the browser tests …", flush=True)
+    print(f"Installing {' '.join(wanted)} (Debian packages) …", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *wanted], check=True, env=env)
 
 
 def test(pytest_args: list[str]) -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "saas.settings.test"
     database_url_ensure(DATA_DIR)
-    chromium_ensure()
     return subprocess.run([PYTHON, "-m", "pytest", *pytest_args]).returncode
 
 

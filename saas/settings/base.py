@@ -222,6 +222,16 @@ SMS_FROM = env_str("SMS_FROM", "")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 # Integration API (/api/v1/): requests per API key and minute before a 429 (crm/api/auth.py).
 API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600)
+
+# TrueType Chinese fonts the PDF reports embed, the first that exists wins (Debian's
+# fonts-wqy-microhei, installed by ./dev; a production image installs it too). None of them:
+# the PDF names Adobe's STSong-Light and the reader's own Chinese font draws it.
+PDF_CJK_FONTS = [
+    *env_list("PDF_CJK_FONT", []),
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+]
 # Outbound webhooks (crm/api/webhooks.py): seconds a clinic's endpoint may take to answer.
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
 # Webhook URLs resolving to loopback/private/link-local addresses are refused (a clinic admin

@@ -323,3 +323,25 @@ def test_another_tenants_supervisor_downloads_only_their_own_figures(
     assert rows(book["Departments"])[1:] == [] and rows(book["Complaints"])[1:] == []
     assert flat("No eligible encounters in this month.") in text
     assert flat("33.33 %") not in text and flat("Fees and billing") not in text
+
+
+def test_the_pdf_embeds_the_chinese_font_it_uses(november, client_a):
+    """With a TrueType Chinese font on the machine (./dev installs fonts-wqy-microhei), the
+    PDF carries the glyphs it uses, so it reads the same on a machine without Chinese fonts."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    login(client_a, "export-sup@alpha.test")
+    chinese = download(client_a, PDF, "zh-hans")
+    fonts = [
+        page["/Resources"]["/Font"][name].get_object()
+        for page in PdfReader(io.BytesIO(chinese.content)).pages
+        for name in page["/Resources"]["/Font"]
+    ]
+    # reportlab embeds TrueType subsets as simple /TrueType fonts with their glyphs attached.
+    embedded = [font for font in fonts if font.get("/Subtype") == "/TrueType"]
+    if any(Path(path).exists() for path in settings.PDF_CJK_FONTS):
+        assert embedded, [font.get("/BaseFont") for font in fonts]
+    else:  # only the named CID font, which the reader supplies
+        assert any("STSong" in str(font.get("/BaseFont")) for font in fonts)
