@@ -129,6 +129,8 @@ def headline_lines(report: Report) -> list[Line]:
             spot["rate"],
             metric.SPOT_CHECK_AGREEMENT,
         ),
+        Line(_("Transferred elsewhere"), figures.transferred, has_rate=False),
+        Line(_("Readmitted"), figures.readmitted, has_rate=False),
     ]
 
 

@@ -125,7 +125,11 @@ def test_the_workbook_holds_the_months_figures_exactly(november, client_a):
     assert summary["D10"].number_format == "0.00"  # NPS in points, not a percentage
     assert summary.freeze_panes == "A2"
     assert summary.column_dimensions["A"].width == 44
-    assert summary["A17"].value.startswith("Eligible: encounters of the month matched by a rule")
+    assert [row[:2] for row in rows(summary)[14:16]] == [
+        ("Transferred elsewhere", 0),
+        ("Readmitted", 0),
+    ]
+    assert summary["A19"].value.startswith("Eligible: encounters of the month matched by a rule")
 
     ward = november["ward"].name
     assert rows(book["Departments"]) == [
@@ -169,7 +173,7 @@ def test_the_workbook_speaks_chinese_when_the_request_does(november, client_a):
     assert summary["A4"].value == "已随访 · 回访率" and summary["F4"].value == "未达标"
     assert summary["D4"].value == 0.3333
     assert rows(book.worksheets[2])[1] == ("从未尝试", 2)
-    assert summary["A17"].value.startswith("应随访")
+    assert summary["A19"].value.startswith("应随访")
 
 
 def test_the_pdf_carries_the_key_figures_in_either_language(november, client_a):
