@@ -10,12 +10,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from . import kpi
-from .models import Complaint, Department, KpiTarget, OutcomeCategory
-from .reports import Report, month_period, report_build
+from .models import Complaint, Department, KpiTarget
+from .reports import Report, month_period, report_build, targets_all, targets_check
 from .selectors_reports import overdue_complaints_count
 
 TREND_MONTHS = 12
 Metric = KpiTarget.Metric
+# The targets the trend charts draw as a line.
+CHARTED_TARGETS = (Metric.FOLLOW_UP_RATE, Metric.SATISFACTION_RATE, Metric.COMPLAINTS_ON_TIME)
 
 
 def months_back(first: date, count: int) -> list[date]:
@@ -30,36 +32,11 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def department_targets() -> dict:
-    """department id (None: the clinic) → {metric: target}: a department's own target where
-    it has one, else the clinic's (as crm.reports.targets_check), from one read."""
-    clinic: dict = {}
-    own: dict = {}
-    for target in KpiTarget.objects.all():
-        if target.department_id is None:
-            clinic[target.metric] = target.target
-        else:
-            own.setdefault(target.department_id, {})[target.metric] = target.target
-    return {None: clinic} | {pk: clinic | targets for pk, targets in own.items()}
-
-
 def _labelled(counts: dict, labels: dict) -> list:
     return sorted(
         ((key, labels.get(key, key), count) for key, count in counts.items()),
         key=lambda item: -item[2],
     )
-
-
-def unreachable_labelled(figures: kpi.FollowUpFigures) -> list:
-    """The unreachable breakdown as (category, label, encounters), most first."""
-    labels = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
-    return _labelled(figures.unreachable, labels)
-
-
-def _check(value: Decimal | None, target: Decimal | None) -> dict | None:
-    if target is None:
-        return None
-    return {"target": target, "missed": value is not None and value < target}
 
 
 @dataclass
@@ -84,47 +61,33 @@ def dashboard_build(first: date) -> Dashboard:
     satisfaction = kpi.satisfaction_by(span, "month", dimensions=False)
     complaints = kpi.complaint_by(span, "month")
 
-    targets = department_targets()
-    department_satisfaction = report.satisfaction_by_department
+    targets = targets_all()
     department_complaints = {
         pk: figures.received for pk, figures in kpi.complaint_by(period, "department").items()
     }
-    rows = []
-    for row in report.departments:
-        own = targets.get(row["pk"], targets[None])
+    # The report's departments carry their satisfaction and targets already; departments with
+    # responses but no eligible encounter this month are compared too.
+    rows = [dict(row) for row in report.departments]
+    listed = {row["pk"] for row in rows}
+    unlisted = [
+        pk for pk in report.satisfaction_by_department if pk is not None and pk not in listed
+    ]
+    names = dict(Department.objects.filter(pk__in=unlisted).values_list("pk", "name"))
+    for pk in unlisted:
+        responses = report.satisfaction_by_department[pk]
+        rated = {Metric.SATISFACTION_RATE: responses.satisfaction_rate}
+        held = targets_check(rated, department=pk, targets=targets)
         rows.append(
             {
-                **row,
-                "satisfaction": department_satisfaction.get(row["pk"], kpi.SatisfactionFigures()),
-                "complaints": department_complaints.get(row["pk"], 0),
-                "targets": {
-                    "follow_up_rate": _check(
-                        row["figures"].follow_up_rate, own.get(Metric.FOLLOW_UP_RATE)
-                    )
-                },
+                "pk": pk,
+                "name": names.get(pk, "—"),
+                "figures": kpi.FollowUpFigures(),
+                "satisfaction": responses,
+                "targets": {"satisfaction_rate": held.get(Metric.SATISFACTION_RATE)},
             }
         )
-    # Departments with responses but no eligible encounter this month are compared too.
-    listed = {row["pk"] for row in rows}
-    names = dict(Department.objects.values_list("pk", "name")) if department_satisfaction else {}
-    for pk, figures in department_satisfaction.items():
-        if pk is not None and pk not in listed:
-            rows.append(
-                {
-                    "pk": pk,
-                    "name": names.get(pk, "—"),
-                    "figures": kpi.FollowUpFigures(),
-                    "satisfaction": figures,
-                    "complaints": department_complaints.get(pk, 0),
-                    "targets": {},
-                }
-            )
     for row in rows:
-        own = targets.get(row["pk"], targets[None])
-        row["targets"]["satisfaction_rate"] = _check(
-            row["satisfaction"].satisfaction_rate, own.get(Metric.SATISFACTION_RATE)
-        )
-    for row in rows:
+        row["complaints"] = department_complaints.get(row["pk"], 0)
         row["not_followed_up"] = row["figures"].eligible - row["figures"].followed_up
     # Lowest rate first (crm.reports); encounters without a department are no department.
     least = next(
@@ -152,9 +115,8 @@ def dashboard_build(first: date) -> Dashboard:
         },
         "targets": {
             metric: _number(value)
-            for metric, value in targets[None].items()
-            if metric
-            in (Metric.FOLLOW_UP_RATE, Metric.SATISFACTION_RATE, Metric.COMPLAINTS_ON_TIME)
+            for (metric, department), value in targets.items()
+            if department is None and metric in CHARTED_TARGETS
         },
         "departments": {
             "pks": [row["pk"] for row in compared],
@@ -179,7 +141,7 @@ def dashboard_build(first: date) -> Dashboard:
         least_reached=least,
         overdue_complaints=overdue_complaints_count(),
         not_followed_up=report.figures.eligible - report.figures.followed_up,
-        unreachable=unreachable_labelled(report.figures),
+        unreachable=report.unreachable,
         complaint_categories=_labelled(
             report.complaints.by_category, dict(Complaint.Category.choices)
         ),

@@ -5,6 +5,7 @@ from django.utils.translation import pgettext_lazy
 
 from tenants.forms import calling_hours_format, calling_hours_parse
 
+from . import kpi
 from .models import (
     Complaint,
     Contact,
@@ -462,9 +463,6 @@ class ReportFilterForm(forms.Form):
         ("year", _("Year")),
         ("custom", _("Custom")),
     ]
-    # A year and a bit: any annual report, and a bound on what one page may scan.
-    MAX_DAYS = 400
-
     period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False)
     day = forms.DateField(
         label=_("Including the day"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -517,9 +515,7 @@ class ReportFilterForm(forms.Form):
             start, end = data.get("start"), data.get("end")
             if not start or not end:
                 raise forms.ValidationError(_("A custom period needs a first and a last day."))
-            if end < start or (end - start).days >= self.MAX_DAYS:
-                raise forms.ValidationError(
-                    _("The period must end on or after its start and span at most %(days)s days.")
-                    % {"days": self.MAX_DAYS}
-                )
+            problem = kpi.period_error(start, end)
+            if problem:
+                raise forms.ValidationError(problem)
         return data

@@ -22,6 +22,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext as _
 
 from . import kpi_summary
 from .calendar import local_midnight, tenant_zone
@@ -29,6 +30,18 @@ from .models import Complaint, FollowUpTask, Praise
 
 Status = FollowUpTask.Status
 NEVER_ATTEMPTED = "never_attempted"
+# The longest period a report covers: a year and a bit, enough for any annual report, and a
+# bound on what one page or API call may scan.
+MAX_PERIOD_DAYS = 400
+
+
+def period_error(start: date, end: date) -> str | None:
+    """Why [start, end] cannot be reported on, or None when it can."""
+    if end < start or (end - start).days >= MAX_PERIOD_DAYS:
+        return _("The period must end on or after its start and span at most %(days)s days.") % {
+            "days": MAX_PERIOD_DAYS
+        }
+    return None
 
 
 def rate(numerator: int, denominator: int) -> Decimal | None:

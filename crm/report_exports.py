@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from itertools import groupby
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -281,7 +282,7 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
         workbook,
         _("Not followed up"),
         [_("Not followed up, by the last attempt"), _("Count")],
-        [[str(label), count] for label, count in report.unreachable],
+        [[str(label), count] for _key, label, count in report.unreachable],
         [40, 16],
     )
 
@@ -333,21 +334,20 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
 # --- PDF ------------------------------------------------------------------------------------
 
 
-def _cjk_font() -> str:
+@cache
+def cjk_font() -> str:
     """The font for Chinese: the first TrueType file of settings.PDF_CJK_FONTS that exists,
     embedded (a subset of the glyphs used), so the PDF reads the same on any machine. Without
     one, Adobe's CID font STSong-Light, which the PDF only names and the reader's own Chinese
     typeface draws (Acrobat, WPS, browsers on a Chinese desktop; boxes where there is none).
-    Text that WinAnsi encodes stays in Helvetica either way."""
+    Text that WinAnsi encodes stays in Helvetica either way. Registered at the first PDF, not
+    at import: reading the font file costs ~0.2 s that no other page should pay."""
     for path in settings.PDF_CJK_FONTS:
         if Path(path).exists():
             pdfmetrics.registerFont(TTFont("CareBridgeCJK", path, subfontIndex=0))
             return "CareBridgeCJK"
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     return "STSong-Light"
-
-
-CJK_FONT = _cjk_font()
 
 
 def _latin(char: str) -> bool:
@@ -365,7 +365,7 @@ def _markup(text: str, *, bold: bool) -> str:
     latin = "Helvetica-Bold" if bold else "Helvetica"
     runs = groupby(text, key=_latin)
     return "".join(
-        f'<font name="{latin if is_latin else CJK_FONT}">{escape("".join(chars))}</font>'
+        f'<font name="{latin if is_latin else cjk_font()}">{escape("".join(chars))}</font>'
         for is_latin, chars in runs
     )
 
@@ -505,7 +505,7 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
                     Spacer(1, 2 * mm),
                     _table(
                         [_("Not followed up, by the last attempt"), _("Count")],
-                        [[str(label), count] for label, count in report.unreachable],
+                        [[str(label), count] for _key, label, count in report.unreachable],
                         [62, 24],
                     ),
                 ]
@@ -584,7 +584,7 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
     def page_number(canvas, doc):
         canvas.saveState()
         text = _("Page %(number)s") % {"number": doc.page}
-        canvas.setFont("Helvetica" if all(map(_latin, text)) else CJK_FONT, 8)
+        canvas.setFont("Helvetica" if all(map(_latin, text)) else cjk_font(), 8)
         canvas.drawRightString(A4[0] - 18 * mm, 9 * mm, text)
         canvas.restoreState()
 

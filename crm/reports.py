@@ -45,7 +45,7 @@ def targets_check(values: dict, *, department=None, targets: dict | None = None)
 class Report:
     period: kpi.Period
     figures: kpi.FollowUpFigures
-    unreachable: list  # (label, encounters), most first
+    unreachable: list  # (category, label, encounters), most first
     satisfaction: kpi.SatisfactionFigures
     complaints: kpi.ComplaintFigures
     spot_checks: dict
@@ -108,7 +108,6 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
         # Lowest follow-up rate first: where to look.
         key=lambda row: (row["figures"].follow_up_rate is None, row["figures"].follow_up_rate),
     )
-    categories = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
     # Every department (and "none") together is the whole: add up, don't count twice.
     figures = kpi.total(by_department, kpi.FollowUpFigures)
     # Complaints and praise are kept per department: an agent, rule or tier scope shows none.
@@ -119,10 +118,7 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
     report = Report(
         period=period,
         figures=figures,
-        unreachable=sorted(
-            ((categories.get(key), count) for key, count in figures.unreachable.items()),
-            key=lambda item: -item[1],
-        ),
+        unreachable=unreachable_labelled(figures),
         satisfaction=kpi.total(satisfaction, kpi.SatisfactionFigures),
         complaints=(
             kpi.ComplaintFigures() if scope.narrowed else kpi.complaint_figures(period, scope=scope)
@@ -139,6 +135,15 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
     )
     report.targets = targets_check(report.headline(), department=scope.department, targets=targets)
     return report
+
+
+def unreachable_labelled(figures: kpi.FollowUpFigures) -> list:
+    """The unreachable breakdown as (category, label, encounters), most first."""
+    labels = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
+    return sorted(
+        ((key, labels.get(key, key), count) for key, count in figures.unreachable.items()),
+        key=lambda item: -item[2],
+    )
 
 
 def _most_first(counts: dict, names: dict) -> list:

@@ -5,7 +5,6 @@ page (crm.reports), so the two never disagree."""
 from datetime import date
 from typing import Literal
 
-from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from .. import kpi
@@ -14,9 +13,6 @@ from .auth import scope_require
 from .errors import ApiError
 
 router = Router(tags=["reports"])
-
-# A year and a bit: enough for any annual report, and a bound on what one call may scan.
-MAX_DAYS = 400
 
 
 def _rate(value) -> float | None:
@@ -196,13 +192,9 @@ def followup_report(request, filters: Query[ReportFilters]):
     agent, rule or tier, optionally per group. Rates are percentages with two decimals,
     computed from the counts beside them; null where nothing was counted. Scope: reports."""
     scope_require(request, "reports")
-    if filters.end < filters.start or (filters.end - filters.start).days >= MAX_DAYS:
-        raise ApiError(
-            422,
-            "period_invalid",
-            _("The period must end on or after its start and span at most %(days)s days.")
-            % {"days": MAX_DAYS},
-        )
+    problem = kpi.period_error(filters.start, filters.end)
+    if problem:
+        raise ApiError(422, "period_invalid", problem)
     period = kpi.Period(filters.start, filters.end)
     scope = kpi.Scope(
         department=filters.department, agent=filters.agent, rule=filters.rule, tier=filters.tier

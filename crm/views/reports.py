@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from surveys.models import Dimension
 
 from .. import kpi, report_exports
-from ..dashboard import dashboard_build, unreachable_labelled
+from ..dashboard import dashboard_build
 from ..forms import ReportFilterForm
 from ..models import Complaint, OutcomeCategory
 from ..reports import Report, month_period, report_build
@@ -79,7 +79,6 @@ def report_month(request):
     # The lists behind the numbers are per month of the whole clinic: elsewhere, plain numbers.
     linked = kind == "month" and scope == kpi.EVERYTHING
     context["month"] = period.start.strftime("%Y-%m") if linked else None
-    context["unreachable_drill"] = unreachable_labelled(report.figures)
     if kind != "custom":
         previous = kpi.Period.of(kind, period.start - timedelta(days=1))
         following = kpi.Period.of(kind, period.end + timedelta(days=1))
