@@ -80,7 +80,11 @@ class ContactPhone(models.Model):
         WORK = "work", pgettext_lazy("phone", "Work")
         FAMILY = "family", pgettext_lazy("phone", "Family member")
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
+    # Found by phone_unique_per_contact, which starts with the contact: a second index on
+    # the contact alone would only cost every bulk intake its upkeep.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="phones", db_index=False
+    )
     number = models.CharField(_("phone number"), max_length=20)
     label = models.CharField(_("label"), max_length=10, choices=Label.choices, default=Label.MOBILE)
     position = models.PositiveSmallIntegerField(default=0)
@@ -121,7 +125,11 @@ class Encounter(models.Model):
         SELF_DISCHARGED = "self_discharged", _("Self-discharged")
 
     contact = models.ForeignKey(
-        Contact, on_delete=models.PROTECT, related_name="encounters", verbose_name=_("contact")
+        Contact,
+        on_delete=models.PROTECT,
+        related_name="encounters",
+        verbose_name=_("contact"),
+        db_index=False,  # encounter_contact_idx starts with the contact
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     department = models.ForeignKey(
@@ -139,6 +147,7 @@ class Encounter(models.Model):
         blank=True,
         related_name="attended_encounters",
         verbose_name=_("attending clinician"),
+        db_index=False,  # encounter_attending_idx, over the few encounters that have one
     )
     attending_name = models.CharField(
         _("attending clinician (name)"), max_length=100, blank=True, default=""
@@ -189,7 +198,16 @@ class Encounter(models.Model):
                 name="encounter_external_id_unique_per_source",
             )
         ]
-        indexes = [models.Index(fields=["contact", "-occurred_at"], name="encounter_contact_idx")]
+        indexes = [
+            models.Index(fields=["contact", "-occurred_at"], name="encounter_contact_idx"),
+            # For a clinician's encounters and SET NULL when a user is deleted; most
+            # encounters come from an HIS that names the clinician as text only.
+            models.Index(
+                fields=["attending"],
+                condition=Q(attending__isnull=False),
+                name="encounter_attending_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {timezone.localtime(self.occurred_at):%Y-%m-%d}"

@@ -48,6 +48,7 @@ _STAGE_COLUMNS = [
     ("key", "text", False),
     ("contact_id", "bigint", True),
     ("new_contact", "boolean", True),
+    ("alone", "boolean", True),
     ("encounter_id", "bigint", True),
     ("created", "boolean", True),
     ("name", "text", False),
@@ -112,8 +113,8 @@ def _ref(index: int, v: dict) -> str:
 
 
 def _stage(rows: list[tuple[int, dict]], resolved: dict[int, tuple]) -> None:
-    """COPY the rows with their resolution (contact id, new contact?, encounter id,
-    created?) into a temporary table, dropped at commit."""
+    """COPY the rows with their resolution (contact id, new contact?, the new contact's only
+    row?, encounter id, created?) into a temporary table, dropped at commit."""
     buffer = io.StringIO()
     csv.writer(buffer).writerows(
         (
@@ -186,8 +187,8 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
         # The plan's monthly allowance of new encounters: the new rows past it are refused.
         # Reserving locks the tenant's meter until commit; on a plan without a limit nothing
         # can be refused, so the new encounters are counted last and concurrent pushes of
-        # one tenant hold the lock only for their final statement and commit (a plan changed
-        # during the call applies from the next one).
+        # one tenant hold the lock only for the increment and commit (a plan changed during
+        # the call applies from the next one).
         new = [index for index, v in rows if v["key"] not in existing]
         unlimited = entitlements.usage_left(tenant, "encounters") is None
         if not unlimited:
@@ -204,11 +205,15 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
         updated = _encounters_write(cursor, encounter, source, now)
         cursor.execute(f"DROP TABLE {_STAGE}")
         if unlimited:
+            # The deferred foreign keys are checked now, before the meter's lock is taken:
+            # concurrent pushes then wait for each other only for the increment, not for the
+            # ~30,000 checks of a 10,000-row batch at commit.
+            connection.check_constraints()
             entitlements.usage_reserve(tenant, "encounters", len(new))
 
     written = []
     for index, v in rows:
-        contact_id, _new_contact, encounter_id, created = resolved[index]
+        contact_id, new_contact, _alone, encounter_id, created = resolved[index]
         if created:
             outcome = "created"
         elif index in updated:
@@ -220,7 +225,9 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
         result.rows[index] = (v["key"], encounter_id, outcome)
         setattr(result, outcome, getattr(result, outcome) + 1)
         if created or index in updated:
-            written.append((contact_id, encounter_id, v["kind"], v["discharge_outcome"]))
+            written.append(
+                (contact_id, new_contact, encounter_id, v["kind"], v["discharge_outcome"])
+            )
     _cascade(written, now)
     # A new phone or changed details can make excluded follow-ups workable: re-plan those too.
     encounters_plan_later(
@@ -235,14 +242,17 @@ def _ids_take(cursor, table: str, n: int) -> list[int]:
     """``n`` new primary keys of ``table``, so the inserts need not return them."""
     if not n:
         return []
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, n]
-    )
+    # The sequence is looked up first: pg_get_serial_sequence() in the series' select list
+    # is evaluated for every row (45 ms for 20,000 ids instead of 5).
+    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+    (sequence,) = cursor.fetchone()
+    cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, n])
     return [pk for (pk,) in cursor.fetchall()]
 
 
 def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict[int, tuple]:
-    """Row index → (contact id, new contact?, encounter id, new encounter?). Contacts are
+    """Row index → (contact id, new contact?, the new contact's only row?, encounter id, new
+    encounter?). Contacts are
     found as the import always found them: the encounter's contact, else the one with the
     same record number, else the first with the same name and one of the phones; else a new
     one, shared by the rows with the same ``_ref``."""
@@ -271,7 +281,7 @@ def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict
         by_phone = {(number, name): pk for number, name, pk in cursor.fetchall()}
 
     contact_of: dict[int, int | str] = {}
-    refs: dict[str, None] = {}
+    refs: dict[str, int] = {}  # new contact → its number of rows
     for index, v in unknown:
         found = by_record.get(v["record_no"]) if v["record_no"] else None
         if found is None and not v["record_no"] and v["phones"]:
@@ -281,7 +291,7 @@ def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict
             )
         if found is None:
             found = _ref(index, v)
-            refs[found] = None
+            refs[found] = refs.get(found, 0) + 1
         contact_of[index] = found
     new_contact = dict(zip(refs, _ids_take(cursor, contact, len(refs)), strict=True))
     new_encounter = iter(_ids_take(cursor, encounter, len(unknown)))
@@ -289,13 +299,13 @@ def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict
     for index, v in rows:
         known = existing.get(v["key"])
         if known is not None:
-            resolved[index] = (known[1], False, known[0], False)
+            resolved[index] = (known[1], False, False, known[0], False)
             continue
         ref = contact_of[index]
         if isinstance(ref, str):
-            resolved[index] = (new_contact[ref], True, next(new_encounter), True)
+            resolved[index] = (new_contact[ref], True, refs[ref] == 1, next(new_encounter), True)
         else:
-            resolved[index] = (ref, False, next(new_encounter), True)
+            resolved[index] = (ref, False, False, next(new_encounter), True)
     return resolved
 
 
@@ -308,16 +318,20 @@ def _last_given(column: str, empty: str = "''") -> str:
 def _contacts_write(cursor, contact: str, now) -> set[int]:
     """Insert the new contacts and update the known ones whose details the rows change.
     Returns the ids of the known contacts that changed."""
+    # Most new contacts have one row (one discharge each): taken as they are, without the
+    # grouping that merges the details of a contact's several rows.
     cursor.execute(
         f"INSERT INTO {contact} (id, name, sex, birth_date, record_no, email, address,"  # noqa: S608
         " language, do_not_contact, do_not_contact_reason, deceased, notes, created_at,"
         " updated_at)"
-        f" SELECT contact_id, coalesce({_last_given('name')}, ''),"
+        " SELECT contact_id, name, sex, birth_date, record_no, email, address, '', false, '',"
+        f" false, '', %s, %s FROM {_STAGE} WHERE alone"
+        f" UNION ALL SELECT contact_id, coalesce({_last_given('name')}, ''),"
         f" coalesce({_last_given('sex')}, ''), {_last_given('birth_date', 'NULL')},"
         f" max(record_no), coalesce({_last_given('email')}, ''),"
         f" coalesce({_last_given('address')}, ''), '', false, '', false, '', %s, %s"
-        f" FROM {_STAGE} WHERE new_contact GROUP BY contact_id",
-        [now, now],
+        f" FROM {_STAGE} WHERE new_contact AND NOT alone GROUP BY contact_id",
+        [now, now, now, now],
     )
     # A known contact without a record number takes the first one a row gives it that no
     # other contact (stored, or new in this batch) has: greedy in row order, as rows are read.
@@ -365,11 +379,18 @@ def _contacts_write(cursor, contact: str, now) -> set[int]:
 def _phones_write(cursor, phone: str) -> set[int]:
     """Add the rows' numbers their contacts do not have yet, after the ones they have, in
     row order. Returns the known contacts that got a number."""
+    # A new contact's only row: its numbers as they are (a row's numbers are distinct).
+    cursor.execute(
+        f"INSERT INTO {phone} (contact_id, number, label, position, invalid)"  # noqa: S608
+        " SELECT r.contact_id, p.number, %s, p.ord - 1, false"
+        f" FROM {_STAGE} r, unnest(r.phones) WITH ORDINALITY AS p(number, ord) WHERE r.alone",
+        [ContactPhone.Label.MOBILE.value],
+    )
     cursor.execute(
         f"WITH given AS (SELECT DISTINCT ON (r.contact_id, p.number) r.contact_id,"  # noqa: S608
         " r.new_contact, p.number, r.idx, p.ord"
         f" FROM {_STAGE} r, unnest(r.phones) WITH ORDINALITY AS p(number, ord)"
-        " ORDER BY r.contact_id, p.number, r.idx, p.ord),"
+        " WHERE NOT r.alone ORDER BY r.contact_id, p.number, r.idx, p.ord),"
         " missing AS (SELECT g.* FROM given g WHERE g.new_contact OR NOT EXISTS ("
         f" SELECT 1 FROM {phone} cp WHERE cp.contact_id = g.contact_id AND cp.number = g.number))"
         f" INSERT INTO {phone} (contact_id, number, label, position, invalid)"
@@ -392,7 +413,7 @@ def _encounters_write(cursor, encounter: str, source: str, now) -> set[int]:
     cursor.execute(
         f"INSERT INTO {encounter} (id, contact_id, source, external_id, {fields}, created_at,"  # noqa: S608
         f" updated_at) SELECT encounter_id, contact_id, %s, key, {fields}, %s, %s"
-        f" FROM {_STAGE} WHERE created ORDER BY idx",
+        f" FROM {_STAGE} WHERE created",
         [source, now, now],
     )
     cursor.execute(
@@ -405,11 +426,11 @@ def _encounters_write(cursor, encounter: str, source: str, now) -> set[int]:
     return {index for (index,) in cursor.fetchall()}
 
 
-def _cascade(written: list[tuple[int, int, str, str]], now) -> None:
+def _cascade(written: list[tuple[int, bool, int, str, str]], now) -> None:
     """What crm.services.planning.encounter_cascade does for one encounter, for the whole
     batch at once: a death closes the contact's open follow-ups, a later discharge (a
     readmission) cancels those of earlier stays."""
-    died = {c for c, _e, _kind, outcome in written if outcome == Encounter.Outcome.DIED}
+    died = {c for c, _n, _e, _kind, outcome in written if outcome == Encounter.Outcome.DIED}
     if died:
         Contact.objects.filter(pk__in=died, deceased=False).update(
             deceased=True, deceased_at=now, updated_at=now
@@ -419,8 +440,11 @@ def _cascade(written: list[tuple[int, int, str, str]], now) -> None:
             reason=FollowUpTask.Reason.DECEASED,
             now=now,
         )
+    # A contact new in this batch has no earlier stay.
     discharges = [
-        e for c, e, kind, _o in written if kind == Encounter.Kind.DISCHARGE and c not in died
+        e
+        for c, new_contact, e, kind, _o in written
+        if kind == Encounter.Kind.DISCHARGE and not new_contact and c not in died
     ]
     if not discharges:
         return
