@@ -1,10 +1,13 @@
 """Bulk upsert of contacts and encounters: the import's row checks, per-row errors with
 index/field/code, accepted rows committed, rejected rows writing nothing, idempotent."""
 
+import gc
+
 import pytest
 from django.utils import translation
 
 from crm.models import Contact, ContactPhone, Encounter, FollowUpTask
+from saas.memory import gc_paused
 from tests.api.conftest import ApiClient, make_key
 
 ROW = {
@@ -378,3 +381,42 @@ def test_text_with_quotes_braces_commas_and_line_breaks_is_stored_as_sent(
         assert encounter.notes == '第一行\n第二行, "引号" \\ 反斜杠\t{括号}'
         assert encounter.tags == ['"慢病"', "a\\b", "{VIP}"]
         assert encounter.contact.address == "杭州市, 西湖区\r\n1 号"
+
+
+def test_keys_with_quotes_backslashes_commas_and_braces_are_found_again(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    # Known encounters and contacts are looked up with array literals: every character an
+    # HIS may put in an id must match itself.
+    keys = ['A"1', "B\\2", "C,3", "{D4}", "NULL", "E 5", "住院号6", "F'7"]
+    body = {
+        "rows": [
+            dict(ROW, external_id=key, record_no=f"R-{key}", phone=f"1380013{i:04d}")
+            for i, key in enumerate(keys)
+        ]
+    }
+    first = push(api_a, body, django_capture_on_commit_callbacks).json()
+    assert (first["created"], first["rejected"]) == (len(keys), 0)
+    again = push(api_a, body, django_capture_on_commit_callbacks).json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, len(keys))
+    later = dict(ROW, external_id="G8", record_no='R-A"1', occurred_at="2026-11-21")
+    assert push(api_a, {"rows": [later]}, django_capture_on_commit_callbacks).json()["created"] == 1
+    with in_tenant(tenant_a):
+        assert sorted(Encounter.objects.values_list("external_id", flat=True)) == sorted(
+            [*keys, "G8"]
+        )
+        assert Contact.objects.count() == len(keys)
+        assert Contact.objects.get(record_no='R-A"1').encounters.count() == 2
+
+
+def test_the_garbage_collector_runs_again_after_a_bulk_call(
+    api_a, django_capture_on_commit_callbacks
+):
+    assert gc.isenabled()
+    assert push(api_a, {"rows": rows(2)}, django_capture_on_commit_callbacks).status_code == 200
+    assert gc.isenabled()
+    # Also when the work inside fails.
+    with pytest.raises(ValueError), gc_paused():
+        assert not gc.isenabled()
+        raise ValueError
+    assert gc.isenabled()
