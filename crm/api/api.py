@@ -36,13 +36,25 @@ class OrjsonParser(Parser):
         return orjson.loads(request.body)
 
 
+# The nightly push from a shell, as the docs show it (and tests/api/test_done_when.py runs it).
+CURL_PUSH = (
+    'curl -sS -X POST "$CAREBRIDGE_URL/api/v1/encounters/bulk"'
+    ' -H "Authorization: Bearer $CAREBRIDGE_API_KEY" -H "Content-Type: application/json"'
+    " --data-binary @discharges.json"
+)
+
 api = NinjaAPI(
     title="CareBridge API",
     version="1",
     description=(
         "The integration API of one clinic, on the clinic's own domain. Authenticate with an "
         "API key made by the clinic's administrator (page API, /settings/api-keys/): "
-        "`Authorization: Bearer cb_…`. Errors are JSON `{code, message}`."
+        "`Authorization: Bearer cb_…`. Errors are JSON `{code, message}`.\n\n"
+        "Yesterday's discharges from a shell, `discharges.json` holding "
+        '`{"source": "his", "rows": [{"external_id": "ZY2026-001", "name": "张伟", '
+        '"occurred_at": "2026-11-22 10:30", "phone": "13800138001", "department": "骨科"}]}`, '
+        "with `CAREBRIDGE_URL` the clinic's address and `CAREBRIDGE_API_KEY` its key:\n\n"
+        f"    {CURL_PUSH}"
     ),
     auth=ApiKeyAuth(),
     docs=Swagger(),

@@ -121,7 +121,7 @@ CJK_FONT_PACKAGE = ("fonts-wqy-microhei", Path("/usr/share/fonts/truetype/wqy/wq
 
 
 def system_packages_ensure(*, browser: bool) -> None:
-    """Debian packages the product (the Chinese font) and its browser tests (Chromium) use:
+    """Debian packages the product (the Chinese font) and its tests (Chromium, curl) use:
     installed with apt-get when missing and we are root, else named so a person can."""
     wanted = []
     if not CJK_FONT_PACKAGE[1].exists():
@@ -132,6 +132,9 @@ def system_packages_ensure(*, browser: bool) -> None:
         and not os.environ.get("CAREBRIDGE_SKIP_BROWSER_INSTALL")
     ):
         wanted.append("chromium")
+    # The API's end-to-end test pushes discharges with curl, as the docs show an integrator.
+    if browser and not shutil.which("curl"):
+        wanted.append("curl")
     if not wanted:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):

@@ -1,5 +1,5 @@
 """Issue 6's "done when", over real HTTP: an HIS integrator reads the OpenAPI docs, gets a key
-from the management command, pushes yesterday's discharges as curl would, a call-centre system
+from the management command, pushes yesterday's discharges with curl, a call-centre system
 logs a reached call with its survey answers, the integrator reads back the completed
 follow-up, and a signed webhook reaches a receiver on 127.0.0.1 when the dissatisfied answers
 raise a complaint.
@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
+import subprocess
 import time
 from datetime import timedelta
 
@@ -22,6 +24,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from crm.api.api import CURL_PUSH
 from crm.models import OutcomeCode
 from tenants.services import tenant_provision
 from tests.conftest import committed, committed_tenant
@@ -70,6 +73,22 @@ class Http:
 
     def post(self, path, **kwargs):
         return self.session.post(self.base + path, timeout=30, allow_redirects=False, **kwargs)
+
+
+def curl_push(port: int, host: str, key: str, body: dict, folder) -> tuple[int, dict]:
+    """The push exactly as the API's docs show it (crm.api.api.CURL_PUSH): curl resolves
+    *.localhost names to this machine itself."""
+    (folder / "discharges.json").write_text(json.dumps(body, ensure_ascii=False))
+    done = subprocess.run(
+        ["bash", "-c", CURL_PUSH + ' -w "\\n%{http_code}"'],
+        cwd=folder,
+        env={**os.environ, "CAREBRIDGE_URL": f"http://{host}:{port}", "CAREBRIDGE_API_KEY": key},
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    text, _, status = done.stdout.decode().rpartition("\n")
+    return int(status), json.loads(text)
 
 
 def api_key_from_command() -> str:
@@ -135,6 +154,7 @@ def test_an_his_integrator_pushes_discharges_and_gets_the_results_and_a_signed_w
     live_port,  # noqa: F811  (the fixture imported above)
     receiver,
     settings,
+    tmp_path,
 ):
     settings.WEBHOOK_ALLOW_PRIVATE = True  # the receiver listens on 127.0.0.1
     host = clinic.primary_host
@@ -162,10 +182,10 @@ def test_an_his_integrator_pushes_discharges_and_gets_the_results_and_a_signed_w
         {"external_id": "ZY2026-003", "name": "刘洋", "occurred_at": f"{yesterday} 16:00",
          "kind": "discharge", "phone": "12345"},
     ]  # fmt: skip
-    pushed = his.post("/api/v1/encounters/bulk", json={"source": "his", "rows": rows})
-    assert pushed.status_code == 200, pushed.text
-    assert (pushed.json()["created"], pushed.json()["rejected"]) == (2, 1)
-    assert [(e["index"], e["field"]) for e in pushed.json()["errors"]] == [(2, "phone")]
+    status, pushed = curl_push(live_port, host, key, {"source": "his", "rows": rows}, tmp_path)
+    assert status == 200, pushed
+    assert (pushed["created"], pushed["rejected"]) == (2, 1)
+    assert [(e["index"], e["field"]) for e in pushed["errors"]] == [(2, "phone")]
 
     # The call-centre system finds the follow-up, reads its survey and logs the call.
     tasks = his.get("/api/v1/tasks", source="his", external_id="ZY2026-001").json()["items"]
