@@ -255,10 +255,9 @@ def _ids_take(cursor, table: str, n: int) -> list[int]:
 
 def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict[int, tuple]:
     """Row index → (contact id, new contact?, the new contact's only row?, encounter id, new
-    encounter?). Contacts are
-    found as the import always found them: the encounter's contact, else the one with the
-    same record number, else the first with the same name and one of the phones; else a new
-    one, shared by the rows with the same ``_ref``."""
+    encounter?). Contacts are found as the import always found them: the encounter's
+    contact, else the one with the same record number, else the first with the same name
+    and one of the phones; else a new one, shared by the rows with the same ``_ref``."""
     unknown = [(index, v) for index, v in rows if v["key"] not in existing]
     records = list({v["record_no"] for _i, v in unknown if v["record_no"]})
     by_record = {}
