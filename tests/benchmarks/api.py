@@ -5,8 +5,9 @@ raw COPY of the same rows into two bare tables, and with a COPY of the rows as t
 writes them straight into a scratch clinic's own tables (what PostgreSQL costs for the
 product's indexes and foreign keys, with no reading or checking at all).
 
-Also timed: the same push again (every row unchanged: the idempotent path) and planning the
-new encounters' follow-ups (what the Celery workers do after the push commits). With
+Also timed: the same push again (every row unchanged: the idempotent path), planning the
+new encounters' follow-ups (what the Celery workers do after the push commits), and a CSV
+import of another 100,000 new rows (upload, mapping and the worker's run, in process). With
 ``--streams N`` (N > 1) another 100,000 new rows are then pushed by N processes at once, each
 with its own Django and database connection (as an HIS pushing from N threads to N gunicorn
 workers would), and pushed again: reported apart from the single-stream figures."""
@@ -165,6 +166,36 @@ def _copy_into_tenant(rows: list[dict], now: datetime) -> float:
     return seconds
 
 
+def _import(tenant: Tenant, rows: list[dict]) -> tuple[float, dict]:
+    """Seconds for the CSV import of the rows as a clinic administrator makes it: the upload,
+    the mapping, then what the Celery worker runs (here in this process)."""
+    from django.contrib.auth import get_user_model
+
+    from crm.services.imports import import_map, import_run, import_upload
+
+    keys = list(rows[0])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(keys)
+    writer.writerows([r[k] for k in keys] for r in rows)
+    content = out.getvalue().encode()
+    with tenant_context(tenant):
+        admin = get_user_model().objects.get(email="a@bench.test")
+        start = time.perf_counter()
+        job = import_upload(filename="discharges.csv", content=content, user=admin)
+        import_map(job, {key: key for key in keys})
+        job = import_run(job.pk)
+        seconds = time.perf_counter() - start
+    connection.set_schema_to_public()
+    counts = {
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "unchanged": job.unchanged_count,
+        "rejected": len(job.errors),
+    }
+    return seconds, counts
+
+
 def _bodies(rows: list[dict]) -> list[bytes]:
     """The calls' JSON bodies, made before the clock starts: the HIS encodes them on its own
     machine, not on the server's cores."""
@@ -253,6 +284,7 @@ def run(*, n: int, streams: int, json_path: Path) -> None:
         seconds, counts = _push_parallel(tenant.primary_host, key, more, streams)
         parallel["api_parallel_same_push_again"] = {"seconds": seconds, "rows_per_s": n / seconds,
                                                     **counts}  # fmt: skip
+    import_s, imported = _import(tenant, _rows(n, datetime.now(UTC) - timedelta(days=1), 2 * n))
     tenant.delete(force_drop=True)
 
     figures = {
@@ -261,6 +293,7 @@ def run(*, n: int, streams: int, json_path: Path) -> None:
         "api_first_push": {"seconds": api_s, "rows_per_s": n / api_s, **first},
         "api_same_push_again": {"seconds": again_s, "rows_per_s": n / again_s, **second},
         "planning": {"seconds": plan_s, "encounters_per_s": n / plan_s, "tasks": tasks},
+        "csv_import": {"seconds": import_s, "rows_per_s": n / import_s, **imported},
         **parallel,
     }
     ratio = figures["api_first_push"]["rows_per_s"] / figures["copy"]["rows_per_s"]
@@ -268,7 +301,7 @@ def run(*, n: int, streams: int, json_path: Path) -> None:
     print(f"{'path':<28} {'seconds':>8} {'rows/s':>10}  counts")
     print(f"{'raw COPY (2 tables)':<28} {copy_s:>8.2f} {n / copy_s:>10.0f}")
     print(f"{'COPY into product tables':<28} {floor_s:>8.2f} {n / floor_s:>10.0f}")
-    for name in ("api_first_push", "api_same_push_again", *parallel):
+    for name in ("api_first_push", "api_same_push_again", *parallel, "csv_import"):
         row = figures[name]
         counts = ", ".join(f"{k} {row[k]}" for k in ("created", "updated", "unchanged", "rejected"))
         print(f"{name:<28} {row['seconds']:>8.2f} {row['rows_per_s']:>10.0f}  {counts}")
