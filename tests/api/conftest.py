@@ -1,19 +1,13 @@
-from datetime import timedelta
-
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.utils import timezone
 
 from crm.api.keys import api_key_create
-from crm.models import FollowUpRule, FollowUpTask
-from crm.services.planning import encounters_plan
 from tests.api.fake_receiver import FakeReceiver
 from tests.billing.conftest import account_a, plans  # noqa: F401  (billing's, used here)
 from tests.conftest import host_of
 from tests.crm.conftest import admin_client_a, admin_client_b, agent_client_a  # noqa: F401  (crm's)
-from tests.factories import ContactFactory, EncounterFactory, RuleFactory
-from tests.surveys.conftest import link, nurse, survey, survey_task  # noqa: F401  (surveys')
+from tests.surveys.conftest import call_task, link, nurse, survey, survey_task  # noqa: F401
 
 
 def make_key(tenant, in_tenant, scopes=("read", "write")):
@@ -67,19 +61,3 @@ def receiver():
     fake = FakeReceiver()
     yield fake
     fake.close()
-
-
-@pytest.fixture
-def call_task(tenant_a, in_tenant, survey):  # noqa: F811
-    """An open call follow-up of yesterday's discharge whose step asks tests.surveys'
-    STANDARD survey (q1 overall and q2 doctor ratings required; q3 NPS, q4 single choice,
-    q5 staff to praise, q6 complaint text optional)."""
-    with in_tenant(tenant_a):
-        FollowUpRule.objects.update(active=False)
-        RuleFactory(steps=[{"offset_days": 0, "due_days": 2, "survey": survey}])
-        encounter = EncounterFactory(
-            contact=ContactFactory(name="赵六", phone="+8613800138333"),
-            occurred_at=timezone.now() - timedelta(days=1),
-        )
-        encounters_plan([encounter.pk])
-        return FollowUpTask.objects.get(encounter=encounter)

@@ -28,6 +28,19 @@ def cti_agent(tenant, in_tenant):
         return StaffFactory(email="cti-agent@alpha.test", role="agent")
 
 
+def call_logged(api, task, tenant, in_tenant, answers, outcome="reached", **extra):
+    """The CTI system logs a call of ``outcome`` on ``task`` with these survey answers."""
+    return api.post(
+        f"/tasks/{task.pk}/attempts",
+        {
+            "outcome": codes(tenant, in_tenant)[outcome],
+            "agent": "cti-agent@alpha.test",
+            "answers": answers,
+            **extra,
+        },
+    )
+
+
 def assert_nothing_recorded(task, tenant, in_tenant):
     with in_tenant(tenant):
         task.refresh_from_db()
@@ -75,14 +88,13 @@ def test_a_reached_call_records_its_answers_with_the_attempt(
     agent = cti_agent(tenant_a, in_tenant)
     at = timezone.now() - timedelta(minutes=20)
 
-    response = api_a.post(
-        f"/tasks/{call_task.pk}/attempts",
-        {
-            "outcome": codes(tenant_a, in_tenant)["reached"],
-            "agent": "cti-agent@alpha.test",
-            "at": at.isoformat(),
-            "answers": {"q1": 4, "q2": 5, "q3": 9, "q4": "良好", "q5": nurse.pk, "q6": None},
-        },
+    response = call_logged(
+        api_a,
+        call_task,
+        tenant_a,
+        in_tenant,
+        {"q1": 4, "q2": 5, "q3": 9, "q4": "良好", "q5": nurse.pk, "q6": None},
+        at=at.isoformat(),
     )
 
     assert response.status_code == 201, response.json()
@@ -125,14 +137,7 @@ def test_yes_no_answers_take_true_and_false(api_a, tenant_a, in_tenant):
     task = open_task(tenant_a, in_tenant)
     cti_agent(tenant_a, in_tenant)
 
-    response = api_a.post(
-        f"/tasks/{task.pk}/attempts",
-        {
-            "outcome": codes(tenant_a, in_tenant)["reached"],
-            "agent": "cti-agent@alpha.test",
-            "answers": {"q1": 5, "q2": False},
-        },
-    )
+    response = call_logged(api_a, task, tenant_a, in_tenant, {"q1": 5, "q2": False})
 
     assert response.status_code == 201
     with in_tenant(tenant_a):
@@ -145,13 +150,8 @@ def test_a_nul_character_in_a_text_answer_is_dropped_not_a_server_error(
 ):
     cti_agent(tenant_a, in_tenant)
 
-    response = api_a.post(
-        f"/tasks/{call_task.pk}/attempts",
-        {
-            "outcome": codes(tenant_a, in_tenant)["reached"],
-            "agent": "cti-agent@alpha.test",
-            "answers": {"q1": 4, "q2": 4, "q6": "候诊\u0000太久"},
-        },
+    response = call_logged(
+        api_a, call_task, tenant_a, in_tenant, {"q1": 4, "q2": 4, "q6": "候诊\u0000太久"}
     )
 
     assert response.status_code == 201
@@ -197,14 +197,7 @@ def test_refused_answers_name_the_field_and_record_nothing(
 def test_every_refused_answer_is_listed(api_a, call_task, tenant_a, in_tenant):
     cti_agent(tenant_a, in_tenant)
 
-    response = api_a.post(
-        f"/tasks/{call_task.pk}/attempts",
-        {
-            "outcome": codes(tenant_a, in_tenant)["reached"],
-            "agent": "cti-agent@alpha.test",
-            "answers": {"q1": 0, "q3": "ten", "nope": 1},
-        },
-    )
+    response = call_logged(api_a, call_task, tenant_a, in_tenant, {"q1": 0, "q3": "ten", "nope": 1})
 
     assert response.status_code == 422
     assert {(e["field"], e["code"]) for e in response.json()["errors"]} == {
@@ -221,13 +214,8 @@ def test_answers_with_a_call_that_did_not_reach_the_contact_are_refused(
 ):
     cti_agent(tenant_a, in_tenant)
 
-    response = api_a.post(
-        f"/tasks/{call_task.pk}/attempts",
-        {
-            "outcome": codes(tenant_a, in_tenant)["no_answer"],
-            "agent": "cti-agent@alpha.test",
-            "answers": {"q1": 4, "q2": 5},
-        },
+    response = call_logged(
+        api_a, call_task, tenant_a, in_tenant, {"q1": 4, "q2": 5}, outcome="no_answer"
     )
 
     body = response.json()
@@ -246,14 +234,7 @@ def test_answers_for_a_task_without_a_survey_are_refused(api_a, tenant_a, in_ten
     task = open_task(tenant_a, in_tenant)
     cti_agent(tenant_a, in_tenant)
 
-    response = api_a.post(
-        f"/tasks/{task.pk}/attempts",
-        {
-            "outcome": codes(tenant_a, in_tenant)["reached"],
-            "agent": "cti-agent@alpha.test",
-            "answers": {"q1": 4},
-        },
-    )
+    response = call_logged(api_a, task, tenant_a, in_tenant, {"q1": 4})
 
     body = response.json()
     assert (response.status_code, body["code"], body["field"]) == (422, "no_survey", "answers")
@@ -272,14 +253,7 @@ def test_a_survey_already_answered_keeps_the_call_unrecorded(
             task=call_task,
         )  # fmt: skip
 
-    response = api_a.post(
-        f"/tasks/{call_task.pk}/attempts",
-        {
-            "outcome": codes(tenant_a, in_tenant)["reached"],
-            "agent": "cti-agent@alpha.test",
-            "answers": {"q1": 1, "q2": 1},
-        },
-    )
+    response = call_logged(api_a, call_task, tenant_a, in_tenant, {"q1": 1, "q2": 1})
 
     body = response.json()
     assert (response.status_code, body["code"]) == (409, "already_answered")
@@ -300,14 +274,7 @@ def test_an_agent_who_may_not_fill_surveys_cannot_send_answers(
         agent.groups.clear()
         agent.user_permissions.add(Permission.objects.get(codename="add_callattempt"))
 
-    response = api_a.post(
-        f"/tasks/{call_task.pk}/attempts",
-        {
-            "outcome": codes(tenant_a, in_tenant)["reached"],
-            "agent": "cti-agent@alpha.test",
-            "answers": {"q1": 4, "q2": 5},
-        },
-    )
+    response = call_logged(api_a, call_task, tenant_a, in_tenant, {"q1": 4, "q2": 5})
 
     body = response.json()
     assert (response.status_code, body["code"], body["field"]) == (

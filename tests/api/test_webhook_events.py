@@ -12,9 +12,9 @@ from crm.api import webhooks
 from crm.models import Complaint, OutcomeCode, WebhookDelivery
 from crm.services.followup import followup_tick
 from surveys.models import SurveyResponse
+from tests.api.test_survey_answers import call_logged, cti_agent
 from tests.api.test_webhooks import verify
 from tests.crm.test_outbox import _message_task, _signed_post, all_day, fake_sms  # noqa: F401
-from tests.factories import StaffFactory
 from tests.surveys.conftest import survey_with
 
 ALL_EVENTS = ["followup.completed", "complaint.created", "complaint.overdue", "survey.answered"]
@@ -116,19 +116,10 @@ def test_a_survey_filled_on_the_call_page_posts_three_events(
 def test_a_survey_recorded_through_the_api_posts_three_events(
     api_a, call_task, endpoint, receiver, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):
-    with in_tenant(tenant_a):
-        StaffFactory(email="cti-agent@alpha.test", role="agent")
-        reached = OutcomeCode.objects.filter(category="reached").first()
+    cti_agent(tenant_a, in_tenant)
 
     with django_capture_on_commit_callbacks(execute=True):
-        done = api_a.post(
-            f"/tasks/{call_task.pk}/attempts",
-            {
-                "outcome": reached.code,
-                "agent": "cti-agent@alpha.test",
-                "answers": {"q1": 1, "q2": 1, "q6": SAID},
-            },
-        )
+        done = call_logged(api_a, call_task, tenant_a, in_tenant, {"q1": 1, "q2": 1, "q6": SAID})
 
     assert done.status_code == 201
     events = received(receiver, endpoint)
@@ -175,15 +166,10 @@ def test_a_digit_reply_to_the_survey_sms_posts_survey_answered(
 def test_a_refused_api_call_posts_nothing(
     api_a, call_task, endpoint, receiver, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):
-    with in_tenant(tenant_a):
-        StaffFactory(email="cti-agent@alpha.test", role="agent")
-        reached = OutcomeCode.objects.filter(category="reached").first()
+    cti_agent(tenant_a, in_tenant)
 
     with django_capture_on_commit_callbacks(execute=True):
-        refused = api_a.post(
-            f"/tasks/{call_task.pk}/attempts",
-            {"outcome": reached.code, "agent": "cti-agent@alpha.test", "answers": {"q1": 9}},
-        )
+        refused = call_logged(api_a, call_task, tenant_a, in_tenant, {"q1": 9})
 
     assert refused.status_code == 422
     assert receiver.received == []

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from crm.models import FollowUpRule, FollowUpTask
@@ -58,20 +59,36 @@ def nurse(tenant_a, in_tenant):
         )
 
 
-@pytest.fixture
-def survey_task(tenant_a, in_tenant, survey):
-    """An open survey-link follow-up of a new discharge (window opened yesterday)."""
-    with in_tenant(tenant_a):
+def _task_of_new_discharge(tenant, in_tenant, step: dict, name: str, phone: str) -> FollowUpTask:
+    """The one follow-up a rule of this single step plans for a discharge of yesterday."""
+    with in_tenant(tenant):
         FollowUpRule.objects.update(active=False)
-        RuleFactory(
-            steps=[{"offset_days": 0, "due_days": 3, "channel": "survey_link", "survey": survey}]
-        )
+        RuleFactory(steps=[{"offset_days": 0, **step}])
         encounter = EncounterFactory(
-            contact=ContactFactory(name="王芳", phone="+8613800138111"),
+            contact=ContactFactory(name=name, phone=phone),
             occurred_at=timezone.now() - timedelta(days=1),
         )
         encounters_plan([encounter.pk])
         return FollowUpTask.objects.get(encounter=encounter)
+
+
+@pytest.fixture
+def survey_task(tenant_a, in_tenant, survey):
+    """An open survey-link follow-up of a new discharge (window opened yesterday)."""
+    step = {"due_days": 3, "channel": "survey_link", "survey": survey}
+    return _task_of_new_discharge(tenant_a, in_tenant, step, "王芳", "+8613800138111")
+
+
+@pytest.fixture
+def call_task(tenant_a, in_tenant, survey):
+    """An open call follow-up of yesterday's discharge whose step asks STANDARD's survey (q1
+    overall and q2 doctor ratings required; q3 NPS, q4 single choice, q5 staff to praise, q6
+    complaint text optional), in a clinic that may call at any hour."""
+    connection.set_schema_to_public()
+    tenant_a.calling_hours = [["00:00", "23:59"]]
+    tenant_a.save()
+    step = {"due_days": 2, "survey": survey}
+    return _task_of_new_discharge(tenant_a, in_tenant, step, "赵六", "+8613800138333")
 
 
 @pytest.fixture

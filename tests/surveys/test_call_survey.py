@@ -1,32 +1,8 @@
 """An agent fills the step's survey inside the call page; it is saved with the attempt."""
 
-from datetime import timedelta
-
-import pytest
-from django.db import connection
-from django.utils import timezone
-
-from crm.models import CallAttempt, FollowUpRule, FollowUpTask, OutcomeCode
-from crm.services.planning import encounters_plan
+from crm.models import CallAttempt, OutcomeCode
 from surveys.models import SurveyResponse
 from tests.crm.conftest import in_english
-from tests.factories import ContactFactory, EncounterFactory, RuleFactory
-
-
-@pytest.fixture
-def call_task(tenant_a, in_tenant, survey):
-    connection.set_schema_to_public()
-    tenant_a.calling_hours = [["00:00", "23:59"]]
-    tenant_a.save()
-    with in_tenant(tenant_a):
-        FollowUpRule.objects.update(active=False)
-        RuleFactory(steps=[{"offset_days": 0, "due_days": 2, "survey": survey}])
-        encounter = EncounterFactory(
-            contact=ContactFactory(name="赵六", phone="+8613800138333"),
-            occurred_at=timezone.now() - timedelta(days=1),
-        )
-        encounters_plan([encounter.pk])
-        return FollowUpTask.objects.get(encounter=encounter)
 
 
 def _reached(tenant_a, in_tenant):
