@@ -2,7 +2,7 @@
 report, every list holds as many rows as the figure it drills from, CSV downloads are
 permitted, audit-logged and in the reader's language, and another clinic sees nothing."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,7 +14,13 @@ from crm.services import feedback
 from surveys.services import response_submit
 from tests.conftest import login
 from tests.crm.conftest import in_english
-from tests.crm.test_kpi import NOVEMBER, SHANGHAI, at, world  # noqa: F401  (the fixture)
+from tests.crm.test_kpi import (  # noqa: F401  (world: the fixture)
+    NOVEMBER,
+    SHANGHAI,
+    at,
+    complaint_made,
+    world,
+)
 from tests.factories import StaffFactory
 from tests.surveys.conftest import survey_with
 
@@ -54,18 +60,9 @@ def feedback_world(world, tenant_a, in_tenant):  # noqa: F811
             )
         supervisor = StaffFactory(email="dash-sup@alpha.test", role="supervisor")
         for day, hours, category in ((2, 7 * 24, "fees"), (3, 200, "fees"), (4, None, "food")):
-            made = feedback.complaint_open(
-                summary="x", source="call", category=category, department=world["ward"],
-                now=at(day),
-            )  # fmt: skip
-            if hours is not None:
-                feedback.complaint_move(
-                    made,
-                    supervisor,
-                    "replied",
-                    reply="已答复",
-                    now=at(day) + timedelta(hours=hours),
-                )
+            complaint_made(
+                day, world["ward"], supervisor, replied_after_hours=hours, category=category
+            )
         # Received on October 31 local (16:30 UTC), due in November.
         feedback.complaint_open(
             summary="y", source="call", category="medical",

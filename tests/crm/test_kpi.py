@@ -30,6 +30,22 @@ def at(day, hour=10, minute=0):
     return datetime(2026, 11, day, hour, minute, tzinfo=SHANGHAI)
 
 
+def complaint_made(day, ward, supervisor, *, replied_after_hours=None, category="fees"):
+    """A complaint received on November ``day``, replied so many hours later (or not)."""
+    made = feedback.complaint_open(
+        summary="x", source="call", category=category, department=ward, now=at(day)
+    )
+    if replied_after_hours is not None:
+        feedback.complaint_move(
+            made,
+            supervisor,
+            "replied",
+            reply="已答复",
+            now=at(day) + timedelta(hours=replied_after_hours),
+        )
+    return made
+
+
 @pytest.fixture
 def world(tenant_a, in_tenant):
     """Six November encounters of one department, one of October, one excluded-only."""
@@ -153,19 +169,8 @@ def test_complaints_on_time_at_the_deadline_and_median_time_to_reply(tenant_a, i
         supervisor = StaffFactory(email="kpi-sup@alpha.test", role="supervisor")
         ward = Department.objects.get(code="orthopaedics")
 
-        def complaint(day, *, replied_after_hours=None, category="fees"):
-            made = feedback.complaint_open(
-                summary="x", source="call", category=category, department=ward, now=at(day)
-            )
-            if replied_after_hours is not None:
-                feedback.complaint_move(
-                    made,
-                    supervisor,
-                    "replied",
-                    reply="已答复",
-                    now=at(day) + timedelta(hours=replied_after_hours),
-                )
-            return made
+        def complaint(day, **how):
+            return complaint_made(day, ward, supervisor, **how)
 
         exactly = complaint(2, replied_after_hours=7 * 24)  # at the deadline: on time
         complaint(3, replied_after_hours=7 * 24 + 1)  # an hour late

@@ -3,7 +3,6 @@
 confined to the downloading tenant."""
 
 import io
-from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -13,10 +12,9 @@ from pypdf import PdfReader
 
 from crm.models import AuditEntry
 from crm.roles import Role
-from crm.services import feedback
 from surveys.services import response_submit
 from tests.conftest import login
-from tests.crm.test_kpi import at, world  # noqa: F401  (the November encounters)
+from tests.crm.test_kpi import at, complaint_made, world  # noqa: F401  (world: a fixture)
 from tests.factories import ContactFactory, StaffFactory
 from tests.surveys.conftest import survey_with
 
@@ -39,17 +37,7 @@ def november(world, tenant_a, in_tenant):  # noqa: F811
             (4, 10, "attitude"),
             (25, None, "fees"),
         ):
-            made = feedback.complaint_open(
-                summary="x", source="call", category=category, department=ward, now=at(day)
-            )
-            if hours is not None:
-                feedback.complaint_move(
-                    made,
-                    supervisor,
-                    "replied",
-                    reply="已答复",
-                    now=at(day) + timedelta(hours=hours),
-                )
+            complaint_made(day, ward, supervisor, replied_after_hours=hours, category=category)
         version = survey_with(
             [
                 {"kind": "rating", "text_zh": "总体", "dimension": "overall"},
