@@ -30,6 +30,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from saas import clock
 from tenants.models import Tenant
 
 from .models import BillingAccount, Plan, UsageMeter
@@ -40,7 +41,7 @@ _LIMIT_FIELD = {Metric.ENCOUNTERS: "encounters_per_month", Metric.SMS: "sms_per_
 
 
 def period_start(now: datetime | None = None) -> date:
-    now = (now or timezone.now()).astimezone(UTC)
+    now = (now or clock.now()).astimezone(UTC)
     return date(now.year, now.month, 1)
 
 
@@ -268,7 +269,7 @@ def banners(
     """What every page of a tenant says about its subscription and allowances: payment
     overdue (during grace) and monthly allowances used up, to everyone; the end of a trial
     only to those who can subscribe (``billing_admin``)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     account = account_of(tenant)
     found = []
     if tenant.status == Tenant.Status.PAST_DUE:

@@ -7,9 +7,9 @@ import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from saas import clock
 from tenants.models import Tenant
 from tenants.services import ProvisionResult, tenant_provision, tenant_set_status
 
@@ -28,7 +28,7 @@ def account_ensure(tenant: Tenant, *, plan: Plan | None = None) -> BillingAccoun
         tenant=tenant,
         defaults={
             "plan": plan or plan_default(),
-            "trial_ends_at": timezone.now() + timedelta(days=settings.BILLING_TRIAL_DAYS)
+            "trial_ends_at": clock.now() + timedelta(days=settings.BILLING_TRIAL_DAYS)
             if tenant.status == Tenant.Status.TRIAL
             else None,
         },
@@ -156,7 +156,7 @@ def portal_open(*, tenant: Tenant, return_url: str) -> str:
 def billing_tick(*, now=None) -> dict:
     """Suspend tenants whose payment grace period or trial has run out (billing_hold: a
     later payment lifts it). Comped tenants are left alone."""
-    now = now or timezone.now()
+    now = now or clock.now()
     counts = {"grace_ended": 0, "trial_ended": 0}
     overdue = BillingAccount.objects.filter(
         tenant__status=Tenant.Status.PAST_DUE, grace_ends_at__lte=now, comped=False
@@ -207,7 +207,7 @@ def trial_extend(*, tenant: Tenant, days: int, actor) -> BillingAccount:
     # Without an account yet, the extension counts from now, not from a default trial.
     BillingAccount.objects.get_or_create(tenant=tenant, defaults={"plan": plan_default()})
     account = BillingAccount.objects.select_for_update().get(tenant=tenant)
-    start = max(timezone.now(), account.trial_ends_at or timezone.now())
+    start = max(clock.now(), account.trial_ends_at or clock.now())
     account.trial_ends_at = start + timedelta(days=days)
     if tenant.status == Tenant.Status.SUSPENDED:
         if not account.billing_hold:
@@ -253,7 +253,7 @@ def comp_end(*, tenant: Tenant, actor) -> BillingAccount:
     account.comped = False
     paying = account.subscriptions.filter(status__in=("active", "trialing")).exists()
     if not paying:
-        account.trial_ends_at = timezone.now() + timedelta(days=settings.BILLING_GRACE_DAYS)
+        account.trial_ends_at = clock.now() + timedelta(days=settings.BILLING_GRACE_DAYS)
         tenant_set_status(tenant=tenant, status=Tenant.Status.TRIAL, actor=actor,
                           reason="comp ended")  # fmt: skip
     account.save(update_fields=["comped", "trial_ends_at"])

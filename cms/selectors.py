@@ -3,9 +3,11 @@ encounter's tags call for, the articles of a follow-up task with their tracked l
 the reach report."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import Q, Sum
-from django.utils import timezone
+
+from saas import clock
 
 from .links import tracked_url
 from .models import ArticleIndexPage, ArticleOpen, ArticlePage, HomePage
@@ -152,7 +154,7 @@ class ReachRow:
 
 def article_reach(*, days: int = 90) -> list[ReachRow]:
     """Opens from tracked links over the last ``days``, per article and rule step, most first."""
-    since = timezone.localdate() - timezone.timedelta(days=days)
+    since = clock.today() - timedelta(days=days)
     rows = (
         ArticleOpen.objects.filter(day__gte=since)
         .values("article", "rule__name", "step__name")

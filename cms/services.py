@@ -6,7 +6,6 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone
 from wagtail.models import (
     Collection,
     GroupCollectionPermission,
@@ -18,6 +17,7 @@ from wagtail.models import (
 from wagtail.search.models import IndexEntry
 
 from crm.roles import Role
+from saas import clock
 
 from . import pagecache, starter
 from .models import ArticleIndexPage, ArticleOpen, ArticlePage, HomePage
@@ -86,7 +86,7 @@ def _body(paragraphs: list[str], warning_title: str, warning_items: list[str]) -
 
 
 def _live(**fields) -> dict:
-    now = timezone.now()
+    now = clock.now()
     return {"live": True, "first_published_at": now, "last_published_at": now, **fields}
 
 
@@ -215,7 +215,7 @@ def article_open_record(*, article_id: int, rule_id: int | None, step_id: int | 
     rule_id = rule_id if FollowUpRule.objects.filter(pk=rule_id).exists() else None
     step_id = step_id if RuleStep.objects.filter(pk=step_id).exists() else None
     key = {"article_id": article_id, "rule_id": rule_id, "step_id": step_id}
-    key["day"] = timezone.localdate()
+    key["day"] = clock.today()
     if ArticleOpen.objects.filter(**key).update(count=F("count") + 1):
         return
     try:

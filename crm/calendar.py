@@ -3,6 +3,8 @@
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 
+from tenants.models import hours_interval
+
 
 def tenant_zone(tenant) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(tenant.timezone)
@@ -16,13 +18,14 @@ def local_date(moment: datetime, zone: zoneinfo.ZoneInfo) -> date:
     return moment.astimezone(zone).date()
 
 
-def _intervals(hours: list[list[str]]) -> list[tuple[time, time]]:
-    return sorted((time.fromisoformat(start), time.fromisoformat(end)) for start, end in hours)
+def _intervals(hours: list[list[str]]) -> list[tuple[time, time | None]]:
+    """Sorted (start, end) pairs; an end of None is midnight at the end of the day."""
+    return sorted((hours_interval(start, end) for start, end in hours), key=lambda pair: pair[0])
 
 
 def within_calling_hours(moment: datetime, hours, zone) -> bool:
     local = moment.astimezone(zone).time()
-    return any(start <= local < end for start, end in _intervals(hours))
+    return any(start <= local and (end is None or local < end) for start, end in _intervals(hours))
 
 
 def next_calling_time(moment: datetime, hours, zone) -> datetime:
@@ -34,7 +37,11 @@ def next_calling_time(moment: datetime, hours, zone) -> datetime:
         day = local.date() + timedelta(days=day_offset)
         for start, end in _intervals(hours):
             opens = datetime.combine(day, start, tzinfo=zone)
-            closes = datetime.combine(day, end, tzinfo=zone)
+            closes = (
+                local_midnight(day + timedelta(days=1), zone)
+                if end is None
+                else datetime.combine(day, end, tzinfo=zone)
+            )
             if local < closes:
                 return max(opens, local)
     return moment

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import F, OuterRef, QuerySet, Subquery
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from saas import clock
 
 from . import kpi, kpi_summary
 from .models import (
@@ -216,9 +217,7 @@ def drill_rows(drill: Drill) -> QuerySet:
             complaints = complaints.exclude(**on_time)
         order = ("deadline", "id")
     else:  # overdue now, whatever the month
-        complaints = complaints.filter(
-            status__in=Complaint.UNANSWERED, deadline__lte=timezone.now()
-        )
+        complaints = complaints.filter(status__in=Complaint.UNANSWERED, deadline__lte=clock.now())
         order = ("deadline", "id")
     return complaints.select_related("contact", "department").order_by(*order)
 
@@ -237,4 +236,4 @@ def encounter_followups(encounter_ids: list[int]) -> dict[int, list[FollowUpTask
 
 
 def overdue_complaints_count() -> int:
-    return drill_rows(Drill("complaints_overdue", timezone.localdate().replace(day=1))).count()
+    return drill_rows(Drill("complaints_overdue", clock.today().replace(day=1))).count()

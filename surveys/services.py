@@ -13,13 +13,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.api import webhooks
 from crm.models import FeedbackSource, FollowUpTask
 from crm.services import feedback
 from crm.services.followup import task_answered
+from saas import clock
 
 from .models import (
     QuestionKind,
@@ -71,7 +71,7 @@ def _snapshot(question: SurveyQuestion) -> dict:
 @transaction.atomic
 def template_publish(template: SurveyTemplate, user=None, *, now=None) -> SurveyVersion:
     """Freeze the draft into a new version; responses already given keep theirs."""
-    now = now or timezone.now()
+    now = now or clock.now()
     template = SurveyTemplate.objects.select_for_update().get(pk=template.pk)
     questions = list(template.questions.all())
     if not questions:
@@ -154,7 +154,7 @@ def invitation_create(
 ) -> tuple[SurveyInvitation, str]:
     """A one-time link for ``contact``: returns the invitation and the link's token. The
     token is random, signed for this clinic, and stored only as a hash."""
-    now = now or timezone.now()
+    now = now or clock.now()
     secret = secrets.token_urlsafe(18)
     invitation = SurveyInvitation.objects.create(
         template=template,
@@ -191,7 +191,7 @@ class LinkState:
 def invitation_find(token: str, *, now=None) -> tuple[SurveyInvitation | None, str]:
     """The invitation of a link and whether it can be answered. A tampered link, a link of
     another clinic and an unknown one are all "invalid": nothing tells them apart."""
-    now = now or timezone.now()
+    now = now or clock.now()
     try:
         secret = _signer().unsign(token)
     except signing.BadSignature:
@@ -219,7 +219,7 @@ def invitation_opened(invitation: SurveyInvitation, *, now=None) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         SurveyInvitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(
-            opened_at=now or timezone.now()
+            opened_at=now or clock.now()
         )
 
 
@@ -330,7 +330,7 @@ def response_submit(
     complaint for a dissatisfied score or a complaint answer, praise for a named staff member.
     A second submission of the same link or follow-up raises AlreadyAnswered and changes
     nothing."""
-    now = now or timezone.now()
+    now = now or clock.now()
     if invitation is not None:
         invitation = SurveyInvitation.objects.select_for_update().get(pk=invitation.pk)
         if invitation.answered_at:

@@ -68,7 +68,10 @@ class TenantSettingsForm(forms.Form):
 
     message_hours = forms.CharField(
         label=_("Message hours"),
-        help_text=_("Automatic SMS and emails go out only inside these hours, e.g. 08:00-21:00."),
+        help_text=_(
+            "Automatic SMS and emails go out only inside these hours, e.g. 08:00-21:00 "
+            "(00:00-24:00 is the whole day)."
+        ),
         max_length=200,
     )
     complaint_reply_days = forms.IntegerField(

@@ -35,8 +35,19 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
 
 
+END_OF_DAY = "24:00"
+
+
+def hours_interval(start: str, end: str) -> tuple[time, time | None]:
+    """["08:00", "12:00"] → (08:00, 12:00). An end of "24:00" is midnight at the end of the
+    day (None), so ["00:00", "24:00"] is the whole day: "23:59" would leave its last minute
+    out."""
+    return time.fromisoformat(start), None if end == END_OF_DAY else time.fromisoformat(end)
+
+
 def validate_calling_hours(value) -> None:
-    """A list of [start, end] pairs of "HH:MM" times, each start before its end."""
+    """A list of [start, end] pairs of "HH:MM" times, each start before its end ("24:00"
+    ends at midnight)."""
     message = _('Calling hours must be a list of [start, end] times such as ["08:00", "12:00"].')
     if not isinstance(value, list):
         raise ValidationError(message)
@@ -44,10 +55,10 @@ def validate_calling_hours(value) -> None:
         if not (isinstance(interval, list) and len(interval) == 2):
             raise ValidationError(message)
         try:
-            start, end = (time.fromisoformat(point) for point in interval)
+            start, end = hours_interval(*interval)
         except (TypeError, ValueError) as exc:
             raise ValidationError(message) from exc
-        if start >= end:
+        if end is not None and start >= end:
             raise ValidationError(_("Each calling-hours interval must start before it ends."))
 
 

@@ -9,10 +9,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists, tenant_context
 
+from saas import clock
 from saas.celery import enqueue_on_commit
 
 from . import schemas
@@ -176,7 +177,7 @@ def tenant_set_status(*, tenant: Tenant, status: str, actor=None, reason: str = 
     with transaction.atomic():
         previous = tenant.status
         tenant.status = status
-        tenant.status_changed_at = timezone.now()
+        tenant.status_changed_at = clock.now()
         tenant.save(update_fields=["status", "status_changed_at"])
         ConsoleAuditEntry.objects.create(
             actor=actor,

@@ -1,25 +1,92 @@
 """Test fixtures. The test database is migrated once (which also builds the template
 schema); two tenants, alpha (hospital, zh-hans) and beta (dental, en), are provisioned once per
-session and committed, so each test runs in a transaction that rolls back its own changes."""
+session and committed, so each test runs in a transaction that rolls back its own changes.
+Every test states its time: see tests/clock.py."""
 
 import threading
 
 import pytest
+import tenant_schemas_celery.task
+import time_machine
 from django.core import mail
+from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
 from tenants.models import Tenant
 from tenants.services import public_tenant_ensure, tenant_provision
+from tests.clock import ENV, at, suite_now, utc
 from tests.factories import PASSWORD, StaffFactory, VendorStaffFactory
 
 ALPHA = "alpha"
 BETA = "beta"
+SUITE_NOW = suite_now()
+
+
+def pytest_report_header(config):
+    return f"clock: every test starts at {SUITE_NOW:%Y-%m-%dT%H:%M:%SZ} ({ENV} to move it)"
+
+
+class _SuiteClock:
+    """One time-machine traveller for the whole session; each test moves it (LIFO stops
+    would make nested travellers fragile across fixtures of different scopes)."""
+
+    def __init__(self):
+        self.travel = None
+        self.traveller = None
+
+    def start(self):
+        self.travel = time_machine.travel(utc(SUITE_NOW), tick=True)
+        self.traveller = self.travel.start()
+
+    def stop(self):
+        self.travel.stop()
+        self.travel = self.traveller = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_clock():
+    suite_clock = _SuiteClock()
+    suite_clock.start()
+    yield suite_clock
+    if suite_clock.travel is not None:
+        suite_clock.stop()
+
+
+@pytest.fixture(autouse=True)
+def clock(request, _suite_clock):
+    """The test's clock (a time-machine traveller: ``move_to``, ``shift``), started at the
+    ``now`` marker's instant or the suite's, and set back to the suite's instant afterwards so
+    that the next module's fixtures are made then too."""
+    if request.node.get_closest_marker("real_clock"):
+        _suite_clock.stop()
+        yield None
+        _suite_clock.start()
+        return
+    start, tick = SUITE_NOW, True
+    marker = request.node.get_closest_marker("now")
+    if marker:
+        options = dict(marker.kwargs)
+        tick = options.pop("tick", True)
+        start = at(*marker.args, **options)
+    traveller = _suite_clock.traveller
+    traveller.move_to(utc(start), tick=tick)
+    yield traveller
+    traveller.move_to(utc(SUITE_NOW), tick=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(clock):
+    """Tests start at one instant, so what an earlier test cached has not expired by the
+    clock: each test starts with empty in-process caches (Django's, and tenant-schemas-celery's
+    tenant-by-schema cache, which would hand a task the Tenant of an earlier test's schema)."""
+    caches["default"].clear()
+    tenant_schemas_celery.task._shared_storage.clear()
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(_suite_clock, django_db_setup, django_db_blocker):
     # pytest-django makes the test database only when a collected test is marked for database
     # access; without one this would provision into the real database named by DATABASE_URL.
     assert connection.settings_dict["NAME"].startswith("test_"), (

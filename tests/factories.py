@@ -45,6 +45,8 @@ class ContactFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "crm.Contact"
+        # The phone hook writes its own ContactPhone row and leaves the contact unchanged.
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"患者{n}")
     record_no = factory.Sequence(lambda n: f"ZY{n:06d}")
@@ -75,6 +77,8 @@ class RuleFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "crm.FollowUpRule"
+        # The steps hook writes its own RuleStep rows and leaves the rule unchanged.
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Rule {n}")
     match_kinds = factory.LazyFunction(lambda: ["discharge"])

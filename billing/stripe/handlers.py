@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
+from saas import clock
 from tenants.models import Tenant
 from tenants.services import tenant_set_status
 
@@ -40,7 +40,7 @@ def event_process(event_id: int) -> WebhookEvent:
         handler = HANDLERS.get(event.type)
         obj = (event.payload.get("data") or {}).get("object") or {}
         outcome = handler(event, obj) if handler else "ignored: event type not handled"
-        event.processed_at = timezone.now()
+        event.processed_at = clock.now()
         event.outcome = outcome[:200]
         event.last_error = ""
         event.save(update_fields=["processed_at", "outcome", "last_error", "account"])
@@ -110,7 +110,7 @@ def _past_due(account: BillingAccount, reason: str) -> str:
     if account.comped:
         return "comped: status kept"
     if tenant.status in (Tenant.Status.ACTIVE, Tenant.Status.TRIAL):
-        account.grace_ends_at = timezone.now() + timedelta(days=settings.BILLING_GRACE_DAYS)
+        account.grace_ends_at = clock.now() + timedelta(days=settings.BILLING_GRACE_DAYS)
         account.save(update_fields=["grace_ends_at"])
         tenant_set_status(tenant=tenant, status=Tenant.Status.PAST_DUE, reason=reason)
         return "tenant past due"

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.openapi.docs import Swagger
 from ninja.parser import Parser
 from pydantic import AfterValidator
@@ -713,10 +713,13 @@ def attempt_create(request, task_id: Id, payload: AttemptIn):
     scope_require(request, "write")
     result = attempts.attempt_record(task_id=task_id, **payload.dict())
     response = SurveyResponse.objects.filter(task_id=task_id).values_list("pk", flat=True)
-    return 201, {
-        **_attempt(result),
-        "survey_response_id": response.first() if payload.answers else None,
-    }
+    return Status(
+        201,
+        {
+            **_attempt(result),
+            "survey_response_id": response.first() if payload.answers else None,
+        },
+    )
 
 
 api.add_router("/reports", reports.router)

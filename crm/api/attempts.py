@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from saas import clock
 from surveys import selectors as survey_selectors
 from surveys import services as survey_services
 from surveys.models import QuestionKind
@@ -154,7 +155,7 @@ def attempt_record(
     recovered: bool,
     answers: dict | None = None,
 ) -> CallAttempt:
-    now = timezone.now()
+    now = clock.now()
     task = FollowUpTask.objects.select_related("step__survey", "contact").filter(pk=task_id).first()
     if task is None:
         raise ApiError(404, "not_found", _("No follow-up with this id."))

@@ -2,7 +2,6 @@
 scope check of each endpoint."""
 
 import math
-import time
 
 from django.conf import settings
 from django.db import connection
@@ -10,7 +9,7 @@ from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
 
 from billing import entitlements
-from saas import ratelimit
+from saas import clock, ratelimit
 
 from .errors import ApiError
 from .keys import KeyRefused, api_key_check
@@ -44,7 +43,7 @@ def rate_limit(api_key, *, now: float | None = None) -> None:
     tells the client exactly when to come back; a burst across a boundary may reach twice the
     allowance, which the database bears. Key ids repeat between clinics (each schema counts
     from 1), so the counter's key names the schema, besides the cache's own tenant prefix."""
-    now = time.time() if now is None else now
+    now = clock.epoch() if now is None else now
     window = int(now // RATE_WINDOW_SECONDS)
     key = f"api:requests:{connection.schema_name}:{api_key.pk}:{window}"
     limit = settings.API_REQUESTS_PER_MINUTE

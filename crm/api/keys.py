@@ -12,8 +12,9 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from saas import clock
 
 from ..models import ApiKey
 
@@ -51,7 +52,7 @@ def api_key_create(*, name: str, scopes: list[str], user=None) -> tuple[ApiKey, 
 
 def api_key_revoke(api_key: ApiKey) -> None:
     """From now on the key is refused; the row stays, so the list shows who used what."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
 
 
 class KeyRefused(Exception):
@@ -63,7 +64,7 @@ class KeyRefused(Exception):
 def api_key_check(key: str, *, now=None) -> ApiKey:
     """The active key of this tenant that ``key`` is, or KeyRefused("invalid_key" /
     "key_revoked"). A key of another tenant is not in this schema, hence invalid."""
-    now = now or timezone.now()
+    now = now or clock.now()
     if not key.startswith(KEY_PREFIX) or key.count("_") < 2:
         raise KeyRefused("invalid_key")
     prefix = key[len(KEY_PREFIX) :].split("_", 1)[0]

@@ -18,7 +18,6 @@ import ipaddress
 import json
 import secrets
 import socket
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -31,10 +30,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
 from django.db import connection, transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import entitlements
+from saas import clock
 
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..services.outbox import retry_delay
@@ -103,7 +102,7 @@ def webhook_emit(event: str, data: dict, *, now=None) -> list[int]:
 
     if not entitlements.feature_allowed(connection.tenant, "webhooks"):
         return []  # the plan has no webhooks: the endpoints stay, nothing is queued
-    now = now or timezone.now()
+    now = now or clock.now()
     event_id = uuid.uuid4().hex
     payload = json.loads(
         json.dumps(
@@ -144,7 +143,7 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
             "User-Agent": "CareBridge-Webhooks/1",
             "CareBridge-Event": delivery.event,
             "CareBridge-Delivery": str(delivery.pk),
-            "CareBridge-Signature": signature(endpoint.secret, int(time.time()), body),
+            "CareBridge-Signature": signature(endpoint.secret, int(clock.epoch()), body),
         },
     )
     try:
@@ -159,7 +158,7 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
 
 def webhook_deliver(delivery_id: int, *, now=None) -> str | None:
     """Post one due delivery; returns its new status (None if it was not due or taken)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     delivery = _take(delivery_id, now)
     if delivery is None:
         return None
@@ -192,7 +191,7 @@ def webhook_deliver(delivery_id: int, *, now=None) -> str | None:
 def webhooks_due(*, now=None) -> list[int]:
     """Deliveries whose retry time has come; ones left "sending" by a worker that died go
     back to the queue first."""
-    now = now or timezone.now()
+    now = now or clock.now()
     WebhookDelivery.objects.filter(
         status=Status.SENDING, next_attempt_at__lt=now - STALE_SENDING
     ).update(status=Status.PENDING)
@@ -209,7 +208,7 @@ def webhook_replay(delivery: WebhookDelivery, *, now=None) -> None:
 
     from ..tasks import webhook_deliver_task
 
-    now = now or timezone.now()
+    now = now or clock.now()
     WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=Status.SENDING).update(
         status=Status.PENDING, attempts=0, next_attempt_at=now, error=""
     )

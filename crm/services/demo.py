@@ -11,6 +11,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
+from saas import clock
+
 from ..calendar import local_midnight, tenant_zone
 from ..models import (
     Complaint,
@@ -113,7 +115,7 @@ def demo_history_seed(*, days: int = 90, per_day: int = 5, seed: int = 2026) -> 
     from surveys.services import response_submit
 
     rng = random.Random(seed)  # noqa: S311  (demo data, not secrets)
-    now = timezone.now()
+    now = clock.now()
     zone = tenant_zone(connection.tenant)
     chinese = connection.tenant.locale.startswith("zh")
     users = get_user_model().objects.filter(is_active=True)
@@ -129,7 +131,7 @@ def demo_history_seed(*, days: int = 90, per_day: int = 5, seed: int = 2026) -> 
     }
 
     encounters = []
-    today = timezone.localdate()
+    today = clock.today()
     for back in range(days, 0, -1):
         day = today - timedelta(days=back)
         for _ in range(rng.randint(per_day - 2, per_day + 2)):

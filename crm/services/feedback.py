@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from saas import clock
 
 from ..api import webhooks
 from ..models import Complaint, ComplaintEvent, Praise
@@ -38,7 +39,7 @@ def complaint_deadline(received_at: datetime) -> datetime:
 @transaction.atomic
 def complaint_open(*, summary: str, source: str, actor=None, now=None, **details) -> Complaint:
     """Receive a complaint or suggestion; its reply deadline follows the clinic's SLA."""
-    now = now or timezone.now()
+    now = now or clock.now()
     if not summary.strip():
         raise ValidationError({"summary": _("Write down what the customer said.")})
     complaint = Complaint(summary=summary.strip(), source=source, created_by=actor, **details)
@@ -98,7 +99,7 @@ def complaint_move(
 ) -> Complaint:
     """open → investigating → replied → closed. Replying needs the reply given to the
     customer; a replied complaint may be reopened for investigation; closed is final."""
-    now = now or timezone.now()
+    now = now or clock.now()
     complaint = Complaint.objects.select_for_update().get(pk=complaint.pk)
     if to_status not in Complaint.NEXT[complaint.status]:
         raise ValidationError(
@@ -138,7 +139,7 @@ def complaints_escalate(*, now: datetime | None = None) -> int:
     history, and every supervisor and administrator gets an email through the outbox."""
     from .outbox import message_queue, message_render
 
-    now = now or timezone.now()
+    now = now or clock.now()
     overdue = list(
         Complaint.objects.select_for_update(skip_locked=True).filter(
             status__in=Complaint.UNANSWERED, deadline__lte=now, escalated_at__isnull=True

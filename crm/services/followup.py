@@ -13,6 +13,7 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 
 from billing import entitlements
+from saas import clock
 
 from .. import kpi_summary
 from ..api import webhooks
@@ -80,7 +81,7 @@ def _refuse_held(task: FollowUpTask, user, now: datetime) -> None:
 def task_claim(task: FollowUpTask, user, *, now: datetime | None = None) -> FollowUpTask:
     """Hold the task for ``user`` for CLAIM_MINUTES (renewed on every call), so two agents
     never work the same follow-up at once."""
-    now = now or timezone.now()
+    now = now or clock.now()
     task = _locked(task)
     _refuse_closed(task)
     _refuse_held(task, user, now)
@@ -94,7 +95,7 @@ def task_claim(task: FollowUpTask, user, *, now: datetime | None = None) -> Foll
 @transaction.atomic
 def task_release(task: FollowUpTask, user) -> None:
     FollowUpTask.objects.filter(pk=task.pk, claimed_by=user, status=Status.IN_PROGRESS).update(
-        claimed_by=None, claimed_until=None, status=Status.PENDING, updated_at=timezone.now()
+        claimed_by=None, claimed_until=None, status=Status.PENDING, updated_at=clock.now()
     )
 
 
@@ -134,7 +135,7 @@ def attempt_log(
     """Record one attempt and move the task as its outcome category says: reached →
     completed; retryable → try again per the retry policy (or unreachable when no attempt
     is left); terminal → unreachable, flagging the number or the contact where it applies."""
-    now = now or timezone.now()
+    now = now or clock.now()
     task = _locked(task)
     _refuse_closed(task)
     _refuse_held(task, agent, now)
@@ -222,7 +223,7 @@ def contact_opt_out(contact, reason: str, *, except_task=None, now=None) -> None
     still waiting in the outbox cancelled."""
     from .outbox import contact_messages_cancel
 
-    now = now or timezone.now()
+    now = now or clock.now()
     contact.do_not_contact = True
     contact.do_not_contact_reason = reason[:200]
     contact.do_not_contact_at = now
@@ -237,7 +238,7 @@ def contact_opt_out(contact, reason: str, *, except_task=None, now=None) -> None
 
 def task_answered(task: FollowUpTask, *, now=None) -> None:
     """A survey sent by link was answered: the follow-up it belongs to is done."""
-    now = now or timezone.now()
+    now = now or clock.now()
     completed = FollowUpTask.objects.filter(pk=task.pk, status__in=FollowUpTask.OPEN).update(
         status=Status.COMPLETED,
         reason="",
@@ -273,7 +274,7 @@ def spot_check_sampled(task_id: int, percent: int) -> bool:
 
 def spot_check_draw(task: FollowUpTask, *, now: datetime | None = None) -> FollowUpTask | None:
     """Tier 3: a supervisor re-calls a sampled share of completed tier-2 follow-ups."""
-    now = now or timezone.now()
+    now = now or clock.now()
     if task.tier != RuleStep.Tier.CENTRE or task.status != Status.COMPLETED:
         return None
     if not spot_check_sampled(task.pk, connection.tenant.spot_check_percent):
@@ -318,7 +319,7 @@ def followup_tick(*, now: datetime | None = None) -> TickResult:
     the follow-up centre, queue the messages of message follow-ups whose window opened, and
     escalate overdue complaints, bring the KPI summary up to date. Windows are stored as
     instants computed in the tenant's zone, so this works in the tenant's own local days."""
-    now = now or timezone.now()
+    now = now or clock.now()
     open_tasks = FollowUpTask.objects.filter(status__in=FollowUpTask.OPEN)
     result = TickResult()
     result.released = open_tasks.filter(status=Status.IN_PROGRESS, claimed_until__lte=now).update(

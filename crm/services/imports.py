@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat, Lower
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from saas import clock
 from saas.memory import gc_paused
 
 from .. import importing
@@ -98,7 +98,7 @@ def _context() -> importing.RowContext:
         tenant_kind=tenant.kind,
         departments=departments,
         staff=staff,
-        now=timezone.now(),
+        now=clock.now(),
     )
 
 
@@ -198,7 +198,7 @@ def import_run(job_id: int) -> ImportJob:
         updated_count=counts["updated"],
         unchanged_count=counts["unchanged"],
         errors=sorted(errors, key=lambda e: e["row"]),
-        finished_at=timezone.now(),
+        finished_at=clock.now(),
     )
     job.refresh_from_db()
     return job
@@ -221,7 +221,7 @@ def _chunk_commit(chunk: list[tuple[int, dict]], errors: list[dict]) -> list[Int
 
 def import_fail(job_id: int, reason: str) -> None:
     ImportJob.objects.filter(pk=job_id).update(
-        status=ImportJob.Status.FAILED, failure=reason[:500], finished_at=timezone.now()
+        status=ImportJob.Status.FAILED, failure=reason[:500], finished_at=clock.now()
     )
 
 

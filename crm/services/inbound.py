@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+
+from saas import clock
 
 from ..models import ContactPhone, InboundMessage, Message
 from ..models.messages import Purpose
@@ -27,7 +28,7 @@ def sms_received(
 ) -> InboundMessage:
     """Record one inbound SMS and act on it. The provider's id makes a redelivered webhook
     a no-op."""
-    now = now or timezone.now()
+    now = now or clock.now()
     existing = InboundMessage.objects.filter(provider_id=provider_id).first()
     if existing is not None:
         return existing

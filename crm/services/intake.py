@@ -13,9 +13,9 @@ import io
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.utils import timezone
 
 from billing import entitlements
+from saas import clock
 
 from ..models import Contact, ContactPhone, Encounter, FollowUpTask
 from .planning import encounters_plan_later, tasks_cancel
@@ -173,7 +173,7 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
     result = IntakeResult()
     if not rows:
         return result
-    now = timezone.now()
+    now = clock.now()
     tenant = connection.tenant
     encounter, contact, phone = (
         Encounter._meta.db_table,

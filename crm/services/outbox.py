@@ -11,11 +11,11 @@ from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import entitlements
 from billing.models import UsageMeter
+from saas import clock
 
 from ..calendar import next_calling_time, tenant_zone
 from ..messaging import DEFAULTS, render_text
@@ -70,7 +70,7 @@ def message_queue(
     when that transaction commits, or by the tick once the clinic's message hours begin."""
     from ..tasks import message_send_task
 
-    now = now or timezone.now()
+    now = now or clock.now()
     send_after = now
     if respect_hours:
         tenant = connection.tenant
@@ -106,7 +106,7 @@ def _take(message_ids: list[int], now: datetime) -> list[Message]:
 def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dict[int, str]:
     """Send a batch of messages over one provider connection; returns each taken message's
     new status. The results are written in one transaction (one commit for the batch)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     taken = _hold_over_allowance(_take(message_ids, now), now)
     if not taken:
         return {}
@@ -224,7 +224,7 @@ def message_result(message: Message, *, sent: bool, now: datetime) -> None:
 def outbox_due(*, now: datetime | None = None) -> list[int]:
     """Ids of queued messages whose time has come (after quiet hours or a retry delay), and
     of messages a dead worker left "sending", which go back to the queue first."""
-    now = now or timezone.now()
+    now = now or clock.now()
     Message.objects.filter(status=Status.SENDING, send_after__lte=now - STALE_SENDING).update(
         status=Status.QUEUED
     )
@@ -250,12 +250,12 @@ def delivery_report(provider_id: str, provider_status: str, error_code: str = ""
         return False
     if status == Status.DELIVERED:
         messages.filter(status__in=[Status.SENT, Status.SENDING]).update(
-            status=Status.DELIVERED, delivered_at=timezone.now()
+            status=Status.DELIVERED, delivered_at=clock.now()
         )
     elif status == Status.FAILED:
         messages.exclude(status=Status.FAILED).update(
             status=Status.FAILED,
-            failed_at=timezone.now(),
+            failed_at=clock.now(),
             last_error=f"{provider_status} {error_code}".strip(),
         )
     return True

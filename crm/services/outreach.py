@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import override
 
+from saas import clock
+
 from ..models import ContactPhone, FollowUpTask, RuleStep
 from ..models.messages import Channel, Purpose
 from .outbox import message_queue, message_render
@@ -21,7 +23,7 @@ BATCH = 2000
 
 def message_steps_due(*, now: datetime | None = None) -> int:
     """Queue the message of every message follow-up whose window has opened."""
-    now = now or timezone.now()
+    now = now or clock.now()
     due = (
         FollowUpTask.objects.filter(status=Status.PENDING, attempts_count=0, opens_at__lte=now)
         .exclude(channel=RuleStep.Channel.PHONE)

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch
-from django.utils import timezone
+
+from saas import clock
 
 from ..calendar import local_date, local_midnight, tenant_zone
 from ..models import ContactPhone, Encounter, FollowUpRule, FollowUpTask, RuleStep
@@ -389,7 +390,7 @@ def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult
     A task new to an encounter that already had tasks is not added once its window has
     closed: a rule changed today does not create work that is already too late. Works on
     plain rows, not model instances: a nightly import plans a hundred thousand encounters."""
-    now = now or timezone.now()
+    now = now or clock.now()
     zone = tenant_zone(connection.tenant)
     rules = rules_for_planning()
     agents = round_robin_agents()
@@ -455,7 +456,7 @@ def contact_cancel_open_tasks(contact, *, reason: str, except_task=None, now=Non
 
 def tasks_cancel(tasks, *, reason: str, now: datetime | None = None) -> int:
     """Cancel the open ones among ``tasks`` with the reason, releasing any claim."""
-    now = now or timezone.now()
+    now = now or clock.now()
     return tasks.filter(status__in=FollowUpTask.OPEN).update(
         status=Status.CANCELLED,
         reason=reason,
@@ -470,7 +471,7 @@ def encounter_cascade(encounter: Encounter, *, now: datetime | None = None) -> i
     """What a new or corrected encounter tells about its contact's other follow-ups: a death
     flags the contact and cancels all their open tasks; a later discharge (a readmission)
     cancels the open tasks of earlier stays. Returns how many tasks were cancelled."""
-    now = now or timezone.now()
+    now = now or clock.now()
     contact = encounter.contact
     if encounter.discharge_outcome == Encounter.Outcome.DIED:
         if not contact.deceased:

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import entitlements
+from saas import clock
 
 from ..models import AuditEntry, Contact, ContactPhone, Encounter, FollowUpTask
 from ..phones import phone_normalise
@@ -49,7 +50,7 @@ def contact_save(*, contact: Contact, phones: list[tuple[str, str]]) -> Contact:
     """Create or update a contact and its phone numbers. Marking the contact deceased or
     do-not-contact cancels every open follow-up with that reason."""
     normalised = phones_normalise(phones)
-    now = timezone.now()
+    now = clock.now()
     previous = Contact.objects.filter(pk=contact.pk).first() if contact.pk else None
     if contact.record_no:
         clash = Contact.objects.filter(record_no=contact.record_no).exclude(pk=contact.pk)

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from saas import clock
+
 from ..forms import ComplaintForm, ComplaintMoveForm, ComplaintNewForm, PraiseForm
 from ..models import Complaint, Contact, FeedbackSource, FollowUpTask, Praise
 from ..roles import HANDLE_COMPLAINTS, RECORD_FEEDBACK, VIEW_COMPLAINTS
@@ -34,7 +36,7 @@ def complaint_list(request):
     shown = request.GET.get("list") if request.GET.get("list") in LISTS else "unanswered"
     filters = dict(LISTS[shown])
     if "deadline__lte" in filters:
-        filters["deadline__lte"] = timezone.now()
+        filters["deadline__lte"] = clock.now()
     complaints = Complaint.objects.filter(**filters).select_related(
         "contact", "department", "assignee"
     )
@@ -44,7 +46,7 @@ def complaint_list(request):
     return render(
         request,
         "crm/complaint_list.html",
-        {"page": page, "shown": shown, "now": timezone.now(), "lists": _list_labels()},
+        {"page": page, "shown": shown, "now": clock.now(), "lists": _list_labels()},
     )
 
 
@@ -155,7 +157,7 @@ def _detail(request, complaint, form, move, status=200):
                 (value, Complaint.Status(value).label) for value in Complaint.NEXT[complaint.status]
             ],
             "events": complaint.events.select_related("actor"),
-            "overdue": complaint.is_unanswered and complaint.deadline <= timezone.now(),
+            "overdue": complaint.is_unanswered and complaint.deadline <= clock.now(),
             "can_handle": request.user.has_perm(HANDLE_COMPLAINTS),
         },
         status=status,

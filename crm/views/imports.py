@@ -6,9 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from saas import clock
 
 from .. import importing, samples
 from ..forms import ImportUploadForm
@@ -50,7 +52,7 @@ def import_sample(request):
     body = samples.sample_register(
         kind=tenant.kind,
         locale=translation.get_language() or tenant.locale,
-        today=timezone.localdate(),
+        today=clock.today(),
     )
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="carebridge-sample.csv"'

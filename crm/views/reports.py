@@ -9,9 +9,9 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from saas import clock
 from surveys.models import Dimension
 
 from .. import kpi, report_exports
@@ -45,7 +45,7 @@ def report_filters(request) -> tuple[ReportFilterForm, str, kpi.Period, kpi.Scop
     """The period and scope asked for; what does not parse falls back to this month, whole
     clinic (the form shows why)."""
     form = ReportFilterForm(request.GET or None)
-    today = timezone.localdate()
+    today = clock.today()
     data = form.cleaned_data if form.is_valid() else {}
     kind = data.get("period") or "month"
     if kind == "custom":
@@ -87,7 +87,7 @@ def report_month(request):
         query.pop("month", None)
         query["day"] = previous.start.isoformat()
         context["previous_query"] = query.urlencode()
-        if following.start <= timezone.localdate():
+        if following.start <= clock.today():
             query["day"] = following.start.isoformat()
             context["next_query"] = query.urlencode()
     return render(
@@ -123,9 +123,7 @@ def report_export(request, fmt: str):
         return HttpResponseBadRequest(_("Choose a month as YYYY-MM, e.g. 2026-11."))
     report = report_build(month_period(first))
     if fmt == "pdf":
-        body = report_exports.report_pdf(
-            report, clinic=request.tenant.name, printed=timezone.localdate()
-        )
+        body = report_exports.report_pdf(report, clinic=request.tenant.name, printed=clock.today())
     else:
         body = report_exports.report_xlsx(report, clinic=request.tenant.name)
     report_exported(request.user, fmt=fmt, first=first)
@@ -139,7 +137,7 @@ def report_export(request, fmt: str):
 @login_required
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def report_dashboard(request):
-    first = _month_asked(request) or timezone.localdate().replace(day=1)
+    first = _month_asked(request) or clock.today().replace(day=1)
     dashboard = dashboard_build(first)
     following = dashboard.report.period.end + timedelta(days=1)
     return render(
@@ -150,7 +148,7 @@ def report_dashboard(request):
             **{field.name: getattr(dashboard.report, field.name) for field in fields(Report)},
             "month": first.strftime("%Y-%m"),
             "previous": (first - timedelta(days=1)).replace(day=1),
-            "next": following if following <= timezone.localdate() else None,
+            "next": following if following <= clock.today() else None,
         },
     )
 
@@ -158,7 +156,7 @@ def report_dashboard(request):
 def _drill(request):
     """The drill of the query string, or the page saying what is wrong with it."""
     try:
-        return drill_parse(request.GET, default_first=timezone.localdate().replace(day=1)), None
+        return drill_parse(request.GET, default_first=clock.today().replace(day=1)), None
     except DrillError as error:
         return None, render(request, "crm/report_list.html", {"error": str(error)}, status=400)
 

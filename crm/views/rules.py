@@ -6,9 +6,10 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from saas import clock
 
 from ..forms import OutcomeCodeForm, RuleForm, RulePreviewForm, RuleStepFormSet
 from ..models import FollowUpRule, FollowUpTask, OutcomeCode
@@ -77,7 +78,7 @@ def rule_replan(request, rule_id):
 @manage_rules
 def rule_preview(request):
     form = RulePreviewForm(
-        request.GET or None, initial={"occurred_at": timezone.localtime().replace(second=0)}
+        request.GET or None, initial={"occurred_at": clock.local().replace(second=0)}
     )
     planned = None
     if request.GET and form.is_valid():

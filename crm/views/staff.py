@@ -7,10 +7,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+
+from saas import clock
 
 from .. import selectors, services
 from ..forms import StaffDepartmentsForm, StaffInviteForm, StaffRoleForm
@@ -25,7 +26,7 @@ manage_staff_required = permission_required(MANAGE_STAFF, raise_exception=True)
 def home(request):
     summary = None
     if request.user.has_perm(WORK_TASKS):
-        now = timezone.now()
+        now = clock.now()
         scope = selectors.worklist_scopes(request.user)[0]
         summary = {
             "scope": scope,

@@ -8,11 +8,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from saas import clock
 from surveys import services as survey_services
 from surveys.selectors import staff_choices, task_survey
 
@@ -76,7 +76,7 @@ def worklist(request):
     if posted:
         return posted
     filters = _filters(request)
-    now = timezone.now()
+    now = clock.now()
     zone = tenant_zone(connection.tenant)
     after = selectors.cursor_decode(request.GET.get("after", ""))
     tasks, more = selectors.worklist_page(
@@ -166,7 +166,7 @@ def _call_survey(request, task):
 def _task_page(request, task, form, *, revealed, status=200, survey_errors=None):
     from surveys.selectors import questions_shown
 
-    now = timezone.now()
+    now = clock.now()
     version, language = _call_survey(request, task)
     survey_questions = (
         questions_shown(version, language, request.POST, survey_errors or {}) if version else None
@@ -316,7 +316,7 @@ def _open_next(request, done: FollowUpTask, scope: str):
     filters = WorklistFilters(
         scope=scope if scope in selectors.worklist_scopes(request.user) else Scope.CENTRE
     )
-    now = timezone.now()
+    now = clock.now()
     for candidate in selectors.worklist(request.user, filters, now=now).exclude(pk=done.pk)[:5]:
         if candidate.tier == 3 and not request.user.has_perm(SPOT_CHECK):
             continue

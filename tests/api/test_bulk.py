@@ -10,6 +10,10 @@ from crm.models import Contact, ContactPhone, Encounter, FollowUpTask
 from saas.memory import gc_paused
 from tests.api.conftest import ApiClient, make_key
 
+# The pushed discharges are of 20-23 November 2026, sent a few days later (a date in the
+# future is refused).
+pytestmark = pytest.mark.now("2026-11-24 09:00")
+
 ROW = {
     "external_id": "ZY-1001",
     "name": "张三",

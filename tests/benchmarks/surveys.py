@@ -346,7 +346,7 @@ def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
 def run(*, parts, users, seconds, workers, messages, concurrency, json_path) -> dict:
     _database_prepare()
     tenant = _tenant(SLUG)
-    tenant.message_hours = [["00:00", "23:59"]]
+    tenant.message_hours = [["00:00", "24:00"]]
     tenant.save()
     connection.set_schema_to_public()
     report = {

@@ -81,6 +81,7 @@ def test_a_new_encounter_over_the_monthly_limit_is_refused_and_a_correction_is_n
     assert entitlements.usage_used(tenant_a, "encounters") == 1
 
 
+@pytest.mark.now("2026-11-24 09:00")  # the register is of 20 November 2026
 def test_an_import_over_the_limit_commits_what_fits_and_rejects_the_rest_by_row(
     client_a, admin_a, tenant_a, in_tenant, account_a, plans, django_capture_on_commit_callbacks
 ):

@@ -4,11 +4,12 @@ see, change or fetch another clinic's pages, images or documents."""
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from wagtail.documents import get_document_model
 from wagtail.documents.models import Document
-from wagtail.documents.permissions import permission_policy as document_policy
+from wagtail.images import get_image_model
 from wagtail.images.models import Image
-from wagtail.images.permissions import permission_policy as image_policy
 from wagtail.models import Page
+from wagtail.permissions import policy_registry
 
 from cms.models import ArticleIndexPage, ArticlePage, HomePage
 from tests.conftest import login
@@ -53,6 +54,8 @@ def test_only_administrators_edit_and_publish(tenant_a, in_tenant):
         article = ArticlePage.objects.filter(depth=4).first()
         admin_perms = article.permissions_for_user(admin)
         supervisor_perms = article.permissions_for_user(supervisor)
+        image_policy = policy_registry.get_by_type(get_image_model())
+        document_policy = policy_registry.get_by_type(get_document_model())
 
         assert admin_perms.can_edit() and admin_perms.can_publish()
         assert not supervisor_perms.can_edit() and not supervisor_perms.can_publish()

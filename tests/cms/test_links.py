@@ -29,7 +29,7 @@ def surgery_task(tenant_a, in_tenant):
     """A day-3 phone follow-up of a general-surgery patient of alpha; its step sends the
     discharge article and the articles matching the encounter."""
     connection.set_schema_to_public()
-    tenant_a.calling_hours = [["00:00", "23:59"]]
+    tenant_a.calling_hours = [["00:00", "24:00"]]
     tenant_a.save()
     with in_tenant(tenant_a):
         FollowUpRule.objects.update(active=False)

@@ -31,7 +31,7 @@ def fake_sms(settings):
 
 @pytest.fixture
 def all_day(tenant_a):
-    tenant_a.message_hours = [["00:00", "23:59"]]
+    tenant_a.message_hours = [["00:00", "24:00"]]
     tenant_a.save()
     return tenant_a
 

@@ -238,6 +238,7 @@ def test_assignee_policies(alpha):
     assert (orphan["Doctor"].assignee, orphan["Doctor"].department) == (None, surgery)
 
 
+@pytest.mark.now("2026-11-20 12:00")
 def test_a_corrected_encounter_replans_its_open_tasks(alpha):
     RuleFactory(name="Discharge")
     RuleFactory(name="Surgery", match_kinds=["surgery"], steps=[{"offset_days": 1, "due_days": 2}])
@@ -270,6 +271,7 @@ def test_a_phone_added_later_reopens_an_excluded_task(alpha):
     assert (task.status, task.reason) == (Status.PENDING, "")
 
 
+@pytest.mark.now("2026-03-01 10:00")
 def test_replanning_leaves_finished_tasks_alone_and_adds_no_late_work(alpha):
     rule = RuleFactory()
     encounter = EncounterFactory(occurred_at=datetime(2026, 1, 1, 10, tzinfo=SHANGHAI))
@@ -281,6 +283,7 @@ def test_replanning_leaves_finished_tasks_alone_and_adds_no_late_work(alpha):
     assert [(t.pk, t.status) for t in tasks] == [(task.pk, Status.COMPLETED)]
 
 
+@pytest.mark.now("2026-03-01 10:00")
 def test_history_is_planned_for_a_new_encounter_even_if_late(alpha):
     """A discharge imported late still counts: its task exists (and the tick closes it)."""
     RuleFactory()

@@ -21,7 +21,7 @@ def due_tasks(tenant_a, in_tenant):
     """Three tasks of alpha's centre, due now (window opened yesterday), whatever the hour:
     calling hours are set to the whole day."""
     connection.set_schema_to_public()  # a login request may have left it in another tenant
-    tenant_a.calling_hours = [["00:00", "23:59"]]
+    tenant_a.calling_hours = [["00:00", "24:00"]]
     tenant_a.save()
     with in_tenant(tenant_a):
         FollowUpRule.objects.update(active=False)

@@ -30,7 +30,7 @@ def clinic(django_db_setup, django_db_blocker):
         tenant = tenant_provision(
             name="E2E 随访医院", slug=SLUG, kind="hospital", admin_email="admin@e2e.test"
         ).tenant
-        tenant.calling_hours = [["00:00", "23:59"]]  # "call now" whatever hour the test runs
+        tenant.calling_hours = [["00:00", "24:00"]]  # "call now" whatever hour the test runs
         tenant.save()
         with tenant_context(tenant):
             admin = tenant_admin()
@@ -95,10 +95,14 @@ def test_import_then_work_the_worklist(browser, clinic, tenant_url, screenshot):
     assert "••• 8001" in agent.content() or "•••" in agent.content()
     agent.click("button:has-text('拨打')")
     assert agent.locator("a.phone-revealed").count() == 1
+    # The keys are read by a deferred script: a page whose script is not cached yet (a fresh
+    # browser, or a file dated later than the server's clock) runs it only at DOMContentLoaded.
+    agent.wait_for_load_state("domcontentloaded")
     agent.keyboard.press("2")
     agent.click("button:has-text('保存并打开下一条')")
     # The next task opened, already held by this agent: reached (key 1).
     agent.wait_for_selector("#attempt-form")
+    agent.wait_for_load_state("domcontentloaded")
     agent.keyboard.press("1")
     agent.fill("textarea[name=notes]", "恢复良好，已宣教")
     agent.click("button:has-text('保存并打开下一条')")

@@ -30,7 +30,7 @@ def clinic(django_db_setup, django_db_blocker):
         tenant = tenant_provision(
             name="E2E 满意度医院", slug=SLUG, kind="hospital", admin_email="admin@e2e-s.test"
         ).tenant
-        tenant.calling_hours = tenant.message_hours = [["00:00", "23:59"]]
+        tenant.calling_hours = tenant.message_hours = [["00:00", "24:00"]]
         tenant.save()
         with tenant_context(tenant):
             StaffFactory(email="agent@e2e-s.test", role="agent", first_name="小", last_name="王")

@@ -85,7 +85,7 @@ def call_task(tenant_a, in_tenant, survey):
     overall and q2 doctor ratings required; q3 NPS, q4 single choice, q5 staff to praise, q6
     complaint text optional), in a clinic that may call at any hour."""
     connection.set_schema_to_public()
-    tenant_a.calling_hours = [["00:00", "23:59"]]
+    tenant_a.calling_hours = [["00:00", "24:00"]]
     tenant_a.save()
     step = {"due_days": 2, "survey": survey}
     return _task_of_new_discharge(tenant_a, in_tenant, step, "赵六", "+8613800138333")
