@@ -1,12 +1,31 @@
-"""Request-level rules that depend on the tenant: its language and its suspension."""
+"""Request-level rules: probes before tenant routing; then the tenant's language and its
+suspension."""
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 
+from saas import health
+
 _SUPPORTED = {code for code, _name in settings.LANGUAGES}
+
+
+class ProbeMiddleware:
+    """``/healthz`` and ``/readyz`` on any host (a probe uses the pod's address, which no
+    clinic's Domain holds) and over plain HTTP (probes do not follow the HTTPS redirect)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/healthz":
+            return health.liveness(request)
+        if request.path == "/readyz":
+            return async_to_sync(health.readiness)(request)
+        return self.get_response(request)
 
 
 class TenantLocaleMiddleware:

@@ -4,10 +4,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from saas import views
+from saas import health, views
 from saas.forms import EmailAuthenticationForm
 
 urlpatterns = [
+    # Served by saas.middleware.ProbeMiddleware on any host; named for `manage.py health_check
+    # readyz`.
+    path("readyz", health.readiness, name="readyz"),
     path("", views.landing, name="landing"),
     path("console/billing/", include("billing.urls_console", namespace="billing_console")),
     path("console/", include("tenants.urls", namespace="console")),

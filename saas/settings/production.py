@@ -1,7 +1,7 @@
 """Production: secrets must come from the environment; HTTPS everywhere.
 ``DJANGO_SETTINGS_MODULE=saas.settings.production manage.py check --deploy`` is clean."""
 
-from saas.env import env_bool, env_int, env_str, mailers_from_url
+from saas.env import env_bool, env_choice, env_int, env_str, mailers_from_url
 
 from .base import *  # noqa: F403
 
@@ -18,3 +18,6 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 LANGUAGE_COOKIE_SECURE = True
+# Log collectors read one JSON object a line (saas/logs.py); LOG_FORMAT=plain for a terminal.
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("plain", "json"))
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
