@@ -11,7 +11,15 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str | None = None) -> str:
+    """``NAME``, or the contents of the file named by ``NAME_FILE`` (Docker and Kubernetes
+    secrets are mounted as files, which keeps them out of the environment and `ps`)."""
     value = os.environ.get(name)
+    if value is None and (path := os.environ.get(f"{name}_FILE")):
+        try:
+            with open(path, encoding="utf-8") as secret:
+                value = secret.read().rstrip("\r\n")
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path}: {exc.strerror}.") from exc
     if value is None:
         if default is None:
             raise ImproperlyConfigured(f"Environment variable {name} is required.")
