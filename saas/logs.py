@@ -20,9 +20,14 @@ requests_log = logging.getLogger("carebridge.request")
 
 
 class ContextFilter(logging.Filter):
-    """Adds ``request_id``, ``tenant`` and ``user_id`` to every record."""
+    """Adds ``request_id``, ``tenant`` and ``user_id`` to every record. Django's own error
+    records carry the request object, whose text is the full URL with its query string (a
+    searched name): it is cut down to the method and path."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        if request is not None and hasattr(request, "path"):
+            record.request = f"{request.method} {request.path}"
         record.request_id = _request_id.get()
         record.tenant = getattr(connection, "schema_name", None)
         record.user_id = _user_id.get()

@@ -315,8 +315,9 @@ LOGGING = {
         },
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "timestamp": "time",  # ISO 8601 in UTC, whatever the process's time zone
+            "rename_fields": {"levelname": "level", "name": "logger"},
         },
     },
     "handlers": {

@@ -103,6 +103,21 @@ def test_a_request_without_an_id_gets_one_and_a_forged_one_is_replaced(tenant_a,
     assert {line["user_id"] for line in access} == {None}
 
 
+def test_an_error_record_names_the_path_without_the_query_string(tenant_a, log_lines):
+    client = Client(HTTP_HOST=tenant_a.primary_host)
+
+    response = client.get("/tasks/999999/", {"q": PATIENT})
+
+    assert response.status_code in (302, 404)
+    missing = client.get("/no-such-page/", {"q": PATIENT})
+    assert missing.status_code == 404
+    lines = log_lines()
+    [warning] = [line for line in lines if line["logger"] == "django.request"]
+    assert warning["request"] == "GET /no-such-page/"
+    assert PATIENT not in json.dumps(lines, ensure_ascii=False)
+    assert "%E6" not in json.dumps(lines)  # nor percent-encoded
+
+
 def test_production_writes_one_json_object_a_line():
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE",)},
