@@ -194,6 +194,23 @@ STORAGES = {
     "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# More than one web node: media in an S3-compatible bucket, private, under each schema
+# (saas/storage.py). Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or *_FILE), or
+# the platform's role.
+MEDIA_S3_BUCKET = env_str("MEDIA_S3_BUCKET", "")
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "saas.storage.TenantS3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env_str("MEDIA_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("MEDIA_S3_REGION", "") or None,
+            "access_key": env_str("AWS_ACCESS_KEY_ID", "") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY", "") or None,
+            "addressing_style": env_choice("MEDIA_S3_ADDRESSING", "auto", ("auto", "path")),
+            "file_overwrite": False,
+        },
+    }
 
 # --- Cache ------------------------------------------------------------------------------
 # Every key carries the tenant's schema (django_tenants.cache.make_key), so nothing cached
