@@ -135,6 +135,9 @@ def system_packages_ensure(*, browser: bool) -> None:
     # The API's end-to-end test pushes discharges with curl, as the docs show an integrator.
     if browser and not shutil.which("curl"):
         wanted.append("curl")
+    # The whole-stack test (tests/stack/) puts Debian's PgBouncer in front of PostgreSQL.
+    if browser and not (shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists()):
+        wanted.append("pgbouncer")
     if not wanted:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
