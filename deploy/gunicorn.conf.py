@@ -2,6 +2,7 @@
 ``gunicorn -c deploy/gunicorn.conf.py saas.wsgi``. Settings come from the environment."""
 
 import os
+import sys
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
@@ -20,3 +21,13 @@ accesslog = None
 errorlog = "-"
 # Behind the ingress / load balancer, which sets X-Forwarded-Proto.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+
+def when_ready(server):
+    """The app is loaded (preload_app): stop here, with one line, if the database or the media
+    bucket cannot be reached, rather than answer every request with an error."""
+    from saas.startup import startup_problems  # the app's settings are loaded only by now
+
+    for problem in startup_problems():
+        server.log.error("CareBridge cannot start: %s", problem)
+        sys.exit(1)

@@ -3,13 +3,24 @@ switches the worker's connection to it before the task runs."""
 
 import os
 
+from celery.signals import worker_init
 from tenant_schemas_celery.app import CeleryApp
+
+from saas.startup import startup_problems
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
 
 app = CeleryApp("carebridge")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _refuse_to_start_misconfigured(**_kwargs) -> None:
+    """A worker that cannot reach the database or the media bucket stops with one line."""
+    problems = startup_problems()
+    if problems:
+        raise SystemExit("CareBridge cannot start: " + "; ".join(problems))
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> None:

@@ -7,6 +7,10 @@ from .base import *  # noqa: F403
 
 DEBUG = False
 SECRET_KEY = env_str("SECRET_KEY")  # no default: refuse to start without one
+# No default either: "localhost" would make every clinic's link in every email wrong.
+BASE_DOMAIN = env_str("BASE_DOMAIN")
+WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", f"https://{BASE_DOMAIN}")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 MAILERS = mailers_from_url(env_str("EMAIL_URL"))  # a real mail server, no file default
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

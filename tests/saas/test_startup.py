@@ -1,0 +1,114 @@
+"""A misconfigured deployment stops at start with one clear line (saas/startup.py), rather
+than failing on its first request or task."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from saas.startup import startup_problems
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+NOWHERE = "postgres://postgres@127.0.0.1:1/carebridge"  # nothing listens on port 1
+
+
+def production_env(**overrides) -> dict:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CAREBRIDGE_"))},
+        "DJANGO_SETTINGS_MODULE": "saas.settings.production",
+        "SECRET_KEY": "s" * 50,
+        "EMAIL_URL": "console://",
+        "BASE_DOMAIN": "followup.example",
+        "CELERY_BROKER_URL": "memory://",
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(command: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_web_refuses_to_start_without_its_database():
+    env = production_env(DATABASE_URL=NOWHERE, PORT=str(free_port()), WEB_CONCURRENCY="1")
+
+    result = run(
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "saas.wsgi"], env
+    )
+
+    assert result.returncode != 0
+    [line] = [line for line in result.stderr.splitlines() if "CareBridge cannot start" in line]
+    assert "DATABASE_URL: the database at 127.0.0.1:1 does not answer" in line
+
+
+def test_a_worker_refuses_to_start_without_its_database():
+    env = production_env(DATABASE_URL=NOWHERE)
+
+    result = run([sys.executable, "-m", "celery", "-A", "saas", "worker", "--pool", "solo"], env)
+
+    assert result.returncode != 0
+    assert "CareBridge cannot start: DATABASE_URL: the database at 127.0.0.1:1" in (
+        result.stdout + result.stderr
+    )
+
+
+def test_production_needs_its_base_domain():
+    result = run([sys.executable, "manage.py", "check"], production_env(BASE_DOMAIN=None))
+
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("Environment variable BASE_DOMAIN is required.")
+    )
+
+
+@pytest.fixture
+def s3_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    yield "http://{}:{}".format(*server.get_host_and_port())
+    server.stop()
+
+
+def test_a_media_bucket_that_cannot_be_reached_is_named(db, settings, s3_url):
+    boto3.resource(
+        "s3",
+        endpoint_url=s3_url,
+        region_name="us-east-1",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+    ).create_bucket(Bucket="media-here")
+    settings.MEDIA_S3_BUCKET = "media-missing"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "saas.storage.TenantS3Storage",
+            "OPTIONS": {
+                "bucket_name": "media-missing",
+                "endpoint_url": s3_url,
+                "region_name": "us-east-1",
+                "access_key": "k",
+                "secret_key": "s",
+                "addressing_style": "path",
+            },
+        },
+    }
+
+    [problem] = startup_problems()
+
+    assert problem.startswith("MEDIA_S3_BUCKET: the bucket media-missing cannot be reached (")
+    settings.MEDIA_S3_BUCKET = "media-here"
+    settings.STORAGES["default"]["OPTIONS"]["bucket_name"] = "media-here"
+    assert startup_problems() == []
