@@ -2,48 +2,29 @@
 127.0.0.1 (moto in server mode). Each clinic's files under its schema, a private bucket, and
 the same per-tenant URLs as on disk."""
 
-import boto3
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from moto.server import ThreadedMotoServer
 from wagtail.documents.models import Document
 from wagtail.images.models import Image
+
+from tests.fake_s3 import bucket_create, media_storage, s3_server
 
 from .conftest import png_bytes
 
 BUCKET = "carebridge-media-test"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @pytest.fixture(scope="module")
-def s3_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def endpoint():
+    with s3_server() as url:
+        yield url
 
 
 @pytest.fixture
-def bucket(s3_server, settings):
+def bucket(endpoint, settings):
     """An empty private bucket, and the media storage pointed at it."""
-    s3 = boto3.resource("s3", endpoint_url=s3_server, region_name="us-east-1", **CREDENTIALS)
-    created = s3.create_bucket(Bucket=BUCKET)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "saas.storage.TenantS3Storage",
-            "OPTIONS": {
-                "bucket_name": BUCKET,
-                "endpoint_url": s3_server,
-                "region_name": "us-east-1",
-                "access_key": CREDENTIALS["aws_access_key_id"],
-                "secret_key": CREDENTIALS["aws_secret_access_key"],
-                "addressing_style": "path",
-                "file_overwrite": False,
-            },
-        },
-    }
+    created = bucket_create(endpoint, BUCKET)
+    settings.STORAGES = {**settings.STORAGES, "default": media_storage(endpoint, BUCKET)}
     yield created
     created.objects.all().delete()
     created.delete()

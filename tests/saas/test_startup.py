@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from saas.startup import startup_problems
+from tests.fake_s3 import bucket_create, media_storage, s3_server
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOWHERE = "postgres://postgres@127.0.0.1:1/carebridge"  # nothing listens on port 1
@@ -76,35 +75,14 @@ def test_production_needs_its_base_domain():
 
 @pytest.fixture
 def s3_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    yield "http://{}:{}".format(*server.get_host_and_port())
-    server.stop()
+    with s3_server() as url:
+        yield url
 
 
 def test_a_media_bucket_that_cannot_be_reached_is_named(db, settings, s3_url):
-    boto3.resource(
-        "s3",
-        endpoint_url=s3_url,
-        region_name="us-east-1",
-        aws_access_key_id="k",
-        aws_secret_access_key="s",
-    ).create_bucket(Bucket="media-here")
+    bucket_create(s3_url, "media-here")
     settings.MEDIA_S3_BUCKET = "media-missing"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "saas.storage.TenantS3Storage",
-            "OPTIONS": {
-                "bucket_name": "media-missing",
-                "endpoint_url": s3_url,
-                "region_name": "us-east-1",
-                "access_key": "k",
-                "secret_key": "s",
-                "addressing_style": "path",
-            },
-        },
-    }
+    settings.STORAGES = {**settings.STORAGES, "default": media_storage(s3_url, "media-missing")}
 
     [problem] = startup_problems()
 

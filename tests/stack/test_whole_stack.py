@@ -13,16 +13,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-import boto3
 import psycopg2
 import pytest
 import requests
 from django.db import connection
-from moto.server import ThreadedMotoServer
 
 from tests.cms.conftest import png_bytes
+from tests.fake_s3 import ACCESS_KEY, REGION, SECRET_KEY, bucket_create, s3_server
 
 pytestmark = [pytest.mark.stack, pytest.mark.real_clock, pytest.mark.django_db]
 
@@ -115,6 +115,7 @@ def manage(env: dict, *args: str) -> str:
 def stack(django_db_setup, django_db_blocker):
     if not Path(PGBOUNCER).exists():
         pytest.fail("PgBouncer is missing: ./dev test installs Debian's pgbouncer package")
+    stack_context = ExitStack()
     folder = Path(tempfile.mkdtemp(prefix="carebridge-stack-"))
     folder.chmod(0o755)  # PgBouncer runs as nobody and reads its files here
     stack = Stack(folder)
@@ -139,16 +140,8 @@ def stack(django_db_setup, django_db_blocker):
         (folder / name).chmod(0o644)
     stack.start("pgbouncer", [PGBOUNCER, "-u", "nobody", str(folder / "pgbouncer.ini")])
     stack.redis_start()
-    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    s3.start()
-    s3_url = "http://{}:{}".format(*s3.get_host_and_port())
-    stack.bucket = boto3.resource(
-        "s3",
-        endpoint_url=s3_url,
-        region_name="us-east-1",
-        aws_access_key_id="stack",
-        aws_secret_access_key="stack",
-    ).create_bucket(Bucket="carebridge-stack")
+    s3 = stack_context.enter_context(s3_server())
+    stack.bucket = bucket_create(s3, "carebridge-stack")
 
     (folder / "secret_key").write_text("stack-" + "k" * 60)
     env = {
@@ -161,11 +154,11 @@ def stack(django_db_setup, django_db_blocker):
         "REDIS_URL": f"redis://127.0.0.1:{stack.ports['redis']}/1",
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{stack.ports['redis']}/0",
         "MEDIA_S3_BUCKET": "carebridge-stack",
-        "MEDIA_S3_ENDPOINT_URL": s3_url,
-        "MEDIA_S3_REGION": "us-east-1",
+        "MEDIA_S3_ENDPOINT_URL": s3,
+        "MEDIA_S3_REGION": REGION,
         "MEDIA_S3_ADDRESSING": "path",
-        "AWS_ACCESS_KEY_ID": "stack",
-        "AWS_SECRET_ACCESS_KEY": "stack",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "CAREBRIDGE_DATA_DIR": str(folder / "data"),
         "TENANT_POOL_SIZE": "0",
         "TENANT_URL_SCHEME": "http",
@@ -243,7 +236,7 @@ def stack(django_db_setup, django_db_blocker):
 
     for name in list(stack.processes):
         stack.stop(name)
-    s3.stop()
+    stack_context.close()
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
     admin.close()
