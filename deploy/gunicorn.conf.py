@@ -3,6 +3,11 @@
 
 import os
 import sys
+import tempfile
+
+# Prometheus: every worker writes its figures here and /metrics adds them up (saas/metrics.py).
+# Set before the app (and prometheus_client) is loaded.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="carebridge-metrics-"))
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
@@ -31,3 +36,15 @@ def when_ready(server):
     for problem in startup_problems():
         server.log.error("CareBridge cannot start: %s", problem)
         sys.exit(1)
+
+
+def on_starting(server):
+    from saas.metrics import metrics_dir_reset  # loaded with the app, after the line above
+
+    metrics_dir_reset(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -2,10 +2,21 @@
 switches the worker's connection to it before the task runs."""
 
 import os
+import time
 
-from celery.signals import worker_init
+from celery.signals import (
+    task_failure,
+    task_postrun,
+    task_prerun,
+    task_received,
+    task_retry,
+    task_success,
+    worker_init,
+)
+from django.conf import settings
 from tenant_schemas_celery.app import CeleryApp
 
+from saas import metrics
 from saas.startup import startup_problems
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
@@ -16,11 +27,49 @@ app.autodiscover_tasks()
 
 
 @worker_init.connect
-def _refuse_to_start_misconfigured(**_kwargs) -> None:
-    """A worker that cannot reach the database or the media bucket stops with one line."""
+def _worker_start(**_kwargs) -> None:
+    """A worker that cannot reach the database or the media bucket stops with one line;
+    one that can serves its figures on CELERY_METRICS_PORT."""
     problems = startup_problems()
     if problems:
         raise SystemExit("CareBridge cannot start: " + "; ".join(problems))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics.metrics_dir_reset(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if settings.CELERY_METRICS_PORT:
+        metrics.worker_metrics_serve(settings.CELERY_METRICS_PORT)
+
+
+# Task figures by task name (saas/metrics.py), recorded in the process that runs the task.
+@task_received.connect
+def _task_received(request=None, **_kwargs) -> None:
+    metrics.TASKS.labels(request.name, "received").inc()
+
+
+@task_prerun.connect
+def _task_started(task=None, **_kwargs) -> None:
+    task.request.carebridge_started = time.perf_counter()
+
+
+@task_postrun.connect
+def _task_ended(task=None, **_kwargs) -> None:
+    started = getattr(task.request, "carebridge_started", None)
+    if started is not None:
+        metrics.TASK_SECONDS.labels(task.name).observe(time.perf_counter() - started)
+
+
+@task_success.connect
+def _task_succeeded(sender=None, **_kwargs) -> None:
+    metrics.TASKS.labels(sender.name, "succeeded").inc()
+
+
+@task_failure.connect
+def _task_failed(sender=None, **_kwargs) -> None:
+    metrics.TASKS.labels(sender.name, "failed").inc()
+
+
+@task_retry.connect
+def _task_retried(sender=None, **_kwargs) -> None:
+    metrics.TASKS.labels(sender.name, "retried").inc()
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> None:

@@ -8,14 +8,15 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
 
-from saas import health
+from saas import health, metrics
 
 _SUPPORTED = {code for code, _name in settings.LANGUAGES}
 
 
 class ProbeMiddleware:
-    """``/healthz`` and ``/readyz`` on any host (a probe uses the pod's address, which no
-    clinic's Domain holds) and over plain HTTP (probes do not follow the HTTPS redirect)."""
+    """``/healthz``, ``/readyz`` and ``/metrics`` (token only) on any host (a probe or a
+    scraper uses the pod's address, which no clinic's Domain holds) and over plain HTTP
+    (probes do not follow the HTTPS redirect)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -25,6 +26,8 @@ class ProbeMiddleware:
             return health.liveness(request)
         if request.path == "/readyz":
             return async_to_sync(health.readiness)(request)
+        if request.path == "/metrics":
+            return metrics.metrics_view(request)
         return self.get_response(request)
 
 

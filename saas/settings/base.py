@@ -83,6 +83,7 @@ TENANT_URL_PORT = env_str("TENANT_URL_PORT", "")
 MIDDLEWARE = [
     # /healthz and /readyz, before tenant routing and the HTTPS redirect (saas/health.py).
     "saas.middleware.ProbeMiddleware",
+    "saas.metrics.MetricsMiddleware",  # every request but the probes, by view name
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -277,6 +278,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Prometheus figures (saas/metrics.py): /metrics on web and a worker's own port answer only
+# "Authorization: Bearer METRICS_TOKEN"; without a token they answer nobody.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0)
 # Workers log through LOGGING above (request-less records still name the tenant schema).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"

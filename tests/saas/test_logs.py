@@ -124,6 +124,7 @@ def test_production_writes_one_json_object_a_line():
         "DJANGO_SETTINGS_MODULE": "saas.settings.production",
         "SECRET_KEY": "x" * 50,
         "EMAIL_URL": "console://",
+        "BASE_DOMAIN": "followup.example",
     }
     env.pop("LOG_FORMAT", None)
     script = "import logging; logging.getLogger('carebridge.probe').warning('tick %s', 5)"

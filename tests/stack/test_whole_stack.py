@@ -20,6 +20,7 @@ import psycopg2
 import pytest
 import requests
 from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cms.conftest import png_bytes
 from tests.fake_s3 import ACCESS_KEY, REGION, SECRET_KEY, bucket_create, s3_server
@@ -33,6 +34,7 @@ HOST = f"{SLUG}.localhost"
 PASSWORD = "Stack-test-pass-2026"
 PATIENT, PHONE = "欧阳娜娜", "13912345678"
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+METRICS_TOKEN = "stack-metrics-token"
 
 
 def free_port() -> int:
@@ -64,7 +66,9 @@ class Stack:
     def __init__(self, folder: Path):
         self.folder = folder
         self.processes: dict[str, subprocess.Popen] = {}
-        self.ports = {name: free_port() for name in ("pgbouncer", "redis", "web")}
+        self.ports = {
+            name: free_port() for name in ("pgbouncer", "redis", "web", "worker1", "worker2")
+        }
         self.web = f"http://127.0.0.1:{self.ports['web']}"
 
     def start(self, name: str, command: list[str], env: dict | None = None):
@@ -165,6 +169,7 @@ def stack(django_db_setup, django_db_blocker):
         "LOG_FORMAT": "json",
         "PORT": str(stack.ports["web"]),
         "WEB_CONCURRENCY": "3",
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     stack.env = env
     manage(env, "collectstatic", "--noinput")
@@ -214,7 +219,11 @@ def stack(django_db_setup, django_db_blocker):
                 "--hostname",
                 f"{name}@%h",
             ],
-            env,
+            {
+                **env,
+                "PROMETHEUS_MULTIPROC_DIR": str(folder / f"metrics-{name}"),
+                "CELERY_METRICS_PORT": str(stack.ports[name]),
+            },
         )
     stack.start(
         "beat",
@@ -385,6 +394,43 @@ def test_without_redis_readiness_names_the_broker_and_recovers_when_it_returns(s
         60,
         "the workers to reconnect and plan again",
     )
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """{(sample name, sorted labels): value} of a /metrics answer."""
+    answer = requests.get(url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10)
+    assert answer.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_requests_across_web_workers_and_tasks_across_celery_workers(stack):
+    assert requests.get(f"{stack.web}/metrics", timeout=5).status_code == 404
+    web = scrape(f"{stack.web}/metrics")
+    pdf = (
+        "carebridge_http_requests_total",
+        (("method", "GET"), ("status", "200"), ("view", "report_pdf")),
+    )
+    assert web[pdf] >= 1
+    assert any(
+        name == "carebridge_db_queries_total" and value > 0
+        for (name, _labels), value in web.items()
+    )
+
+    planned = 0.0
+    for worker in ("worker1", "worker2"):
+        figures = scrape(f"http://127.0.0.1:{stack.ports[worker]}/metrics")
+        planned += figures.get(
+            (
+                "carebridge_celery_tasks_total",
+                (("outcome", "succeeded"), ("task", "crm.tasks.encounters_plan_task")),
+            ),
+            0.0,
+        )
+    assert planned >= 2  # the two pushes of the tests above, whichever worker took them
 
 
 def test_the_logs_are_json_name_the_clinic_and_hold_no_patient_data(stack):
