@@ -14,6 +14,8 @@ def sign_in(page, url, email):
     page.fill("input[name=username]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit]:not([name=language])")
+    # The click returns once the next page starts; its stylesheet may not be applied yet.
+    page.wait_for_load_state("load")
 
 
 def test_admin_signs_in_in_chinese_switches_to_english_and_opens_staff(

@@ -28,7 +28,7 @@ from tests.fake_s3 import ACCESS_KEY, REGION, SECRET_KEY, bucket_create, s3_serv
 pytestmark = [pytest.mark.stack, pytest.mark.real_clock, pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-DATABASE = "cb_stack"
+DATABASE = f"cb_stack_{os.getpid()}"  # one of its own, should two runs share a server
 SLUG = "stack"
 HOST = f"{SLUG}.localhost"
 PASSWORD = "Stack-test-pass-2026"
