@@ -77,6 +77,10 @@ class Stack:
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
+    def stop_all(self):
+        for name in list(self.processes):
+            self.stop(name)
+
     def stop(self, name: str):
         process = self.processes.pop(name)
         process.send_signal(signal.SIGTERM)
@@ -117,19 +121,28 @@ def manage(env: dict, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def stack(django_db_setup, django_db_blocker):
+    """Everything up, or everything that was started stopped again, even when a step fails."""
     if not Path(PGBOUNCER).exists():
         pytest.fail("PgBouncer is missing: ./dev test installs Debian's pgbouncer package")
-    stack_context = ExitStack()
+    with ExitStack() as cleanup:
+        yield from _stack_up(cleanup)
+
+
+def _stack_up(cleanup: ExitStack):
     folder = Path(tempfile.mkdtemp(prefix="carebridge-stack-"))
+    cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
     folder.chmod(0o755)  # PgBouncer runs as nobody and reads its files here
     stack = Stack(folder)
     db = connection.settings_dict
     pg = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"]}
     admin = psycopg2.connect(dbname="postgres", **pg)
     admin.autocommit = True
+    cleanup.callback(admin.close)
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         cursor.execute(f"CREATE DATABASE {DATABASE}")
+    cleanup.callback(database_drop, admin)
+    cleanup.callback(stack.stop_all)  # runs first: the processes go before their database
 
     (folder / "userlist.txt").write_text(f'"{pg["user"]}" ""\n')
     (folder / "pgbouncer.ini").write_text(
@@ -144,7 +157,7 @@ def stack(django_db_setup, django_db_blocker):
         (folder / name).chmod(0o644)
     stack.start("pgbouncer", [PGBOUNCER, "-u", "nobody", str(folder / "pgbouncer.ini")])
     stack.redis_start()
-    s3 = stack_context.enter_context(s3_server())
+    s3 = cleanup.enter_context(s3_server())
     stack.bucket = bucket_create(s3, "carebridge-stack")
 
     (folder / "secret_key").write_text("stack-" + "k" * 60)
@@ -243,13 +256,10 @@ def stack(django_db_setup, django_db_blocker):
     wait_until(lambda: requests.get(f"{stack.web}/readyz", timeout=5).ok, 60, "/readyz")
     yield stack
 
-    for name in list(stack.processes):
-        stack.stop(name)
-    stack_context.close()
+
+def database_drop(admin) -> None:
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-    admin.close()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def session(stack) -> requests.Session:
