@@ -25,3 +25,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="landing"), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]
+
+# A database out of reach answers 503 with Retry-After instead of 500 (saas.views).
+handler500 = "saas.views.server_error"

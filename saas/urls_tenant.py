@@ -31,3 +31,6 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", crm_api.urls),
 ]
+
+# A database out of reach answers 503 with Retry-After instead of 500 (saas.views).
+handler500 = "saas.views.server_error"

@@ -3,9 +3,11 @@ on any host and over plain HTTP, before tenant routing."""
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.test import Client
 
 from saas.celery import app as celery_app
+from saas.views import server_error
 
 POD_ADDRESS = "10.1.2.3:8000"  # what a Kubernetes probe sends as Host: no clinic has it
 
@@ -76,3 +78,19 @@ def test_the_health_check_command_runs_the_readiness_checks(db, capsys):
         "Cache(alias='default'): OK",
         "Broker(): OK",
     ]
+
+
+def test_the_error_page_says_503_when_the_database_is_out_of_reach(rf):
+    try:
+        raise OperationalError("server closed the connection unexpectedly")
+    except OperationalError:
+        unavailable = server_error(rf.get("/worklist/"))
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        failed = server_error(rf.get("/worklist/"))
+
+    assert (unavailable.status_code, unavailable["Retry-After"]) == (503, "30")
+    assert "暂时无法访问" in unavailable.content.decode()
+    assert failed.status_code == 500
+    assert "Something went wrong" in failed.content.decode()

@@ -93,6 +93,10 @@ class Stack:
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
 
+    def pgbouncer_start(self):
+        self.start("pgbouncer", [PGBOUNCER, "-u", "nobody", str(self.folder / "pgbouncer.ini")])
+        wait_until(lambda: listening(self.ports["pgbouncer"]), 10, "pgbouncer")
+
     def redis_start(self):
         self.start(
             "redis",
@@ -155,7 +159,7 @@ def _stack_up(cleanup: ExitStack):
     )
     for name in ("userlist.txt", "pgbouncer.ini"):
         (folder / name).chmod(0o644)
-    stack.start("pgbouncer", [PGBOUNCER, "-u", "nobody", str(folder / "pgbouncer.ini")])
+    stack.pgbouncer_start()
     stack.redis_start()
     s3 = cleanup.enter_context(s3_server())
     stack.bucket = bucket_create(s3, "carebridge-stack")
@@ -404,6 +408,29 @@ def test_without_redis_readiness_names_the_broker_and_recovers_when_it_returns(s
         60,
         "the workers to reconnect and plan again",
     )
+
+
+def test_a_database_outage_answers_503_and_the_stack_recovers_by_itself(stack):
+    clinic = session(stack)
+    assert clinic.get(f"{stack.web}/accounts/login/", timeout=10).status_code == 200
+
+    stack.stop("pgbouncer")  # what the web processes see of a PostgreSQL restart
+    down = clinic.get(f"{stack.web}/accounts/login/", timeout=15)
+    ready = requests.get(f"{stack.web}/readyz", timeout=15)
+
+    assert (down.status_code, down.headers["Retry-After"]) == (503, "30")
+    assert "Briefly unavailable" in down.text
+    assert ready.status_code == 503
+    assert ready.json()["Database(alias='default')"].startswith("Unavailable")
+    assert requests.get(f"{stack.web}/healthz", timeout=5).status_code == 200
+
+    stack.pgbouncer_start()
+    wait_until(
+        lambda: clinic.get(f"{stack.web}/accounts/login/", timeout=10).status_code == 200,
+        30,
+        "the web processes to reconnect",
+    )
+    assert requests.get(f"{stack.web}/readyz", timeout=15).status_code == 200
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
