@@ -32,12 +32,13 @@ def encounters_plan_task(encounter_ids: list[int]) -> dict:
     return {"created": result.created, "updated": result.updated}
 
 
-@app.task
-def import_run_task(job_id: int) -> None:
+@app.task(bind=True)
+def import_run_task(self, job_id: int) -> None:
     """Import a checked file; an unexpected failure marks the import failed (each committed
-    chunk stays, and running the same file again completes it without duplicates)."""
+    chunk stays, and running the same file again completes it without duplicates). A worker
+    killed mid-import hands the message back and the next one resumes it."""
     try:
-        imports.import_run(job_id)
+        imports.import_run(job_id, run=self.request.id)
     except Exception:
         imports.import_fail(job_id, "unexpected error, see the worker log")
         raise

@@ -114,7 +114,14 @@ class WebhookDelivery(models.Model):
                 fields=["next_attempt_at"],
                 condition=models.Q(status="pending"),
                 name="webhook_delivery_due_idx",
-            )
+            ),
+            # Failed deliveries stay (an administrator can send them again) and are counted
+            # every tick for /metrics: the count reads these, not the whole history.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="failed"),
+                name="webhook_delivery_failed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Lower
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,7 @@ from .. import importing
 from ..calendar import tenant_zone
 from ..models import AuditEntry, Department, Encounter, ImportJob, ImportMapping
 from .intake import IntakeResult, encounters_intake
+from .planning import encounters_plan_later
 
 User = get_user_model()
 
@@ -30,6 +31,9 @@ SOURCE = "import"
 # a chunk's rows are written by a handful of statements whatever their number (100,000 rows
 # import in 6.4 s in chunks of 10,000, in 7.4 s in chunks of 2,000).
 CHUNK = 10_000
+# A file that kills its worker each time (it runs out of memory, say) is given up after this
+# many runs rather than handed from worker to worker for ever.
+MAX_RUNS = 3
 
 
 def import_upload(*, filename: str, content: bytes, user) -> ImportJob:
@@ -162,46 +166,113 @@ def import_queue(job: ImportJob) -> None:
     enqueue_on_commit(import_run_task, job.pk)
 
 
-def import_run(job_id: int) -> ImportJob:
+def import_run(job_id: int, *, run: str = "") -> ImportJob:
     """Commit the valid rows in chunks, set-based (crm.services.intake), record the rejected
     ones; the planning of every new or changed encounter is queued as each chunk commits, so
-    several workers plan a large file at once."""
-    # Taking the job is one conditional UPDATE: a redelivered message, or a second worker,
-    # finds it no longer queued and does nothing.
-    taken = ImportJob.objects.filter(
-        pk=job_id, status__in=(ImportJob.Status.QUEUED, ImportJob.Status.MAPPED)
-    ).update(status=ImportJob.Status.RUNNING, processed_rows=0)
+    several workers plan a large file at once. ``run`` names the queue message running it."""
+    # Taking the job is one conditional UPDATE: a second message for the job, or a second
+    # worker, finds it taken and does nothing. The message that took it may take it again:
+    # the broker hands it back when the worker running it was killed.
+    startable = Q(status__in=(ImportJob.Status.QUEUED, ImportJob.Status.MAPPED))
+    if run:
+        startable |= Q(status=ImportJob.Status.RUNNING, run=run)
+    taken = ImportJob.objects.filter(startable, pk=job_id).update(
+        status=ImportJob.Status.RUNNING, run=run, runs=F("runs") + 1
+    )
     job = ImportJob.objects.get(pk=job_id)
     if not taken:
         return job
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    if job.runs > MAX_RUNS:
+        import_fail(job_id, f"the import stopped its worker {MAX_RUNS} times")
+        job.refresh_from_db()
+        return job
     with gc_paused():  # the file's rows are many small objects without cycles
         checked = import_check(job)
-        errors = list(checked.errors)
-        done = len(errors)
-        for start in range(0, len(checked.valid), CHUNK):
+        progress = _Progress.resumed(job, checked)
+        for start in range(progress.replay_from, len(checked.valid), CHUNK):
             chunk = [(row.number, row.values) for row in checked.valid[start : start + CHUNK]]
-            results = _chunk_commit(chunk, errors)
-            for written in results:
-                for outcome in counts:
-                    counts[outcome] += getattr(written, outcome)
-                errors.extend(
-                    {"row": number, "column": "", "message": message}
-                    for number, message in written.refused.items()
-                )
-            done += len(chunk)
-            ImportJob.objects.filter(pk=job.pk).update(processed_rows=done)
+            refused: list[dict] = []
+            with transaction.atomic():
+                results = _chunk_commit(chunk, refused)
+                if start < progress.committed:
+                    # Committed by the run that died; written again (changing nothing) only
+                    # to queue its planning, which that run may have died before sending.
+                    _unchanged_plan(results)
+                    continue
+                progress.add(results, refused, len(chunk))
+                ImportJob.objects.filter(pk=job.pk).update(**progress.fields())
     ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportJob.Status.DONE,
-        processed_rows=job.total_rows,
-        created_count=counts["created"],
-        updated_count=counts["updated"],
-        unchanged_count=counts["unchanged"],
-        errors=sorted(errors, key=lambda e: e["row"]),
-        finished_at=clock.now(),
+        **progress.fields()
+        | {
+            "status": ImportJob.Status.DONE,
+            "processed_rows": job.total_rows,
+            "errors": sorted(checked.errors + progress.refused, key=lambda e: e["row"]),
+            "finished_at": clock.now(),
+        }
     )
     job.refresh_from_db()
     return job
+
+
+@dataclass
+class _Progress:
+    """What the committed chunks of an import wrote, saved in each chunk's transaction so a
+    run resumed after its worker died carries on from the last commit with exact counts."""
+
+    checked_errors: int
+    committed: int = 0  # valid rows committed so far
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: list[dict] = field(default_factory=list)  # rows the database or the plan refused
+
+    @classmethod
+    def resumed(cls, job: ImportJob, checked: Checked) -> "_Progress":
+        if job.runs == 1:
+            return cls(len(checked.errors))
+        return cls(
+            len(checked.errors),
+            committed=job.committed_rows,
+            created=job.created_count,
+            updated=job.updated_count,
+            unchanged=job.unchanged_count,
+            refused=list(job.errors),
+        )
+
+    @property
+    def replay_from(self) -> int:
+        """The last committed chunk is written again, the ones before it are skipped."""
+        return max(0, self.committed - CHUNK)
+
+    def add(self, results: list[IntakeResult], refused: list[dict], rows: int) -> None:
+        for written in results:
+            self.created += written.created
+            self.updated += written.updated
+            self.unchanged += written.unchanged
+            refused.extend(
+                {"row": number, "column": "", "message": message}
+                for number, message in written.refused.items()
+            )
+        self.refused.extend(refused)
+        self.committed += rows
+
+    def fields(self) -> dict:
+        return {
+            "committed_rows": self.committed,
+            "processed_rows": self.checked_errors + self.committed,
+            "created_count": self.created,
+            "updated_count": self.updated,
+            "unchanged_count": self.unchanged,
+            "errors": self.refused,
+        }
+
+
+def _unchanged_plan(results: list[IntakeResult]) -> None:
+    encounters_plan_later(
+        encounter_id
+        for written in results
+        for _key, encounter_id, _outcome in written.rows.values()
+    )
 
 
 def _chunk_commit(chunk: list[tuple[int, dict]], errors: list[dict]) -> list[IntakeResult]:

@@ -129,6 +129,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A database host that does not answer fails a page within seconds, with the 503 page, instead
+# of holding a web worker for the kernel's two minutes of connection attempts.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -277,7 +280,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# A message is acknowledged when its task has finished, and handed back to the queue when
+# the process running it dies (killed, out of memory, node lost): every task is safe to run
+# again (crm.services.imports resumes its own run; the outbox and webhooks take each message
+# with a conditional UPDATE; planning and the ticks are idempotent).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Prometheus figures (saas/metrics.py): /metrics on web and a worker's own port answer only
 # "Authorization: Bearer METRICS_TOKEN"; without a token they answer nobody.

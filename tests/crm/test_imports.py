@@ -434,6 +434,66 @@ def test_a_redelivered_import_message_does_nothing(
         assert Encounter.objects.count() == 3
 
 
+class WorkerKilled(BaseException):
+    """What a SIGKILL looks like from inside: nothing after it runs, no handler catches it."""
+
+
+def test_a_run_killed_midway_is_resumed_by_its_own_message_with_exact_counts(
+    admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks, monkeypatch
+):
+    from crm.services import imports
+
+    monkeypatch.setattr(imports, "CHUNK", 1)
+    pk = job_id(upload(admin_client_a, csv_bytes(GOOD)))
+    job = admin_client_a.get(f"/imports/{pk}/").context["job"]
+    mapping = {f"col-{i}": job.mapping.get(h, "") for i, h in enumerate(job.headers)}
+    admin_client_a.post(f"/imports/{pk}/map/", mapping)
+    intake = imports.encounters_intake
+    calls = []
+
+    def dies_on_the_third_chunk(**kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise WorkerKilled
+        return intake(**kwargs)
+
+    with in_tenant(tenant_a):
+        monkeypatch.setattr(imports, "encounters_intake", dies_on_the_third_chunk)
+        with pytest.raises(WorkerKilled), django_capture_on_commit_callbacks(execute=True):
+            imports.import_run(pk, run="message-1")
+        killed = ImportJob.objects.get(pk=pk)
+        assert (killed.status, killed.committed_rows, killed.created_count) == ("running", 2, 2)
+        assert Encounter.objects.count() == 2
+        # The planning of the last chunk before the kill may never have been sent.
+        FollowUpTask.objects.filter(encounter=Encounter.objects.latest("pk")).delete()
+        monkeypatch.setattr(imports, "encounters_intake", intake)
+
+        assert imports.import_run(pk, run="message-2").status == "running"  # not its run
+        with django_capture_on_commit_callbacks(execute=True):
+            job = imports.import_run(pk, run="message-1")  # the message, handed back
+
+        assert (job.status, job.runs, job.processed_rows) == ("done", 2, 3)
+        assert (job.created_count, job.updated_count, job.unchanged_count) == (3, 0, 0)
+        assert Encounter.objects.count() == 3
+        assert all(encounter.tasks.exists() for encounter in Encounter.objects.all())
+
+
+def test_a_file_that_kills_its_worker_every_time_is_given_up(admin_client_a, tenant_a, in_tenant):
+    from crm.services.imports import MAX_RUNS, import_run
+
+    pk = job_id(upload(admin_client_a, csv_bytes(GOOD)))
+    with in_tenant(tenant_a):
+        ImportJob.objects.filter(pk=pk).update(status="running", run="message-1", runs=MAX_RUNS)
+
+        job = import_run(pk, run="message-1")
+
+        assert (job.status, job.failure) == (
+            "failed",
+            f"the import stopped its worker {MAX_RUNS} times",
+        )
+        assert Encounter.objects.count() == 0
+
+
 def test_a_row_the_database_refuses_is_reported_and_the_others_commit(
     admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):
