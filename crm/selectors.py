@@ -9,7 +9,7 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
-from .models import CallAttempt, Contact, FollowUpTask, StaffProfile
+from .models import CallAttempt, Contact, FollowUpTask, Message, StaffProfile, WebhookDelivery
 from .roles import Role
 
 User = get_user_model()
@@ -201,3 +201,25 @@ def contact_search(q: str) -> QuerySet:
             condition |= Q(phones__number__endswith=digits)
         contacts = contacts.filter(condition).distinct()
     return contacts.prefetch_related("phones").order_by("name", "id")
+
+
+# --- The backlog (recorded by the tick for /metrics) ----------------------------------------
+
+
+def clinic_backlog(*, now: datetime) -> dict[str, int]:
+    """What is waiting in this clinic: queued outbox messages, webhook deliveries waiting for
+    a retry, failed ones, open follow-ups past their due time. The tick runs this every five
+    minutes, so the counts walk partial indexes (message_queued_idx, webhook_delivery_due_idx,
+    webhook_delivery_failed_idx, task_open_due_idx) and cost what is waiting, not the
+    history."""
+    deliveries = WebhookDelivery.objects.all()
+    return {
+        "outbox_queued": Message.objects.filter(status=Message.Status.QUEUED).count(),
+        "webhooks_retrying": deliveries.filter(
+            status=WebhookDelivery.Status.PENDING, attempts__gt=0
+        ).count(),
+        "webhooks_failed": deliveries.filter(status=WebhookDelivery.Status.FAILED).count(),
+        "followups_overdue": FollowUpTask.objects.filter(
+            status__in=FollowUpTask.OPEN, due_at__lte=now
+        ).count(),
+    }

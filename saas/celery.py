@@ -24,6 +24,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
 app = CeleryApp("carebridge")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Web's /metrics reads the broker's queue depth at scrape time (not the workers' port).
+metrics.scrape_collector_add(metrics.CeleryQueueCollector(app))
 
 
 @worker_init.connect

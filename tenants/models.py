@@ -230,3 +230,29 @@ class ConsoleAuditEntry(models.Model):
         """The translated status a status change moved to, or ''."""
         to = self.detail.get("to")
         return Tenant.Status(to).label if to in Tenant.Status.values else ""
+
+
+class ClinicBacklog(models.Model):
+    """How much work is waiting in one clinic, as its last follow-up tick counted it. Kept
+    in public so that /metrics reads every clinic's figures in one query instead of one per
+    schema; counts only, nothing about patients."""
+
+    tenant = models.OneToOneField(
+        Tenant,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="backlog",
+        verbose_name=_("tenant"),
+    )
+    outbox_queued = models.PositiveIntegerField(_("queued messages"), default=0)
+    webhooks_retrying = models.PositiveIntegerField(_("webhook deliveries retrying"), default=0)
+    webhooks_failed = models.PositiveIntegerField(_("webhook deliveries failed"), default=0)
+    followups_overdue = models.PositiveIntegerField(_("overdue follow-ups"), default=0)
+    measured_at = models.DateTimeField(_("measured at"))
+
+    class Meta:
+        verbose_name = _("clinic backlog")
+        verbose_name_plural = _("clinic backlogs")
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.measured_at:%Y-%m-%d %H:%M}"

@@ -1,8 +1,8 @@
-"""Reads across tenants for the vendor console (public schema)."""
+"""Reads across tenants for the vendor console and /metrics (public schema)."""
 
 from django.db import connection
 
-from .models import ConsoleAuditEntry, Tenant
+from .models import ClinicBacklog, ConsoleAuditEntry, Tenant
 
 
 def tenant_console_list() -> list[Tenant]:
@@ -25,3 +25,21 @@ def tenant_console_list() -> list[Tenant]:
 
 def console_audit_recent(limit: int = 20):
     return ConsoleAuditEntry.objects.select_related("actor", "tenant")[:limit]
+
+
+def clinic_backlogs():
+    """The backlog each clinic's last tick recorded, with its schema name, in one query;
+    suspended clinics are left out (nothing ticks them, their figures would only be stale)."""
+    return (
+        ClinicBacklog.objects.exclude(tenant__status=Tenant.Status.SUSPENDED)
+        .exclude(tenant__schema_name="public")
+        .select_related("tenant")
+        .only(
+            "tenant__schema_name",
+            "outbox_queued",
+            "webhooks_retrying",
+            "webhooks_failed",
+            "followups_overdue",
+        )
+        .order_by("tenant__schema_name")
+    )

@@ -1,9 +1,12 @@
-"""Writes on tenants: provisioning, suspension, reactivation. Provisioning is an edge of
-tenancy: it creates schemas and enters the new tenant's schema to seed it."""
+"""Writes on tenants: provisioning, suspension, reactivation, the clinics' backlog figures.
+Provisioning is an edge of tenancy: it creates schemas and enters the new tenant's schema to
+seed it."""
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,7 +20,7 @@ from saas import clock
 from saas.celery import enqueue_on_commit
 
 from . import schemas
-from .models import ConsoleAuditEntry, Domain, Tenant
+from .models import ClinicBacklog, ConsoleAuditEntry, Domain, Tenant
 from .presets import preset_apply
 
 HOSTNAME_PATTERN = re.compile(
@@ -280,3 +283,14 @@ def tenant_settings_update(*, tenant: Tenant, **values) -> Tenant:
     changed.full_clean(exclude=["schema_name"])
     changed.save(update_fields=list(values))
     return changed
+
+
+def clinic_backlog_record(
+    tenant: Tenant, counts: Mapping[str, int], *, now: datetime
+) -> ClinicBacklog:
+    """Keep what a clinic's tick counted (crm.selectors.clinic_backlog) in its public row,
+    replacing the previous tick's figures; /metrics reads them from there."""
+    backlog, _created = ClinicBacklog.objects.update_or_create(
+        tenant=tenant, defaults={**counts, "measured_at": now}
+    )
+    return backlog

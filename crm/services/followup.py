@@ -2,7 +2,7 @@
 §5.3), phone reveals, and the periodic tick that closes windows and moves overdue work."""
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 
 from billing import entitlements
 from saas import clock
+from tenants.services import clinic_backlog_record
 
-from .. import kpi_summary
+from .. import kpi_summary, selectors
 from ..api import webhooks
 from ..calendar import local_date, local_midnight, next_calling_time, tenant_zone
 from ..models import (
@@ -311,14 +312,17 @@ class TickResult:
     messages: int = 0
     complaints_escalated: int = 0
     kpi_refreshed: int = 0
+    # What is left waiting, not work done: two ticks that did nothing still compare equal.
+    backlog: dict[str, int] = field(default_factory=dict, compare=False)
 
 
 def followup_tick(*, now: datetime | None = None) -> TickResult:
     """The periodic pass over one tenant: give back claims nobody renewed, close tasks whose
     window (plus grace) has passed, move overdue tier-1 tasks that no clinician worked to
     the follow-up centre, queue the messages of message follow-ups whose window opened, and
-    escalate overdue complaints, bring the KPI summary up to date. Windows are stored as
-    instants computed in the tenant's zone, so this works in the tenant's own local days."""
+    escalate overdue complaints, bring the KPI summary up to date, and record what is left
+    waiting for /metrics. Windows are stored as instants computed in the tenant's zone, so
+    this works in the tenant's own local days."""
     now = now or clock.now()
     open_tasks = FollowUpTask.objects.filter(status__in=FollowUpTask.OPEN)
     result = TickResult()
@@ -341,4 +345,6 @@ def followup_tick(*, now: datetime | None = None) -> TickResult:
     result.complaints_escalated = complaints_escalate(now=now)
     # The reports refresh what changed before they read; doing it here keeps that small.
     result.kpi_refreshed = kpi_summary.refresh()
+    result.backlog = selectors.clinic_backlog(now=now)
+    clinic_backlog_record(connection.tenant, result.backlog, now=now)
     return result
