@@ -2,6 +2,7 @@
 tracked article links and the patient site under /health/."""
 
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
@@ -24,8 +25,27 @@ def _staff_without_admin_access_refused(view):
     return wrapped
 
 
+# A clinic's staff, their roles and its site are CareBridge's to manage (the Staff page, with
+# the plan's seat limit and the audit log; provisioning): Wagtail's own screens for them let a
+# clinic administrator make superusers and add staff past the plan, unrecorded.
+CLOSED_TO_CLINICS = ("users/", "groups/", "sites/")
+
+
+def _not_found(view):
+    def closed(request, *args, **kwargs):
+        raise Http404
+
+    return closed
+
+
 admin_patterns = decorate_urlpatterns(
-    list(wagtailadmin_urls.urlpatterns), _staff_without_admin_access_refused
+    [
+        decorate_urlpatterns([pattern], _not_found)[0]
+        if str(pattern.pattern) in CLOSED_TO_CLINICS
+        else pattern
+        for pattern in wagtailadmin_urls.urlpatterns
+    ],
+    _staff_without_admin_access_refused,
 )
 
 patient_site = [

@@ -9,7 +9,7 @@ from wagtail.admin.menu import MenuItem
 
 @hooks.register("construct_settings_menu")
 def hide_user_and_group_screens(request, menu_items):
-    menu_items[:] = [item for item in menu_items if item.name not in ("users", "groups")]
+    menu_items[:] = [item for item in menu_items if item.name not in ("users", "groups", "sites")]
 
 
 @hooks.register("register_admin_menu_item")

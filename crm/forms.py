@@ -9,6 +9,7 @@ from . import kpi
 from .models import (
     Complaint,
     Contact,
+    ContactPhone,
     Department,
     Encounter,
     FollowUpRule,
@@ -18,6 +19,7 @@ from .models import (
     Praise,
     RuleStep,
 )
+from .phones import phone_mask
 from .roles import Role
 from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
 
@@ -69,6 +71,16 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
 
 class ContactForm(forms.ModelForm):
+    """A contact's details. The numbers on file are listed masked and removed one by one, new
+    ones are typed in: the form never prints a full number (reading one is the audited
+    reveal of the call page), so no page lets a number be copied or scraped."""
+
+    phones_remove = forms.ModelMultipleChoiceField(
+        label=_("Remove phone numbers"),
+        queryset=ContactPhone.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
     phones = forms.CharField(
         label=_("Phone numbers"),
         required=False,
@@ -97,19 +109,32 @@ class ContactForm(forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 2}),
         }
 
+    field_order = ["name", "sex", "birth_date", "record_no", "phones_remove", "phones"]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and not self.is_bound:
-            self.initial["phones"] = "\n".join(
-                self.instance.phones.values_list("number", flat=True)
-            )
+        if self.instance.pk:
+            self.fields["phones"].label = _("Add phone numbers")
+            self.fields["phones_remove"].queryset = self.instance.phones.order_by("pk")
+            self.fields["phones_remove"].label_from_instance = _phone_choice
+        else:
+            del self.fields["phones_remove"]
 
     def phone_list(self) -> list[tuple[str, str]]:
-        labels = (
-            dict(self.instance.phones.values_list("number", "label")) if self.instance.pk else {}
+        """The numbers to keep, then the new ones: (number, label)."""
+        removed = set(self.cleaned_data.get("phones_remove") or ())
+        kept = (
+            [(p.number, p.label) for p in self.instance.phones.order_by("pk") if p not in removed]
+            if self.instance.pk
+            else []
         )
         lines = [line.strip() for line in self.cleaned_data["phones"].splitlines()]
-        return [(line, labels.get(line, "")) for line in lines if line]
+        return kept + [(line, "") for line in lines if line]
+
+
+def _phone_choice(phone: ContactPhone) -> str:
+    masked = phone_mask(phone.number)
+    return f"{masked} · {phone.get_label_display()}" if phone.label else masked
 
 
 class EncounterForm(forms.ModelForm):

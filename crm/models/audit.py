@@ -1,4 +1,4 @@
-"""Who read or exported patient data, and when (DESIGN.md §9)."""
+"""Who read or exported patient data, or gave someone access to it, and when (DESIGN.md §9)."""
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +12,7 @@ class AuditEntry(models.Model):
         IMPORT_ERRORS_EXPORTED = "import_errors_exported", _("Downloaded rejected import rows")
         REPORT_EXPORTED = "report_exported", _("Downloaded a KPI report")
         REPORT_LIST_EXPORTED = "report_list_exported", _("Downloaded the list behind a figure")
+        STAFF_INVITED = "staff_invited", _("Invited a staff member")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

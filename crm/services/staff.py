@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from billing import entitlements
 from saas.celery import enqueue_on_commit
 
-from ..models import Department
+from ..models import AuditEntry, Department
 from ..presets import DEPARTMENTS
 from ..roles import ROLE_PERMISSIONS, Role
 from ..selectors import staff_role
@@ -86,6 +86,7 @@ def staff_invite(
     full_name: str,
     role: str,
     base_url: str,
+    actor=None,
 ) -> Invitation:
     """Create a staff account with no password yet and email a link to set one. The address
     is the login; an address that already has an account is refused."""
@@ -109,6 +110,10 @@ def staff_invite(
     user.set_unusable_password()
     user.save()
     user.groups.set([Group.objects.get(name=role)])
+    # The only way a clinic's staff account comes to exist: past the seat check, recorded.
+    AuditEntry.objects.create(
+        actor=actor, action=AuditEntry.Action.STAFF_INVITED, object_id=str(user.pk)
+    )
     staff_invitation_queue(user=user, base_url=base_url)
     return Invitation(user=user, set_password_url=set_password_url(user=user, base_url=base_url))
 

@@ -71,6 +71,7 @@ def staff_invite(request):
             services.staff_invite(
                 **form.cleaned_data,
                 base_url=request.build_absolute_uri("/"),
+                actor=request.user,
             )
         except ValidationError as exc:
             form.add_error(None, exc)  # a dict of field errors lands on those fields

@@ -1,9 +1,11 @@
 """The Wagtail admin on each tenant's domain: who gets in, and that one clinic's editors never
 see, change or fetch another clinic's pages, images or documents."""
 
+import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from wagtail.documents import get_document_model
 from wagtail.documents.models import Document
 from wagtail.images import get_image_model
@@ -257,3 +259,61 @@ def test_articles_live_only_under_an_article_list():
     assert ArticlePage.allowed_parent_page_models() == [ArticleIndexPage]
     assert ArticleIndexPage.allowed_parent_page_models() == [HomePage]
     assert ArticlePage.allowed_subpage_models() == []
+
+
+# --- Staff are CareBridge's to manage, not Wagtail's (issue 18) ---------------------------
+
+
+def test_wagtails_user_group_and_site_screens_do_not_exist_for_a_clinic(
+    admin_client_a, tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        staff_before = get_user_model().objects.count()
+        some_user = get_user_model().objects.first()
+
+    for path in (
+        "/cms/admin/users/",
+        "/cms/admin/users/new/",
+        f"/cms/admin/users/edit/{some_user.pk}/",
+        "/cms/admin/groups/",
+        "/cms/admin/groups/new/",
+        "/cms/admin/sites/",
+    ):
+        assert admin_client_a.get(path).status_code == 404, path
+    made = admin_client_a.post(
+        "/cms/admin/users/new/",
+        {
+            "username": "root@alpha.test",
+            "email": "root@alpha.test",
+            "first_name": "Root",
+            "last_name": "User",
+            "password1": "Another-pass-2026",
+            "password2": "Another-pass-2026",
+            "is_superuser": "on",
+        },
+    )
+
+    assert made.status_code == 404
+    with in_tenant(tenant_a):
+        assert get_user_model().objects.count() == staff_before
+    menu = admin_client_a.get("/cms/admin/").content.decode()
+    for closed in ("/cms/admin/users/", "/cms/admin/groups/", "/cms/admin/sites/"):
+        assert closed not in menu
+
+
+def test_the_database_refuses_a_superuser_in_a_clinics_schema_but_not_the_vendors(
+    tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        staff = StaffFactory(role="admin")
+        staff.is_superuser = True
+        with (
+            pytest.raises(IntegrityError, match="clinic_staff_not_superuser"),
+            transaction.atomic(),
+        ):
+            staff.save()
+        staff.refresh_from_db()
+        assert not staff.is_superuser
+
+    vendor = get_user_model().objects.create_superuser("vendor@carebridge.test", password="x")
+    assert connection.schema_name == "public" and vendor.is_superuser

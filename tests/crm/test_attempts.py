@@ -243,7 +243,7 @@ def test_phone_reveal_is_audit_logged(alpha, agent):
     task = new_task()
     phone = task.contact.phones.get()
     assert phone_reveal(task, agent, phone) == phone.number
-    entry = AuditEntry.objects.get()
+    entry = AuditEntry.objects.get(action="phone_revealed")
     assert (entry.actor, entry.action, entry.contact_id) == (
         agent,
         "phone_revealed",

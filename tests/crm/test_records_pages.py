@@ -175,3 +175,55 @@ def test_another_tenant_cannot_set_staff_departments(admin_client_b, tenant_a, i
     admin_client_b.post(f"/staff/{nurse.pk}/departments/", {"departments": [ortho.pk]})
     with in_tenant(tenant_a):
         assert not StaffProfile.objects.filter(user=nurse).exists()
+
+
+def test_the_edit_page_never_prints_a_number_and_edits_them_one_by_one(
+    agent_client_a, client_b, tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        contact = ContactFactory(phone="+8613800138000")
+        contact.phones.create(number="+8613900139000", label="family")
+        first, second = contact.phones.order_by("pk")
+
+    page = agent_client_a.get(f"/contacts/{contact.pk}/edit/").content.decode()
+
+    for digits in ("13800138000", "13900139000", "0013"):
+        assert digits not in page
+    with translation.override("zh-hans"):
+        family = str(ContactPhone.Label.FAMILY.label)
+    assert "+86 ••• 8000" in page and f"+86 ••• 9000 · {family}" in page
+    edited = agent_client_a.post(
+        f"/contacts/{contact.pk}/edit/",
+        {
+            **CONTACT,
+            "record_no": contact.record_no,
+            "phones_remove": [first.pk],
+            "phones": "137 0013 7000",
+        },
+    )
+    assert edited.status_code == 302
+    with in_tenant(tenant_a):
+        assert list(contact.phones.order_by("pk").values_list("number", "label")) == [
+            ("+8613900139000", "family"),
+            ("+8613700137000", "mobile"),
+        ]
+    # Another clinic's staff cannot reach the form at all.
+    assert client_b.get(f"/contacts/{contact.pk}/edit/").status_code in (302, 404)
+
+
+def test_a_bad_new_number_is_refused_and_the_numbers_on_file_stay(
+    agent_client_a, tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        contact = ContactFactory(phone="+8613800138000")
+        [kept] = contact.phones.all()
+
+    refused = agent_client_a.post(
+        f"/contacts/{contact.pk}/edit/",
+        {**CONTACT, "record_no": contact.record_no, "phones_remove": [kept.pk], "phones": "12345"},
+    )
+
+    assert refused.status_code == 200
+    assert "12345" in refused.content.decode()  # the error names what was typed
+    with in_tenant(tenant_a):
+        assert list(contact.phones.values_list("number", flat=True)) == ["+8613800138000"]

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
+from crm.models import AuditEntry
 from tests.conftest import login
 from tests.factories import StaffFactory
 
@@ -52,6 +53,8 @@ def test_admin_invites_staff_who_sets_a_password_and_signs_in(
         nurse = User.objects.get(email="nurse@alpha.test")
         assert list(nurse.groups.values_list("name", flat=True)) == ["clinician"]
         assert not nurse.has_usable_password()
+        invited = AuditEntry.objects.get(action="staff_invited", object_id=str(nurse.pk))
+        assert invited.actor.email == "admin@alpha.test"
     assert mail.outbox[-1].to == ["nurse@alpha.test"]
     link = re.search(r"https?://\S+/accounts/reset/\S+/", mail.outbox[-1].body).group(0)
     path = link.split("alpha.localhost", 1)[1]
