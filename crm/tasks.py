@@ -32,13 +32,13 @@ def encounters_plan_task(encounter_ids: list[int]) -> dict:
     return {"created": result.created, "updated": result.updated}
 
 
-@app.task(bind=True)
-def import_run_task(self, job_id: int) -> None:
+@app.task
+def import_run_task(job_id: int) -> None:
     """Import a checked file; an unexpected failure marks the import failed (each committed
     chunk stays, and running the same file again completes it without duplicates). A worker
     killed mid-import hands the message back and the next one resumes it."""
     try:
-        imports.import_run(job_id, run=self.request.id)
+        imports.import_run(job_id)
     except Exception:
         imports.import_fail(job_id, "unexpected error, see the worker log")
         raise
@@ -47,7 +47,8 @@ def import_run_task(self, job_id: int) -> None:
 @app.task
 def followup_tick_task() -> dict:
     """One tenant's periodic pass (sent by followup_fanout_task with the tenant's schema),
-    then every outbox message whose time has come goes to a worker."""
+    then every outbox message and webhook delivery whose time has come goes to a worker, and
+    every import whose worker died is resumed."""
     result = vars(followup.followup_tick())
     due = outbox.outbox_due()
     for start in range(0, len(due), outbox.BATCH):
@@ -55,7 +56,14 @@ def followup_tick_task() -> dict:
     hooks_due = webhooks.webhooks_due()
     for delivery_id in hooks_due:
         webhook_deliver_task.delay(delivery_id)
-    return result | {"messages_due": len(due), "webhooks_due": len(hooks_due)}
+    orphaned = imports.imports_orphaned()
+    for job_id in orphaned:
+        import_run_task.delay(job_id)
+    return result | {
+        "messages_due": len(due),
+        "webhooks_due": len(hooks_due),
+        "imports_resumed": len(orphaned),
+    }
 
 
 @app.task

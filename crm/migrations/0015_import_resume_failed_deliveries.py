@@ -17,11 +17,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='importjob',
-            name='run',
-            field=models.CharField(blank=True, default='', max_length=64),
-        ),
-        migrations.AddField(
-            model_name='importjob',
             name='runs',
             field=models.PositiveSmallIntegerField(default=0),
         ),

@@ -33,9 +33,7 @@ class ImportJob(models.Model):
     unchanged_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     failure = models.TextField(blank=True, default="")
-    # The queue message running the import, and how many times one was started: a worker
-    # killed mid-import hands the message back, and only that message may take the job again.
-    run = models.CharField(max_length=64, blank=True, default="")
+    # How many times a run was started: a run resumes one that died with its worker.
     runs = models.PositiveSmallIntegerField(default=0)
     # Valid rows committed so far, saved with each chunk: where a resumed run carries on.
     committed_rows = models.PositiveIntegerField(default=0)

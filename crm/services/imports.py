@@ -6,12 +6,14 @@ and importing the same file again changes nothing."""
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Concat, Lower
 from django.utils.translation import gettext as _
 
@@ -166,26 +168,62 @@ def import_queue(job: ImportJob) -> None:
     enqueue_on_commit(import_run_task, job.pk)
 
 
-def import_run(job_id: int, *, run: str = "") -> ImportJob:
+def import_run(job_id: int) -> ImportJob:
     """Commit the valid rows in chunks, set-based (crm.services.intake), record the rejected
     ones; the planning of every new or changed encounter is queued as each chunk commits, so
-    several workers plan a large file at once. ``run`` names the queue message running it."""
-    # Taking the job is one conditional UPDATE: a second message for the job, or a second
-    # worker, finds it taken and does nothing. The message that took it may take it again:
-    # the broker hands it back when the worker running it was killed.
-    startable = Q(status__in=(ImportJob.Status.QUEUED, ImportJob.Status.MAPPED))
-    if run:
-        startable |= Q(status=ImportJob.Status.RUNNING, run=run)
-    taken = ImportJob.objects.filter(startable, pk=job_id).update(
-        status=ImportJob.Status.RUNNING, run=run, runs=F("runs") + 1
-    )
-    job = ImportJob.objects.get(pk=job_id)
-    if not taken:
-        return job
-    if job.runs > MAX_RUNS:
-        import_fail(job_id, f"the import stopped its worker {MAX_RUNS} times")
-        job.refresh_from_db()
-        return job
+    several workers plan a large file at once. A run that died with its worker is resumed."""
+    with _runner_lock(job_id) as runner:
+        if not runner:  # another process is running it: a second message, or a sweep's
+            return ImportJob.objects.get(pk=job_id)
+        taken = ImportJob.objects.filter(
+            pk=job_id,
+            status__in=(
+                ImportJob.Status.QUEUED,
+                ImportJob.Status.MAPPED,
+                ImportJob.Status.RUNNING,  # with its lock free: the runner is gone
+            ),
+        ).update(status=ImportJob.Status.RUNNING, runs=F("runs") + 1)
+        job = ImportJob.objects.get(pk=job_id)
+        if not taken:
+            return job
+        if job.runs > MAX_RUNS:
+            import_fail(job_id, f"the import stopped its worker {MAX_RUNS} times")
+            job.refresh_from_db()
+            return job
+        return _import_commit(job)
+
+
+@contextmanager
+def _runner_lock(job_id: int) -> Iterator[bool]:
+    """Whether this process may run the import: a PostgreSQL advisory lock on its database
+    session, which PostgreSQL lets go the moment that session ends, however its process died.
+    A running import whose lock is free has lost its runner."""
+    key = [connection.schema_name, job_id]  # job ids repeat from clinic to clinic
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s), %s)", key)
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", key)
+
+
+def imports_orphaned() -> list[int]:
+    """Running imports whose runner is gone (its worker died and the message did not come
+    back: a whole worker lost, the broker restarted), for the tick to queue again."""
+    orphaned = []
+    for job_id in ImportJob.objects.filter(status=ImportJob.Status.RUNNING).values_list(
+        "pk", flat=True
+    ):
+        with _runner_lock(job_id) as free:
+            if free:
+                orphaned.append(job_id)
+    return orphaned
+
+
+def _import_commit(job: ImportJob) -> ImportJob:
     with gc_paused():  # the file's rows are many small objects without cycles
         checked = import_check(job)
         progress = _Progress.resumed(job, checked)

@@ -287,6 +287,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process grown past this many KiB (a large import parsed) is replaced once its task
+# has finished, before the container's memory limit kills it mid-task.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 600_000)
 # Prometheus figures (saas/metrics.py): /metrics on web and a worker's own port answer only
 # "Authorization: Bearer METRICS_TOKEN"; without a token they answer nobody.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")

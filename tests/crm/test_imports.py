@@ -3,11 +3,14 @@ errors, the import in a Celery task, rejected rows downloadable, re-import idemp
 
 import csv
 import io
+from contextlib import contextmanager
 from datetime import datetime
 
 import openpyxl
+import psycopg2
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import translation
 
 from crm.models import (
@@ -438,10 +441,11 @@ class WorkerKilled(BaseException):
     """What a SIGKILL looks like from inside: nothing after it runs, no handler catches it."""
 
 
-def test_a_run_killed_midway_is_resumed_by_its_own_message_with_exact_counts(
+def test_a_run_killed_midway_is_resumed_by_the_tick_with_exact_counts(
     admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks, monkeypatch
 ):
     from crm.services import imports
+    from crm.tasks import followup_tick_task
 
     monkeypatch.setattr(imports, "CHUNK", 1)
     pk = job_id(upload(admin_client_a, csv_bytes(GOOD)))
@@ -460,7 +464,7 @@ def test_a_run_killed_midway_is_resumed_by_its_own_message_with_exact_counts(
     with in_tenant(tenant_a):
         monkeypatch.setattr(imports, "encounters_intake", dies_on_the_third_chunk)
         with pytest.raises(WorkerKilled), django_capture_on_commit_callbacks(execute=True):
-            imports.import_run(pk, run="message-1")
+            imports.import_run(pk)
         killed = ImportJob.objects.get(pk=pk)
         assert (killed.status, killed.committed_rows, killed.created_count) == ("running", 2, 2)
         assert Encounter.objects.count() == 2
@@ -468,14 +472,39 @@ def test_a_run_killed_midway_is_resumed_by_its_own_message_with_exact_counts(
         FollowUpTask.objects.filter(encounter=Encounter.objects.latest("pk")).delete()
         monkeypatch.setattr(imports, "encounters_intake", intake)
 
-        assert imports.import_run(pk, run="message-2").status == "running"  # not its run
+        with other_session_holding(imports_lock(tenant_a, pk)):  # a runner still alive
+            assert imports.imports_orphaned() == []
+            assert imports.import_run(pk).status == "running"  # a second message: hands off
         with django_capture_on_commit_callbacks(execute=True):
-            job = imports.import_run(pk, run="message-1")  # the message, handed back
+            ticked = followup_tick_task()  # the runner gone: the tick resumes it
 
+        job = ImportJob.objects.get(pk=pk)
+        assert ticked["imports_resumed"] == 1
         assert (job.status, job.runs, job.processed_rows) == ("done", 2, 3)
         assert (job.created_count, job.updated_count, job.unchanged_count) == (3, 0, 0)
         assert Encounter.objects.count() == 3
         assert all(encounter.tasks.exists() for encounter in Encounter.objects.all())
+
+
+def imports_lock(tenant, pk) -> str:
+    return f"SELECT pg_advisory_lock(hashtext('{tenant.schema_name}'), {int(pk)})"
+
+
+@contextmanager
+def other_session_holding(lock_sql: str):
+    """Another database session (another worker's) holding a lock while the block runs."""
+    settings = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=settings["NAME"],
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+    )
+    try:
+        other.cursor().execute(lock_sql)
+        yield
+    finally:
+        other.close()
 
 
 def test_a_file_that_kills_its_worker_every_time_is_given_up(admin_client_a, tenant_a, in_tenant):
@@ -483,9 +512,9 @@ def test_a_file_that_kills_its_worker_every_time_is_given_up(admin_client_a, ten
 
     pk = job_id(upload(admin_client_a, csv_bytes(GOOD)))
     with in_tenant(tenant_a):
-        ImportJob.objects.filter(pk=pk).update(status="running", run="message-1", runs=MAX_RUNS)
+        ImportJob.objects.filter(pk=pk).update(status="running", runs=MAX_RUNS)
 
-        job = import_run(pk, run="message-1")
+        job = import_run(pk)
 
         assert (job.status, job.failure) == (
             "failed",
