@@ -4,18 +4,29 @@ Pure: no writes. crm.services.imports commits what this accepts."""
 import csv
 import io
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
+from pathlib import Path
 
-import openpyxl
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from . import xlsx_reader
 from .models import Encounter
 from .phones import phone_normalise
 
 MAX_ROWS = 200_000
+MAX_COLUMNS = 200
+# A register of 200,000 rows has some 3 million cells; more is not a register.
+MAX_CELLS = 5_000_000
+# What the process unpacking a workbook may use: a 200,000-row register needs ~250 MB.
+XLSX_MEMORY_BYTES = 768 * 1024 * 1024
+XLSX_SECONDS = 300
+ZIP_MAGIC = b"PK\x03\x04"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -133,15 +144,21 @@ class FileError(Exception):
     """The file as a whole cannot be read; the message says why, for the user."""
 
 
+def is_workbook(content: bytes) -> bool:
+    """An XLSX workbook (a ZIP), which a worker unpacks (``xlsx_to_csv``) before it is read."""
+    return content.startswith(ZIP_MAGIC)
+
+
 def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows (as text) of the first sheet of an XLSX file or of a CSV file in UTF-8
-    or GB18030 (what Excel in China saves)."""
+    """Headers and rows (as text) of a CSV file in UTF-8 or GB18030 (what Excel in China
+    saves), or of an XLSX workbook's first sheet through ``xlsx_to_csv``. An uploaded
+    workbook is kept as the CSV it was unpacked to, under its own name."""
     name = filename.lower().rsplit("/", 1)[-1]
-    if name.endswith((".xlsx", ".xlsm")) or content.startswith(b"PK\x03\x04"):
-        rows = _read_xlsx(content)
+    if is_workbook(content):
+        rows = _read_csv(xlsx_to_csv(content))
     elif content.startswith(b"\xd0\xcf\x11\xe0"):  # the old binary Excel format
         raise FileError(_("Excel 97–2003 (.xls) files cannot be read: save the sheet as .xlsx."))
-    elif name.endswith((".csv", ".txt")) or "." not in name:
+    elif name.endswith((".csv", ".txt", ".xlsx", ".xlsm")) or "." not in name:
         rows = _read_csv(content)
     else:
         raise FileError(_("Upload a .csv or .xlsx file."))
@@ -155,11 +172,14 @@ def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[str]
     while headers and not headers[-1]:
         headers.pop()
     if len(rows) - 1 > MAX_ROWS:
-        raise FileError(
-            _("The file has more than %(max)s rows; split it into smaller files.")
-            % {"max": MAX_ROWS}
-        )
+        raise FileError(_too_many_rows())
     return headers, rows[1:]
+
+
+def _too_many_rows() -> str:
+    return _("The file has more than %(max)s rows; split it into smaller files.") % {
+        "max": MAX_ROWS
+    }
 
 
 def _read_csv(content: bytes) -> list[list[str]]:
@@ -178,28 +198,44 @@ def _read_csv(content: bytes) -> list[list[str]]:
     return [list(row) for row in csv.reader(io.StringIO(text), dialect)]
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="minutes")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def xlsx_to_csv(content: bytes) -> bytes:
+    """The workbook's first sheet as UTF-8 CSV, unpacked by crm.xlsx_reader in a process of
+    its own under a memory ceiling and a time limit: what a workbook declares or unpacks to
+    cannot take the caller's memory. Raises FileError with the reason for the user."""
+    if not content.startswith(ZIP_MAGIC):
+        raise FileError(_("The file is not a readable Excel workbook."))
+    limits = [str(XLSX_MEMORY_BYTES), str(MAX_ROWS), str(MAX_COLUMNS), str(MAX_CELLS)]
+    try:
+        finished = subprocess.run(  # noqa: S603 - our interpreter, our module, numbers
+            [sys.executable, "-m", "crm.xlsx_reader", *limits],
+            input=content,
+            capture_output=True,
+            cwd=PROJECT_ROOT,
+            timeout=XLSX_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise FileError(_workbook_too_large()) from exc
+    if finished.returncode == 0:
+        return finished.stdout
+    reason = finished.stderr.decode(errors="replace").strip()
+    if reason == xlsx_reader.NOT_A_WORKBOOK:
+        raise FileError(_("The file is not a readable Excel workbook."))
+    if reason == xlsx_reader.TOO_MANY_ROWS:
+        raise FileError(_too_many_rows())
+    if reason == xlsx_reader.TOO_MANY_COLUMNS:
+        raise FileError(
+            _("The first row has more than %(max)s column headings.") % {"max": MAX_COLUMNS}
+        )
+    # Too many cells, the memory ceiling reached (MemoryError, or killed), the time limit.
+    raise FileError(_workbook_too_large())
 
 
-def _read_xlsx(content: bytes) -> list[list[str]]:
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise FileError(_("The file is not a readable Excel workbook.")) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        return [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+def _workbook_too_large() -> str:
+    return _(
+        "The workbook is too large to read. Save the sheet as CSV (UTF-8), or split it into "
+        "smaller files."
+    )
 
 
 def mapping_guess(headers: list[str], remembered: dict[str, str]) -> dict[str, str]:

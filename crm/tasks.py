@@ -33,6 +33,14 @@ def encounters_plan_task(encounter_ids: list[int]) -> dict:
 
 
 @app.task
+def import_read_task(job_id: int) -> None:
+    """Unpack an uploaded workbook under a memory ceiling; a failure is told in the clinic's
+    language on the import's page."""
+    with translation.override(connection.tenant.locale):
+        imports.import_read(job_id)
+
+
+@app.task
 def import_run_task(job_id: int) -> None:
     """Import a checked file; an unexpected failure marks the import failed (each committed
     chunk stays, and running the same file again completes it without duplicates). A worker

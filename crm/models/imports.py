@@ -11,6 +11,7 @@ class ImportJob(models.Model):
     of one tenant's files is reachable from another's."""
 
     class Status(models.TextChoices):
+        READING = "reading", _("Reading the workbook")
         UPLOADED = "uploaded", _("Waiting for column mapping")
         MAPPED = "mapped", _("Checked, ready to import")
         QUEUED = "queued", _("Queued")
@@ -32,6 +33,8 @@ class ImportJob(models.Model):
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # What checking the mapped file found (counts, first errors, first rows): the preview.
+    preview = models.JSONField(default=dict, blank=True)
     failure = models.TextField(blank=True, default="")
     # How many times a run was started: a run resumes one that died with its worker.
     runs = models.PositiveSmallIntegerField(default=0)

@@ -36,12 +36,61 @@ CHUNK = 10_000
 # A file that kills its worker each time (it runs out of memory, say) is given up after this
 # many runs rather than handed from worker to worker for ever.
 MAX_RUNS = 3
+PREVIEW_ERRORS = 200  # row errors listed before importing (all are in the rejected-rows CSV)
+PREVIEW_SAMPLE = 10
 
 
 def import_upload(*, filename: str, content: bytes, user) -> ImportJob:
-    """Keep the file and its headers; refuse what cannot be read, with the reason."""
+    """Keep the file and its headers; refuse what cannot be read, with the reason. A workbook
+    is unpacked by a worker (``import_read``): the page shows it being read meanwhile."""
+    job = ImportJob(created_by=user, filename=filename[:255], content=content)
+    if importing.is_workbook(content):
+        job.status = ImportJob.Status.READING
+        job.save()
+        _read_queue(job)
+        return job
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        raise ValidationError(_("The file is not a readable Excel workbook."))
+    _table_read(job, content)
+    job.save()
+    return job
+
+
+def _read_queue(job: ImportJob) -> None:
+    from saas.celery import enqueue_on_commit
+
+    from ..tasks import import_read_task
+
+    enqueue_on_commit(import_read_task, job.pk)
+
+
+def import_read(job_id: int) -> ImportJob:
+    """Unpack an uploaded workbook (crm.importing.xlsx_to_csv: its own process, a memory
+    ceiling) and keep it as the CSV it holds, so nothing reads the workbook again; a workbook
+    that cannot be read fails the import with the reason. Safe to run twice."""
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != ImportJob.Status.READING:
+        return job
     try:
-        headers, rows = importing.read_table(filename, content)
+        content = importing.xlsx_to_csv(bytes(job.content))
+        _table_read(job, content)
+    except (importing.FileError, ValidationError) as exc:
+        reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, failure=reason, content=b"", finished_at=clock.now()
+        )
+        job.refresh_from_db()
+        return job
+    job.content = content
+    job.status = ImportJob.Status.UPLOADED
+    job.save(update_fields=["content", "headers", "mapping", "total_rows", "status"])
+    return job
+
+
+def _table_read(job: ImportJob, content: bytes) -> None:
+    """The job's headers, guessed mapping and row count, from CSV content."""
+    try:
+        headers, rows = importing.read_table(job.filename, content)
     except importing.FileError as exc:
         raise ValidationError(str(exc)) from exc
     if any(not h for h in headers):
@@ -49,14 +98,9 @@ def import_upload(*, filename: str, content: bytes, user) -> ImportJob:
     if len(set(headers)) != len(headers):
         raise ValidationError(_("Two columns have the same heading; give each a unique name."))
     remembered = dict(ImportMapping.objects.values_list("header", "field"))
-    return ImportJob.objects.create(
-        created_by=user,
-        filename=filename[:255],
-        content=content,
-        headers=headers,
-        mapping=importing.mapping_guess(headers, remembered),
-        total_rows=sum(1 for row in rows if not importing.row_is_blank(row)),
-    )
+    job.headers = headers
+    job.mapping = importing.mapping_guess(headers, remembered)
+    job.total_rows = sum(1 for row in rows if not importing.row_is_blank(row))
 
 
 def import_map(job: ImportJob, mapping: dict[str, str]) -> None:
@@ -77,12 +121,36 @@ def import_map(job: ImportJob, mapping: dict[str, str]) -> None:
             errors.append(_("Choose the column of %(field)s.") % {"field": importing._label(key)})
     if errors:
         raise ValidationError(errors)
+    job.mapping = chosen
+    job.preview = _preview(import_check(job))
     with transaction.atomic():
-        job.mapping = chosen
         job.status = ImportJob.Status.MAPPED
-        job.save(update_fields=["mapping", "status"])
+        job.save(update_fields=["mapping", "preview", "status"])
         for header, key in chosen.items():
             ImportMapping.objects.update_or_create(header=header, defaults={"field": key})
+
+
+def _preview(checked: "Checked") -> dict:
+    """What the check found, kept on the job: the preview page shows it without reading the
+    file again (a 200,000-row file takes seconds to check)."""
+    return {
+        "valid": len(checked.valid),
+        "new": sum(1 for row in checked.valid if row.values["key"] not in checked.existing_keys),
+        "existing": sum(1 for row in checked.valid if row.values["key"] in checked.existing_keys),
+        "error_rows": checked.error_rows,
+        "errors": checked.errors[:PREVIEW_ERRORS],
+        "more_errors": max(0, len(checked.errors) - PREVIEW_ERRORS),
+        "sample": [
+            {
+                "number": row.number,
+                "name": row.values["name"],
+                "date": row.values["occurred_at"].date().isoformat(),
+                "kind": row.values["kind"],
+                "phones": len(row.values["phones"]),
+            }
+            for row in checked.valid[:PREVIEW_SAMPLE]
+        ],
+    }
 
 
 def _context() -> importing.RowContext:

@@ -19,7 +19,6 @@ from ..roles import IMPORT_RECORDS
 from ..services import imports
 
 import_required = permission_required(IMPORT_RECORDS, raise_exception=True)
-PREVIEW_ERRORS = 200
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
@@ -65,21 +64,13 @@ def import_detail(request, job_id):
     job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
     context = {"job": job, "fields": importing.FIELDS}
     if job.status == ImportJob.Status.MAPPED:
-        job = ImportJob.objects.get(pk=job_id)
-        checked = imports.import_check(job)
-        context.update(
-            checked=checked,
-            errors=checked.errors[:PREVIEW_ERRORS],
-            more_errors=max(0, len(checked.errors) - PREVIEW_ERRORS),
-            new_count=sum(1 for r in checked.valid if r.values["key"] not in checked.existing_keys),
-            existing_count=sum(
-                1 for r in checked.valid if r.values["key"] in checked.existing_keys
-            ),
-            sample=checked.valid[:10],
-        )
+        # What the check found when the columns were mapped: the file is not read again.
+        context["preview"] = job.preview
+        context["errors"] = job.preview["errors"]
+        context["more_errors"] = job.preview["more_errors"]
     elif job.status == ImportJob.Status.DONE:
-        context["errors"] = job.errors[:PREVIEW_ERRORS]
-        context["more_errors"] = max(0, len(job.errors) - PREVIEW_ERRORS)
+        context["errors"] = job.errors[: imports.PREVIEW_ERRORS]
+        context["more_errors"] = max(0, len(job.errors) - imports.PREVIEW_ERRORS)
     return render(request, "crm/import_detail.html", context)
 
 

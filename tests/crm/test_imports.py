@@ -144,8 +144,10 @@ def job_id(response) -> int:
 
 
 def run_import(client, content, django_capture_on_commit_callbacks, name="出院名单.csv"):
-    """Upload, accept the guessed mapping, start; the Celery task runs eagerly on commit."""
-    pk = job_id(upload(client, content, name))
+    """Upload, accept the guessed mapping, start; the Celery tasks (reading a workbook,
+    importing) run eagerly on commit."""
+    with django_capture_on_commit_callbacks(execute=True):
+        pk = job_id(upload(client, content, name))
     job = client.get(f"/imports/{pk}/").context["job"]
     mapping = {f"col-{i}": job.mapping.get(h, "") for i, h in enumerate(job.headers)}
     assert client.post(f"/imports/{pk}/map/", mapping).status_code == 302
@@ -179,8 +181,8 @@ def test_preview_reports_every_bad_row_with_its_number_and_writes_nothing(
     pk = job_id(upload(admin_client_a, csv_bytes(GOOD + BAD)))
     job = admin_client_a.get(f"/imports/{pk}/").context["job"]
     mapping = {f"col-{i}": job.mapping.get(h, "") for i, h in enumerate(job.headers)}
-    admin_client_a.post(f"/imports/{pk}/map/", mapping)
     with translation.override("en"):
+        in_english(admin_client_a).post(f"/imports/{pk}/map/", mapping)  # checked in English
         response = in_english(admin_client_a).get(f"/imports/{pk}/")
         errors = {(e["row"], e["column"]): e["message"] for e in response.context["errors"]}
     assert errors == {
@@ -190,7 +192,7 @@ def test_preview_reports_every_bad_row_with_its_number_and_writes_nothing(
         (8, ""): "Same encounter as row 2.",
         (9, "出院时间"): "The date 2099-01-01 is in the future.",
     }
-    assert response.context["new_count"] == 3
+    assert response.context["preview"]["new"] == 3
     with in_tenant(tenant_a):
         assert not Encounter.objects.exists()
         assert not Contact.objects.filter(record_no__startswith="ZY").exists()

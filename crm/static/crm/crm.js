@@ -16,7 +16,8 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// Import progress: poll the job while it runs, then reload to show the result.
+// Import progress: poll the job while a workbook is read or the rows are imported, then
+// reload to show the next step (the column mapping, or the result).
 const progress = document.querySelector("[data-progress-url]");
 if (progress) {
   const bar = progress.querySelector("progress");
@@ -25,9 +26,12 @@ if (progress) {
     const response = await fetch(progress.dataset.progressUrl, { headers: { Accept: "application/json" } });
     if (response.ok) {
       const state = await response.json();
-      bar.value = state.percent;
-      label.textContent = `${state.processed} / ${state.total}`;
-      if (state.finished) {
+      if (state.total) {
+        bar.value = state.percent;
+        label.textContent = `${state.processed} / ${state.total}`;
+      }
+      const read = progress.dataset.status === "reading" && state.status !== "reading";
+      if (state.finished || read) {
         window.location.reload();
         return;
       }
