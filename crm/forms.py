@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -477,6 +478,9 @@ class KpiTargetsForm(forms.Form):
         }
 
 
+REPORT_DAYS = [MinValueValidator(kpi.EARLIEST_DAY), MaxValueValidator(kpi.LATEST_DAY)]
+
+
 class ReportFilterForm(forms.Form):
     """Which period and whose figures a report shows (GET: ids and dates only)."""
 
@@ -490,17 +494,22 @@ class ReportFilterForm(forms.Form):
     ]
     period = forms.ChoiceField(label=_("Period"), choices=PERIODS, required=False)
     day = forms.DateField(
-        label=_("Including the day"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Including the day"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=REPORT_DAYS,
     )
     start = forms.DateField(
         label=pgettext_lazy("period", "From"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=REPORT_DAYS,
     )
     end = forms.DateField(
         label=pgettext_lazy("period", "To"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=REPORT_DAYS,
     )
     department = forms.ModelChoiceField(
         label=_("Department"), queryset=Department.objects.none(), required=False

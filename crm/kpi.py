@@ -52,6 +52,10 @@ def rate(numerator: int, denominator: int) -> Decimal | None:
     return (Decimal(100 * numerator) / denominator).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
+# The days a report can be about: outside them a period's neighbours overflow the calendar.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 @dataclass(frozen=True)
 class Period:
     start: date

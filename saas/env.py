@@ -2,6 +2,7 @@
 instead of surfacing later as a confusing failure."""
 
 import os
+from urllib.parse import urlsplit
 
 import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
@@ -78,7 +79,9 @@ def mailers_from_url(url: str) -> dict:
             "timeout": parsed["EMAIL_TIMEOUT"],
         }
     elif backend.endswith("filebased.EmailBackend"):
-        options = {"file_path": parsed["EMAIL_FILE_PATH"]}
+        # dj-email-url drops the leading slash of file:///var/mail; the URL's own path is kept.
+        location = urlsplit(url)
+        options = {"file_path": location.netloc + location.path}
     else:
         options = {}
     return {"default": {"BACKEND": backend, "OPTIONS": options}}

@@ -36,9 +36,10 @@ def _month_asked(request) -> date | None:
     """The first day of the month asked for (?month=YYYY-MM), None when it does not parse."""
     try:
         year, month = (int(part) for part in request.GET.get("month", "").split("-"))
-        return date(year, month, 1)
+        first = date(year, month, 1)
     except ValueError:
         return None
+    return first if kpi.EARLIEST_DAY <= first <= kpi.LATEST_DAY else None
 
 
 def report_filters(request) -> tuple[ReportFilterForm, str, kpi.Period, kpi.Scope]:

@@ -12,7 +12,7 @@ def search_posted(request, key: str):
     plain GET address with its other filters. Returns the redirect, or None on GET."""
     if request.method != "POST" or "q" not in request.POST:
         return None
-    term = request.POST.get("q", "").strip()[:MAX_LENGTH]
+    term = _clean(request.POST.get("q", ""))
     if term:
         request.session[key] = term
     else:
@@ -22,4 +22,9 @@ def search_posted(request, key: str):
 
 
 def search_term(request, key: str) -> str:
-    return request.session.get(key, "")
+    return _clean(request.session.get(key, ""))
+
+
+def _clean(term: str) -> str:
+    """PostgreSQL stores no NUL character: one kept in a term failed every later page."""
+    return term.replace("\x00", "").strip()[:MAX_LENGTH]

@@ -311,6 +311,8 @@ BILLING_SIGNUPS_PER_HOUR = env_int("BILLING_SIGNUPS_PER_HOUR", 5)  # per client 
 
 # --- Wagtail ----------------------------------------------------------------------------
 WAGTAIL_SITE_NAME = "CareBridge"
+# No avatars from Gravatar: the admin would send every staff member's email hash abroad.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", f"http://{BASE_DOMAIN}")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xlsx"]

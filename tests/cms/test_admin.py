@@ -317,3 +317,9 @@ def test_the_database_refuses_a_superuser_in_a_clinics_schema_but_not_the_vendor
 
     vendor = get_user_model().objects.create_superuser("vendor@carebridge.test", password="x")
     assert connection.schema_name == "public" and vendor.is_superuser
+
+
+def test_the_admin_sends_no_staff_email_hash_to_gravatar(admin_client_a):
+    page = admin_client_a.get("/cms/admin/").content.decode()
+
+    assert "gravatar" not in page.lower()

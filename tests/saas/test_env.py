@@ -34,3 +34,11 @@ def test_a_required_variable_and_a_bad_choice_are_refused(monkeypatch):
         env_str("CB_PROBE_KEY")
     with pytest.raises(ImproperlyConfigured, match="CB_PROBE_FORMAT must be one of plain, json"):
         env_choice("CB_PROBE_FORMAT", "plain", ("plain", "json"))
+
+
+def test_a_file_email_url_keeps_its_absolute_path():
+    from saas.env import mailers_from_url
+
+    mailer = mailers_from_url("file:///var/spool/carebridge/mail")["default"]
+
+    assert mailer["OPTIONS"]["file_path"] == "/var/spool/carebridge/mail"
