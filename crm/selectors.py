@@ -70,6 +70,24 @@ def worklist_scopes(user) -> list[str]:
     return scopes
 
 
+def task_in_scope(user, task: FollowUpTask) -> bool:
+    """Whether the task is on one of the lists the user may work (the worklist's scopes), or
+    is one they hold: what a user may open, claim and call, whatever URL they type."""
+    scopes = worklist_scopes(user)
+    if Scope.ALL in scopes or user.pk in (task.assignee_id, task.claimed_by_id):
+        return True
+    unassigned = task.assignee_id is None
+    if task.tier == 3:
+        return Scope.SPOT_CHECKS in scopes
+    if Scope.CENTRE in scopes and unassigned and task.department_id is None and task.tier == 2:
+        return True
+    return (
+        Scope.DEPARTMENT in scopes
+        and unassigned
+        and task.department_id in user_department_ids(user)
+    )
+
+
 def user_department_ids(user) -> list[int]:
     return list(
         StaffProfile.departments.through.objects.filter(staffprofile__user=user).values_list(

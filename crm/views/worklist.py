@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -144,6 +145,8 @@ def _task_or_404(request, task_id) -> FollowUpTask:
     )
     if task.tier == 3 and not request.user.has_perm(SPOT_CHECK):
         raise PermissionDenied
+    if not selectors.task_in_scope(request.user, task):
+        raise Http404  # not on any list of theirs: a clinician typing another ward's ids
     return task
 
 

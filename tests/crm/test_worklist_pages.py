@@ -4,6 +4,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone, translation
 
@@ -230,3 +231,33 @@ def test_worklist_rows_escape_what_staff_typed(agent_client_a, due_tasks, tenant
     assert "<script>alert" not in page and "<b>R1</b>" not in page and "<i>more</i>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert "&lt;b&gt;R1&lt;/b&gt;" in page and "Day 3 &amp; &lt;i&gt;more&lt;/i&gt;" in page
+
+
+def test_a_clinician_cannot_open_claim_or_call_tasks_off_their_lists_by_url(
+    due_tasks, tenant_a, in_tenant
+):
+    from django.test import Client
+
+    from crm.models import Department
+
+    with in_tenant(tenant_a):
+        StaffFactory(email="ward-nurse@alpha.test", role="clinician")  # no departments
+        centre_task = due_tasks[0]
+        phone = centre_task.contact.phones.get()
+        ortho = Department.objects.get(code="orthopaedics")
+        ward_task = due_tasks[1]
+        FollowUpTask.objects.filter(pk=ward_task.pk).update(department=ortho, tier=1)
+    nurse = Client(HTTP_HOST=tenant_a.primary_host)
+    login(nurse, "ward-nurse@alpha.test")
+
+    for task in (centre_task, ward_task):
+        assert nurse.get(f"/tasks/{task.pk}/").status_code == 404
+        assert nurse.post(f"/tasks/{task.pk}/claim/").status_code == 404
+    assert nurse.post(f"/tasks/{centre_task.pk}/call/{phone.pk}/").status_code == 404
+    with in_tenant(tenant_a):
+        assert not FollowUpTask.objects.filter(claimed_by__email="ward-nurse@alpha.test").exists()
+        assert not AuditEntry.objects.filter(action="phone_revealed").exists()
+        FollowUpTask.objects.filter(pk=ward_task.pk).update(
+            assignee=get_user_model().objects.get(email="ward-nurse@alpha.test")
+        )
+    assert nurse.get(f"/tasks/{ward_task.pk}/").status_code == 200  # assigned to them: theirs
