@@ -32,6 +32,7 @@ from surveys.models import Dimension
 
 from .models import Complaint, KpiTarget
 from .reports import Report
+from .spreadsheets import workbook_text_only
 
 DASH = "—"
 PERCENT_FORMAT = "0.00 %"
@@ -327,6 +328,7 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
     workbook.properties.title = title(report)
     workbook.properties.creator = clinic
     out = io.BytesIO()
+    workbook_text_only(workbook)
     workbook.save(out)
     return out.getvalue()
 

@@ -4,7 +4,6 @@ committed whole (contact, phones and encounter together) by the set-based write 
 integration API uses too (crm.services.intake), invalid rows are reported and downloadable,
 and importing the same file again changes nothing."""
 
-import csv
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from saas.memory import gc_paused
 from .. import importing
 from ..calendar import tenant_zone
 from ..models import AuditEntry, Department, Encounter, ImportJob, ImportMapping
+from ..spreadsheets import SafeCsvWriter
 from .intake import IntakeResult, encounters_intake
 from .planning import encounters_plan_later
 
@@ -413,7 +413,7 @@ def import_errors_csv(job: ImportJob, user) -> str:
         column = f"{error['column']}: " if error["column"] else ""
         messages.setdefault(error["row"], []).append(column + error["message"])
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(out)
     writer.writerow([_("Row"), *headers, _("Errors")])
     for number, text in sorted(messages.items()):
         cells = rows[number - 2] if 0 <= number - 2 < len(rows) else []

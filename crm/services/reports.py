@@ -1,6 +1,5 @@
 """Downloading the list behind a KPI figure: a CSV in the reader's language, audit-logged."""
 
-import csv
 import io
 
 from django.utils import timezone
@@ -9,6 +8,7 @@ from django.utils.translation import gettext as _
 from .. import kpi
 from ..models import AuditEntry, Complaint, FollowUpTask, OutcomeCategory
 from ..selectors_reports import Drill, drill_rows, encounter_followups
+from ..spreadsheets import SafeCsvWriter
 
 CHUNK = 2000
 
@@ -124,7 +124,7 @@ def drill_csv(drill: Drill, user) -> str:
         object_id=f"{drill.figure} {drill.first:%Y-%m}"[:40],
     )
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(out)
     {"encounters": _encounter_csv, "responses": _response_csv, "complaints": _complaint_csv}[
         drill.kind
     ](drill, writer)

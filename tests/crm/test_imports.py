@@ -285,6 +285,24 @@ def test_rejected_rows_download_as_csv_and_the_export_is_audited(
         assert (entry.actor_id, entry.object_id) == (admin_a.pk, str(pk))
 
 
+def test_a_rejected_row_written_like_a_formula_downloads_as_text(
+    admin_client_a, django_capture_on_commit_callbacks
+):
+    hostile = list(BAD[0])
+    hostile[2] = '=HYPERLINK("http://evil.example","点这里")'
+    pk = run_import(admin_client_a, csv_bytes([*GOOD, hostile]), django_capture_on_commit_callbacks)
+
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                admin_client_a.get(f"/imports/{pk}/rejected.csv").content.decode("utf-8-sig")
+            )
+        )
+    )
+
+    assert rows[1][3] == "'" + hostile[2]  # the leading apostrophe: shown as text, never run
+
+
 def test_xlsx_and_gb18030_csv_are_read(
     admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):

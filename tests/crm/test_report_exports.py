@@ -337,3 +337,23 @@ def test_the_pdf_embeds_the_chinese_font_it_uses(november, client_a):
         assert embedded, [font.get("/BaseFont") for font in fonts]
     else:  # only the named CID font, which the reader supplies
         assert any("STSong" in str(font.get("/BaseFont")) for font in fonts)
+
+
+def test_a_clinic_or_department_named_like_a_formula_stays_text_in_the_workbook(
+    november, client_a, tenant_a, in_tenant
+):
+    from crm.models import Department
+
+    tenant_a.name = '=HYPERLINK("http://evil.example","报告")'
+    tenant_a.save()
+    with in_tenant(tenant_a):
+        Department.objects.filter(pk=november["ward"].pk).update(name="+cmd|' /C calc'!A0")
+    login(client_a, "export-sup@alpha.test")
+
+    book = load_workbook(io.BytesIO(download(client_a, XLSX, "en").content))
+
+    cells = [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
+    assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    values = {cell.value for cell in cells}
+    assert '=HYPERLINK("http://evil.example","报告")' in values
+    assert "+cmd|' /C calc'!A0" in values
