@@ -13,6 +13,8 @@ import uuid
 
 from django.db import connection
 
+from .links import secret_links_masked
+
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _user_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
 _TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -22,12 +24,17 @@ requests_log = logging.getLogger("carebridge.request")
 class ContextFilter(logging.Filter):
     """Adds ``request_id``, ``tenant`` and ``user_id`` to every record. Django's own error
     records carry the request object, whose text is the full URL with its query string (a
-    searched name): it is cut down to the method and path."""
+    searched name): it is cut down to the method and path, and the token of a secret link in
+    a path (a patient's survey link, a password reset) is masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
         if request is not None and hasattr(request, "path"):
-            record.request = f"{request.method} {request.path}"
+            record.request = f"{request.method} {secret_links_masked(request.path)}"
+        if isinstance(record.args, tuple):  # Django's "Not Found: %s" names the path
+            record.args = tuple(
+                secret_links_masked(arg) if isinstance(arg, str) else arg for arg in record.args
+            )
         record.request_id = _request_id.get()
         record.tenant = getattr(connection, "schema_name", None)
         record.user_id = _user_id.get()

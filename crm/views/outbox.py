@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from saas.links import secret_links_masked
+
 from ..forms import MessageTemplateForm
 from ..messaging import DEFAULTS, MESSAGE_VARIABLES
 from ..models import InboundMessage, Message, MessageTemplate
@@ -34,6 +36,8 @@ def outbox_list(request):
     page = Paginator(shown, 50).get_page(request.GET.get("page"))
     for message in page:
         message.to_shown = phone_mask(message.to) if message.channel == "sms" else message.to
+        # A live survey link answers as the patient: staff see that one was sent, not which.
+        message.body_shown = secret_links_masked(message.body)
     return render(
         request,
         "crm/outbox.html",

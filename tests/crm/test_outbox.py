@@ -356,3 +356,32 @@ def test_another_clinic_cannot_read_or_edit_a_message_template(
     assert "Alpha 专用短信" not in admin_client_b.get("/messages/templates/").content.decode()
     with in_tenant(tenant_a):
         assert MessageTemplate.objects.get(pk=template_id).body.startswith("Alpha 专用短信")
+
+
+def test_the_outbox_page_and_the_logs_never_show_a_live_survey_link(
+    client_a,
+    admin_client_a,
+    tenant_a,
+    in_tenant,
+    all_day,
+    fake_sms,
+    caplog,
+    django_capture_on_commit_callbacks,
+):
+    import logging
+
+    with in_tenant(tenant_a):
+        survey = survey_with(STANDARD[:2])
+    _message_task(tenant_a, in_tenant, channel="survey_link", survey=survey, phone="+8613800138225")
+    with in_tenant(tenant_a), django_capture_on_commit_callbacks(execute=True):
+        followup_tick()
+    body = fake_sms.sent[0]["Body"]
+    path = body[body.index("/s/") :].split()[0]
+    token = path.split("/")[2]
+
+    page = admin_client_a.get("/outbox/").content.decode()
+    with caplog.at_level(logging.INFO):
+        client_a.get(path.replace(token, token + "x"))  # a mistyped link: Django logs a 404
+
+    assert "/s/••••" in page and token not in page
+    assert "/s/" in caplog.text and token not in caplog.text

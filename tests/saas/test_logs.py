@@ -145,3 +145,28 @@ def test_production_writes_one_json_object_a_line():
         "tenant": "public",
         "request_id": None,
     }
+
+
+def test_the_tokens_of_secret_links_in_a_log_record_are_masked():
+    import logging
+
+    from saas.logs import ContextFilter
+
+    record = logging.LogRecord(
+        "django.request",
+        logging.WARNING,
+        __file__,
+        1,
+        "Not Found: %s %s %s",
+        (
+            "/s/AbC123.x-y/stop/",
+            "/accounts/reset/MTI/c4x-0f9e/",
+            "/health/e/tok9/",
+        ),
+        None,
+    )
+    ContextFilter().filter(record)
+
+    assert record.getMessage() == (
+        "Not Found: /s/••••/stop/ /accounts/reset/MTI/••••/ /health/e/••••/"
+    )
