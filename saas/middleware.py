@@ -1,14 +1,16 @@
-"""Request-level rules: probes before tenant routing; then the tenant's language and its
-suspension."""
+"""Request-level rules: probes before tenant routing; then the tenant's language, a staff
+session's idle timeout and its pages kept out of caches, and the tenant's suspension."""
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from saas import health, metrics
+from saas import clock, health, metrics, sessions
 
 _SUPPORTED = {code for code, _name in settings.LANGUAGES}
 
@@ -78,3 +80,30 @@ class SuspendedTenantMiddleware:
             if request.method not in self.SAFE_METHODS and request.path not in allowed:
                 return render(request, "saas/suspended.html", {"tenant": tenant}, status=403)
         return self.get_response(request)
+
+
+class StaffSessionMiddleware:
+    """A signed-in session left idle for SESSION_IDLE_SECONDS ends (a workstation left open on
+    a ward), besides SESSION_COOKIE_AGE's absolute limit; and what a signed-in user is shown
+    carries patient data, so it is never stored by a browser or proxy cache."""
+
+    # Recorded to the minute: a session is written once a minute at most, not on every page.
+    GRAIN = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = clock.epoch()
+            last_seen = request.session.get(sessions.LAST_SEEN)
+            if last_seen is not None and now - last_seen > settings.SESSION_IDLE_SECONDS:
+                logout(request)
+                return redirect_to_login(request.path)
+            if last_seen is None or now - last_seen >= self.GRAIN:
+                request.session[sessions.LAST_SEEN] = now
+        response = self.get_response(request)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, no_store=True, private=True)
+        return response

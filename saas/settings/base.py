@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "saas.middleware.StaffSessionMiddleware",
     "saas.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -172,6 +173,8 @@ AXES_VERBOSE = False
 # No SESSION_COOKIE_DOMAIN: a cookie stays on the host that set it, and each tenant
 # schema has its own session table besides.
 SESSION_COOKIE_AGE = 12 * 3600
+# Idle for this long, a signed-in session ends (saas.middleware.StaffSessionMiddleware).
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 

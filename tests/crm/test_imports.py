@@ -7,10 +7,9 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import openpyxl
-import psycopg2
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connections
 from django.utils import translation
 
 from crm.models import (
@@ -513,15 +512,10 @@ def imports_lock(tenant, pk) -> str:
 @contextmanager
 def other_session_holding(lock_sql: str):
     """Another database session (another worker's) holding a lock while the block runs."""
-    settings = connection.settings_dict
-    other = psycopg2.connect(
-        dbname=settings["NAME"],
-        host=settings["HOST"] or "127.0.0.1",
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-    )
+    other = connections.create_connection("default")
     try:
-        other.cursor().execute(lock_sql)
+        with other.cursor() as cursor:
+            cursor.execute(lock_sql)
         yield
     finally:
         other.close()
