@@ -14,12 +14,12 @@ so it is shown to the administrator when the endpoint is made and kept server-si
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
 import socket
-import urllib.error
-import urllib.request
+import ssl
 import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -51,21 +51,50 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def address_allowed(url: str) -> bool:
-    """Whether every address the URL's host resolves to is a public one (or private ones are
-    allowed by settings). Checked when the endpoint is made and again before each post, as
-    DNS can change in between."""
-    if settings.WEBHOOK_ALLOW_PRIVATE:
-        return True
-    host = urlsplit(url).hostname or ""
+    """Whether the URL's host resolves to public addresses only (or private ones are allowed
+    by settings). Checked when the endpoint is made and again before each post."""
+    return _address_checked(urlsplit(url).hostname or "") is not None
+
+
+def _address_checked(host: str) -> str | None:
+    """The address to post to: the host resolved once, every address it has public (else
+    None). The post connects to this very address, so a DNS answer that changes between
+    the check and the connection (DNS rebinding) cannot point it at our own network."""
     try:
-        infos = socket.getaddrinfo(host, None)
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
-        return False
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global:
-            return False
-    return True
+        return None
+    addresses = [info[4][0].split("%", 1)[0] for info in infos]
+    if not addresses:
+        return None
+    if not settings.WEBHOOK_ALLOW_PRIVATE and not all(
+        ipaddress.ip_address(address).is_global for address in addresses
+    ):
+        return None
+    return addresses[0]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to the checked address, the URL's host in the Host header."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the checked address; the certificate is verified for the URL's host."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self):
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
 @transaction.atomic
@@ -130,30 +159,39 @@ def _take(delivery_id: int, now) -> WebhookDelivery | None:
 
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str]:
-    """(HTTP status or None, error text)."""
-    if not address_allowed(endpoint.url):
+    """(HTTP status or None, error text). Redirects are not followed: a receiver's 302 could
+    send the post, signed, into our own network."""
+    target = urlsplit(endpoint.url)
+    address = _address_checked(target.hostname or "")
+    if address is None:
         return None, "address not reachable from the internet (refused)"
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked on creation
-        endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "CareBridge-Webhooks/1",
-            "CareBridge-Event": delivery.event,
-            "CareBridge-Delivery": str(delivery.pk),
-            "CareBridge-Signature": signature(endpoint.secret, int(clock.epoch()), body),
-        },
+    secure = target.scheme == "https"
+    pinned = _PinnedHTTPSConnection if secure else _PinnedHTTPConnection
+    post = pinned(
+        target.hostname,
+        target.port or (443 if secure else 80),
+        address=address,
+        timeout=settings.WEBHOOK_TIMEOUT,
     )
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "CareBridge-Webhooks/1",
+        "CareBridge-Event": delivery.event,
+        "CareBridge-Delivery": str(delivery.pk),
+        "CareBridge-Signature": signature(endpoint.secret, int(clock.epoch()), body),
+    }
     try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, str(reason)[:300] or exc.__class__.__name__
+        post.request("POST", path, body=body, headers=headers)
+        status = post.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
+        return None, str(exc)[:300] or exc.__class__.__name__
+    finally:
+        post.close()
+    if 300 <= status < 400:
+        return status, f"HTTP {status}: redirects are not followed"
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
 def webhook_deliver(delivery_id: int, *, now=None) -> str | None:

@@ -1,5 +1,6 @@
 """A clinic's webhook receiver on 127.0.0.1 for the tests: records what it is sent and
-answers as the test scripts it (a status, or ("sleep", seconds) to time out)."""
+answers as the test scripts it (a status, ("sleep", seconds) to time out, or ("redirect",
+url) for a 302)."""
 
 import threading
 import time
@@ -19,11 +20,16 @@ class FakeReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 step = fake.script.pop(0) if fake.script else 200
-                if isinstance(step, tuple):
+                location = None
+                if isinstance(step, tuple) and step[0] == "redirect":
+                    step, location = 302, step[1]
+                elif isinstance(step, tuple):
                     time.sleep(step[1])
                     step = 200
-                fake.received.append({"headers": dict(self.headers), "body": body})
+                fake.received.append({"headers": self.headers, "body": body})  # case-insensitive
                 self.send_response(step)
+                if location:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

@@ -208,3 +208,64 @@ def test_private_addresses_are_refused(tenant_a, in_tenant, receiver, settings):
         delivery.refresh_from_db()
         assert delivery.error == "address not reachable from the internet (refused)"
     assert receiver.received == []
+
+
+def test_a_redirect_is_not_followed(tenant_a, in_tenant, receiver):
+    from tests.api.fake_receiver import FakeReceiver
+
+    inside = FakeReceiver()  # what a 302 might point at: a service on our own network
+    try:
+        receiver.script = [("redirect", inside.url)]
+        with in_tenant(tenant_a):
+            endpoint_for(receiver)
+            complaint_open(summary="x", source="phone_in")
+            delivery = WebhookDelivery.objects.get()
+
+            assert webhooks.webhook_deliver(delivery.pk) == "pending"  # retried later
+
+            delivery.refresh_from_db()
+            assert (delivery.response_code, delivery.error) == (
+                302,
+                "HTTP 302: redirects are not followed",
+            )
+        assert len(receiver.received) == 1 and inside.received == []
+    finally:
+        inside.close()
+
+
+def test_the_post_goes_to_the_address_that_was_checked(
+    tenant_a, in_tenant, receiver, settings, monkeypatch
+):
+    """DNS rebinding: the name answers a public address when checked, then 127.0.0.1. The
+    post connects to the checked address (recorded here instead of leaving the machine)."""
+    import socket
+
+    with in_tenant(tenant_a):
+        endpoint = endpoint_for(receiver)
+        complaint_open(summary="x", source="phone_in")
+        delivery = WebhookDelivery.objects.get()
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            url="http://hooks.clinic.example:8443/hooks/carebridge"
+        )
+    answers = iter(["93.184.216.34", "127.0.0.1"])
+    asked, connected = [], []
+
+    def rebinding(host, *args, **kwargs):
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), 0))]
+
+    def connect(address, *args, **kwargs):
+        connected.append(address)
+        raise ConnectionRefusedError("refused by the test")
+
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(socket, "create_connection", connect)
+    with in_tenant(tenant_a):
+        webhooks.webhook_deliver(delivery.pk)
+        delivery.refresh_from_db()
+
+    assert asked == ["hooks.clinic.example"]  # resolved once, for the check
+    assert connected == [("93.184.216.34", 8443)]  # and that very address was connected to
+    assert (delivery.status, delivery.error) == ("pending", "refused by the test")
+    assert receiver.received == []
