@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "saas.middleware.StaffSessionMiddleware",
+    "saas.middleware.ApiBodyLimitMiddleware",
     "saas.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -173,6 +174,9 @@ AXES_VERBOSE = False
 # No SESSION_COOKIE_DOMAIN: a cookie stays on the host that set it, and each tenant
 # schema has its own session table besides.
 SESSION_COOKIE_AGE = 12 * 3600
+# A bulk call of the integration API (10,000 rows) may be this large; pages keep Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE (saas.middleware.ApiBodyLimitMiddleware).
+API_MAX_BODY_BYTES = 32 * 1024 * 1024
 # Idle for this long, a signed-in session ends (saas.middleware.StaffSessionMiddleware).
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_COOKIE_HTTPONLY = True

@@ -2,6 +2,7 @@
 index/field/code, accepted rows committed, rejected rows writing nothing, idempotent."""
 
 import gc
+import json
 
 import pytest
 from django.utils import translation
@@ -424,3 +425,45 @@ def test_the_garbage_collector_runs_again_after_a_bulk_call(
         assert not gc.isenabled()
         raise ValueError
     assert gc.isenabled()
+
+
+def test_a_full_batch_larger_than_djangos_form_limit_is_taken(api_a, tenant_a, in_tenant):
+    from django.conf import settings
+
+    rows = [
+        {
+            "external_id": f"BIG-{n}",
+            "name": f"病人{n}",
+            "occurred_at": "2026-11-20 10:00",
+            "diagnosis": "股骨颈骨折术后，" * 20,
+        }
+        for n in range(5_000)
+    ]
+    body = json.dumps({"rows": rows}, ensure_ascii=False).encode()
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # what pages may send
+
+    response = api_a.client.post(
+        "/api/v1/encounters/bulk", body, content_type="application/json", headers=api_a.headers
+    )
+
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["created"] == 5_000
+
+
+def test_a_body_over_the_apis_limit_is_a_json_413_and_writes_nothing(
+    api_a, tenant_a, in_tenant, settings
+):
+    settings.API_MAX_BODY_BYTES = 1024 * 1024
+    body = json.dumps({"rows": [{"external_id": "x" * 90}] * 12_000}).encode()
+
+    response = api_a.client.post(
+        "/api/v1/encounters/bulk", body, content_type="application/json", headers=api_a.headers
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "code": "body_too_large",
+        "message": "The request body is larger than 1 MB.",
+    }
+    with in_tenant(tenant_a):
+        assert not Encounter.objects.exists()
