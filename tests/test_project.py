@@ -28,6 +28,7 @@ def test_production_settings_pass_the_deploy_check():
         "EMAIL_URL": "smtp://mailer:secret@smtp.carebridge.example:587/?tls=True",
         "DJANGO_SETTINGS_MODULE": "saas.settings.production",
         "SECRET_KEY": "x" * 30 + "production-like-secret-key-for-check-" + "y" * 20,
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
         "BASE_DOMAIN": "carebridge.example",
     }
     result = subprocess.run(

@@ -12,6 +12,13 @@ BASE_DOMAIN = env_str("BASE_DOMAIN")
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", f"https://{BASE_DOMAIN}")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 MAILERS = mailers_from_url(env_str("EMAIL_URL"))  # a real mail server, no file default
+# Redis, shared by every web and worker process: rate limits count with its atomic INCR (a
+# file cache's get-then-set let 700 calls through a 600-a-minute limit under 8 threads) and
+# the cache is one for all nodes.
+CACHES["default"] |= {  # noqa: F405
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": env_str("REDIS_URL"),
+}
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)

@@ -124,6 +124,7 @@ def test_production_writes_one_json_object_a_line():
         "DJANGO_SETTINGS_MODULE": "saas.settings.production",
         "SECRET_KEY": "x" * 50,
         "EMAIL_URL": "console://",
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
         "BASE_DOMAIN": "followup.example",
     }
     env.pop("LOG_FORMAT", None)

@@ -24,6 +24,7 @@ def production_env(**overrides) -> dict:
         "EMAIL_URL": "console://",
         "BASE_DOMAIN": "followup.example",
         "CELERY_BROKER_URL": "memory://",
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -70,6 +71,17 @@ def test_production_needs_its_base_domain():
         result.stderr.strip()
         .splitlines()[-1]
         .endswith("Environment variable BASE_DOMAIN is required.")
+    )
+
+
+def test_production_needs_redis_for_its_cache_and_rate_limits():
+    result = run([sys.executable, "manage.py", "check"], production_env(REDIS_URL=None))
+
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("Environment variable REDIS_URL is required.")
     )
 
 
