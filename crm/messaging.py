@@ -1,6 +1,9 @@
 """What messages say: the variables a message template may use, and the texts every clinic
 starts with (seeded at provisioning in both languages, editable on the Messages page)."""
 
+from datetime import date, datetime
+from decimal import Decimal
+
 from django.template import Context, Engine, TemplateSyntaxError
 from django.utils.translation import gettext_lazy as _
 
@@ -105,5 +108,15 @@ def template_check(text: str) -> str | None:
     return None
 
 
+# What a template may be given: plain values (and mappings of them), never model instances,
+# whose relations a template could walk (``{{ complaint.contact.phones.first.number }}``).
+_PLAIN = (str, int, float, Decimal, date, datetime, type(None))
+
+
 def render_text(text: str, variables: dict) -> str:
+    """A message template filled in with ``variables``, plain values only (TypeError else)."""
+    for name, value in variables.items():
+        values = value.values() if isinstance(value, dict) else [value]
+        if not all(isinstance(item, _PLAIN) for item in values):
+            raise TypeError(f"message variable {name!r} is not a plain value")
     return _ENGINE.from_string(text).render(Context(variables)).strip()

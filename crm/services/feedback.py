@@ -162,7 +162,16 @@ def complaints_escalate(*, now: datetime | None = None) -> int:
                 Purpose.COMPLAINT_OVERDUE,
                 Channel.EMAIL,
                 connection.tenant.locale,
-                {"complaint": complaint, "complaint_url": complaint_url(complaint)},
+                {
+                    # The figures the alert names, not the complaint itself (its relations
+                    # would reach the patient's details).
+                    "complaint": {
+                        "pk": complaint.pk,
+                        "get_category_display": str(complaint.get_category_display()),
+                        "deadline": complaint.deadline,
+                    },
+                    "complaint_url": complaint_url(complaint),
+                },
             )
             message_queue(
                 channel=Channel.EMAIL,

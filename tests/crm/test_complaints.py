@@ -83,6 +83,36 @@ def test_overdue_complaints_are_escalated_once_to_supervisors(
     assert any(f"#{complaint.pk}" in m.subject for m in mail.outbox)
 
 
+def test_a_staff_alert_template_cannot_walk_to_the_patients_number(
+    complaint, supervisor_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    from crm.messaging import render_text
+    from crm.models import MessageTemplate
+
+    with in_tenant(tenant_a):
+        complaint.contact.phones.create(number="+8613800138777")
+        MessageTemplate.objects.update_or_create(
+            purpose="complaint_overdue",
+            channel="email",
+            language="zh-hans",
+            defaults={
+                "subject": "投诉 #{{ complaint.pk }}",
+                "body": "号码：{{ complaint.contact.phones.first.number }}。{{ complaint_url }}",
+            },
+        )
+        Complaint.objects.filter(pk=complaint.pk).update(
+            deadline=timezone.now() - timedelta(hours=1)
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            followup_tick()
+        [alert] = Message.objects.filter(purpose="complaint_overdue")[:1]
+
+        assert alert.subject == f"投诉 #{complaint.pk}"
+        assert "13800138777" not in alert.body and alert.body.startswith("号码：。")
+        with pytest.raises(TypeError, match="not a plain value"):
+            render_text("{{ complaint }}", {"complaint": complaint})
+
+
 def test_an_agent_receives_a_complaint_and_praise_from_the_call_page(
     agent_client_a, supervisor_a, tenant_a, in_tenant
 ):
