@@ -41,7 +41,7 @@ from ..services.outbox import retry_delay
 Status = WebhookDelivery.Status
 Event = WebhookEndpoint.Event
 
-MAX_ATTEMPTS = 6  # 1 + retries after 1, 2, 4, 8, 16 minutes
+MAX_ATTEMPTS = 6  # 1 + retries after 1, 2, 4, 8, 16 minutes (each up to a fifth more)
 STALE_SENDING = timedelta(minutes=10)
 
 
@@ -212,7 +212,7 @@ def webhook_deliver(delivery_id: int, *, now=None) -> str | None:
             delivery.status, delivery.next_attempt_at = Status.FAILED, None
         else:
             delivery.status = Status.PENDING
-            delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+            delivery.next_attempt_at = now + retry_delay(delivery.attempts, key=delivery.pk)
     delivery.save(
         update_fields=[
             "attempts",

@@ -28,16 +28,24 @@ Status = Message.Status
 TaskStatus = FollowUpTask.Status
 Metric = UsageMeter.Metric
 
-MAX_ATTEMPTS = 5
+# A provider outage of hours is outlived: 12 attempts over some six hours (retry_delay).
+MAX_ATTEMPTS = 12
 BATCH = 100  # messages a worker sends over one provider connection
 # A message left "sending" this long was taken by a worker that died mid-send: it goes back
 # to the queue (the provider's idempotency token keeps a resend from reaching the phone twice).
 STALE_SENDING = timedelta(minutes=10)
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """1, 2, 4, 8 … minutes after the n-th failed attempt."""
-    return timedelta(minutes=2 ** max(attempts - 1, 0))
+RETRY_CAP = timedelta(hours=1)
+
+
+def retry_delay(attempts: int, *, key: int = 0) -> timedelta:
+    """1, 2, 4, 8 … minutes after the n-th failed attempt, an hour at most, plus up to a fifth
+    more that differs from one ``key`` (message, delivery) to the next: after an outage the
+    retries of a thousand messages do not all arrive in the same second."""
+    delay = min(timedelta(minutes=2 ** max(attempts - 1, 0)), RETRY_CAP)
+    spread = (key * 2654435761 + attempts) % (int(delay.total_seconds()) // 5 + 1)
+    return delay + timedelta(seconds=spread)
 
 
 def message_render(purpose: str, channel: str, language: str, variables: dict) -> tuple[str, str]:
@@ -188,7 +196,9 @@ def _deliver(message: Message, provider) -> Sent:
 def _failed(message: Message, error: str, *, retryable: bool, now: datetime) -> str:
     if retryable and message.attempts < MAX_ATTEMPTS:
         Message.objects.filter(pk=message.pk).update(
-            status=Status.QUEUED, send_after=now + retry_delay(message.attempts), last_error=error
+            status=Status.QUEUED,
+            send_after=now + retry_delay(message.attempts, key=message.pk),
+            last_error=error,
         )
         return Status.QUEUED
     Message.objects.filter(pk=message.pk).update(

@@ -126,6 +126,15 @@ def test_a_provider_failure_is_retried_then_failed_with_the_error_kept(
     assert fake_sms.sent == [] and fake_sms.requests == outbox.MAX_ATTEMPTS
 
 
+def test_retries_outlive_an_outage_of_hours_and_do_not_arrive_together():
+    waits = [outbox.retry_delay(n, key=41) for n in range(1, outbox.MAX_ATTEMPTS)]
+
+    assert sum(waits, timedelta()) >= timedelta(hours=5)
+    assert max(waits) <= timedelta(minutes=72)  # an hour at most, and a fifth
+    others = [outbox.retry_delay(n, key=42) for n in range(1, outbox.MAX_ATTEMPTS)]
+    assert others != waits  # two messages retried after the same outage are spread
+
+
 def test_a_timeout_then_a_retry_reaches_the_phone_once(
     tenant_a, in_tenant, all_day, fake_sms, monkeypatch
 ):
