@@ -17,6 +17,7 @@ from django.db.models.functions import Concat, Lower
 from django.utils.translation import gettext as _
 
 from saas import clock
+from saas.celery import enqueue_on_commit
 from saas.memory import gc_paused
 
 from .. import importing
@@ -57,8 +58,6 @@ def import_upload(*, filename: str, content: bytes, user) -> ImportJob:
 
 
 def _read_queue(job: ImportJob) -> None:
-    from saas.celery import enqueue_on_commit
-
     from ..tasks import import_read_task
 
     enqueue_on_commit(import_read_task, job.pk)
@@ -225,8 +224,6 @@ def import_check(job: ImportJob) -> Checked:
 
 
 def import_queue(job: ImportJob) -> None:
-    from saas.celery import enqueue_on_commit
-
     from ..tasks import import_run_task
 
     if job.status != ImportJob.Status.MAPPED:
