@@ -5,6 +5,7 @@ import smtplib
 
 from django.db import connection
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
 from saas.celery import app
@@ -37,7 +38,14 @@ def import_read_task(job_id: int) -> None:
     """Unpack an uploaded workbook under a memory ceiling; a failure is told in the clinic's
     language on the import's page."""
     with translation.override(connection.tenant.locale):
-        imports.import_read(job_id)
+        try:
+            imports.import_read(job_id)
+        except Exception:
+            # Not left "reading" for ever: the page says what to do, the log says what broke.
+            imports.import_fail(
+                job_id, _("The file could not be read because of an error on our side.")
+            )
+            raise
 
 
 @app.task

@@ -56,6 +56,15 @@ def upload_read(client, content, django_capture_on_commit_callbacks, name="åå
     return job_id(response)
 
 
+def too_large_in(tenant) -> str:
+    """The reason a workbook past a limit is refused, in the clinic's language."""
+    with translation.override(tenant.locale):
+        return gettext(
+            "The workbook is too large to read. Save the sheet as CSV (UTF-8), or split it "
+            "into smaller files."
+        )
+
+
 def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -111,12 +120,7 @@ def test_a_workbook_that_unpacks_past_the_memory_ceiling_is_refused_with_the_rea
 
     assert peak_memory_mb() - before < 50  # the ceiling was the reader's, not ours
     assert "The file could not be read" in page
-    with translation.override(tenant_a.locale):  # told in the clinic's language
-        reason = gettext(
-            "The workbook is too large to read. Save the sheet as CSV (UTF-8), or split it "
-            "into smaller files."
-        )
-    assert reason in page
+    assert too_large_in(tenant_a) in page
     with in_tenant(tenant_a):
         job = ImportJob.objects.get(pk=pk)
         assert (job.status, bytes(job.content)) == ("failed", b"")
@@ -137,12 +141,8 @@ def test_too_many_columns_or_cells_are_refused_before_they_are_held(
         columns = gettext("The first row has more than %(max)s column headings.") % {
             "max": importing.MAX_COLUMNS
         }
-        cells = gettext(
-            "The workbook is too large to read. Save the sheet as CSV (UTF-8), or split it "
-            "into smaller files."
-        )
     assert columns in admin_client_a.get(f"/imports/{pk}/").content.decode()
-    assert cells in admin_client_a.get(f"/imports/{pk_cells}/").content.decode()
+    assert too_large_in(tenant_a) in admin_client_a.get(f"/imports/{pk_cells}/").content.decode()
 
 
 def test_a_file_named_xlsx_that_is_not_a_workbook_is_refused_at_once(admin_client_a):
@@ -182,3 +182,20 @@ def test_another_clinic_cannot_see_a_workbook_being_read(
         assert ImportJob.objects.get(pk=pk).status == "reading"
     assert admin_client_b.get(f"/imports/{pk}/").status_code == 404
     assert admin_client_b.get(f"/imports/{pk}/progress/").status_code == 404
+
+
+def test_a_workbook_that_breaks_the_reader_fails_with_a_reason_instead_of_hanging(
+    admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks, monkeypatch
+):
+    def reader_cannot_start(content):
+        raise OSError("cannot start the reader")
+
+    monkeypatch.setattr(importing, "xlsx_to_csv", reader_cannot_start)
+
+    pk = upload_read(admin_client_a, workbook([HEADERS, *GOOD]), django_capture_on_commit_callbacks)
+
+    with in_tenant(tenant_a):
+        assert ImportJob.objects.get(pk=pk).status == "failed"
+    with translation.override(tenant_a.locale):
+        reason = gettext("The file could not be read because of an error on our side.")
+    assert reason in admin_client_a.get(f"/imports/{pk}/").content.decode()

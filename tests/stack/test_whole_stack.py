@@ -367,16 +367,8 @@ def session(stack) -> requests.Session:
 def signed_in(stack) -> requests.Session:
     browser = session(stack)
     browser.get(f"{stack.web}/accounts/login/", timeout=10)
-    response = browser.post(
-        f"{stack.web}/accounts/login/",
-        data={
-            "username": "admin@stack.test",
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-        },
-        headers={"Referer": f"http://{HOST}/accounts/login/"},
-        allow_redirects=False,
-        timeout=10,
+    response = form_post(
+        browser, stack, "/accounts/login/", {"username": "admin@stack.test", "password": PASSWORD}
     )
     assert response.status_code == 302, response.text[:500]
     return browser
@@ -583,17 +575,12 @@ def test_an_image_goes_to_s3_and_comes_back_through_the_clinics_url(stack):
     form = admin.get(f"{stack.web}/cms/admin/images/add/", timeout=10)
     assert form.status_code == 200
 
-    added = admin.post(
-        f"{stack.web}/cms/admin/images/add/",
-        data={
-            "title": "整栈 X 光",
-            "collection": "1",
-            "csrfmiddlewaretoken": admin.cookies["csrftoken"],
-        },
+    added = form_post(
+        admin,
+        stack,
+        "/cms/admin/images/add/",
+        {"title": "整栈 X 光", "collection": "1"},
         files={"file": ("xray.png", content, "image/png")},
-        headers={"Referer": f"http://{HOST}/cms/admin/images/add/"},
-        allow_redirects=False,
-        timeout=30,
     )
 
     assert added.status_code == 302, added.text[:500]
