@@ -4,6 +4,7 @@ environment through the typed readers in ``saas.env``."""
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 from saas.env import env_bool, env_choice, env_int, env_list, env_str, mailers_from_url
 from saas.sentry import sentry_init
@@ -87,6 +88,7 @@ MIDDLEWARE = [
     "saas.metrics.MetricsMiddleware",  # every request but the probes, by view name
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "saas.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "saas.middleware.TenantLocaleMiddleware",
@@ -110,6 +112,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
@@ -181,6 +184,36 @@ API_MAX_BODY_BYTES = 32 * 1024 * 1024
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+
+# --- Content-Security-Policy (saas/csp.py) ---------------------------------------------
+# No inline script or style without the request's nonce (an injected <script> or onclick
+# does not run), nothing from another origin: no CDN, no analytics, no fonts from elsewhere.
+# Media: a health-education article may show a video file from a URL the clinic chose, and
+# bilibili's player (cms/embeds.py). Forms may lead to Stripe's hosted checkout and portal.
+STRIPE_REDIRECT_ORIGINS = env_list(
+    "STRIPE_REDIRECT_ORIGINS", ["https://checkout.stripe.com", "https://billing.stripe.com"]
+)
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "media-src": [CSP.SELF, "https:"],
+    "frame-src": [CSP.SELF, "https://player.bilibili.com"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF, *STRIPE_REDIRECT_ORIGINS],
+    "frame-ancestors": [CSP.SELF],
+}
+WAGTAIL_ADMIN_PATH = "/cms/admin/"
+CSP_WAGTAIL_ADMIN = {
+    **SECURE_CSP,
+    "script-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+}
 
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

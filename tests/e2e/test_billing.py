@@ -26,6 +26,10 @@ def fake_stripe(live_port, settings):
     fake.prices = {"price_e2e_starter_month": "month"}
     fake.webhook_url = f"http://localhost:{live_port}/billing/stripe/webhook/"
     settings.STRIPE_API_BASE = fake.url
+    # The hosted checkout is the fake's, so the policy's form-action names it as a deployment
+    # names Stripe's (STRIPE_REDIRECT_ORIGINS).
+    form_action = [*settings.SECURE_CSP["form-action"], fake.url]
+    settings.SECURE_CSP = {**settings.SECURE_CSP, "form-action": form_action}
 
     def prepare():
         Plan.objects.filter(code="starter").update(stripe_price_monthly="price_e2e_starter_month")

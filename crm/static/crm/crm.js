@@ -40,3 +40,17 @@ if (progress) {
   };
   window.setTimeout(poll, 500);
 }
+
+// Health-education links on the call page: a click selects the link, "Copy link" copies it
+// (execCommand where the clipboard API is refused, e.g. on plain http).
+document.addEventListener("click", (event) => {
+  const field = event.target.closest("[data-select-on-click]");
+  if (field) field.select();
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const input = document.getElementById(button.dataset.copy);
+  input.select();
+  const copied = navigator.clipboard ? navigator.clipboard.writeText(input.value) : Promise.reject();
+  copied.catch(() => document.execCommand("copy"));
+  button.textContent = button.dataset.done;
+});
