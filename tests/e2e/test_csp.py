@@ -16,16 +16,14 @@ def _refusals(page) -> list[str]:
     refused: list[str] = []
     page.on(
         "console",
-        lambda message: refused.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     return refused
 
 
-def test_every_menu_page_wagtail_and_the_patient_site_load_without_a_refusal(
-    page, tenant_url
-):
+def test_every_menu_page_wagtail_and_the_patient_site_load_without_a_refusal(page, tenant_url):
     refused = _refusals(page)
     sign_in(page, tenant_url("alpha", "/accounts/login/"), "e2e-admin@alpha.test")
     links = page.eval_on_selector_all(
