@@ -75,10 +75,18 @@ def followup_tick_task() -> dict:
     orphaned = imports.imports_orphaned()
     for job_id in orphaned:
         import_run_task.delay(job_id)
+    unread = imports.imports_unread()
+    for job_id in unread:
+        import_read_task.delay(job_id)
+    unplanned = planning.encounters_unplanned()
+    if unplanned:
+        encounters_plan_task.delay(unplanned)
     return result | {
         "messages_due": len(due),
         "webhooks_due": len(hooks_due),
         "imports_resumed": len(orphaned),
+        "imports_read_again": len(unread),
+        "encounters_planned_late": len(unplanned),
     }
 
 

@@ -68,6 +68,7 @@ urlpatterns = [
     path("praise/new/", feedback.praise_create, name="praise_create"),
     # Outbox, message templates, SMS provider callbacks
     path("outbox/", outbox.outbox_list, name="outbox"),
+    path("outbox/requeue/", outbox.outbox_requeue, name="outbox_requeue"),
     path("messages/templates/", outbox.message_template_list, name="message_template_list"),
     path(
         "messages/templates/customise/",

@@ -1,7 +1,7 @@
 """The follow-up domain, in each tenant's schema (DESIGN.md §4)."""
 
 from .audit import AuditEntry
-from .encounters import Contact, ContactPhone, Encounter
+from .encounters import Contact, ContactPhone, Encounter, EncounterPlanPending
 from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
 from .imports import ImportJob, ImportMapping
 from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
@@ -22,6 +22,7 @@ __all__ = [
     "ContactPhone",
     "Department",
     "Encounter",
+    "EncounterPlanPending",
     "EncounterKpi",
     "EncounterKpiStale",
     "FeedbackSource",

@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -37,6 +38,9 @@ CHUNK = 10_000
 # A file that kills its worker each time (it runs out of memory, say) is given up after this
 # many runs rather than handed from worker to worker for ever.
 MAX_RUNS = 3
+# A workbook "reading" this long after its upload with no reader lost its message (a reading
+# takes at most crm.importing's time limit, five minutes, once a worker has it).
+READ_LOST_AFTER = timedelta(minutes=10)
 PREVIEW_ERRORS = 200  # row errors listed before importing (all are in the rejected-rows CSV)
 PREVIEW_SAMPLE = 10
 
@@ -66,8 +70,16 @@ def _read_queue(job: ImportJob) -> None:
 def import_read(job_id: int) -> ImportJob:
     """Unpack an uploaded workbook (crm.importing.xlsx_to_csv: its own process, a memory
     ceiling) and keep it as the CSV it holds, so nothing reads the workbook again; a workbook
-    that cannot be read fails the import with the reason. Safe to run twice."""
-    job = ImportJob.objects.get(pk=job_id)
+    that cannot be read fails the import with the reason. Safe to run twice: a second
+    message while the first is read does nothing (the runner's lock), one after it finds the
+    job read."""
+    with _runner_lock(job_id) as reader:
+        if not reader:
+            return ImportJob.objects.get(pk=job_id)
+        return _workbook_read(ImportJob.objects.get(pk=job_id))
+
+
+def _workbook_read(job: ImportJob) -> ImportJob:
     if job.status != ImportJob.Status.READING:
         return job
     try:
@@ -286,6 +298,21 @@ def imports_orphaned() -> list[int]:
             if free:
                 orphaned.append(job_id)
     return orphaned
+
+
+def imports_unread(*, now: datetime | None = None) -> list[int]:
+    """Workbooks still "reading" well after their upload with nobody reading them: their
+    message was lost (the broker was away when the upload committed), for the tick to send
+    again."""
+    now = now or clock.now()
+    unread = []
+    for job_id in ImportJob.objects.filter(
+        status=ImportJob.Status.READING, created_at__lte=now - READ_LOST_AFTER
+    ).values_list("pk", flat=True):
+        with _runner_lock(job_id) as free:
+            if free:
+                unread.append(job_id)
+    return unread
 
 
 def _import_commit(job: ImportJob) -> ImportJob:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -37,6 +37,9 @@ STALE_SENDING = timedelta(minutes=10)
 
 
 RETRY_CAP = timedelta(hours=1)
+# "Requeue failed" sends again what an outage failed this recently: a reminder or a survey
+# link more than a week late does more harm than good.
+REQUEUE_WINDOW = timedelta(days=7)
 
 
 def retry_delay(attempts: int, *, key: int = 0) -> timedelta:
@@ -229,6 +232,43 @@ def message_result(message: Message, *, sent: bool, now: datetime) -> None:
             completed_at=now,
             updated_at=now,
         )
+
+
+def outbox_requeueable(*, now: datetime | None = None):
+    """Failed messages that "requeue failed" sends again: those whose retries an outage used
+    up in the last week (a number the provider refused at once would be refused again), to a
+    contact who may still be contacted, whose follow-up window, if any, is still open."""
+    now = now or clock.now()
+    return (
+        Message.objects.filter(
+            status=Status.FAILED,
+            attempts__gte=MAX_ATTEMPTS,
+            failed_at__gte=now - REQUEUE_WINDOW,
+        )
+        .exclude(contact__do_not_contact=True)
+        .exclude(contact__deceased=True)
+        .filter(Q(task__isnull=True) | Q(task__closes_at__gt=now))
+    )
+
+
+@transaction.atomic
+def outbox_requeue_failed(*, now: datetime | None = None) -> int:
+    """Queue the requeueable failed messages again with a fresh set of attempts, from the
+    clinic's next message hour; the tick sends them. A follow-up its failure had closed as
+    unreachable is open again, so that the message, once sent, completes it."""
+    now = now or clock.now()
+    tenant = connection.tenant
+    send_after = next_calling_time(now, tenant.message_hours, tenant_zone(tenant))
+    messages = list(outbox_requeueable(now=now).select_for_update(of=("self",)))
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(
+        status=Status.QUEUED, attempts=0, send_after=send_after, failed_at=None
+    )
+    FollowUpTask.objects.filter(
+        pk__in=[m.task_id for m in messages if m.purpose == Purpose.FOLLOW_UP],
+        status=TaskStatus.UNREACHABLE,
+        reason=FollowUpTask.Reason.MESSAGE_FAILED,
+    ).update(status=TaskStatus.PENDING, reason="", completed_at=None, updated_at=now)
+    return len(messages)
 
 
 def outbox_due(*, now: datetime | None = None) -> list[int]:

@@ -15,7 +15,14 @@ from django.db.models import Exists, OuterRef, Prefetch
 from saas import clock
 
 from ..calendar import local_date, local_midnight, tenant_zone
-from ..models import ContactPhone, Encounter, FollowUpRule, FollowUpTask, RuleStep
+from ..models import (
+    ContactPhone,
+    Encounter,
+    EncounterPlanPending,
+    FollowUpRule,
+    FollowUpTask,
+    RuleStep,
+)
 from ..roles import Role
 
 Reason = FollowUpTask.Reason
@@ -421,6 +428,10 @@ def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult
                     if change := _replan(task, None, now):
                         changes.append((task, change))
             result.created += _insert_tasks(new_rows)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "DELETE FROM crm_encounterplanpending WHERE encounter_id = ANY(%s)", [batch]
+                )
             for task, change in changes:
                 # Only if nobody worked the task meanwhile (no row lock taken above: an agent
                 # logging an attempt wins, and this change is dropped).
@@ -431,6 +442,25 @@ def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult
 
 
 PLAN_TASK_CHUNK = 10_000
+# An encounter not planned this long after it was created lost its planning message: the tick
+# plans it (encounters_unplanned). Long enough that a large import's own planning, queued
+# behind other work, is not doubled (which would be harmless: planning is idempotent).
+PLANNING_LOST_AFTER = timedelta(minutes=30)
+
+
+def encounters_unplanned(*, now: datetime | None = None) -> list[int]:
+    """Encounters whose planning was lost (the broker was away when they committed, the worker
+    planning them died), at most PLAN_TASK_CHUNK of them, oldest first."""
+    now = now or clock.now()
+    return list(
+        EncounterPlanPending.objects.filter(
+            encounter_id__in=Encounter.objects.filter(
+                created_at__lte=now - PLANNING_LOST_AFTER
+            ).values("pk")
+        )
+        .order_by("encounter_id")
+        .values_list("encounter_id", flat=True)[:PLAN_TASK_CHUNK]
+    )
 
 
 def encounters_plan_later(encounter_ids) -> None:

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -46,9 +47,29 @@ def outbox_list(request):
             "status": status,
             "statuses": Message.Status.choices,
             "sms_configured": bool(settings.SMS_API_BASE),
+            "requeueable": outbox.outbox_requeueable().count()
+            if request.user.has_perm(MANAGE_MESSAGES)
+            else 0,
             "inbound": InboundMessage.objects.select_related("contact")[:20],
         },
     )
+
+
+@require_POST
+@login_required
+@manage_messages
+def outbox_requeue(request):
+    requeued = outbox.outbox_requeue_failed()
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d failed message is queued again; it goes out in the next message hour.",
+            "%(count)d failed messages are queued again; they go out in the next message hour.",
+            requeued,
+        )
+        % {"count": requeued},
+    )
+    return redirect("outbox")
 
 
 @login_required

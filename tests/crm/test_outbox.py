@@ -7,12 +7,13 @@ import pytest
 from django.core import mail
 from django.utils import timezone, translation
 
-from crm.models import FollowUpRule, FollowUpTask, InboundMessage, Message
+from crm.models import Contact, FollowUpRule, FollowUpTask, InboundMessage, Message
 from crm.services import outbox
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
 from crm.sms import signature
 from surveys.models import SurveyResponse
+from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory
 from tests.fake_sms import FakeSms
 from tests.surveys.conftest import STANDARD, survey_with
@@ -394,3 +395,87 @@ def test_the_outbox_page_and_the_logs_never_show_a_live_survey_link(
 
     assert "/s/••••" in page and token not in page
     assert "/s/" in caplog.text and token not in caplog.text
+
+
+def _failed_by_outage(fake_sms, *, message_id: int, now) -> None:
+    fake_sms.script = [500] * outbox.MAX_ATTEMPTS
+    for _attempt in range(outbox.MAX_ATTEMPTS):
+        outbox.message_send(message_id, now=now)
+        now = Message.objects.get(pk=message_id).send_after + timedelta(seconds=1)
+    assert Message.objects.get(pk=message_id).status == "failed"
+
+
+def test_requeue_failed_sends_again_what_an_outage_failed_and_reopens_its_follow_up(
+    tenant_a, in_tenant, all_day, fake_sms, admin_client_a, clock
+):
+    task = _message_task(tenant_a, in_tenant, phone="+8613800138231")
+    with in_tenant(tenant_a):
+        followup_tick()
+        message = Message.objects.get()
+        _failed_by_outage(fake_sms, message_id=message.pk, now=timezone.now())
+        task.refresh_from_db()
+        assert (task.status, task.reason) == ("unreachable", "message_failed")
+
+    page = in_english(admin_client_a).get("/outbox/").content.decode()
+    assert "1 message failed in the last week after all its retries" in page
+    response = admin_client_a.post("/outbox/requeue/", follow=True)
+    assert "1 failed message is queued again" in response.content.decode()
+
+    with in_tenant(tenant_a):
+        message.refresh_from_db()
+        task.refresh_from_db()
+        assert (message.status, message.attempts, message.failed_at) == ("queued", 0, None)
+        assert (task.status, task.reason, task.completed_at) == ("pending", "", None)
+        fake_sms.script = []
+        assert outbox.outbox_due() == [message.pk]
+        outbox.messages_send(outbox.outbox_due())
+        message.refresh_from_db()
+        task.refresh_from_db()
+        assert message.status == "sent" and task.status == "completed"
+    assert len(fake_sms.sent) == 1
+
+
+def test_requeue_leaves_refused_numbers_opted_out_contacts_old_failures_and_closed_windows(
+    tenant_a, in_tenant, all_day, fake_sms, admin_client_a, clock
+):
+    with in_tenant(tenant_a):
+        FollowUpRule.objects.update(active=False)
+        RuleFactory(steps=[{"offset_days": 0, "due_days": 3, "channel": "sms"}])
+        numbers = ["+8613800138232", "+8613800138233", "+8613800138234", "+8613800138235"]
+        encounters = [
+            EncounterFactory(
+                contact=ContactFactory(phone=number),
+                occurred_at=timezone.now() - timedelta(days=1),
+            )
+            for number in numbers
+        ]
+        encounters_plan([e.pk for e in encounters])
+        followup_tick()
+        refused, opted_out, old, closed = (Message.objects.get(to=number).pk for number in numbers)
+        fake_sms.script = [400]
+        outbox.message_send(refused)
+        for message_id in (opted_out, old, closed):
+            _failed_by_outage(fake_sms, message_id=message_id, now=timezone.now())
+        Contact.objects.filter(messages__pk=opted_out).update(do_not_contact=True)
+        Message.objects.filter(pk=old).update(failed_at=timezone.now() - timedelta(days=8))
+        FollowUpTask.objects.filter(messages__pk=closed).update(closes_at=timezone.now())
+
+        assert outbox.outbox_requeueable().count() == 0
+        assert outbox.outbox_requeue_failed() == 0
+        assert set(Message.objects.values_list("status", flat=True)) == {"failed"}
+
+
+def test_only_message_managers_requeue_and_only_their_own_clinics_messages(
+    tenant_a, tenant_b, in_tenant, all_day, fake_sms, agent_client_a, admin_client_b
+):
+    _message_task(tenant_a, in_tenant, phone="+8613800138236")
+    with in_tenant(tenant_a):
+        followup_tick()
+        message = Message.objects.get()
+        _failed_by_outage(fake_sms, message_id=message.pk, now=timezone.now())
+
+    assert agent_client_a.post("/outbox/requeue/").status_code == 403
+    assert admin_client_b.get("/outbox/requeue/").status_code == 405
+    assert admin_client_b.post("/outbox/requeue/").status_code == 302
+    with in_tenant(tenant_a):
+        assert Message.objects.get().status == "failed"
