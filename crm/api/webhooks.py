@@ -8,10 +8,16 @@ connection refused, any non-2xx answer) is retried with a growing delay, and aft
 attempt the delivery is kept as failed with its response code and can be sent again from the
 page. Nothing is deleted.
 
-Signature: header ``CareBridge-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
-"<t>.<body>" with the endpoint's secret>``. The secret must be stored readable (it signs),
-so it is shown to the administrator when the endpoint is made and kept server-side only."""
+Signature: the Standard Webhooks convention (standardwebhooks.com), so that a receiver can
+check it with an off-the-shelf verifier: ``webhook-id`` (the event's id, the same on every
+retry and resend: receivers drop what they have seen), ``webhook-timestamp`` (unix seconds)
+and ``webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`` keyed with the
+base64 part of the endpoint's ``whsec_`` secret. The older ``CareBridge-Signature: t=<unix
+time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the whole secret as text>`` is sent too for
+one more release (deprecated). The secret must be stored readable (it signs), so it is shown
+to the administrator when the endpoint is made and kept server-side only."""
 
+import base64
 import hashlib
 import hmac
 import http.client
@@ -31,6 +37,7 @@ from django.core.validators import URLValidator
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from standardwebhooks.webhooks import Webhook
 
 from billing import entitlements
 from saas import clock
@@ -46,8 +53,26 @@ STALE_SENDING = timedelta(minutes=10)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The deprecated CareBridge-Signature header's value (until the next release)."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def secret_new() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64. (Secrets made
+    before were ``whsec_`` and 48 hex digits, which read as base64 too: they sign alike.)"""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signed_headers(secret: str, event_id: str, body: bytes) -> dict[str, str]:
+    timestamp = clock.now()
+    epoch = int(timestamp.timestamp())
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(epoch),
+        "webhook-signature": Webhook(secret).sign(event_id, timestamp, body),
+        "CareBridge-Signature": signature(secret, epoch, body),
+    }
 
 
 def address_allowed(url: str) -> bool:
@@ -112,9 +137,7 @@ def webhook_endpoint_create(*, url: str, events: list[str]) -> WebhookEndpoint:
         errors["events"] = _("Choose at least one event.")
     if errors:
         raise ValidationError(errors)
-    return WebhookEndpoint.objects.create(
-        url=url, events=sorted(set(events)), secret=f"whsec_{secrets.token_hex(24)}"
-    )
+    return WebhookEndpoint.objects.create(url=url, events=sorted(set(events)), secret=secret_new())
 
 
 def webhook_endpoint_disable(endpoint: WebhookEndpoint) -> None:
@@ -180,7 +203,7 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
         "User-Agent": "CareBridge-Webhooks/1",
         "CareBridge-Event": delivery.event,
         "CareBridge-Delivery": str(delivery.pk),
-        "CareBridge-Signature": signature(endpoint.secret, int(clock.epoch()), body),
+        **signed_headers(endpoint.secret, delivery.event_id, body),
     }
     try:
         post.request("POST", path, body=body, headers=headers)

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from crm.api import webhooks
 from crm.models import FollowUpTask, OutcomeCode, WebhookDelivery, WebhookEndpoint
@@ -58,6 +59,43 @@ def test_a_new_complaint_is_posted_signed(
     assert payload["data"]["contact_id"] == contact.pk
     # Ids and codes only: what the patient said stays in CareBridge.
     assert "等了两个小时" not in request["body"].decode()
+
+
+def test_deliveries_verify_with_a_standard_webhooks_verifier_the_same_id_on_every_retry(
+    tenant_a, in_tenant, receiver, clock
+):
+    receiver.script = [500]
+    with in_tenant(tenant_a):
+        endpoint = endpoint_for(receiver)
+        # An endpoint made before the convention: its secret is 48 hex digits after whsec_.
+        legacy = endpoint_for(receiver)
+        WebhookEndpoint.objects.filter(pk=legacy.pk).update(secret="whsec_" + "0a1b2c" * 8)
+        legacy.refresh_from_db()
+        complaint_open(summary="x", source="phone_in")
+        first, second = WebhookDelivery.objects.order_by("endpoint_id")
+        webhooks.webhook_deliver(first.pk)  # refused with a 500: retried later
+        clock.shift(timedelta(minutes=2))
+        webhooks.webhook_deliver(first.pk)
+        webhooks.webhook_deliver(second.pk)
+
+    retried, delivered, to_legacy = receiver.received
+    assert endpoint.secret.startswith("whsec_") and len(endpoint.secret) == 50
+    for request, secret in ((retried, endpoint.secret), (delivered, endpoint.secret)):
+        headers = dict(request["headers"].items())
+        assert Webhook(secret).verify(request["body"], headers)["type"] == "complaint.created"
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(request["body"] + b" ", headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook(webhooks.secret_new()).verify(request["body"], headers)
+    assert Webhook(legacy.secret).verify(to_legacy["body"], dict(to_legacy["headers"].items()))
+    # Receivers drop what they have seen by its id: a retry carries the event's own.
+    assert retried["headers"]["webhook-id"] == delivered["headers"]["webhook-id"]
+    assert delivered["headers"]["webhook-id"] == json.loads(delivered["body"])["id"]
+    assert int(delivered["headers"]["webhook-timestamp"]) - int(
+        retried["headers"]["webhook-timestamp"]
+    ) in range(120, 125)
+    # The deprecated header is still sent, this release.
+    assert verify(endpoint.secret, delivered["headers"], delivered["body"])
 
 
 def test_a_completed_follow_up_is_posted(
