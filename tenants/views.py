@@ -13,6 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.models import AuditEntry
+from crm.services.audit import audit_record
+
 from . import selectors, services
 from .forms import DomainAddForm, TenantCreateForm, TenantSettingsForm
 from .models import Domain, Tenant
@@ -135,6 +138,12 @@ def tenant_settings(request):
         except ValidationError as exc:
             form.add_error(None, exc)  # a dict of field errors lands on those fields
         else:
+            # In the clinic's own trail: which settings changed, not their values.
+            audit_record(
+                request.user,
+                AuditEntry.Action.SETTINGS_CHANGED,
+                detail={"fields": sorted(form.changed_data)},
+            )
             messages.success(request, _("Settings saved."))
             return redirect("tenant_settings")
     return render(request, "tenants/settings.html", {"form": form})
