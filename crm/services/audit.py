@@ -2,11 +2,17 @@
 sign-in records, and the trail's own export. Entries hold ids, role names and the names of
 changed fields in ``detail``, never a personal value (a phone number, a name, an email)."""
 
+import io
+
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 
 from ..models import AuditEntry, Contact
+from ..selectors_audit import AuditFilters, audit_detail_text, audit_entries
+from ..spreadsheets import SafeCsvWriter
 
 User = get_user_model()
 Action = AuditEntry.Action
@@ -69,3 +75,50 @@ def sign_in_failed_recorded(username: str, *, client_address: str | None) -> Aud
         detail={"account": "unknown", "login_digest": login_digest(username)},
         client_address=client_address,
     )
+
+
+def audit_csv(filters: AuditFilters, *, user) -> str:
+    """The filtered trail as CSV, newest first; the download is itself an entry of the trail
+    (with the filters used, and the contact when one was asked for)."""
+    entries = list(audit_entries(filters))
+    contact = (
+        Contact.objects.filter(record_no=filters.record_no).first() if filters.record_no else None
+    )
+    audit_record(
+        user,
+        Action.AUDIT_EXPORTED,
+        contact=contact,
+        detail={
+            "rows": len(entries),
+            "actor": filters.actor_id,
+            "action": filters.action,
+            "since": filters.since.isoformat() if filters.since else None,
+            "until": filters.until.isoformat() if filters.until else None,
+        },
+    )
+    out = io.StringIO()
+    writer = SafeCsvWriter(out)
+    writer.writerow(
+        [
+            _("When"),
+            _("Who"),
+            _("Action"),
+            _("Record number"),
+            _("Object"),
+            _("Detail"),
+            _("Client address"),
+        ]
+    )
+    for entry in entries:
+        writer.writerow(
+            [
+                timezone.localtime(entry.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                entry.actor.email if entry.actor else "",
+                entry.get_action_display(),
+                entry.contact.record_no if entry.contact else "",
+                entry.object_id,
+                audit_detail_text(entry),
+                entry.client_address or "",
+            ]
+        )
+    return out.getvalue()
