@@ -17,7 +17,7 @@ from crm.models import AuditEntry
 from crm.services.audit import audit_record
 
 from . import selectors, services
-from .forms import DomainAddForm, TenantCreateForm, TenantSettingsForm
+from .forms import ConsoleAuditFilterForm, DomainAddForm, TenantCreateForm, TenantSettingsForm
 from .models import Domain, Tenant
 
 
@@ -39,6 +39,28 @@ def tenant_list(request):
         request,
         "tenants/console_list.html",
         {"tenants": selectors.tenant_console_list(), "audit": selectors.console_audit_recent()},
+    )
+
+
+@vendor_staff_required
+def console_audit(request):
+    """Both vendor trails (console actions and sign-ins, billing changes), merged."""
+    form = ConsoleAuditFilterForm(request.GET, actions=selectors.console_audit_actions())
+    page = None
+    if form.is_valid():
+        tenant = form.cleaned_data["tenant"]
+        page = selectors.console_audit_page(
+            tenant_id=tenant.pk if tenant else None,
+            action=form.cleaned_data["action"],
+            page=request.GET.get("page"),
+        )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "tenants/console_audit.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+        status=200 if page is not None else 400,
     )
 
 
