@@ -53,7 +53,9 @@ def login_digest(username: str) -> str:
     """A keyed digest of a login name that matches no account: repeated tries at the same
     name show as one digest, yet the address itself (personal data, maybe a typo of a real
     one) is not kept, and without the server's secret it cannot be guessed back."""
-    return salted_hmac("crm.audit.sign_in_failed", username.strip().lower()).hexdigest()[:16]
+    return salted_hmac(
+        "crm.audit.sign_in_failed", username.strip().lower(), algorithm="sha256"
+    ).hexdigest()[:16]
 
 
 def sign_in_failed_recorded(username: str, *, client_address: str | None) -> AuditEntry:
