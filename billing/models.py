@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from saas.appendonly import AppendOnlyModel
 from tenants.models import Tenant
 
 
@@ -153,8 +154,9 @@ class UsageMeter(models.Model):
         return f"{self.tenant_id} {self.metric} {self.period:%Y-%m}: {self.used}"
 
 
-class BillingAuditEntry(models.Model):
-    """Who in the vendor team changed a tenant's billing (trial, plan, status), and when."""
+class BillingAuditEntry(AppendOnlyModel):
+    """Who in the vendor team changed a tenant's billing (trial, plan, status), and when.
+    Append-only: a trigger refuses UPDATE and DELETE (migration 0003)."""
 
     class Action(models.TextChoices):
         TRIAL_EXTENDED = "trial_extended", _("Trial extended")
@@ -165,10 +167,18 @@ class BillingAuditEntry(models.Model):
         STRIPE_OPENED = "stripe_opened", _("Stripe customer opened")
         PLAN_SAVED = "plan_saved", _("Plan saved")
 
+    # Not database constraints, and deleting a user or a tenant leaves these rows alone
+    # (SET_NULL would UPDATE them, which the append-only trigger refuses): a row keeps the ids.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
-    tenant = models.ForeignKey(Tenant, null=True, on_delete=models.SET_NULL, related_name="+")
+    tenant = models.ForeignKey(
+        Tenant, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     action = models.CharField(max_length=30, choices=Action.choices)
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

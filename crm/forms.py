@@ -8,6 +8,7 @@ from tenants.forms import calling_hours_format, calling_hours_parse
 
 from . import kpi
 from .models import (
+    AuditEntry,
     Complaint,
     Contact,
     ContactPhone,
@@ -553,3 +554,36 @@ class ReportFilterForm(forms.Form):
             if problem:
                 raise forms.ValidationError(problem)
         return data
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's filters, in its URL (none is personal data: a staff member's id, an
+    action, dates); the contact's record number is posted and kept in the session instead."""
+
+    actor = forms.ModelChoiceField(
+        label=_("Person"),
+        queryset=get_user_model().objects.order_by("first_name", "last_name", "email"),
+        required=False,
+        empty_label=_("Anyone"),
+    )
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("Any action")), *AuditEntry.Action.choices]
+        self.fields["actor"].label_from_instance = lambda user: user.get_full_name() or user.email
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError(
+                {"until": _("The end date must be on or after the start date.")}
+            )
+        return cleaned

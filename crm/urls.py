@@ -1,7 +1,18 @@
 from django.urls import path
 
 from .api import pages as api_pages
-from .views import feedback, imports, outbox, records, reports, rules, staff, targets, worklist
+from .views import (
+    audit,
+    feedback,
+    imports,
+    outbox,
+    records,
+    reports,
+    rules,
+    staff,
+    targets,
+    worklist,
+)
 
 urlpatterns = [
     # Staff management
@@ -16,6 +27,9 @@ urlpatterns = [
         staff.staff_invitation_resend,
         name="staff_invitation_resend",
     ),
+    # The audit trail
+    path("audit/", audit.audit_list, name="audit_list"),
+    path("audit/export.csv", audit.audit_export, name="audit_export"),
     # The worklist and the call page
     path("worklist/", worklist.worklist, name="worklist"),
     path("tasks/<int:task_id>/", worklist.task_detail, name="task_detail"),

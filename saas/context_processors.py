@@ -44,6 +44,8 @@ def _tenant_nav(user) -> list[dict]:
         items.append({"url": reverse("cms_reach"), "label": _("Health education"), "name": "cms"})
     if user.has_perm(MANAGE_STAFF):
         items.append({"url": reverse("staff_list"), "label": _("Staff"), "name": "staff"})
+    if user.has_perm("crm.view_auditentry"):
+        items.append({"url": reverse("audit_list"), "label": _("Audit trail"), "name": "audit"})
     if user.has_perm(MANAGE_SETTINGS):
         items.append(
             {"url": reverse("tenant_settings"), "label": _("Settings"), "name": "settings"}
@@ -59,6 +61,9 @@ def _public_nav(user) -> list[dict]:
         items.append({"url": reverse("console:tenants"), "label": _("Console"), "name": "console"})
         items.append(
             {"url": reverse("billing_console:tenants"), "label": _("Billing"), "name": "billing"}
+        )
+        items.append(
+            {"url": reverse("console:audit"), "label": _("Audit trail"), "name": "console_audit"}
         )
     items.append({"url": reverse("billing:pricing"), "label": _("Pricing"), "name": "pricing"})
     return items

@@ -106,3 +106,19 @@ class TenantSettingsForm(forms.Form):
             "message_hours": calling_hours_format(tenant.message_hours),
             "complaint_reply_days": tenant.complaint_reply_days,
         }
+
+
+class ConsoleAuditFilterForm(forms.Form):
+    """The console audit page's filters: a clinic and an action of either vendor trail."""
+
+    tenant = forms.ModelChoiceField(
+        label=_("Clinic"),
+        queryset=Tenant.objects.exclude(schema_name="public").order_by("name"),
+        required=False,
+        empty_label=_("Every clinic"),
+    )
+    action = forms.ChoiceField(label=_("Action"), required=False)
+
+    def __init__(self, *args, actions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("Any action")), *actions]

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
+from saas.appendonly import AppendOnlyModel
+
 
 def default_calling_hours() -> list[list[str]]:
     return [["08:00", "12:00"], ["13:30", "17:30"]]
@@ -202,21 +204,36 @@ class PooledSchema(models.Model):
         return self.schema_name
 
 
-class ConsoleAuditEntry(models.Model):
-    """Who in the vendor team did what to which tenant, and when."""
+class ConsoleAuditEntry(AppendOnlyModel):
+    """Who in the vendor team did what to which tenant, and when; and the vendor console's
+    sign-ins. Append-only: a trigger refuses UPDATE and DELETE (migration 0005)."""
 
     class Action(models.TextChoices):
         TENANT_CREATED = "tenant_created", _("Tenant created")
         STATUS_CHANGED = "status_changed", _("Status changed")
         DOMAIN_ADDED = "domain_added", _("Domain added")
         DOMAIN_REMOVED = "domain_removed", _("Domain removed")
+        SIGNED_IN = "signed_in", _("Signed in")
+        SIGN_IN_FAILED = "sign_in_failed", _("Failed to sign in")
+        SIGNED_OUT = "signed_out", _("Signed out")
 
+    # Not database constraints, and deleting a user or a tenant leaves these rows alone
+    # (SET_NULL would UPDATE them, which the trigger refuses): a row keeps the ids.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
-    tenant = models.ForeignKey(Tenant, null=True, on_delete=models.SET_NULL, related_name="+")
+    tenant = models.ForeignKey(
+        Tenant, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     action = models.CharField(max_length=50, choices=Action.choices)
     detail = models.JSONField(default=dict, blank=True)
+    # Sign-ins only: personal data (PIPL), kept here for the vendor's security review, never
+    # written to a log.
+    client_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,8 +1,22 @@
 """Reads across tenants for the vendor console and /metrics (public schema)."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import Page, Paginator
 from django.db import connection
+from django.db.models import TextField, Value
+from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import BillingAuditEntry
 
 from .models import ClinicBacklog, ConsoleAuditEntry, Tenant
+
+# The vendor's two audit trails, merged on the console's audit page; an action is named
+# "<source>:<action>" because both have, for instance, a "reactivated".
+AUDIT_SOURCES = {"console": ConsoleAuditEntry, "billing": BillingAuditEntry}
 
 
 def tenant_console_list() -> list[Tenant]:
@@ -43,3 +57,78 @@ def clinic_backlogs():
         )
         .order_by("tenant__schema_name")
     )
+
+
+def console_audit_actions() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The actions of both trails, grouped by trail, for a select's option groups."""
+    names = {"console": _("Console"), "billing": _("Billing")}
+    return [
+        (names[source], [(f"{source}:{value}", label) for value, label in model.Action.choices])
+        for source, model in AUDIT_SOURCES.items()
+    ]
+
+
+@dataclass(frozen=True)
+class ConsoleAuditRow:
+    source: str
+    created_at: datetime
+    action_label: str
+    actor_email: str
+    tenant_name: str
+    detail: dict
+    client_address: str
+
+
+def _action_label(source: str, action: str) -> str:
+    choices = AUDIT_SOURCES[source].Action
+    return str(choices(action).label) if action in choices.values else action
+
+
+def console_audit_page(*, tenant_id: int | None, action: str, page: str | None) -> Page:
+    """One page (50 rows, newest first) of both vendor trails merged, filtered by clinic and
+    by "<source>:<action>"; the rows carry the actor's email and the clinic's name."""
+    source_wanted, _sep, action_wanted = action.partition(":")
+    parts = []
+    for source, model in AUDIT_SOURCES.items():
+        if action and source != source_wanted:
+            continue
+        rows = model.objects.all()
+        if tenant_id is not None:
+            rows = rows.filter(tenant_id=tenant_id)
+        if action_wanted:
+            rows = rows.filter(action=action_wanted)
+        # Only the console's trail has sign-ins, hence addresses.
+        address = (
+            Cast("client_address", TextField())
+            if source == "console"
+            else Value("", output_field=TextField())
+        )
+        parts.append(
+            rows.annotate(source=Value(source, output_field=TextField()), address=address).values(
+                "source", "id", "created_at", "action", "actor_id", "tenant_id", "detail", "address"
+            )
+        )
+    merged = parts[0].union(*parts[1:], all=True).order_by("-created_at", "-id")
+    found = Paginator(merged, 50).get_page(page)
+    rows = list(found.object_list)
+    actors = dict(
+        get_user_model()
+        .objects.filter(pk__in={row["actor_id"] for row in rows})
+        .values_list("pk", "email")
+    )
+    tenants = dict(
+        Tenant.objects.filter(pk__in={row["tenant_id"] for row in rows}).values_list("pk", "name")
+    )
+    found.object_list = [
+        ConsoleAuditRow(
+            source=row["source"],
+            created_at=row["created_at"],
+            action_label=_action_label(row["source"], row["action"]),
+            actor_email=actors.get(row["actor_id"], ""),
+            tenant_name=tenants.get(row["tenant_id"], ""),
+            detail=row["detail"],
+            client_address=row["address"] or "",
+        )
+        for row in rows
+    ]
+    return found

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
@@ -16,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists, tenant_context
 
+from crm.services.audit import login_digest
 from saas import clock
 from saas.celery import enqueue_on_commit
 
@@ -294,3 +296,36 @@ def clinic_backlog_record(
         tenant=tenant, defaults={**counts, "measured_at": now}
     )
     return backlog
+
+
+def console_sign_in_recorded(user, *, client_address: str | None) -> ConsoleAuditEntry:
+    """A sign-in to the vendor console (public schema), in the console's audit trail."""
+    return ConsoleAuditEntry.objects.create(
+        actor=user, action=ConsoleAuditEntry.Action.SIGNED_IN, client_address=client_address
+    )
+
+
+def console_sign_out_recorded(user, *, client_address: str | None) -> ConsoleAuditEntry:
+    return ConsoleAuditEntry.objects.create(
+        actor=user, action=ConsoleAuditEntry.Action.SIGNED_OUT, client_address=client_address
+    )
+
+
+def console_sign_in_failed_recorded(
+    username: str, *, client_address: str | None
+) -> ConsoleAuditEntry:
+    """A refused console sign-in: against the account the login names, else with only a
+    keyed digest of the name tried (never the address itself)."""
+    username = (username or "").strip()
+    user = get_user_model().objects.filter(username__iexact=username).first() if username else None
+    detail = (
+        {"account": "known"}
+        if user
+        else {"account": "unknown", "login_digest": login_digest(username)}
+    )
+    return ConsoleAuditEntry.objects.create(
+        actor=user,
+        action=ConsoleAuditEntry.Action.SIGN_IN_FAILED,
+        detail=detail,
+        client_address=client_address,
+    )

@@ -13,8 +13,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.models import AuditEntry
+from crm.services.audit import audit_record
+
 from . import selectors, services
-from .forms import DomainAddForm, TenantCreateForm, TenantSettingsForm
+from .forms import ConsoleAuditFilterForm, DomainAddForm, TenantCreateForm, TenantSettingsForm
 from .models import Domain, Tenant
 
 
@@ -36,6 +39,28 @@ def tenant_list(request):
         request,
         "tenants/console_list.html",
         {"tenants": selectors.tenant_console_list(), "audit": selectors.console_audit_recent()},
+    )
+
+
+@vendor_staff_required
+def console_audit(request):
+    """Both vendor trails (console actions and sign-ins, billing changes), merged."""
+    form = ConsoleAuditFilterForm(request.GET, actions=selectors.console_audit_actions())
+    page = None
+    if form.is_valid():
+        tenant = form.cleaned_data["tenant"]
+        page = selectors.console_audit_page(
+            tenant_id=tenant.pk if tenant else None,
+            action=form.cleaned_data["action"],
+            page=request.GET.get("page"),
+        )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "tenants/console_audit.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+        status=200 if page is not None else 400,
     )
 
 
@@ -135,6 +160,12 @@ def tenant_settings(request):
         except ValidationError as exc:
             form.add_error(None, exc)  # a dict of field errors lands on those fields
         else:
+            # In the clinic's own trail: which settings changed, not their values.
+            audit_record(
+                request.user,
+                AuditEntry.Action.SETTINGS_CHANGED,
+                detail={"fields": sorted(form.changed_data)},
+            )
             messages.success(request, _("Settings saved."))
             return redirect("tenant_settings")
     return render(request, "tenants/settings.html", {"form": form})

@@ -22,6 +22,7 @@ from surveys import services as survey_services
 from surveys.models import QuestionKind, SurveyResponse
 
 from ..models import AuditEntry, CallAttempt, Complaint, Contact, Encounter, FollowUpTask
+from ..services.audit import audit_record
 from . import attempts, bulk, reports
 from .auth import ApiKeyAuth, scope_require
 from .errors import ApiError, handlers_install
@@ -556,11 +557,11 @@ def contact_detail(request, contact_id: Id):
     open the contact's page. Scope: read."""
     scope_require(request, "read")
     contact = get_object_or_404(Contact, pk=contact_id)
-    AuditEntry.objects.create(
-        actor=request.auth.created_by,
-        action=AuditEntry.Action.CONTACT_VIEWED,
+    audit_record(
+        request.auth.created_by,
+        AuditEntry.Action.CONTACT_VIEWED,
         contact=contact,
-        object_id=f"api_key:{request.auth.pk}",
+        obj=f"api_key:{request.auth.pk}",
     )
     return {
         "id": contact.pk,

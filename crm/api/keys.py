@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from saas import clock
 
-from ..models import ApiKey
+from ..models import ApiKey, AuditEntry
+from ..services.audit import audit_record
 
 KEY_PREFIX = "cb_"
 # last_used_at is written at most this often per key: a busy integration must not turn
@@ -47,12 +48,18 @@ def api_key_create(*, name: str, scopes: list[str], user=None) -> tuple[ApiKey, 
     api_key = ApiKey.objects.create(
         name=name[:100], prefix=prefix, key_hash=_digest(key), scopes=scopes, created_by=user
     )
+    audit_record(user, AuditEntry.Action.API_KEY_CREATED, obj=api_key, detail={"scopes": scopes})
     return api_key, key
 
 
-def api_key_revoke(api_key: ApiKey) -> None:
+@transaction.atomic
+def api_key_revoke(api_key: ApiKey, *, actor=None) -> None:
     """From now on the key is refused; the row stays, so the list shows who used what."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=clock.now()
+    )
+    if revoked:
+        audit_record(actor, AuditEntry.Action.API_KEY_REVOKED, obj=api_key)
 
 
 class KeyRefused(Exception):

@@ -60,7 +60,7 @@ def api_key_list(request):
 @manage_keys_required
 def api_key_revoke_view(request, key_id: int):
     api_key = get_object_or_404(ApiKey, pk=key_id)
-    api_key_revoke(api_key)
+    api_key_revoke(api_key, actor=request.user)
     messages.success(request, _("The key “%(name)s” is revoked.") % {"name": api_key.name})
     return redirect("api_key_list")
 

@@ -29,6 +29,7 @@ from ..models import (
     RuleStep,
 )
 from ..models.tasks import RETRYABLE
+from .audit import audit_record
 from .feedback import complaints_escalate
 from .outreach import message_steps_due
 from .planning import contact_cancel_open_tasks, tasks_cancel
@@ -102,12 +103,7 @@ def task_release(task: FollowUpTask, user) -> None:
 
 def phone_reveal(task: FollowUpTask, user, phone: ContactPhone) -> str:
     """The full number, for the agent pressing "call"; every reveal is audit-logged."""
-    AuditEntry.objects.create(
-        actor=user,
-        action=AuditEntry.Action.PHONE_REVEALED,
-        contact_id=phone.contact_id,
-        object_id=str(task.pk),
-    )
+    audit_record(user, AuditEntry.Action.PHONE_REVEALED, contact=phone.contact_id, obj=task)
     return phone.number
 
 

@@ -25,6 +25,7 @@ from .. import importing
 from ..calendar import tenant_zone
 from ..models import AuditEntry, Department, Encounter, ImportJob, ImportMapping
 from ..spreadsheets import SafeCsvWriter
+from .audit import audit_record
 from .intake import IntakeResult, encounters_intake
 from .planning import encounters_plan_later
 
@@ -428,9 +429,7 @@ def import_fail(job_id: int, reason: str) -> None:
 
 def import_errors_csv(job: ImportJob, user) -> str:
     """The rejected rows as they were in the file, with a column saying what is wrong."""
-    AuditEntry.objects.create(
-        actor=user, action=AuditEntry.Action.IMPORT_ERRORS_EXPORTED, object_id=str(job.pk)
-    )
+    audit_record(user, AuditEntry.Action.IMPORT_ERRORS_EXPORTED, obj=job)
     headers, rows = importing.read_table(job.filename, bytes(job.content))
     messages: dict[int, list[str]] = {}
     for error in job.errors:

@@ -11,6 +11,7 @@ from saas import clock
 
 from ..models import AuditEntry, Contact, ContactPhone, Encounter, FollowUpTask
 from ..phones import phone_normalise
+from .audit import audit_record
 from .planning import contact_cancel_open_tasks, encounter_cascade, encounters_plan_later
 
 
@@ -45,13 +46,40 @@ def _phones_set(contact: Contact, phones: list[tuple[str, str]]) -> None:
         )
 
 
+# Kept by contact_save itself, not changes anyone made.
+_UNAUDITED_FIELDS = {"id", "created_at", "updated_at", "deceased_at", "do_not_contact_at"}
+
+
+def _fields_changed(before: Contact, after: Contact) -> list[str]:
+    """The names (never the values) of the fields whose value differs."""
+    return [
+        field.name
+        for field in Contact._meta.concrete_fields
+        if field.name not in _UNAUDITED_FIELDS
+        and field.value_from_object(before) != field.value_from_object(after)
+    ]
+
+
+def _phones_of(contact: Contact | None) -> set[tuple[str, str]]:
+    if contact is None:
+        return set()
+    return set(ContactPhone.objects.filter(contact=contact).values_list("number", "label"))
+
+
+def contact_edit_viewed(contact: Contact, user) -> None:
+    """The edit page shows the contact's details (masked numbers): a read, audited as one."""
+    audit_record(user, AuditEntry.Action.CONTACT_EDIT_VIEWED, contact=contact)
+
+
 @transaction.atomic
-def contact_save(*, contact: Contact, phones: list[tuple[str, str]]) -> Contact:
+def contact_save(*, contact: Contact, phones: list[tuple[str, str]], actor=None) -> Contact:
     """Create or update a contact and its phone numbers. Marking the contact deceased or
-    do-not-contact cancels every open follow-up with that reason."""
+    do-not-contact cancels every open follow-up with that reason. A change made by staff
+    (``actor``) is audited with the names of the fields it changed."""
     normalised = phones_normalise(phones)
     now = clock.now()
     previous = Contact.objects.filter(pk=contact.pk).first() if contact.pk else None
+    previous_phones = _phones_of(previous)
     if contact.record_no:
         clash = Contact.objects.filter(record_no=contact.record_no).exclude(pk=contact.pk)
         if clash.exists():
@@ -69,6 +97,13 @@ def contact_save(*, contact: Contact, phones: list[tuple[str, str]]) -> Contact:
     contact.full_clean()
     contact.save()
     _phones_set(contact, normalised)
+    if actor is not None and previous is not None:
+        changed = _fields_changed(previous, contact)
+        if _phones_of(contact) != previous_phones:
+            changed.append("phones")
+        audit_record(
+            actor, AuditEntry.Action.CONTACT_CHANGED, contact=contact, detail={"fields": changed}
+        )
     if contact.deceased:
         contact_cancel_open_tasks(contact, reason=FollowUpTask.Reason.DECEASED, now=now)
     elif contact.do_not_contact:
@@ -109,6 +144,4 @@ def _age_on(birth_date, moment) -> int:
 
 
 def contact_viewed(contact: Contact, user) -> None:
-    AuditEntry.objects.create(
-        actor=user, action=AuditEntry.Action.CONTACT_VIEWED, contact=contact, object_id=""
-    )
+    audit_record(user, AuditEntry.Action.CONTACT_VIEWED, contact=contact)

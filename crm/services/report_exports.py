@@ -3,10 +3,9 @@
 from datetime import date
 
 from ..models import AuditEntry
+from .audit import audit_record
 
 
 def report_exported(user, *, fmt: str, first: date) -> AuditEntry:
     """Records who downloaded which month's report in which format ("xlsx:2026-11")."""
-    return AuditEntry.objects.create(
-        actor=user, action=AuditEntry.Action.REPORT_EXPORTED, object_id=f"{fmt}:{first:%Y-%m}"
-    )
+    return audit_record(user, AuditEntry.Action.REPORT_EXPORTED, obj=f"{fmt}:{first:%Y-%m}")

@@ -9,6 +9,7 @@ from .. import kpi
 from ..models import AuditEntry, Complaint, FollowUpTask, OutcomeCategory
 from ..selectors_reports import Drill, drill_rows, encounter_followups
 from ..spreadsheets import SafeCsvWriter
+from .audit import audit_record
 
 CHUNK = 2000
 
@@ -118,10 +119,8 @@ def _complaint_csv(drill: Drill, writer) -> None:
 def drill_csv(drill: Drill, user) -> str:
     """The list behind a figure as CSV, with one audit entry for the download. Phone numbers
     are never in it."""
-    AuditEntry.objects.create(
-        actor=user,
-        action=AuditEntry.Action.REPORT_LIST_EXPORTED,
-        object_id=f"{drill.figure} {drill.first:%Y-%m}"[:40],
+    audit_record(
+        user, AuditEntry.Action.REPORT_LIST_EXPORTED, obj=f"{drill.figure} {drill.first:%Y-%m}"
     )
     out = io.StringIO()
     writer = SafeCsvWriter(out)

@@ -24,6 +24,7 @@ from ..models import AuditEntry, Department
 from ..presets import DEPARTMENTS
 from ..roles import ROLE_PERMISSIONS, Role
 from ..selectors import staff_role
+from .audit import audit_record
 
 User = get_user_model()
 
@@ -111,9 +112,7 @@ def staff_invite(
     user.save()
     user.groups.set([Group.objects.get(name=role)])
     # The only way a clinic's staff account comes to exist: past the seat check, recorded.
-    AuditEntry.objects.create(
-        actor=actor, action=AuditEntry.Action.STAFF_INVITED, object_id=str(user.pk)
-    )
+    audit_record(actor, AuditEntry.Action.STAFF_INVITED, obj=user, detail={"role": role})
     staff_invitation_queue(user=user, base_url=base_url)
     return Invitation(user=user, set_password_url=set_password_url(user=user, base_url=base_url))
 
@@ -164,9 +163,16 @@ def staff_set_role(*, user, role: str, acting_user) -> None:
         raise ValidationError(_("Choose one of the roles."))
     if staff_role(user) == role:
         return
+    previous = staff_role(user)
     _ensure_admin_remains(user, acting_user=acting_user)
     user.groups.set([Group.objects.get(name=role)])
     user._staff_role = role  # selectors.staff_role keeps the role on the user object
+    audit_record(
+        acting_user,
+        AuditEntry.Action.ROLE_CHANGED,
+        obj=user,
+        detail={"from": previous or "", "to": role},
+    )
 
 
 @transaction.atomic
@@ -175,16 +181,20 @@ def staff_deactivate(*, user, acting_user) -> None:
     _ensure_admin_remains(user, acting_user=acting_user)
     user.is_active = False
     user.save(update_fields=["is_active"])
+    audit_record(acting_user, AuditEntry.Action.STAFF_DEACTIVATED, obj=user)
     # Open sessions die with it: ModelBackend.get_user refuses inactive users on each request.
 
 
-def staff_reactivate(*, user) -> None:
-    if not user.is_active:
-        entitlements.seats_check(
-            connection.tenant, active_seats=User.objects.filter(is_active=True).count()
-        )
+@transaction.atomic
+def staff_reactivate(*, user, acting_user=None) -> None:
+    if user.is_active:
+        return
+    entitlements.seats_check(
+        connection.tenant, active_seats=User.objects.filter(is_active=True).count()
+    )
     user.is_active = True
     user.save(update_fields=["is_active"])
+    audit_record(acting_user, AuditEntry.Action.STAFF_REACTIVATED, obj=user)
 
 
 def staff_set_departments(*, user, departments) -> None:

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_POST
 from saas import clock
 
 from ..forms import ComplaintForm, ComplaintMoveForm, ComplaintNewForm, PraiseForm
-from ..models import Complaint, Contact, FeedbackSource, FollowUpTask, Praise
+from ..models import AuditEntry, Complaint, Contact, FeedbackSource, FollowUpTask, Praise
 from ..roles import HANDLE_COMPLAINTS, RECORD_FEEDBACK, VIEW_COMPLAINTS
 from ..services import feedback
+from ..services.audit import audit_record
 
 record_feedback = permission_required(RECORD_FEEDBACK, raise_exception=True)
 view_complaints = permission_required(VIEW_COMPLAINTS, raise_exception=True)
@@ -43,6 +44,12 @@ def complaint_list(request):
     if shown in ("unanswered", "overdue"):
         complaints = complaints.order_by("deadline", "id")
     page = Paginator(complaints, 50).get_page(request.GET.get("page"))
+    # The list names the patients who complained.
+    audit_record(
+        request.user,
+        AuditEntry.Action.COMPLAINT_LIST_VIEWED,
+        detail={"list": shown, "page": page.number},
+    )
     return render(
         request,
         "crm/complaint_list.html",
@@ -129,6 +136,13 @@ def complaint_detail(request, complaint_id):
         ),
         pk=complaint_id,
     )
+    if request.method == "GET":
+        audit_record(
+            request.user,
+            AuditEntry.Action.COMPLAINT_VIEWED,
+            contact=complaint.contact_id,
+            obj=complaint,
+        )
     form = ComplaintForm(instance=complaint)
     move = ComplaintMoveForm()
     can_handle = request.user.has_perm(HANDLE_COMPLAINTS)

@@ -16,11 +16,12 @@ from saas.links import secret_links_masked
 
 from ..forms import MessageTemplateForm
 from ..messaging import DEFAULTS, MESSAGE_VARIABLES
-from ..models import InboundMessage, Message, MessageTemplate
+from ..models import AuditEntry, InboundMessage, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
 from ..phones import phone_mask
 from ..roles import MANAGE_MESSAGES, VIEW_OUTBOX
 from ..services import inbound, outbox
+from ..services.audit import audit_record
 from ..sms import signature_valid
 
 view_outbox = permission_required(VIEW_OUTBOX, raise_exception=True)
@@ -39,6 +40,12 @@ def outbox_list(request):
         message.to_shown = phone_mask(message.to) if message.channel == "sms" else message.to
         # A live survey link answers as the patient: staff see that one was sent, not which.
         message.body_shown = secret_links_masked(message.body)
+    # The page shows recipients (names, masked numbers, email addresses) and replies.
+    audit_record(
+        request.user,
+        AuditEntry.Action.OUTBOX_VIEWED,
+        detail={"status": status if status in Message.Status.values else "", "page": page.number},
+    )
     return render(
         request,
         "crm/outbox.html",

@@ -52,7 +52,9 @@ def _save_contact(request, contact):
     form = ContactForm(request.POST or None, instance=contact)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = records.contact_save(contact=form.instance, phones=form.phone_list())
+            saved = records.contact_save(
+                contact=form.instance, phones=form.phone_list(), actor=request.user
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -70,7 +72,10 @@ def contact_create(request):
 @login_required
 @edit_records
 def contact_edit(request, contact_id):
-    return _save_contact(request, get_object_or_404(Contact, pk=contact_id))
+    contact = get_object_or_404(Contact, pk=contact_id)
+    if request.method == "GET":
+        records.contact_edit_viewed(contact, request.user)
+    return _save_contact(request, contact)
 
 
 def _save_encounter(request, encounter):

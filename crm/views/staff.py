@@ -137,7 +137,7 @@ def staff_deactivate(request, user):
 
 @staff_action(gettext_lazy("%(email)s can sign in again."))
 def staff_reactivate(request, user):
-    services.staff_reactivate(user=user)
+    services.staff_reactivate(user=user, acting_user=request.user)
 
 
 @staff_action(gettext_lazy("Invitation sent to %(email)s."))

@@ -8,8 +8,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.models import AuditEntry
 from crm.roles import MANAGE_SURVEYS, VIEW_RESPONSES
 from crm.services import records
+from crm.services.audit import audit_record
 
 from .. import selectors, services
 from ..forms import QuestionFormSet, SurveyTemplateForm
@@ -88,6 +90,13 @@ def survey_publish(request, template_id):
 def response_list(request, template_id):
     template = get_object_or_404(SurveyTemplate, pk=template_id)
     page = Paginator(selectors.responses(template=template), 50).get_page(request.GET.get("page"))
+    # The list names the patients who answered.
+    audit_record(
+        request.user,
+        AuditEntry.Action.RESPONSE_LIST_VIEWED,
+        obj=template,
+        detail={"page": page.number},
+    )
     return render(
         request,
         "surveys/response_list.html",

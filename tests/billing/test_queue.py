@@ -13,7 +13,7 @@ from billing.models import BillingAccount, Plan, Subscription, WebhookEvent
 from saas.celery import app
 from tenants.models import ConsoleAuditEntry, Tenant
 from tests.billing import stripe_events as se
-from tests.conftest import committed
+from tests.conftest import audit_rows_purge, committed
 from tests.saas.test_celery import filesystem_broker  # noqa: F401  (fixture)
 
 
@@ -29,7 +29,7 @@ def _account_open() -> None:
 def _clean() -> None:
     tenant = Tenant.objects.get(schema_name="alpha")
     WebhookEvent.objects.filter(stripe_id__startswith="evt_").delete()
-    ConsoleAuditEntry.objects.filter(tenant=tenant).delete()
+    audit_rows_purge(ConsoleAuditEntry, tenant_id=tenant.pk)
     BillingAccount.objects.filter(tenant=tenant).delete()
     Plan.objects.filter(code="starter").update(stripe_price_monthly="")
     Tenant.objects.filter(pk=tenant.pk).update(status="trial")

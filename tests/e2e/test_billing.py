@@ -12,7 +12,7 @@ from billing.entitlements import usage_record
 from billing.models import BillingAccount, BillingAuditEntry, Plan, WebhookEvent
 from tenants.models import ConsoleAuditEntry, Tenant
 from tests.billing.fake_stripe import FakeStripe
-from tests.conftest import committed
+from tests.conftest import audit_rows_purge, committed
 from tests.factories import PASSWORD, VendorStaffFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -52,8 +52,8 @@ def fake_stripe(live_port, settings):
         tenant = Tenant.objects.filter(schema_name=SLUG).first()
         if tenant is not None:
             WebhookEvent.objects.filter(account__tenant=tenant).delete()
-            ConsoleAuditEntry.objects.filter(tenant=tenant).delete()
-            BillingAuditEntry.objects.filter(tenant=tenant).delete()
+            audit_rows_purge(ConsoleAuditEntry, tenant_id=tenant.pk)
+            audit_rows_purge(BillingAuditEntry, tenant_id=tenant.pk)
             tenant.delete(force_drop=True)
 
     committed(clean)

@@ -2,13 +2,14 @@
 languages."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django_tenants.utils import tenant_context
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from crm.models import AuditEntry
 from tenants.models import Tenant
-from tests.conftest import committed
+from tests.conftest import audit_rows_purge, committed
 from tests.e2e.test_shell import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -30,9 +31,10 @@ def forget_downloads():
 
     def forget():
         with tenant_context(Tenant.objects.get(schema_name="alpha")):
-            AuditEntry.objects.filter(
-                action=AuditEntry.Action.REPORT_EXPORTED, actor__email="e2e-admin@alpha.test"
-            ).delete()
+            admin = get_user_model().objects.get(email="e2e-admin@alpha.test")
+            audit_rows_purge(
+                AuditEntry, action=AuditEntry.Action.REPORT_EXPORTED, actor_id=admin.pk
+            )
 
     committed(forget)
 
