@@ -9,7 +9,7 @@ from saas.appendonly import trigger_operation
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0017_import_reading_preview"),
+        ("crm", "0018_encounter_plan_pending"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
