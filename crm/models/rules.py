@@ -78,6 +78,11 @@ class FollowUpRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def match_kind_labels(self) -> list[str]:
+        """The matched kinds as the interface names them (never the stored codes)."""
+        return [str(Encounter.Kind(kind).label) for kind in self.match_kinds]
+
     def clean(self):
         if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
             raise ValidationError({"max_age": _("The maximum age is below the minimum age.")})

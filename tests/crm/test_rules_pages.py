@@ -228,3 +228,11 @@ def test_another_tenant_cannot_see_or_change_these_outcome_codes(
     with in_tenant(tenant_a):
         code.refresh_from_db()
         assert (code.label, code.category) == ("家属代答", "reached")
+
+
+def test_the_rule_list_names_encounter_kinds_in_the_clinics_language(admin_client_a):
+    page = admin_client_a.get("/rules/").content.decode()
+
+    assert "出院" in page
+    for code in ("discharge", "surgery", "outpatient"):
+        assert f">{code}" not in page and f", {code}" not in page
