@@ -77,6 +77,27 @@ class TenantSettingsForm(forms.Form):
     complaint_reply_days = forms.IntegerField(
         label=_("Reply to complaints within (days)"), min_value=1, max_value=60
     )
+    sms_per_number_day = forms.IntegerField(
+        label=_("SMS to one number in 24 hours, at most"),
+        min_value=1,
+        max_value=20,
+        help_text=_("Further messages to that number wait until the 24 hours have passed."),
+    )
+    sms_per_number_month = forms.IntegerField(
+        label=_("SMS to one number in 30 days, at most"),
+        min_value=1,
+        max_value=100,
+        help_text=_("Further messages to that number are not sent, with the reason."),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        day, month = cleaned.get("sms_per_number_day"), cleaned.get("sms_per_number_month")
+        if day and month and day > month:
+            self.add_error(
+                "sms_per_number_day", _("A day cannot allow more messages than 30 days.")
+            )
+        return cleaned
 
     def clean_phone_region(self) -> str:
         return self.cleaned_data["phone_region"].strip().upper()
@@ -105,6 +126,8 @@ class TenantSettingsForm(forms.Form):
             "spot_check_percent": tenant.spot_check_percent,
             "message_hours": calling_hours_format(tenant.message_hours),
             "complaint_reply_days": tenant.complaint_reply_days,
+            "sms_per_number_day": tenant.sms_per_number_day,
+            "sms_per_number_month": tenant.sms_per_number_month,
         }
 
 

@@ -133,6 +133,18 @@ class Tenant(TenantMixin):
         default=7,
         validators=[MinValueValidator(1), MaxValueValidator(60)],
     )
+    # Our own limits per phone number, before the provider's: a misconfigured rule must not
+    # flood a patient or use up the clinic's allowance (crm.services.outbox).
+    sms_per_number_day = models.PositiveSmallIntegerField(
+        _("SMS to one number in 24 hours, at most"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+    )
+    sms_per_number_month = models.PositiveSmallIntegerField(
+        _("SMS to one number in 30 days, at most"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.TRIAL
     )

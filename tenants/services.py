@@ -270,6 +270,8 @@ SETTINGS_FIELDS = (
     "spot_check_percent",
     "message_hours",
     "complaint_reply_days",
+    "sms_per_number_day",
+    "sms_per_number_month",
 )
 
 

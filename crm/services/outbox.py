@@ -118,7 +118,7 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
     """Send a batch of messages over one provider connection; returns each taken message's
     new status. The results are written in one transaction (one commit for the batch)."""
     now = now or clock.now()
-    taken = _hold_over_allowance(_take(message_ids, now), now)
+    taken = _hold_over_allowance(_hold_over_frequency(_take(message_ids, now), now), now)
     if not taken:
         return {}
     provider = sms_provider()
@@ -153,6 +153,63 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
             message_result(message, sent=True, now=now)
             statuses[message.pk] = Status.SENT
     return statuses
+
+
+FREQUENCY_DAY = timedelta(hours=24)
+FREQUENCY_MONTH = timedelta(days=30)
+
+
+def _hold_over_frequency(taken: list[Message], now: datetime) -> list[Message]:
+    """The clinic's limits per phone number (Tenant.sms_per_number_day / _month), before the
+    provider's: an SMS over the 24-hour limit waits until the oldest of those 24 hours has
+    passed (in message hours); one over the 30-day limit is failed now, with the reason, so a
+    rule gone wrong cannot flood a patient. Messages already sent, and the ones before it in
+    this batch, count. (Two workers sending to one number in the same second may both pass.)"""
+    tenant = connection.tenant
+    sms = [m for m in taken if m.channel == Channel.SMS]
+    if not sms:
+        return taken
+    sent_to: dict[str, list[datetime]] = {}
+    for to, sent_at in Message.objects.filter(
+        channel=Channel.SMS, to__in={m.to for m in sms}, sent_at__gte=now - FREQUENCY_MONTH
+    ).values_list("to", "sent_at"):
+        sent_to.setdefault(to, []).append(sent_at)
+    waiting, refused = {}, []
+    for message in sms:
+        times = sent_to.setdefault(message.to, [])
+        times.sort()
+        last_day = [t for t in times if t > now - FREQUENCY_DAY]
+        if len(times) >= tenant.sms_per_number_month:
+            refused.append(message)
+        elif len(last_day) >= tenant.sms_per_number_day:
+            waiting[message.pk] = next_calling_time(
+                last_day[-tenant.sms_per_number_day] + FREQUENCY_DAY,
+                tenant.message_hours,
+                tenant_zone(tenant),
+            )
+        else:
+            times.append(now)  # to be sent now: counts for the next in this batch
+    for message_id, send_after in waiting.items():
+        Message.objects.filter(pk=message_id).update(
+            status=Status.QUEUED,
+            attempts=F("attempts") - 1,  # not an attempt: nothing was tried
+            send_after=send_after,
+            last_error=_(
+                "This number already received %(count)d SMS in 24 hours (the clinic's limit): "
+                "waits until the 24 hours have passed."
+            )
+            % {"count": tenant.sms_per_number_day},
+        )
+    for message in refused:
+        reason = _(
+            "Not sent: this number already received %(count)d SMS in 30 days (the clinic's limit)."
+        ) % {"count": tenant.sms_per_number_month}
+        Message.objects.filter(pk=message.pk).update(
+            status=Status.FAILED, failed_at=now, last_error=reason
+        )
+        message_result(message, sent=False, now=now)
+    held = set(waiting) | {m.pk for m in refused}
+    return [m for m in taken if m.pk not in held]
 
 
 def _hold_over_allowance(taken: list[Message], now: datetime) -> list[Message]:

@@ -479,3 +479,78 @@ def test_only_message_managers_requeue_and_only_their_own_clinics_messages(
     assert admin_client_b.post("/outbox/requeue/").status_code == 302
     with in_tenant(tenant_a):
         assert Message.objects.get().status == "failed"
+
+
+def _sms(to: str, *, task=None) -> Message:
+    return outbox.message_queue(
+        channel="sms", purpose="follow_up", to=to, body="请按时复诊", task=task
+    )
+
+
+def test_a_number_gets_at_most_the_clinics_sms_a_day_the_next_waits_its_turn(
+    tenant_a, in_tenant, all_day, fake_sms, clock
+):
+    with in_tenant(tenant_a):
+        first = _sms("+8613800138241")
+        outbox.messages_send([first.pk])
+        clock.shift(timedelta(hours=2))
+        more = [_sms("+8613800138241") for _ in range(3)]
+        other = _sms("+8613800138242")  # another number is not held back
+        outbox.messages_send([m.pk for m in [*more, other]])
+
+        statuses = [Message.objects.get(pk=m.pk).status for m in [*more, other]]
+        assert statuses == ["sent", "sent", "queued", "sent"]
+        held = Message.objects.get(pk=more[2].pk)
+        assert (held.attempts, held.failed_at) == (0, None)
+        assert held.send_after == Message.objects.get(pk=first.pk).sent_at + timedelta(hours=24)
+        assert "3 SMS in 24 hours" in held.last_error
+        assert outbox.outbox_due() == []
+
+        clock.move_to(held.send_after)
+        outbox.messages_send(outbox.outbox_due())
+        assert Message.objects.get(pk=held.pk).status == "sent"
+    assert len(fake_sms.sent) == 5
+
+
+def test_over_the_clinics_30_day_limit_an_sms_is_not_sent_and_says_why(
+    tenant_a, in_tenant, all_day, fake_sms, clock
+):
+    task = _message_task(tenant_a, in_tenant, phone="+8613800138243")
+    with in_tenant(tenant_a):
+        tenant_a.sms_per_number_month = 2
+        tenant_a.save()
+        for days_ago in (31, 20, 10):  # the first is outside the 30 days
+            sent_at = timezone.now() - timedelta(days=days_ago)
+            Message.objects.create(
+                channel="sms",
+                purpose="follow_up",
+                to="+8613800138243",
+                body="复诊提醒",
+                status="sent",
+                send_after=sent_at,
+                sent_at=sent_at,
+            )
+        followup_tick()
+        message = Message.objects.get(task=task)
+        outbox.messages_send([message.pk])
+
+        message.refresh_from_db()
+        task.refresh_from_db()
+        assert message.status == "failed"
+        assert "2 SMS in 30 days" in message.last_error
+        assert (task.status, task.reason) == ("unreachable", "message_failed")
+    assert fake_sms.sent == []
+
+
+def test_another_clinics_limits_and_messages_do_not_count(
+    tenant_a, tenant_b, in_tenant, all_day, fake_sms
+):
+    with in_tenant(tenant_b):
+        tenant_b.sms_per_number_day = 1
+        tenant_b.message_hours = [["00:00", "24:00"]]
+        tenant_b.save()
+        outbox.messages_send([_sms("+8613800138244").pk])
+    with in_tenant(tenant_a):
+        sent = [_sms("+8613800138244") for _ in range(3)]
+        outbox.messages_send([m.pk for m in sent])
+        assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
