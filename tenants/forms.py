@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Tenant, timezone_choices
+from .models import MAX_RETENTION_YEARS, Tenant, timezone_choices
 
 
 def calling_hours_parse(text: str, message: str) -> list[list[str]]:
@@ -77,6 +77,17 @@ class TenantSettingsForm(forms.Form):
     complaint_reply_days = forms.IntegerField(
         label=_("Reply to complaints within (days)"), min_value=1, max_value=60
     )
+    retention_years = forms.IntegerField(
+        label=_("Keep patient data for (years)"),
+        min_value=1,
+        max_value=MAX_RETENTION_YEARS,
+        required=False,
+        help_text=_(
+            "Contacts are anonymised (name, numbers, notes and free text erased; counts and "
+            "reports kept) this many years after their last encounter. Leave empty to keep "
+            "everything, e.g. when the law requires the clinic to keep its own records longer."
+        ),
+    )
 
     def clean_phone_region(self) -> str:
         return self.cleaned_data["phone_region"].strip().upper()
@@ -105,4 +116,5 @@ class TenantSettingsForm(forms.Form):
             "spot_check_percent": tenant.spot_check_percent,
             "message_hours": calling_hours_format(tenant.message_hours),
             "complaint_reply_days": tenant.complaint_reply_days,
+            "retention_years": tenant.retention_years,
         }

@@ -13,6 +13,8 @@ class AuditEntry(models.Model):
         REPORT_EXPORTED = "report_exported", _("Downloaded a KPI report")
         REPORT_LIST_EXPORTED = "report_list_exported", _("Downloaded the list behind a figure")
         STAFF_INVITED = "staff_invited", _("Invited a staff member")
+        CONTACT_ERASED = "contact_erased", _("Erased a contact's personal data")
+        CLINIC_EXPORTED = "clinic_exported", _("Downloaded the clinic's full export")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
