@@ -59,8 +59,14 @@ class Contact(models.Model):
     # Set by crm.services.retention.contact_anonymise: personal data blanked, never planned
     # or called again; the row stays so that counts and reports do not change.
     anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True)
+    # db_default: the bulk intake writes contacts in SQL that names only the columns it fills.
     anonymised_reason = models.CharField(
-        _("anonymised because"), max_length=20, choices=Erasure.choices, blank=True, default=""
+        _("anonymised because"),
+        max_length=20,
+        choices=Erasure.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -207,7 +207,8 @@ def retention_run(*, now: datetime | None = None, force: bool = False) -> Retent
         due = contacts_retention_due(years=tenant.retention_years, now=now)
         ids = list(due.values_list("pk", flat=True)[: PER_TICK + 1])
         result.done = len(ids) <= PER_TICK
-        for start in range(0, min(len(ids), PER_TICK), BATCH):
+        ids = ids[:PER_TICK]
+        for start in range(0, len(ids), BATCH):
             with transaction.atomic():
                 for contact in Contact.objects.filter(pk__in=ids[start : start + BATCH]):
                     result.anonymised += contact_anonymise(
