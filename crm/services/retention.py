@@ -18,7 +18,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from saas import clock
-from surveys.models import QuestionKind, SurveyAnswer, SurveyResponse
+from surveys.models import QuestionKind, SurveyAnswer, SurveyInvitation, SurveyResponse
 from tenants.services import tenant_retention_ran
 
 from ..calendar import local_date, tenant_zone
@@ -122,6 +122,10 @@ def contact_anonymise(contact: Contact, *, reason: str, now: datetime | None = N
     _blank(
         InboundMessage,
         InboundMessage.objects.filter(Q(contact=contact) | Q(reply_to__in=messages)),
+    )
+    # A survey link still out would let answers about the person arrive after the erasure.
+    SurveyInvitation.objects.filter(contact=contact, answered_at__isnull=True).update(
+        expires_at=now
     )
     _blank(
         SurveyAnswer,

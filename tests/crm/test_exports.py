@@ -14,12 +14,16 @@ from wagtail.images.models import Image
 
 from crm.models import AuditEntry, ClinicExport
 from crm.services.followup import followup_tick
+from tests.cms import test_media_s3
 from tests.cms.conftest import png_bytes
 from tests.conftest import login
 from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory
 
 pytestmark = pytest.mark.now("2026-11-24 09:00")
+
+# The S3 media tests' bucket (moto over HTTP) and its listing.
+endpoint, bucket, s3_keys = test_media_s3.endpoint, test_media_s3.bucket, test_media_s3.keys
 
 
 def _export(client, django_capture_on_commit_callbacks) -> ClinicExport:
@@ -123,3 +127,19 @@ def test_the_export_is_deleted_after_7_days(
 
     assert (export.status, export.path) == (ClinicExport.Status.EXPIRED, "")
     assert "This export is no longer available." in response.content.decode()
+
+
+def test_the_export_works_with_media_in_an_s3_bucket(
+    bucket, admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    with in_tenant(tenant_a):
+        Image.objects.create(title="scan", file=ContentFile(png_bytes(), name="scan.png"))
+        image_name = Image.objects.get(title="scan").file.name
+
+    export = _export(admin_client_a, django_capture_on_commit_callbacks)
+    response = admin_client_a.get(f"/exports/{export.pk}/download/")
+
+    assert f"alpha/{export.path}" in s3_keys(bucket)
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.read(f"media/{image_name}") == png_bytes()
+    assert json.loads(archive.read("manifest.json"))["media"] == {"files": 1, "missing": []}

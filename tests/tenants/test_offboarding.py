@@ -16,11 +16,15 @@ from crm.models import ClinicExport
 from tenants.models import ConsoleAuditEntry, Domain, Tenant
 from tenants.services import tenant_provision
 from tenants.tasks import tenants_close_due_task
+from tests.cms import test_media_s3
 from tests.conftest import login
 from tests.crm.conftest import in_english
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.now("2026-11-24 09:00")
+
+# The S3 media tests' bucket (moto over HTTP) and its listing.
+endpoint, bucket, s3_keys = test_media_s3.endpoint, test_media_s3.bucket, test_media_s3.keys
 
 
 @pytest.fixture
@@ -132,3 +136,15 @@ def test_a_clinic_already_closing_is_not_closed_twice(
 
     assert "This clinic is already closing." in response.content.decode()
     assert Tenant.objects.get(pk=gamma.pk).delete_after == first.delete_after
+
+
+def test_deleting_a_clinic_empties_its_prefix_in_an_s3_bucket(
+    bucket, console, gamma, clock, django_capture_on_commit_callbacks
+):
+    _close(console, gamma, django_capture_on_commit_callbacks)
+    assert [key.split("/")[0] for key in s3_keys(bucket)] == ["gamma"]  # its export
+
+    clock.shift(timedelta(days=31))
+    tenants_close_due_task.delay().get()
+
+    assert s3_keys(bucket) == []
