@@ -28,7 +28,12 @@ def empty_ended_files(apps, schema_editor):
     for job in ImportJob.objects.filter(status__in=ENDED).exclude(content=b"").iterator():
         numbers = sorted({error["row"] for error in job.errors})
         rows = _rows(bytes(job.content)) if numbers else []
-        job.rejected_cells = {str(n): rows[n - 2] for n in numbers if 0 <= n - 2 < len(rows)}
+        job.rejected_cells = {
+            # JSON in PostgreSQL holds no NUL character.
+            str(n): [cell.replace("\x00", "\ufffd") for cell in rows[n - 2]]
+            for n in numbers
+            if 0 <= n - 2 < len(rows)
+        }
         job.rejected_count = len(numbers)
         job.content = b""
         job.save(update_fields=["rejected_cells", "rejected_count", "content"])

@@ -322,7 +322,9 @@ def _finished(errors: list[dict], rows: list[list[str]]) -> dict:
     numbers = sorted({error["row"] for error in errors})
     return {
         "content": b"",
-        "rejected_cells": {str(n): rows[n - 2] for n in numbers if 0 <= n - 2 < len(rows)},
+        "rejected_cells": {
+            str(n): _storable(rows[n - 2]) for n in numbers if 0 <= n - 2 < len(rows)
+        },
         "rejected_count": len(numbers),
         "finished_at": clock.now(),
     }
@@ -402,6 +404,12 @@ def _chunk_commit(chunk: list[tuple[int, dict]], errors: list[dict]) -> list[Int
             return []
     middle = len(chunk) // 2
     return _chunk_commit(chunk[:middle], errors) + _chunk_commit(chunk[middle:], errors)
+
+
+def _storable(cells: list[str]) -> list[str]:
+    """PostgreSQL's JSON holds no NUL character (a row may be rejected for having one): it is
+    kept as U+FFFD, which shows where it was."""
+    return [cell.replace("\x00", "\ufffd") for cell in cells]
 
 
 def import_fail(job_id: int, reason: str) -> None:
