@@ -155,10 +155,14 @@ def _media_copy(archive: zipfile.ZipFile, names: list[str]) -> tuple[int, list[s
 
 def clinic_export_request(*, user, purpose: str = ClinicExport.Purpose.PORTABILITY):
     """Queue a full export of the clinic. One at a time: a second request while one is
-    being prepared is refused."""
+    being prepared (for less than a day) is refused."""
     from ..tasks import clinic_export_task
 
-    if ClinicExport.objects.filter(status=ClinicExport.Status.QUEUED).exists():
+    # A request whose worker message was lost does not block the clinic for more than a day.
+    waiting = ClinicExport.objects.filter(
+        status=ClinicExport.Status.QUEUED, created_at__gt=clock.now() - timedelta(days=1)
+    )
+    if waiting.exists():
         raise ValidationError(
             _("An export is already being prepared; it will be listed here when ready."),
             code="queued",
