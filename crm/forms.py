@@ -139,6 +139,24 @@ def _phone_choice(phone: ContactPhone) -> str:
     return f"{masked} · {phone.get_label_display()}" if phone.label else masked
 
 
+class ContactEraseForm(forms.Form):
+    """An erasure request: why (a fixed list: free text would hold what is being erased) and
+    a confirmation, since it cannot be undone."""
+
+    reason = forms.ChoiceField(
+        label=_("Reason"),
+        choices=[
+            (value, label)
+            for value, label in Contact.Erasure.choices
+            if value != Contact.Erasure.RETENTION
+        ],
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand that this cannot be undone."),
+        error_messages={"required": _("Tick the box to confirm the erasure.")},
+    )
+
+
 class EncounterForm(forms.ModelForm):
     tags = TagsField(label=_("Tags"))
 

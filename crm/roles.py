@@ -93,6 +93,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 MANAGE_STAFF = "auth.change_user"
 # The permission that opens the clinic's settings page.
 MANAGE_SETTINGS = "tenants.change_tenant"
+# Erasing a patient's data and the clinic's full export: administrators, as the settings.
+ADMINISTER_DATA = MANAGE_SETTINGS
 # Working follow-ups (the worklist and the call page).
 WORK_TASKS = "crm.add_callattempt"
 EDIT_RECORDS = "crm.change_contact"

@@ -12,7 +12,7 @@ from saas.celery import app
 
 from . import services
 from .api import webhooks
-from .services import followup, imports, outbox, planning
+from .services import exports, followup, imports, outbox, planning
 
 
 @app.task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, max_retries=8)
@@ -88,6 +88,12 @@ def followup_tick_task() -> dict:
         "imports_read_again": len(unread),
         "encounters_planned_late": len(unplanned),
     }
+
+
+@app.task
+def clinic_export_task(export_id: int) -> int:
+    """Build the clinic's full export ZIP (crm.services.exports); returns its size."""
+    return exports.clinic_export_build(export_id).size
 
 
 @app.task

@@ -3,6 +3,7 @@ from django.urls import path
 from .api import pages as api_pages
 from .views import (
     audit,
+    exports,
     feedback,
     imports,
     outbox,
@@ -42,6 +43,7 @@ urlpatterns = [
     path("contacts/new/", records.contact_create, name="contact_create"),
     path("contacts/<int:contact_id>/", records.contact_detail, name="contact_detail"),
     path("contacts/<int:contact_id>/edit/", records.contact_edit, name="contact_edit"),
+    path("contacts/<int:contact_id>/erase/", records.contact_erase, name="contact_erase"),
     path(
         "contacts/<int:contact_id>/encounters/new/",
         records.encounter_create,
@@ -57,6 +59,9 @@ urlpatterns = [
     path("imports/<int:job_id>/start/", imports.import_start, name="import_start"),
     path("imports/<int:job_id>/progress/", imports.import_progress, name="import_progress"),
     path("imports/<int:job_id>/rejected.csv", imports.import_errors, name="import_errors"),
+    # The clinic's full export
+    path("exports/", exports.export_list, name="export_list"),
+    path("exports/<int:export_id>/download/", exports.export_download, name="export_download"),
     # Rules and outcome codes
     path("rules/", rules.rule_list, name="rule_list"),
     path("rules/new/", rules.rule_create, name="rule_create"),

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Tenant, timezone_choices
+from .models import MAX_RETENTION_YEARS, Tenant, timezone_choices
 
 
 def calling_hours_parse(text: str, message: str) -> list[list[str]]:
@@ -90,6 +90,18 @@ class TenantSettingsForm(forms.Form):
         help_text=_("Further messages to that number are not sent, with the reason."),
     )
 
+    retention_years = forms.IntegerField(
+        label=_("Keep patient data for (years)"),
+        min_value=1,
+        max_value=MAX_RETENTION_YEARS,
+        required=False,
+        help_text=_(
+            "Contacts are anonymised (name, numbers, notes and free text erased; counts and "
+            "reports kept) this many years after their last encounter. Leave empty to keep "
+            "everything, e.g. when the law requires the clinic to keep its own records longer."
+        ),
+    )
+
     def clean(self):
         cleaned = super().clean()
         day, month = cleaned.get("sms_per_number_day"), cleaned.get("sms_per_number_month")
@@ -128,6 +140,7 @@ class TenantSettingsForm(forms.Form):
             "complaint_reply_days": tenant.complaint_reply_days,
             "sms_per_number_day": tenant.sms_per_number_day,
             "sms_per_number_month": tenant.sms_per_number_month,
+            "retention_years": tenant.retention_years,
         }
 
 

@@ -38,6 +38,9 @@ def validate_timezone(value: str) -> None:
 
 
 END_OF_DAY = "24:00"
+# DESIGN.md §9: patient data is kept two years by default; a clinic may choose 1 to 30.
+DEFAULT_RETENTION_YEARS = 2
+MAX_RETENTION_YEARS = 30
 
 
 def hours_interval(start: str, end: str) -> tuple[time, time | None]:
@@ -73,6 +76,15 @@ def validate_phone_region(value: str) -> None:
         )
 
 
+class LiveTenantManager(models.Manager):
+    """Tenants whose schema exists. The default manager, so that every loop over clinics
+    (ticks, migrate_schemas, the console's staff counts, role syncs) leaves out the
+    tombstones of deleted ones; ``Tenant.everything`` includes them."""
+
+    def get_queryset(self):
+        return super().get_queryset().exclude(status=Tenant.Status.DELETED)
+
+
 class Tenant(TenantMixin):
     """One customer of CareBridge. ``schema_name`` is the tenant's slug: it names the
     PostgreSQL schema and the subdomain ``<slug>.BASE_DOMAIN``."""
@@ -88,6 +100,8 @@ class Tenant(TenantMixin):
         ACTIVE = "active", _("Active")
         PAST_DUE = "past_due", _("Past due")
         SUSPENDED = "suspended", _("Suspended")
+        # A tombstone: the schema, files and domains are gone, the row keeps the history.
+        DELETED = "deleted", _("Deleted")
 
     class Locale(models.TextChoices):
         ZH_HANS = "zh-hans", "简体中文"
@@ -145,11 +159,31 @@ class Tenant(TenantMixin):
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
     )
+    retention_years = models.PositiveSmallIntegerField(
+        _("keep patient data for (years)"),
+        null=True,
+        blank=True,
+        default=DEFAULT_RETENTION_YEARS,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_YEARS)],
+        help_text=_(
+            "Contacts are anonymised this many years after their last encounter. Empty: "
+            "kept until deleted (for a clinic that must keep its own records longer)."
+        ),
+    )
+    # The clinic's local day of its last complete retention pass: the tick runs it once a day.
+    retention_ran_on = models.DateField(null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.TRIAL
     )
+    # Offboarding: when vendor staff closed the clinic, and when its data goes for good
+    # (tenants.offboarding). Both empty for a clinic that is not closing.
+    closing_at = models.DateTimeField(_("closing since"), null=True, blank=True)
+    delete_after = models.DateTimeField(_("deleted after"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), auto_now_add=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = LiveTenantManager()
+    everything = models.Manager()
 
     # Schemas are made by tenants.services.tenant_provision (clone of the template schema,
     # migrations as fallback) inside one transaction, not by save().
@@ -175,6 +209,14 @@ class Tenant(TenantMixin):
     @property
     def is_suspended(self) -> bool:
         return self.status == self.Status.SUSPENDED
+
+    @property
+    def is_closing(self) -> bool:
+        return self.delete_after is not None and self.status != self.Status.DELETED
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status == self.Status.DELETED
 
     @property
     def primary_host(self) -> str:
@@ -228,6 +270,10 @@ class ConsoleAuditEntry(AppendOnlyModel):
         SIGNED_IN = "signed_in", _("Signed in")
         SIGN_IN_FAILED = "sign_in_failed", _("Failed to sign in")
         SIGNED_OUT = "signed_out", _("Signed out")
+        CLOSING_STARTED = "closing_started", _("Clinic closing: exported and suspended")
+        CLOSING_CANCELLED = "closing_cancelled", _("Clinic closing cancelled")
+        EXPORT_DOWNLOADED = "export_downloaded", _("Closing export downloaded")
+        TENANT_DELETED = "tenant_deleted", _("Clinic deleted")
 
     # Not database constraints, and deleting a user or a tenant leaves these rows alone
     # (SET_NULL would UPDATE them, which the trigger refuses): a row keeps the ids.

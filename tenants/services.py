@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -272,6 +272,7 @@ SETTINGS_FIELDS = (
     "complaint_reply_days",
     "sms_per_number_day",
     "sms_per_number_month",
+    "retention_years",
 )
 
 
@@ -287,6 +288,13 @@ def tenant_settings_update(*, tenant: Tenant, **values) -> Tenant:
     changed.full_clean(exclude=["schema_name"])
     changed.save(update_fields=list(values))
     return changed
+
+
+def tenant_retention_ran(tenant: Tenant, day: date) -> None:
+    """Remember the clinic's local day of its last complete retention pass (run once a day
+    by its tick, crm.services.retention)."""
+    Tenant.objects.filter(pk=tenant.pk).update(retention_ran_on=day)
+    tenant.retention_ran_on = day
 
 
 def clinic_backlog_record(

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_POST
 from crm.models import AuditEntry
 from crm.services.audit import audit_record
 
-from . import selectors, services
+from . import offboarding, selectors, services
 from .forms import ConsoleAuditFilterForm, DomainAddForm, TenantCreateForm, TenantSettingsForm
 from .models import Domain, Tenant
 
@@ -38,7 +39,11 @@ def tenant_list(request):
     return render(
         request,
         "tenants/console_list.html",
-        {"tenants": selectors.tenant_console_list(), "audit": selectors.console_audit_recent()},
+        {
+            "tenants": selectors.tenant_console_list(),
+            "audit": selectors.console_audit_recent(),
+            "grace_days": settings.TENANT_CLOSING_GRACE_DAYS,
+        },
     )
 
 
@@ -105,6 +110,62 @@ def tenant_reactivate(request, tenant_id):
     services.tenant_reactivate(tenant=tenant, actor=request.user)
     messages.success(request, _("%(name)s is active again.") % {"name": tenant.name})
     return redirect("console:tenants")
+
+
+@require_POST
+@vendor_staff_required
+def tenant_close(request, tenant_id):
+    """Offboarding: export, suspend, and delete after the grace period."""
+    tenant = _tenant_or_404(tenant_id)
+    try:
+        closing = offboarding.tenant_close(
+            tenant=tenant, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _(
+                "%(name)s is closing: suspended, its export is being prepared, and its data is "
+                "deleted after %(day)s."
+            )  # fmt: skip
+            % {"name": tenant.name, "day": f"{closing.delete_after:%Y-%m-%d}"},
+        )
+    return redirect("console:tenants")
+
+
+@require_POST
+@vendor_staff_required
+def tenant_close_cancel(request, tenant_id):
+    tenant = _tenant_or_404(tenant_id)
+    try:
+        offboarding.tenant_close_cancel(tenant=tenant, actor=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("%(name)s is no longer closing; it stays suspended until you reactivate it.")
+            % {"name": tenant.name},
+        )
+    return redirect("console:tenants")
+
+
+@vendor_staff_required
+def tenant_closing_export(request, tenant_id):
+    """The closing clinic's export, for vendor staff to hand over (audit-logged)."""
+    tenant = _tenant_or_404(tenant_id)
+    try:
+        export, handle = offboarding.closing_export_open(tenant=tenant, actor=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("console:tenants")
+    name = f"carebridge-export-{tenant.schema_name}-{export.created_at:%Y%m%d}.zip"
+    return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
 
 
 def _tenant_or_404(tenant_id) -> Tenant:

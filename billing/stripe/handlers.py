@@ -121,8 +121,9 @@ def _ended(account: BillingAccount, reason: str) -> str:
     tenant = account.tenant
     if account.comped:
         return "comped: status kept"
-    if tenant.status == Tenant.Status.SUSPENDED:
-        return "tenant stays suspended"
+    if tenant.status in (Tenant.Status.SUSPENDED, Tenant.Status.DELETED):
+        # A deleted clinic's tombstone stays deleted: suspending it would count it live again.
+        return f"tenant stays {tenant.status}"
     account.billing_hold = True
     account.save(update_fields=["billing_hold"])
     tenant_set_status(tenant=tenant, status=Tenant.Status.SUSPENDED, reason=reason)

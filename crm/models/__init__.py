@@ -2,6 +2,7 @@
 
 from .audit import AuditEntry
 from .encounters import Contact, ContactPhone, Encounter, EncounterPlanPending
+from .exports import ClinicExport
 from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
 from .imports import ImportJob, ImportMapping
 from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
@@ -16,6 +17,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "CallAttempt",
+    "ClinicExport",
     "Complaint",
     "ComplaintEvent",
     "Contact",

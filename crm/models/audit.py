@@ -19,6 +19,7 @@ class AuditEntry(AppendOnlyModel):
         COMPLAINT_LIST_VIEWED = "complaint_list_viewed", _("Viewed the list of complaints")
         RESPONSE_LIST_VIEWED = "response_list_viewed", _("Viewed a survey's responses")
         OUTBOX_VIEWED = "outbox_viewed", _("Viewed the outbox")
+        OUTBOX_REQUEUED = "outbox_requeued", _("Queued failed messages again")
         IMPORT_ERRORS_EXPORTED = "import_errors_exported", _("Downloaded rejected import rows")
         REPORT_EXPORTED = "report_exported", _("Downloaded a KPI report")
         REPORT_LIST_EXPORTED = "report_list_exported", _("Downloaded the list behind a figure")
@@ -33,6 +34,8 @@ class AuditEntry(AppendOnlyModel):
         SIGNED_IN = "signed_in", _("Signed in")
         SIGN_IN_FAILED = "sign_in_failed", _("Failed to sign in")
         SIGNED_OUT = "signed_out", _("Signed out")
+        CONTACT_ERASED = "contact_erased", _("Erased a contact's personal data")
+        CLINIC_EXPORTED = "clinic_exported", _("Downloaded the clinic's full export")
 
     # Neither foreign key is a database constraint, nor does deleting a user or a contact
     # touch these rows (SET_NULL would UPDATE them, which the append-only trigger refuses):

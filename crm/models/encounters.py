@@ -20,6 +20,14 @@ class Contact(models.Model):
         MALE = "M", _("Male")
         UNKNOWN = "", _("Unknown")
 
+    class Erasure(models.TextChoices):
+        """Why a contact's personal data was erased (kept: the record stays, counted)."""
+
+        RETENTION = "retention", _("Retention period over")
+        PATIENT_REQUEST = "patient_request", _("The patient asked for erasure")
+        ENTERED_IN_ERROR = "entered_in_error", _("Entered by mistake")
+        LEGAL = "legal", _("Other legal ground")
+
     class Language(models.TextChoices):
         TENANT = "", _("The clinic's language")
         ZH_HANS = "zh-hans", "简体中文"
@@ -48,6 +56,18 @@ class Contact(models.Model):
     deceased = models.BooleanField(_("deceased"), default=False)
     deceased_at = models.DateTimeField(_("deceased recorded at"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True, default="")
+    # Set by crm.services.retention.contact_anonymise: personal data blanked, never planned
+    # or called again; the row stays so that counts and reports do not change.
+    anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True)
+    # db_default: the bulk intake writes contacts in SQL that names only the columns it fills.
+    anonymised_reason = models.CharField(
+        _("anonymised because"),
+        max_length=20,
+        choices=Erasure.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -67,7 +87,11 @@ class Contact(models.Model):
 
     @property
     def reachable(self) -> bool:
-        return not (self.deceased or self.do_not_contact)
+        return not (self.deceased or self.do_not_contact or self.anonymised_at)
+
+    @property
+    def is_anonymised(self) -> bool:
+        return self.anonymised_at is not None
 
 
 class ContactPhone(models.Model):

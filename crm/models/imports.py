@@ -4,11 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# Rejected rows (with the values they had in the file) stay downloadable this long after the
+# import finished, then the tick deletes them (crm.services.retention).
+REJECTED_ROWS_DAYS = 30
+
 
 class ImportJob(models.Model):
     """One uploaded file, from upload through mapping and preview to its committed result.
     The file is kept in the row (not on disk) so workers need no shared storage and nothing
-    of one tenant's files is reachable from another's."""
+    of one tenant's files is reachable from another's, and only until the import ends: then
+    the rows are in the product and only the rejected ones are kept, for REJECTED_ROWS_DAYS."""
 
     class Status(models.TextChoices):
         READING = "reading", _("Reading the workbook")
@@ -35,6 +40,12 @@ class ImportJob(models.Model):
     errors = models.JSONField(default=list, blank=True)
     # What checking the mapped file found (counts, first errors, first rows): the preview.
     preview = models.JSONField(default=dict, blank=True)
+    # The rejected rows' cells as the file had them, by row number: what rejected.csv gives
+    # back once the file itself is gone.
+    rejected_cells = models.JSONField(default=dict, blank=True)
+    # How many rows were rejected: stays when the rows are purged.
+    rejected_count = models.PositiveIntegerField(default=0)
+    rejected_purged_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True, default="")
     # How many times a run was started: a run resumes one that died with its worker.
     runs = models.PositiveSmallIntegerField(default=0)
@@ -59,6 +70,8 @@ class ImportJob(models.Model):
 
     @property
     def error_rows(self) -> int:
+        if self.rejected_purged_at:
+            return self.rejected_count
         return len({error["row"] for error in self.errors})
 
 

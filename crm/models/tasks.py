@@ -87,6 +87,7 @@ class FollowUpTask(models.Model):
         WINDOW_CLOSED = "window_closed", _("Window closed")
         OUTCOME_TERMINAL = "outcome_terminal", _("Outcome of the last attempt")
         MESSAGE_FAILED = "message_failed", _("The message could not be sent")
+        ANONYMISED = "anonymised", _("Contact's data erased")
 
     OPEN = (Status.PENDING, Status.IN_PROGRESS)
 

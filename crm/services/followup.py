@@ -33,6 +33,7 @@ from .audit import audit_record
 from .feedback import complaints_escalate
 from .outreach import message_steps_due
 from .planning import contact_cancel_open_tasks, tasks_cancel
+from .retention import retention_run
 
 Status = FollowUpTask.Status
 Reason = FollowUpTask.Reason
@@ -308,6 +309,9 @@ class TickResult:
     messages: int = 0
     complaints_escalated: int = 0
     kpi_refreshed: int = 0
+    anonymised: int = 0
+    rejected_purged: int = 0
+    exports_deleted: int = 0
     # What is left waiting, not work done: two ticks that did nothing still compare equal.
     backlog: dict[str, int] = field(default_factory=dict, compare=False)
 
@@ -316,9 +320,11 @@ def followup_tick(*, now: datetime | None = None) -> TickResult:
     """The periodic pass over one tenant: give back claims nobody renewed, close tasks whose
     window (plus grace) has passed, move overdue tier-1 tasks that no clinician worked to
     the follow-up centre, queue the messages of message follow-ups whose window opened, and
-    escalate overdue complaints, bring the KPI summary up to date, and record what is left
-    waiting for /metrics. Windows are stored as instants computed in the tenant's zone, so
-    this works in the tenant's own local days."""
+    escalate overdue complaints, run the daily retention pass (anonymise contacts past the
+    clinic's retention period, purge old rejected import rows and expired exports), bring
+    the KPI summary up to date, and record what is left waiting for /metrics. Windows are
+    stored as instants computed in the tenant's zone, so this works in the tenant's own
+    local days."""
     now = now or clock.now()
     open_tasks = FollowUpTask.objects.filter(status__in=FollowUpTask.OPEN)
     result = TickResult()
@@ -339,6 +345,10 @@ def followup_tick(*, now: datetime | None = None) -> TickResult:
     ).update(assignee=None, department=None, tier=RuleStep.Tier.CENTRE, escalated_at=now)
     result.messages = message_steps_due(now=now)
     result.complaints_escalated = complaints_escalate(now=now)
+    retained = retention_run(now=now)
+    result.anonymised = retained.anonymised
+    result.rejected_purged = retained.rejected_purged
+    result.exports_deleted = retained.exports_deleted
     # The reports refresh what changed before they read; doing it here keeps that small.
     result.kpi_refreshed = kpi_summary.refresh()
     result.backlog = selectors.clinic_backlog(now=now)

@@ -24,6 +24,7 @@ from saas.memory import gc_paused
 from .. import importing
 from ..calendar import tenant_zone
 from ..models import AuditEntry, Department, Encounter, ImportJob, ImportMapping
+from ..models.imports import REJECTED_ROWS_DAYS
 from ..spreadsheets import SafeCsvWriter
 from .audit import audit_record
 from .intake import IntakeResult, encounters_intake
@@ -89,7 +90,7 @@ def _workbook_read(job: ImportJob) -> ImportJob:
     except (importing.FileError, ValidationError) as exc:
         reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.FAILED, failure=reason, content=b"", finished_at=clock.now()
+            status=ImportJob.Status.FAILED, failure=reason, **_finished([], [])
         )
         job.refresh_from_db()
         return job
@@ -193,6 +194,7 @@ class Checked:
     valid: list[importing.RowCheck] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)  # {row, column, message}
     existing_keys: set[str] = field(default_factory=set)
+    rows: list[list[str]] = field(default_factory=list, repr=False)  # the file's, as read
 
     @property
     def error_rows(self) -> int:
@@ -206,7 +208,7 @@ def import_check(job: ImportJob) -> Checked:
     ctx = _context()
     column_of = {key: job.headers.index(header) for header, key in job.mapping.items()}
     header_of = {key: header for header, key in job.mapping.items()}
-    checked = Checked()
+    checked = Checked(rows=rows)
     first_row_of: dict[str, int] = {}
     for index, cells in enumerate(rows):
         if importing.row_is_blank(cells):
@@ -332,17 +334,28 @@ def _import_commit(job: ImportJob) -> ImportJob:
                     continue
                 progress.add(results, refused, len(chunk))
                 ImportJob.objects.filter(pk=job.pk).update(**progress.fields())
+    errors = sorted(checked.errors + progress.refused, key=lambda e: e["row"])
     ImportJob.objects.filter(pk=job.pk).update(
         **progress.fields()
-        | {
-            "status": ImportJob.Status.DONE,
-            "processed_rows": job.total_rows,
-            "errors": sorted(checked.errors + progress.refused, key=lambda e: e["row"]),
-            "finished_at": clock.now(),
-        }
+        | _finished(errors, checked.rows)
+        | {"status": ImportJob.Status.DONE, "processed_rows": job.total_rows, "errors": errors}
     )
     job.refresh_from_db()
     return job
+
+
+def _finished(errors: list[dict], rows: list[list[str]]) -> dict:
+    """What an import keeps once it ends, written with its final status: not the file (its
+    rows are in the product now), only the rejected rows' cells, for REJECTED_ROWS_DAYS."""
+    numbers = sorted({error["row"] for error in errors})
+    return {
+        "content": b"",
+        "rejected_cells": {
+            str(n): _storable(rows[n - 2]) for n in numbers if 0 <= n - 2 < len(rows)
+        },
+        "rejected_count": len(numbers),
+        "finished_at": clock.now(),
+    }
 
 
 @dataclass
@@ -421,16 +434,40 @@ def _chunk_commit(chunk: list[tuple[int, dict]], errors: list[dict]) -> list[Int
     return _chunk_commit(chunk[:middle], errors) + _chunk_commit(chunk[middle:], errors)
 
 
+def _storable(cells: list[str]) -> list[str]:
+    """PostgreSQL's JSON holds no NUL character (a row may be rejected for having one): it is
+    kept as U+FFFD, which shows where it was."""
+    return [cell.replace("\x00", "\ufffd") for cell in cells]
+
+
 def import_fail(job_id: int, reason: str) -> None:
+    """End an import as failed, with the reason; its file goes like a finished one's (the
+    rows already refused keep their cells)."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return
+    rows: list[list[str]] = []
+    if job.errors and job.status != ImportJob.Status.READING:  # a CSV by now, cheap to read
+        try:
+            rows = importing.read_table(job.filename, bytes(job.content))[1]
+        except importing.FileError:
+            rows = []
     ImportJob.objects.filter(pk=job_id).update(
-        status=ImportJob.Status.FAILED, failure=reason[:500], finished_at=clock.now()
+        status=ImportJob.Status.FAILED, failure=reason[:500], **_finished(job.errors, rows)
     )
 
 
 def import_errors_csv(job: ImportJob, user) -> str:
-    """The rejected rows as they were in the file, with a column saying what is wrong."""
+    """The rejected rows as they were in the file, with a column saying what is wrong.
+    Raises ValidationError once they were deleted (REJECTED_ROWS_DAYS after the import)."""
+    if job.rejected_purged_at:
+        raise ValidationError(
+            _("The rejected rows were deleted %(days)s days after the import, as all are.")
+            % {"days": REJECTED_ROWS_DAYS},
+            code="purged",
+        )
     audit_record(user, AuditEntry.Action.IMPORT_ERRORS_EXPORTED, obj=job)
-    headers, rows = importing.read_table(job.filename, bytes(job.content))
+    headers = job.headers
     messages: dict[int, list[str]] = {}
     for error in job.errors:
         column = f"{error['column']}: " if error["column"] else ""
@@ -439,6 +476,6 @@ def import_errors_csv(job: ImportJob, user) -> str:
     writer = SafeCsvWriter(out)
     writer.writerow([_("Row"), *headers, _("Errors")])
     for number, text in sorted(messages.items()):
-        cells = rows[number - 2] if 0 <= number - 2 < len(rows) else []
+        cells = job.rejected_cells.get(str(number), [])
         writer.writerow([number, *cells, "; ".join(text)])
     return out.getvalue()

@@ -15,6 +15,7 @@ from saas import clock
 from .. import importing, samples
 from ..forms import ImportUploadForm
 from ..models import ImportJob
+from ..models.imports import REJECTED_ROWS_DAYS
 from ..roles import IMPORT_RECORDS
 from ..services import imports
 
@@ -69,6 +70,7 @@ def import_detail(request, job_id):
         context["errors"] = job.preview["errors"]
         context["more_errors"] = job.preview["more_errors"]
     elif job.status == ImportJob.Status.DONE:
+        context["rejected_days"] = REJECTED_ROWS_DAYS
         context["errors"] = job.errors[: imports.PREVIEW_ERRORS]
         context["more_errors"] = max(0, len(job.errors) - imports.PREVIEW_ERRORS)
     return render(request, "crm/import_detail.html", context)
@@ -140,8 +142,14 @@ def import_progress(request, job_id):
 @login_required
 @import_required
 def import_errors(request, job_id):
-    job = get_object_or_404(ImportJob, pk=job_id, status=ImportJob.Status.DONE)
-    body = imports.import_errors_csv(job, request.user)
+    job = get_object_or_404(
+        ImportJob.objects.defer("content"), pk=job_id, status=ImportJob.Status.DONE
+    )
+    try:
+        body = imports.import_errors_csv(job, request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("import_detail", job.pk)
     response = HttpResponse("\ufeff" + body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
     return response

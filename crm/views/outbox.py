@@ -67,6 +67,7 @@ def outbox_list(request):
 @manage_messages
 def outbox_requeue(request):
     requeued = outbox.outbox_requeue_failed()
+    audit_record(request.user, AuditEntry.Action.OUTBOX_REQUEUED, detail={"count": requeued})
     messages.success(
         request,
         ngettext(

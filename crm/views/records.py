@@ -8,16 +8,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from .. import selectors
-from ..forms import ContactForm, EncounterForm
+from ..forms import ContactEraseForm, ContactForm, EncounterForm
 from ..models import Contact, Encounter
 from ..phones import phone_mask
-from ..roles import EDIT_RECORDS
-from ..services import records
+from ..roles import ADMINISTER_DATA, EDIT_RECORDS
+from ..services import records, retention
 from . import search
 
 view_contacts = permission_required("crm.view_contact", raise_exception=True)
 SEARCH_KEY = "contacts-search"
 edit_records = permission_required(EDIT_RECORDS, raise_exception=True)
+administer_data = permission_required(ADMINISTER_DATA, raise_exception=True)
 
 
 @login_required
@@ -48,7 +49,18 @@ def contact_detail(request, contact_id):
     )
 
 
+def _refuse_anonymised(request, contact):
+    """An anonymised contact is not edited: what was erased is not to be typed back."""
+    if contact.is_anonymised:
+        messages.error(request, _("This contact's personal data was erased; it cannot change."))
+        return redirect("contact_detail", contact.pk)
+    return None
+
+
 def _save_contact(request, contact):
+    refused = _refuse_anonymised(request, contact)
+    if refused:
+        return refused
     form = ContactForm(request.POST or None, instance=contact)
     if request.method == "POST" and form.is_valid():
         try:
@@ -99,10 +111,31 @@ def _save_encounter(request, encounter):
 @edit_records
 def encounter_create(request, contact_id):
     contact = get_object_or_404(Contact, pk=contact_id)
-    return _save_encounter(request, Encounter(contact=contact, source="manual"))
+    return _refuse_anonymised(request, contact) or _save_encounter(
+        request, Encounter(contact=contact, source="manual")
+    )
 
 
 @login_required
 @edit_records
 def encounter_edit(request, encounter_id):
     return _save_encounter(request, get_object_or_404(Encounter, pk=encounter_id))
+
+
+@login_required
+@administer_data
+def contact_erase(request, contact_id):
+    """An administrator erases a patient's personal data on request (PIPL): confirmed, with
+    a reason; counts and reports stay as they were."""
+    contact = get_object_or_404(Contact, pk=contact_id)
+    if contact.is_anonymised:
+        return redirect("contact_detail", contact.pk)
+    form = ContactEraseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        retention.contact_erase(contact, user=request.user, reason=form.cleaned_data["reason"])
+        messages.success(request, _("The contact's personal data was erased."))
+        return redirect("contact_detail", contact.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "crm/contact_erase.html", {"form": form, "contact": contact}, status=status
+    )

@@ -78,6 +78,9 @@ DEFAULT_NOT_FOUND_TENANT_VIEW = "saas.views.unknown_host"
 # Schemas are created by tenants.services (clone of the template, migrations as fallback).
 TENANT_TEMPLATE_SCHEMA = "_template"
 TENANT_POOL_SIZE = env_int("TENANT_POOL_SIZE", 3)
+# Offboarding (tenants.offboarding): a closing clinic's schema, files and domains are deleted
+# this many days after vendor staff closed it; until then the closing can be cancelled.
+TENANT_CLOSING_GRACE_DAYS = env_int("TENANT_CLOSING_GRACE_DAYS", 30)
 # How links to a tenant are written in emails and printed by commands.
 TENANT_URL_SCHEME = env_str("TENANT_URL_SCHEME", "https")
 TENANT_URL_PORT = env_str("TENANT_URL_PORT", "")
@@ -426,4 +429,6 @@ CELERY_BEAT_SCHEDULE = {
     "followup-tick": {"task": "crm.tasks.followup_fanout_task", "schedule": 300.0},
     # Suspend tenants whose payment grace period or trial has run out.
     "billing-tick": {"task": "billing.tasks.billing_tick_task", "schedule": 3600.0},
+    # Delete closing clinics whose grace period is over (schema, files, domains).
+    "tenants-close-due": {"task": "tenants.tasks.tenants_close_due_task", "schedule": 3600.0},
 }

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone, translation
 
-from crm.models import Contact, FollowUpRule, FollowUpTask, InboundMessage, Message
+from crm.models import AuditEntry, Contact, FollowUpRule, FollowUpTask, InboundMessage, Message
 from crm.services import outbox
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
@@ -420,6 +420,9 @@ def test_requeue_failed_sends_again_what_an_outage_failed_and_reopens_its_follow
     assert "1 message failed in the last week after all its retries" in page
     response = admin_client_a.post("/outbox/requeue/", follow=True)
     assert "1 failed message is queued again" in response.content.decode()
+    with in_tenant(tenant_a):
+        requeued = AuditEntry.objects.get(action="outbox_requeued")
+        assert (requeued.actor.email, requeued.detail) == ("admin@alpha.test", {"count": 1})
 
     with in_tenant(tenant_a):
         message.refresh_from_db()
