@@ -78,6 +78,15 @@ class TenantSettingsForm(forms.Form):
         label=_("Reply to complaints within (days)"), min_value=1, max_value=60
     )
 
+    require_two_step = forms.BooleanField(
+        label=_("Require two-step sign-in for all staff"),
+        required=False,
+        help_text=_(
+            "Administrators and supervisors always need a code from their phone; with this, "
+            "agents, clinicians and viewers need one too."
+        ),
+    )
+
     def clean_phone_region(self) -> str:
         return self.cleaned_data["phone_region"].strip().upper()
 
@@ -105,4 +114,5 @@ class TenantSettingsForm(forms.Form):
             "spot_check_percent": tenant.spot_check_percent,
             "message_hours": calling_hours_format(tenant.message_hours),
             "complaint_reply_days": tenant.complaint_reply_days,
+            "require_two_step": tenant.require_two_step,
         }

@@ -131,6 +131,16 @@ class Tenant(TenantMixin):
         default=7,
         validators=[MinValueValidator(1), MaxValueValidator(60)],
     )
+    # Administrators and supervisors always sign in with a second step; this extends it to
+    # every role (saas.two_step.two_step_required).
+    require_two_step = models.BooleanField(
+        _("require two-step sign-in for all staff"),
+        default=False,
+        help_text=_(
+            "Administrators and supervisors always need a code from their phone; with this, "
+            "agents, clinicians and viewers need one too."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.TRIAL
     )

@@ -268,6 +268,7 @@ SETTINGS_FIELDS = (
     "spot_check_percent",
     "message_hours",
     "complaint_reply_days",
+    "require_two_step",
 )
 
 
