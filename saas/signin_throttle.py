@@ -59,33 +59,44 @@ def _keys(username: str) -> tuple[str, str]:
     return f"signin:failures:{schema}:{ref}", f"signin:next-attempt:{schema}:{ref}"
 
 
+def _delay(failures: int) -> int:
+    """2, 4, 8 … seconds from the first failure past the free ones, capped."""
+    free = settings.ACCOUNT_THROTTLE_FREE_FAILURES
+    return min(2 ** min(failures - free + 1, 30), settings.ACCOUNT_THROTTLE_MAX_DELAY)
+
+
 def attempt_wait(username: str, *, known: bool, now: float | None = None) -> int:
-    """Seconds this attempt must wait; 0 lets it through and starts the account's next wait.
-    After ACCOUNT_THROTTLE_FREE_FAILURES failures, one attempt per 2**k seconds, k growing
-    with each failure; the slot is taken with the cache's atomic add, so a burst of parallel
-    attempts lets one through, not all."""
+    """Seconds this attempt must wait; 0 lets it through. Past ACCOUNT_THROTTLE_FREE_FAILURES
+    failures, one attempt per wait: the attempt takes the next slot with the cache's atomic
+    add, so of a burst of parallel attempts one goes through, not all."""
     if known:
         return 0
     failures_key, next_key = _keys(username)
     failures = cache.get(failures_key, 0)
-    free = settings.ACCOUNT_THROTTLE_FREE_FAILURES
-    if failures < free:
+    if failures < settings.ACCOUNT_THROTTLE_FREE_FAILURES:
         return 0
     now = clock.epoch() if now is None else now
-    delay = min(2 ** (failures - free + 1), settings.ACCOUNT_THROTTLE_MAX_DELAY)
+    delay = _delay(failures)
     if cache.add(next_key, now + delay, timeout=delay):
         return 0
     until = cache.get(next_key)
-    if until is None:  # expired between the two calls: the next attempt is due
+    if until is None:  # expired between the two calls: this attempt is due
         return 0 if cache.add(next_key, now + delay, timeout=delay) else 1
     return max(1, math.ceil(until - now))
 
 
-def failure_record(username: str, *, known: bool) -> None:
-    """A wrong password or code. From a known browser it is the user's own typo: axes' lock
-    of that address covers it, and it does not slow the account anywhere else."""
-    if not known:
-        ratelimit.count(_keys(username)[0], seconds=FAILURE_WINDOW_SECONDS)
+def failure_record(username: str, *, known: bool, now: float | None = None) -> None:
+    """A wrong password or code: past the free failures, the account's next attempt from an
+    unknown browser waits twice as long as the last. From a known browser it is the user's own
+    typo: axes' lock of that address covers it, and it slows the account nowhere else."""
+    if known:
+        return
+    failures_key, next_key = _keys(username)
+    failures = ratelimit.count(failures_key, seconds=FAILURE_WINDOW_SECONDS)
+    if failures >= settings.ACCOUNT_THROTTLE_FREE_FAILURES:
+        delay = _delay(failures)
+        now = clock.epoch() if now is None else now
+        cache.set(next_key, now + delay, timeout=delay)
 
 
 def signed_in(request, response, username: str) -> None:

@@ -191,10 +191,14 @@ def vendor_staff(db):
 TWO_STEP_PAGE = "/accounts/two-step/verify/"
 
 
+def tenant_of_host(host: str) -> Tenant:
+    """The clinic (or the public tenant of the console) served on ``host``."""
+    return Domain.objects.select_related("tenant").get(domain=host.split(":")[0]).tenant
+
+
 def authenticator_of(host: str, email: str) -> TOTPDevice:
     """The authenticator app of ``email`` at the clinic (or console) served on ``host``."""
-    tenant = Domain.objects.select_related("tenant").get(domain=host.split(":")[0]).tenant
-    with tenant_context(tenant):
+    with tenant_context(tenant_of_host(host)):
         return TOTPDevice.objects.get(user__username=email, confirmed=True)
 
 
