@@ -1,7 +1,9 @@
+from axes.handlers.proxy import AxesProxyHandler
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from saas import signin_throttle
 
@@ -24,7 +26,9 @@ class EmailAuthenticationForm(AuthenticationForm):
         if not username or not self.cleaned_data.get("password"):
             return super().clean()
         known = signin_throttle.device_known(self.request, username)
-        wait = signin_throttle.attempt_wait(username, known=known)
+        # A pair that axes has locked gets axes' own page (its 15 minutes), not our wait.
+        locked = AxesProxyHandler.is_locked(self.request, {"username": username})
+        wait = 0 if locked else signin_throttle.attempt_wait(username, known=known)
         if wait:
             raise ValidationError(signin_throttle.wait_message(wait), code="throttled")
         try:
@@ -39,7 +43,7 @@ class TwoStepCodeForm(forms.Form):
     """A code from the authenticator app (six digits) or a recovery code."""
 
     code = forms.CharField(
-        label=_("Code"),
+        label=pgettext_lazy("sign-in", "Code"),
         max_length=32,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
