@@ -159,9 +159,14 @@ class TwoStepMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not user.is_verified():
+        if (
+            user is not None
+            and user.is_authenticated
+            and not user.is_verified()
+            and not self._open(request)
+        ):
             step = self._step(request, user)
-            if step is not None and not self._open(request):
+            if step is not None:
                 urlconf = getattr(request, "urlconf", None)
                 target = urlencode({"next": request.get_full_path()})
                 return redirect(f"{reverse(step, urlconf=urlconf)}?{target}")
