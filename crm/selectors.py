@@ -8,6 +8,7 @@ from django.db import connection, models
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import CallAttempt, Contact, FollowUpTask, Message, StaffProfile, WebhookDelivery
 from .roles import Role
@@ -32,6 +33,11 @@ def staff_departments() -> dict[int, list[str]]:
     ).order_by("department__name"):
         names.setdefault(user_id, []).append(name)
     return names
+
+
+def staff_two_step_ids() -> set[int]:
+    """Ids of the staff who sign in with an authenticator app (two-step sign-in on)."""
+    return set(TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True))
 
 
 def staff_list() -> QuerySet:

@@ -24,6 +24,11 @@ urlpatterns = [
     path("staff/<int:user_id>/deactivate/", staff.staff_deactivate, name="staff_deactivate"),
     path("staff/<int:user_id>/reactivate/", staff.staff_reactivate, name="staff_reactivate"),
     path(
+        "staff/<int:user_id>/two-step-reset/",
+        staff.staff_two_step_reset,
+        name="staff_two_step_reset",
+    ),
+    path(
         "staff/<int:user_id>/resend/",
         staff.staff_invitation_resend,
         name="staff_invitation_resend",

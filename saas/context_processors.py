@@ -75,7 +75,9 @@ def shell(request) -> dict:
     user = getattr(request, "user", None)
     nav = []
     role = None
-    if user is not None and user.is_authenticated:
+    # Signed in with a password only: no navigation until the second step is done (its links
+    # would all lead back to that step).
+    if user is not None and user.is_authenticated and user.is_verified():
         if is_tenant:
             from crm.roles import Role
             from crm.selectors import staff_role

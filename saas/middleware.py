@@ -1,18 +1,20 @@
 """Request-level rules: probes before tenant routing; then the tenant's language, a staff
-session's idle timeout and its pages kept out of caches, and the tenant's suspension."""
+session's idle timeout and its pages kept out of caches, two-step sign-in, and the tenant's
+suspension."""
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
-from django.shortcuts import render
-from django.urls import reverse
+from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from saas import clock, health, metrics, sessions
+from saas import clock, health, metrics, sessions, two_step
 
 _SUPPORTED = {code for code, _name in settings.LANGUAGES}
 
@@ -70,7 +72,15 @@ class SuspendedTenantMiddleware:
 
     SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
     # A suspended tenant can still subscribe or pay, which is how it gets out of suspension.
-    ALWAYS_ALLOWED = ("login", "logout", "set_language", "billing:checkout", "billing:portal")
+    ALWAYS_ALLOWED = (
+        "login",
+        "two_step_verify",
+        "two_step_setup",
+        "logout",
+        "set_language",
+        "billing:checkout",
+        "billing:portal",
+    )
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -109,6 +119,75 @@ class StaffSessionMiddleware:
         if user is not None and user.is_authenticated:
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+class TwoStepMiddleware:
+    """A session signed in with a password only reaches the second step (the user has an
+    authenticator) or enrolment (two-step sign-in is required of them and they have none),
+    and besides only signing out and what needs no sign-in at all: patients' links and pages,
+    the public site, webhooks, and the API, whose keys are not sessions."""
+
+    OPEN_VIEWS = frozenset(
+        {
+            "login",
+            "logout",
+            "two_step_verify",
+            "two_step_setup",
+            "set_language",
+            "password_reset",
+            "password_reset_done",
+            "password_reset_confirm",
+            "password_reset_complete",
+            "landing",
+            "billing:pricing",
+            "billing:signup",
+            "billing:signup_done",
+            "billing:stripe_webhook",
+            "survey_answer",
+            "survey_opt_out",
+            "sms_status",
+            "sms_inbound",
+            "cms_article_link",
+            "cms_media",
+            "wagtail_serve",
+        }
+    )
+    OPEN_PREFIXES = ("/api/", "/static/", "/health/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not user.is_verified()
+            and not self._open(request)
+        ):
+            step = self._step(request, user)
+            if step is not None:
+                urlconf = getattr(request, "urlconf", None)
+                target = urlencode({"next": request.get_full_path()})
+                return redirect(f"{reverse(step, urlconf=urlconf)}?{target}")
+        return self.get_response(request)
+
+    @staticmethod
+    def _step(request, user) -> str | None:
+        if two_step.authenticator(user) is not None:
+            return "two_step_verify"
+        if two_step.two_step_required(user, getattr(request, "tenant", None)):
+            return "two_step_setup"
+        return None
+
+    def _open(self, request) -> bool:
+        if request.path_info.startswith(self.OPEN_PREFIXES):
+            return True
+        try:
+            match = resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+        except Resolver404:
+            return True  # a 404 page shows nothing
+        return match.view_name in self.OPEN_VIEWS
 
 
 class ApiBodyLimitMiddleware:

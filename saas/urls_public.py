@@ -5,7 +5,6 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from saas import health, views
-from saas.forms import EmailAuthenticationForm
 
 urlpatterns = [
     # Served by saas.middleware.ProbeMiddleware on any host; named for `manage.py health_check
@@ -15,13 +14,7 @@ urlpatterns = [
     path("console/billing/", include("billing.urls_console", namespace="billing_console")),
     path("console/", include("tenants.urls", namespace="console")),
     path("", include("billing.urls_public", namespace="billing")),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
+    path("", include("saas.urls_signin")),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="landing"), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

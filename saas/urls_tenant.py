@@ -1,13 +1,11 @@
 """URLs on a tenant's host (<slug>.BASE_DOMAIN or the clinic's own domain)."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
 from crm.api.api import api as crm_api
 from crm.views import staff as crm_staff_views
-from saas import health
-from saas.forms import EmailAuthenticationForm
+from saas import health, signin_views
 from tenants import views as tenant_views
 
 urlpatterns = [
@@ -15,12 +13,12 @@ urlpatterns = [
     # readyz`.
     path("readyz", health.readiness, name="readyz"),
     path("", crm_staff_views.home, name="home"),
+    path("", include("saas.urls_signin")),
+    # Before Django's own: reset mails limited per account and address (saas.signin_throttle).
     path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
-        ),
-        name="login",
+        "accounts/password_reset/",
+        signin_views.PasswordResetMailView.as_view(),
+        name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("cms.urls")),

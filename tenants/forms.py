@@ -111,6 +111,15 @@ class TenantSettingsForm(forms.Form):
             )
         return cleaned
 
+    require_two_step = forms.BooleanField(
+        label=_("Require two-step sign-in for all staff"),
+        required=False,
+        help_text=_(
+            "Administrators and supervisors always need a code from their phone; with this, "
+            "agents, clinicians and viewers need one too."
+        ),
+    )
+
     def clean_phone_region(self) -> str:
         return self.cleaned_data["phone_region"].strip().upper()
 
@@ -141,6 +150,7 @@ class TenantSettingsForm(forms.Form):
             "sms_per_number_day": tenant.sms_per_number_day,
             "sms_per_number_month": tenant.sms_per_number_month,
             "retention_years": tenant.retention_years,
+            "require_two_step": tenant.require_two_step,
         }
 
 

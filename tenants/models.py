@@ -172,6 +172,16 @@ class Tenant(TenantMixin):
     )
     # The clinic's local day of its last complete retention pass: the tick runs it once a day.
     retention_ran_on = models.DateField(null=True, blank=True)
+    # Administrators and supervisors always sign in with a second step; this extends it to
+    # every role (saas.two_step.two_step_required).
+    require_two_step = models.BooleanField(
+        _("require two-step sign-in for all staff"),
+        default=False,
+        help_text=_(
+            "Administrators and supervisors always need a code from their phone; with this, "
+            "agents, clinicians and viewers need one too."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.TRIAL
     )

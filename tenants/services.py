@@ -273,6 +273,7 @@ SETTINGS_FIELDS = (
     "sms_per_number_day",
     "sms_per_number_month",
     "retention_years",
+    "require_two_step",
 )
 
 

@@ -12,12 +12,13 @@ from django.core import mail
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import tenant_context
 
-from tenants.models import Tenant
+from tenants.models import Domain, Tenant
 from tenants.services import public_tenant_ensure, tenant_provision
 from tests.clock import ENV, at, suite_now, utc
-from tests.factories import PASSWORD, StaffFactory, VendorStaffFactory
+from tests.factories import PASSWORD, StaffFactory, VendorStaffFactory, totp_code
 
 ALPHA = "alpha"
 BETA = "beta"
@@ -187,8 +188,28 @@ def vendor_staff(db):
     return VendorStaffFactory(email="ops@carebridge.test")
 
 
+TWO_STEP_PAGE = "/accounts/two-step/verify/"
+
+
+def tenant_of_host(host: str) -> Tenant:
+    """The clinic (or the public tenant of the console) served on ``host``."""
+    return Domain.objects.select_related("tenant").get(domain=host.split(":")[0]).tenant
+
+
+def authenticator_of(host: str, email: str) -> TOTPDevice:
+    """The authenticator app of ``email`` at the clinic (or console) served on ``host``."""
+    with tenant_context(tenant_of_host(host)):
+        return TOTPDevice.objects.get(user__username=email, confirmed=True)
+
+
 def login(client: Client, email: str, password: str = PASSWORD):
-    return client.post("/accounts/login/", {"username": email, "password": password})
+    """Sign in through the real pages: the password, then, when the page asks for it, the
+    code the user's authenticator app shows. Returns the last response."""
+    response = client.post("/accounts/login/", {"username": email, "password": password})
+    if response.status_code == 302 and response["Location"].startswith(TWO_STEP_PAGE):
+        device = authenticator_of(client.defaults.get("HTTP_HOST", "testserver"), email)
+        response = client.post(response["Location"], {"code": totp_code(device)})
+    return response
 
 
 def committed(work, *args, **kwargs):

@@ -1,12 +1,36 @@
 """factory_boy factories. Staff factories write into whatever schema is current: wrap them
 in ``tenant_context`` (the ``in_tenant`` fixture) for clinic staff."""
 
+import time
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 PASSWORD = "correct horse battery"
+# Roles that must sign in with a second step (saas.two_step.REQUIRED_ROLES): their factory
+# staff have an authenticator app, as they would after their first sign-in.
+TWO_STEP_ROLES = ("admin", "supervisor")
+
+
+def authenticator_add(user) -> TOTPDevice:
+    """A confirmed authenticator app for ``user`` (its key is random, read back by
+    ``totp_code``)."""
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def totp_code(device: TOTPDevice) -> str:
+    """The code the user's phone shows now, as any authenticator app computes it. When this
+    time step's code was taken already (a second sign-in within 30 s), the next step's, which
+    the server accepts as a phone's clock a little ahead."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if totp.t() <= device.last_t:
+        totp.time = device.t0 + (device.last_t + 1) * device.step
+    return f"{totp.token():0{device.digits}d}"
 
 
 class StaffFactory(factory.django.DjangoModelFactory):
@@ -22,9 +46,12 @@ class StaffFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
     @classmethod
-    def _create(cls, model_class, *args, role="agent", **kwargs):
+    def _create(cls, model_class, *args, role="agent", two_step=None, **kwargs):
+        """``two_step``: give them an authenticator app (default: the roles that need one)."""
         user = super()._create(model_class, *args, **kwargs)
         user.groups.set([Group.objects.get(name=role)])
+        if two_step if two_step is not None else role in TWO_STEP_ROLES:
+            authenticator_add(user)
         return user
 
 
@@ -38,6 +65,14 @@ class VendorStaffFactory(factory.django.DjangoModelFactory):
     username = factory.SelfAttribute("email")
     password = factory.django.Password(PASSWORD)
     is_staff = True
+
+    @classmethod
+    def _create(cls, model_class, *args, two_step=True, **kwargs):
+        """Vendor staff must sign in with a second step: an authenticator app by default."""
+        user = super()._create(model_class, *args, **kwargs)
+        if two_step:
+            authenticator_add(user)
+        return user
 
 
 class ContactFactory(factory.django.DjangoModelFactory):

@@ -28,6 +28,7 @@ class AuditEntry(AppendOnlyModel):
         ROLE_CHANGED = "role_changed", _("Changed a staff member's role")
         STAFF_DEACTIVATED = "staff_deactivated", _("Deactivated a staff member")
         STAFF_REACTIVATED = "staff_reactivated", _("Reactivated a staff member")
+        TWO_STEP_RESET = "two_step_reset", _("Reset a staff member's two-step sign-in")
         API_KEY_CREATED = "api_key_created", _("Created an API key")
         API_KEY_REVOKED = "api_key_revoked", _("Revoked an API key")
         SETTINGS_CHANGED = "settings_changed", _("Changed the clinic's settings")

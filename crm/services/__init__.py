@@ -14,6 +14,7 @@ from .staff import (
     staff_reactivate,
     staff_set_departments,
     staff_set_role,
+    staff_two_step_reset,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "staff_reactivate",
     "staff_set_departments",
     "staff_set_role",
+    "staff_two_step_reset",
 ]

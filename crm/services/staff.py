@@ -18,6 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from billing import entitlements
+from saas import two_step
 from saas.celery import enqueue_on_commit
 
 from ..models import AuditEntry, Department
@@ -183,6 +184,19 @@ def staff_deactivate(*, user, acting_user) -> None:
     user.save(update_fields=["is_active"])
     audit_record(acting_user, AuditEntry.Action.STAFF_DEACTIVATED, obj=user)
     # Open sessions die with it: ModelBackend.get_user refuses inactive users on each request.
+
+
+@transaction.atomic
+def staff_two_step_reset(*, user, acting_user) -> None:
+    """A staff member lost their phone: remove their authenticator and recovery codes. Where
+    their role or the clinic requires two-step sign-in, they set it up again at their next
+    page. Not one's own: that would let a session left open drop its second step."""
+    if user.pk == acting_user.pk:
+        raise ValidationError(
+            _("You cannot reset your own two-step sign-in; use your Two-step sign-in page.")
+        )
+    two_step.two_step_reset(user=user)
+    audit_record(acting_user, AuditEntry.Action.TWO_STEP_RESET, obj=user)
 
 
 @transaction.atomic

@@ -58,7 +58,12 @@ def staff_list(request):
     return render(
         request,
         "crm/staff_list.html",
-        {"staff": staff, "role_choices": Role.choices, "departments": departments},
+        {
+            "staff": staff,
+            "role_choices": Role.choices,
+            "departments": departments,
+            "two_step_ids": selectors.staff_two_step_ids(),
+        },
     )
 
 
@@ -138,6 +143,16 @@ def staff_deactivate(request, user):
 @staff_action(gettext_lazy("%(email)s can sign in again."))
 def staff_reactivate(request, user):
     services.staff_reactivate(user=user, acting_user=request.user)
+
+
+@staff_action(
+    gettext_lazy(
+        "Two-step sign-in of %(email)s was reset: they set it up again when they next sign in "
+        "if their role needs it."
+    )
+)
+def staff_two_step_reset(request, user):
+    services.staff_two_step_reset(user=user, acting_user=request.user)
 
 
 @staff_action(gettext_lazy("Invitation sent to %(email)s."))

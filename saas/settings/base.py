@@ -37,6 +37,11 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",  # full-text search fields (Wagtail's database search backend).
     "axes",  # login lockout: attempts are recorded in the schema the login happened in.
+    # Two-step sign-in: a user's devices live beside the user, in public for vendor staff and
+    # in each clinic's schema for its staff (a device of one clinic means nothing at another).
+    "django_otp",
+    "django_otp.plugins.otp_totp",  # the authenticator app's time-based codes
+    "django_otp.plugins.otp_static",  # the ten one-time recovery codes
     "saas",  # base templates, static assets and translations of the shell; no models.
     "health_check",  # /readyz's checks and `manage.py health_check readyz`; no models.
     "ninja",  # the integration API's docs page and its static files (no CDN); no models.
@@ -48,6 +53,9 @@ TENANT_APPS = [
     "django.contrib.sessions",  # sessions per schema: one tenant's cookie means nothing elsewhere.
     "django.contrib.messages",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "crm",  # departments, staff roles and (later) the whole follow-up engine.
     "surveys",  # survey templates and responses belong to a clinic.
     "cms",  # Wagtail health-education pages per clinic.
@@ -98,7 +106,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the second step done
     "saas.middleware.StaffSessionMiddleware",
+    # Signed in with a password only: the second step, or enrolment where it is required.
+    "saas.middleware.TwoStepMiddleware",
     "saas.middleware.ApiBodyLimitMiddleware",
     "saas.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -175,6 +186,17 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Besides that pair: an account's failures from anywhere slow every further attempt on it from
+# a browser that has not signed in to it before (2, 4, 8 … s, capped), so a spray from many
+# addresses crawls while the real user's own browser is never held up (saas/signin_throttle.py).
+ACCOUNT_THROTTLE_FREE_FAILURES = env_int("ACCOUNT_THROTTLE_FREE_FAILURES", 5)
+ACCOUNT_THROTTLE_MAX_DELAY = 15 * 60  # seconds
+# Password-reset mails: per account and per client address, each an hour.
+PASSWORD_RESET_MAILS_PER_ACCOUNT = 3
+PASSWORD_RESET_REQUESTS_PER_ADDRESS = 10
+# Two-step sign-in (django-otp). Wrong codes wait 1, 2, 4 … s per device (its throttling).
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 # --- Sessions and cookies ---------------------------------------------------------------
 # No SESSION_COOKIE_DOMAIN: a cookie stays on the host that set it, and each tenant

@@ -27,9 +27,9 @@ from crm.api import webhooks
 from crm.api.api import CURL_PUSH
 from crm.models import OutcomeCode
 from tenants.services import tenant_provision
-from tests.conftest import committed, committed_tenant
+from tests.conftest import authenticator_of, committed, committed_tenant
 from tests.e2e.conftest import live_port  # noqa: F401  (the e2e tests' live server)
-from tests.factories import PASSWORD, StaffFactory
+from tests.factories import PASSWORD, StaffFactory, authenticator_add, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +50,7 @@ def clinic(django_db_setup, django_db_blocker):
             admin = get_user_model().objects.get(email=ADMIN)
             admin.set_password(PASSWORD)
             admin.save()
+            authenticator_add(admin)  # an administrator signs in with a second step
             StaffFactory(email=AGENT, role="agent", first_name="呼叫", last_name="中心")
         return tenant
 
@@ -109,6 +110,14 @@ def webhook_registered_by_admin(port, host, url) -> str:
     signed_in = browser.post(
         "/accounts/login/",
         data={"username": ADMIN, "password": PASSWORD, "csrfmiddlewaretoken": token},
+    )
+    assert signed_in.status_code == 302, signed_in.text[:500]
+    signed_in = browser.post(
+        signed_in.headers["Location"],
+        data={
+            "code": totp_code(authenticator_of(host, ADMIN)),
+            "csrfmiddlewaretoken": browser.session.cookies["csrftoken"],
+        },
     )
     assert signed_in.status_code == 302, signed_in.text[:500]
     page = browser.post(

@@ -5,6 +5,9 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.test import Client
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from crm.models import AuditEntry
 from tests.conftest import login
@@ -206,3 +209,72 @@ def test_password_reset_of_a_user_of_a_sends_nothing_on_b(client_b, agent_a):
     client_b.post("/accounts/password_reset/", {"email": "agent@alpha.test"})
 
     assert mail.outbox == []
+
+
+# --- Two-step sign-in: an administrator resets a lost phone ---------------------------------
+
+
+def test_admin_resets_the_two_step_sign_in_of_a_supervisor_who_enrols_again(
+    as_admin_a, tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        supervisor = StaffFactory(email="sup@alpha.test", role="supervisor")
+    assert "sup@alpha.test" in as_admin_a.get("/staff/").content.decode()
+
+    response = as_admin_a.post(f"/staff/{supervisor.pk}/two-step-reset/")
+
+    assert response["Location"] == "/staff/"
+    with in_tenant(tenant_a):
+        assert not TOTPDevice.objects.filter(user=supervisor).exists()
+        assert not StaticDevice.objects.filter(user=supervisor).exists()
+        reset = AuditEntry.objects.get(action="two_step_reset")
+        assert (reset.actor.email, reset.object_id) == ("admin@alpha.test", str(supervisor.pk))
+    other = Client(HTTP_HOST=tenant_a.primary_host)
+    signed = login(other, "sup@alpha.test")
+    assert signed["Location"] == "/"
+    assert other.get("/")["Location"] == "/accounts/two-step/setup/?next=%2F"
+
+
+def test_a_reset_ends_the_second_step_of_an_open_session(as_admin_a, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        supervisor = StaffFactory(email="sup@alpha.test", role="supervisor")
+    session = Client(HTTP_HOST=tenant_a.primary_host)
+    login(session, "sup@alpha.test")
+    assert session.get("/").status_code == 200
+
+    as_admin_a.post(f"/staff/{supervisor.pk}/two-step-reset/")
+
+    assert session.get("/")["Location"].startswith("/accounts/two-step/setup/")
+
+
+def test_admin_cannot_reset_their_own_two_step_sign_in(as_admin_a, admin_a, tenant_a, in_tenant):
+    response = as_admin_a.post(f"/staff/{admin_a.pk}/two-step-reset/", follow=True)
+
+    assert response.status_code == 200
+    with in_tenant(tenant_a):
+        assert TOTPDevice.objects.filter(user=admin_a).exists()
+
+
+def test_a_supervisor_cannot_reset_anyones_two_step_sign_in(client_a, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        StaffFactory(email="sup@alpha.test", role="supervisor")
+        other = StaffFactory(email="sup2@alpha.test", role="supervisor")
+    login(client_a, "sup@alpha.test")
+
+    response = client_a.post(f"/staff/{other.pk}/two-step-reset/")
+
+    assert response.status_code == 403
+    with in_tenant(tenant_a):
+        assert TOTPDevice.objects.filter(user=other).exists()
+
+
+def test_admin_of_b_cannot_reset_two_step_sign_in_on_a(client_b, admin_b, tenant_a, in_tenant):
+    with in_tenant(tenant_a):
+        supervisor = StaffFactory(email="sup@alpha.test", role="supervisor")
+        devices_before = list(TOTPDevice.objects.values_list("pk", "user_id"))
+    login(client_b, "admin@beta.test")
+
+    client_b.post(f"/staff/{supervisor.pk}/two-step-reset/")
+
+    with in_tenant(tenant_a):
+        assert list(TOTPDevice.objects.values_list("pk", "user_id")) == devices_before

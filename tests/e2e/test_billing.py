@@ -13,6 +13,7 @@ from billing.models import BillingAccount, BillingAuditEntry, Plan, WebhookEvent
 from tenants.models import ConsoleAuditEntry, Tenant
 from tests.billing.fake_stripe import FakeStripe
 from tests.conftest import audit_rows_purge, committed
+from tests.e2e.test_shell import sign_in, two_step_enrol
 from tests.factories import PASSWORD, VendorStaffFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -46,6 +47,11 @@ def fake_stripe(live_port, settings):
         # Not through the ORM: its cascade would look for tenant-only tables (staff profiles)
         # in the public schema.
         with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM otp_totp_totpdevice WHERE user_id IN"
+                " (SELECT id FROM auth_user WHERE username = %s)",
+                ["e2e-vendor@carebridge.test"],
+            )
             cursor.execute(
                 "DELETE FROM auth_user WHERE username = %s", ["e2e-vendor@carebridge.test"]
             )
@@ -84,10 +90,10 @@ def test_a_clinic_signs_up_pays_hits_its_sms_limit_and_shows_in_the_console(
 
     assert committed(trial_state) == ("trial", "starter")
 
-    page.goto(tenant_url(SLUG, "/accounts/login/"))
-    page.fill("input[name=username]", "owner@smile.test")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]:not([name=language])")
+    sign_in(page, tenant_url(SLUG, "/accounts/login/"), "owner@smile.test")
+    # A clinic's administrator sets up two-step sign-in at the first sign-in.
+    assert page.url.startswith(tenant_url(SLUG, "/accounts/two-step/setup/"))
+    two_step_enrol(page)
     assert "Trial until" in page.locator(".banner").first.inner_text()
     page.click("nav >> text=Billing")
     assert page.locator("#tenant-status").inner_text() == "Trial"
@@ -109,10 +115,9 @@ def test_a_clinic_signs_up_pays_hits_its_sms_limit_and_shows_in_the_console(
     screenshot(page, "billing-sms-limit")
 
     vendor = page.context.browser.new_context().new_page()
-    vendor.goto(f"{public}/accounts/login/?next=/console/billing/")
-    vendor.fill("input[name=username]", "e2e-vendor@carebridge.test")
-    vendor.fill("input[name=password]", PASSWORD)
-    vendor.click("form button[type=submit]:not([name=language])")
+    sign_in(
+        vendor, f"{public}/accounts/login/?next=/console/billing/", "e2e-vendor@carebridge.test"
+    )
     row = vendor.locator(f"tr[data-tenant={SLUG}]")
     assert row.locator(".mrr").inner_text() == "299.00"
     assert "SMS 500/500" in row.inner_text()

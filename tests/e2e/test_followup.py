@@ -17,7 +17,7 @@ from tenants.models import Tenant
 from tenants.services import tenant_provision
 from tests.conftest import committed, committed_tenant
 from tests.e2e.test_shell import sign_in
-from tests.factories import PASSWORD, StaffFactory
+from tests.factories import PASSWORD, StaffFactory, authenticator_add
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
@@ -36,6 +36,7 @@ def clinic(django_db_setup, django_db_blocker):
             admin = tenant_admin()
             admin.set_password(PASSWORD)
             admin.save()
+            authenticator_add(admin)  # an administrator signs in with a second step
             StaffFactory(email="agent@e2e.test", role="agent", first_name="小", last_name="王")
         return tenant
 
