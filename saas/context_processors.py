@@ -4,6 +4,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from saas import two_step
+
 
 def _tenant_nav(user) -> list[dict]:
     from crm.roles import (
@@ -77,7 +79,11 @@ def shell(request) -> dict:
     role = None
     # Signed in with a password only: no navigation until the second step is done (its links
     # would all lead back to that step).
-    if user is not None and user.is_authenticated and user.is_verified():
+    if (
+        user is not None
+        and user.is_authenticated
+        and not two_step.second_step_pending(user, tenant)
+    ):
         if is_tenant:
             from crm.roles import Role
             from crm.selectors import staff_role

@@ -33,6 +33,15 @@ def two_step_required(user, tenant) -> bool:
     return tenant.require_two_step or staff_role(user) in REQUIRED_ROLES
 
 
+def second_step_pending(user, tenant) -> bool:
+    """Signed in with the password, but not yet with the second step that this user has (an
+    authenticator) or must have: pages show no navigation until it is done. A user with
+    neither (an agent, where the clinic does not require it) is signed in with the password."""
+    if user.is_verified():
+        return False
+    return authenticator(user) is not None or two_step_required(user, tenant)
+
+
 def authenticator(user, *, confirmed: bool = True) -> TOTPDevice | None:
     """The user's authenticator app (confirmed), or the one being set up (unconfirmed)."""
     return TOTPDevice.objects.filter(user=user, confirmed=confirmed).order_by("pk").first()

@@ -76,7 +76,11 @@ def test_an_agent_is_not_asked_for_a_second_step_by_default(client_a, agent_a):
     response = login(client_a, "agent@alpha.test")
 
     assert response["Location"] == "/"
-    assert client_a.get("/").status_code == 200
+    home = client_a.get("/")
+    assert home.status_code == 200
+    # Fully signed in: the menu and the role are shown.
+    assert "worklist" in [item["name"] for item in home.context["nav_items"]]
+    assert home.context["user_role"] is not None
 
 
 def test_the_clinic_policy_extends_two_step_sign_in_to_agents(client_a, tenant_a, agent_a, admin_a):
