@@ -5,6 +5,7 @@ from .encounters import Contact, ContactPhone, Encounter
 from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
 from .imports import ImportJob, ImportMapping
 from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
+from .keys import DataKey
 from .kpi import EncounterKpi, EncounterKpiStale
 from .messages import InboundMessage, Message, MessageTemplate
 from .people import Department, StaffProfile
@@ -20,6 +21,7 @@ __all__ = [
     "ComplaintEvent",
     "Contact",
     "ContactPhone",
+    "DataKey",
     "Department",
     "Encounter",
     "EncounterKpi",
