@@ -4,6 +4,7 @@ forms and templates see plain text. SQL sees ciphertext only: a lookup other tha
 on such a field is refused, rather than silently comparing ciphertexts. Searches use a
 ``BlindIndexField`` next to the value."""
 
+from django.apps import apps
 from django.core.exceptions import FieldError
 from django.db import models
 
@@ -75,3 +76,14 @@ class BlindIndexField(models.CharField):
             value = crypto.blind(self.kind, text)
         setattr(model_instance, self.attname, value)
         return value
+
+
+def encrypted_columns() -> list[tuple[str, str]]:
+    """(table, column) of every encrypted field of the clinic's schema."""
+    return [
+        (model._meta.db_table, field.column)
+        for model in apps.get_models()
+        if model._meta.app_label in ("crm", "surveys")
+        for field in model._meta.concrete_fields
+        if isinstance(field, _Encrypted)
+    ]
