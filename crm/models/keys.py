@@ -1,7 +1,6 @@
 """A clinic's field encryption keys (crm/crypto.py), in its own schema."""
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 
 
 class DataKey(models.Model):
@@ -11,8 +10,9 @@ class DataKey(models.Model):
     after its schema is cloned: the template schema holds none."""
 
     class Purpose(models.TextChoices):
-        DATA = "data", _("data key")
-        INDEX = "index", _("index key")
+        # Not translated: the table is never shown to anyone.
+        DATA = "data", "data key"
+        INDEX = "index", "index key"
 
     purpose = models.CharField(max_length=10, choices=Purpose.choices)
     version = models.PositiveIntegerField()

@@ -135,8 +135,8 @@ def _stored(cursor, table: str, ids, columns) -> dict[int, tuple]:
     if not ids:
         return {}
     cursor.execute(
-        f"SELECT id, {', '.join(columns)} FROM {table} WHERE id = ANY(%s)",  # noqa: S608
-        [list(ids)],
+        f"SELECT id, {', '.join(columns)} FROM {table} WHERE id = ANY(%s::bigint[])",  # noqa: S608
+        ["{" + ",".join(map(str, ids)) + "}"],  # one literal, as _array() says
     )
     return {pk: values for pk, *values in cursor.fetchall()}
 
