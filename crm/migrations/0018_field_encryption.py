@@ -26,9 +26,32 @@ class Migration(migrations.Migration):
             name='contact',
             options={'ordering': ['id'], 'verbose_name': 'contact', 'verbose_name_plural': 'contacts'},
         ),
-        migrations.RemoveConstraint(
-            model_name='contactphone',
-            name='phone_unique_per_contact',
+        # A clinic's schema is a clone of the template, and the clone function names unique
+        # constraints its own way (crm_contactphone_contact_id_number_key): the one on
+        # (contact, number) is dropped under whatever name it has.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.RemoveConstraint(
+                    model_name='contactphone',
+                    name='phone_unique_per_contact',
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    """
+                    DO $$
+                    DECLARE found text;
+                    BEGIN
+                        FOR found IN SELECT conname FROM pg_constraint
+                            WHERE conrelid = 'crm_contactphone'::regclass AND contype = 'u'
+                        LOOP
+                            EXECUTE format('ALTER TABLE crm_contactphone DROP CONSTRAINT %I', found);
+                        END LOOP;
+                    END $$;
+                    """,
+                    migrations.RunSQL.noop,
+                ),
+            ],
         ),
         migrations.RemoveIndex(
             model_name='contact',
