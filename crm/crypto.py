@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ TABLE = "crm_datakey"
 DATA, INDEX = "data", "index"
 RING_SECONDS = 60
 INDEX_BYTES = 16  # of the HMAC-SHA256, written as 32 hex digits
+_NOT_DIGITS = re.compile(r"\D")
 
 
 class FieldKeyError(Exception):
@@ -251,7 +253,7 @@ def blind(kind: str, text: str, keys: KeyRing | None = None) -> str:
     if not text:
         return ""
     keys = keys or ring()
-    digest = hmac.new(keys.index, f"{kind}\x00{text}".encode(), hashlib.sha256).digest()
+    digest = hmac.digest(keys.index, f"{kind}\x00{text}".encode(), "sha256")
     return digest[:INDEX_BYTES].hex()
 
 
@@ -269,7 +271,7 @@ def blind_phone(number: str, keys: KeyRing | None = None) -> str:
 
 
 def phone_tail(number: str) -> str:
-    digits = "".join(ch for ch in number or "" if ch.isdigit())
+    digits = _NOT_DIGITS.sub("", number or "")
     return digits[-4:] if len(digits) >= 4 else ""
 
 
