@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import xlsx_reader
+from . import crypto, xlsx_reader
 from .models import Encounter
 from .phones import phone_normalise
 
@@ -489,8 +489,14 @@ def _label(key: str) -> str:
 def encounter_key(values: dict) -> str:
     """The encounter's identity in the import source: its external id when the file has one,
     else record number (or first phone, or name) with the local date. Re-importing the same
-    file therefore finds the same encounters."""
+    file therefore finds the same encounters. A phone or a name is written as its blind index
+    (``#`` and hex): the key is stored as is, and they are encrypted at rest."""
     if values["external_id"]:
         return values["external_id"]
-    who = values["record_no"] or (values["phones"][0] if values["phones"] else values["name"])
+    if values["record_no"]:
+        who = values["record_no"]
+    elif values["phones"]:
+        who = "#" + crypto.blind_phone(values["phones"][0])
+    else:
+        who = "#" + crypto.blind_name(values["name"])
     return f"{who}@{values['occurred_at'].date().isoformat()}:{values['kind']}"

@@ -10,7 +10,16 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import CallAttempt, Contact, FollowUpTask, Message, StaffProfile, WebhookDelivery
+from . import crypto
+from .models import (
+    CallAttempt,
+    Contact,
+    ContactPhone,
+    FollowUpTask,
+    Message,
+    StaffProfile,
+    WebhookDelivery,
+)
 from .roles import Role
 
 User = get_user_model()
@@ -145,8 +154,7 @@ def worklist(
     if filters.status in FollowUpTask.OPEN:
         tasks = tasks.filter(status=filters.status)
     if filters.q:
-        q = filters.q.strip()
-        tasks = tasks.filter(Q(contact__record_no=q) | Q(contact__name__icontains=q))
+        tasks = tasks.filter(contact_id__in=contacts_matching(filters.q))
     if after is not None:
         # A row comparison: PostgreSQL reads it as a range of the (due_at, id) index. The same
         # condition written as an OR of two is filtered row by row, slower the deeper the page.
@@ -215,16 +223,37 @@ def task_history(task: FollowUpTask) -> QuerySet:
     )
 
 
+def contacts_matching(q: str) -> list[int]:
+    """Ids of the contacts a search finds. Names and numbers are encrypted (crm/crypto.py),
+    so a search finds what their blind indexes can: the exact record number, the exact full
+    name (not a part of it), a phone number by its last four or more digits (its last four
+    looked up, the rest compared in Python on those few numbers)."""
+    q = " ".join((q or "").split())
+    if not q:
+        return []
+    ids = set(
+        Contact.objects.filter(Q(record_no=q) | Q(name_index=crypto.blind_name(q))).values_list(
+            "pk", flat=True
+        )
+    )
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if len(digits) >= 4:
+        ids.update(
+            contact_id
+            for contact_id, number in ContactPhone.objects.filter(
+                tail_index=crypto.blind_tail(digits)
+            ).values_list("contact_id", "number")
+            if "".join(ch for ch in number if ch.isdigit()).endswith(digits)
+        )
+    return sorted(ids)
+
+
 def contact_search(q: str) -> QuerySet:
+    """Contacts, newest first (names are encrypted: SQL cannot sort by them)."""
     contacts = Contact.objects.all()
-    q = (q or "").strip()
-    if q:
-        digits = "".join(ch for ch in q if ch.isdigit())
-        condition = Q(name__icontains=q) | Q(record_no=q)
-        if len(digits) >= 4:
-            condition |= Q(phones__number__endswith=digits)
-        contacts = contacts.filter(condition).distinct()
-    return contacts.prefetch_related("phones").order_by("name", "id")
+    if (q or "").strip():
+        contacts = contacts.filter(pk__in=contacts_matching(q))
+    return contacts.prefetch_related("phones").order_by("-id")
 
 
 # --- The backlog (recorded by the tick for /metrics) ----------------------------------------

@@ -7,6 +7,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from crm.fields import EncryptedTextField
+
 
 class Dimension(models.TextChoices):
     OVERALL = "overall", _("Overall")
@@ -226,7 +228,7 @@ class SurveyAnswer(models.Model):
     kind = models.CharField(max_length=20, choices=QuestionKind.choices)
     dimension = models.CharField(max_length=20, choices=Dimension.choices, blank=True)
     number = models.SmallIntegerField(null=True, help_text="rating, NPS, yes (1) / no (0)")
-    text = models.TextField(blank=True)
+    text = EncryptedTextField(blank=True)  # a patient's own words
     choices = models.JSONField(default=list, blank=True)
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists, tenant_context
 
+from crm import crypto
 from crm.services.audit import login_digest
 from saas import clock
 from saas.celery import enqueue_on_commit
@@ -123,6 +124,9 @@ def tenant_provision(
             Domain.objects.create(domain=tenant.primary_host, tenant=tenant, is_primary=True)
             method = _schema_create(slug, use_pool=use_pool, use_template=use_template)
             with tenant_context(tenant), translation.override(tenant.locale):
+                # The clinic's own field encryption keys: the schema is a clone of the
+                # template (or a pooled clone), which holds none to share.
+                crypto.keys_ensure()
                 preset_apply(tenant)
                 invitation = staff_invite(
                     email=admin_email,

@@ -29,6 +29,7 @@ def test_production_settings_pass_the_deploy_check():
         "DJANGO_SETTINGS_MODULE": "saas.settings.production",
         "SECRET_KEY": "x" * 30 + "production-like-secret-key-for-check-" + "y" * 20,
         "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
         "BASE_DOMAIN": "carebridge.example",
     }
     result = subprocess.run(

@@ -180,7 +180,7 @@ def attempt_record(
         )
     number = None
     if phone:
-        number = ContactPhone.objects.filter(contact_id=task.contact_id, number=phone).first()
+        number = ContactPhone.objects.numbered(phone).filter(contact_id=task.contact_id).first()
         if number is None:
             raise ApiError(
                 422, "unknown_phone", _("This number is not one of the contact's numbers.")

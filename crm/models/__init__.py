@@ -6,6 +6,7 @@ from .exports import ClinicExport
 from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
 from .imports import ImportJob, ImportMapping
 from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
+from .keys import DataKey
 from .kpi import EncounterKpi, EncounterKpiStale
 from .messages import InboundMessage, Message, MessageTemplate
 from .people import Department, StaffProfile
@@ -22,6 +23,7 @@ __all__ = [
     "ComplaintEvent",
     "Contact",
     "ContactPhone",
+    "DataKey",
     "Department",
     "Encounter",
     "EncounterPlanPending",

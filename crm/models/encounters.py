@@ -8,7 +8,21 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .. import crypto
+from ..fields import BlindIndexField, EncryptedCharField, EncryptedTextField
 from .people import Department
+
+
+class ContactQuerySet(models.QuerySet):
+    def named(self, name: str):
+        """The contacts with this exact full name (spaces and case aside), by its blind index."""
+        return self.filter(name_index=crypto.blind_name(name))
+
+
+class ContactPhoneQuerySet(models.QuerySet):
+    def numbered(self, number: str):
+        """The rows of this E.164 number, by its blind index."""
+        return self.filter(number_index=crypto.blind_phone(number))
 
 
 class Contact(models.Model):
@@ -33,7 +47,10 @@ class Contact(models.Model):
         ZH_HANS = "zh-hans", "简体中文"
         EN = "en", "English"
 
-    name = models.CharField(_("name"), max_length=100)
+    name = EncryptedCharField(_("name"), max_length=100)
+    # The exact full name (spaces collapsed, case folded): how a name is searched and how
+    # intake finds a contact by name and phone; a part of a name cannot be searched.
+    name_index = BlindIndexField(source="name", kind="name")
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True, default="")
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     record_no = models.CharField(
@@ -44,7 +61,7 @@ class Contact(models.Model):
         help_text=_("Medical record (住院号) or customer number."),
     )
     email = models.EmailField(_("email"), blank=True, default="")
-    address = models.CharField(_("address"), max_length=300, blank=True, default="")
+    address = EncryptedCharField(_("address"), max_length=300, blank=True, default="")
     language = models.CharField(
         _("language"), max_length=10, choices=Language.choices, blank=True, default=""
     )
@@ -55,7 +72,7 @@ class Contact(models.Model):
     do_not_contact_at = models.DateTimeField(_("do not contact since"), null=True, blank=True)
     deceased = models.BooleanField(_("deceased"), default=False)
     deceased_at = models.DateTimeField(_("deceased recorded at"), null=True, blank=True)
-    notes = models.TextField(_("notes"), blank=True, default="")
+    notes = EncryptedTextField(_("notes"), blank=True, default="")
     # Set by crm.services.retention.contact_anonymise: personal data blanked, never planned
     # or called again; the row stays so that counts and reports do not change.
     anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True)
@@ -71,8 +88,11 @@ class Contact(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = ContactQuerySet.as_manager()
+
     class Meta:
-        ordering = ["name", "id"]
+        # Names are encrypted: SQL cannot sort by them.
+        ordering = ["id"]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         constraints = [
@@ -80,7 +100,7 @@ class Contact(models.Model):
                 fields=["record_no"], condition=~Q(record_no=""), name="contact_record_no_unique"
             )
         ]
-        indexes = [models.Index(fields=["name"], name="contact_name_idx")]
+        indexes = [models.Index(fields=["name_index"], name="contact_name_index_idx")]
 
     def __str__(self) -> str:
         return self.name
@@ -109,19 +129,30 @@ class ContactPhone(models.Model):
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, related_name="phones", db_index=False
     )
-    number = models.CharField(_("phone number"), max_length=20)
+    number = EncryptedCharField(_("phone number"), max_length=20)
+    # Found by the whole number (inbound SMS, import, API) or by its last four digits (what
+    # an agent types into a search).
+    number_index = BlindIndexField(source="number", kind="phone")
+    tail_index = BlindIndexField(source="number", kind="tail")
     label = models.CharField(_("label"), max_length=10, choices=Label.choices, default=Label.MOBILE)
     position = models.PositiveSmallIntegerField(default=0)
     invalid = models.BooleanField(_("wrong number"), default=False)
+
+    objects = ContactPhoneQuerySet.as_manager()
 
     class Meta:
         ordering = ["invalid", "position", "id"]
         verbose_name = _("phone number")
         verbose_name_plural = _("phone numbers")
         constraints = [
-            models.UniqueConstraint(fields=["contact", "number"], name="phone_unique_per_contact")
+            models.UniqueConstraint(
+                fields=["contact", "number_index"], name="phone_unique_per_contact"
+            )
         ]
-        indexes = [models.Index(fields=["number"], name="phone_number_idx")]
+        indexes = [
+            models.Index(fields=["number_index"], name="phone_number_index_idx"),
+            models.Index(fields=["tail_index"], name="phone_tail_index_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -183,9 +214,9 @@ class Encounter(models.Model):
     serial_no = models.CharField(_("serial number"), max_length=30, blank=True, default="")
     age = models.PositiveSmallIntegerField(_("age"), null=True, blank=True)
     diagnosis_code = models.CharField(_("diagnosis code"), max_length=30, blank=True, default="")
-    diagnosis = models.CharField(_("diagnosis"), max_length=300, blank=True, default="")
+    diagnosis = EncryptedCharField(_("diagnosis"), max_length=300, blank=True, default="")
     procedure_code = models.CharField(_("procedure code"), max_length=30, blank=True, default="")
-    procedure = models.CharField(_("procedure"), max_length=300, blank=True, default="")
+    procedure = EncryptedCharField(_("procedure"), max_length=300, blank=True, default="")
     treatment_course = models.CharField(
         _("treatment course"), max_length=100, blank=True, default=""
     )
@@ -206,7 +237,7 @@ class Encounter(models.Model):
     recovered_at = models.DateTimeField(_("recovered on"), null=True, blank=True)
     source = models.CharField(_("source"), max_length=40, default="manual")
     external_id = models.CharField(_("external id"), max_length=100, blank=True, default="")
-    notes = models.TextField(_("notes"), blank=True, default="")
+    notes = EncryptedTextField(_("notes"), blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from ..fields import EncryptedTextField
 from .encounters import Contact, Encounter
 from .people import Department
 from .tasks import FollowUpTask
@@ -105,7 +106,7 @@ class Complaint(models.Model):
         related_name="+",
     )
     staff_name = models.CharField(_("staff member (name)"), max_length=100, blank=True)
-    summary = models.TextField(_("what the customer said"))
+    summary = EncryptedTextField(_("what the customer said"))
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("handled by"),
@@ -230,7 +231,7 @@ class Praise(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    text = models.TextField(_("what the customer said"), blank=True)
+    text = EncryptedTextField(_("what the customer said"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -4,6 +4,7 @@ transaction as what caused it, then sent by a worker. Inbound SMS replies are ke
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ..fields import BlindIndexField, EncryptedCharField
 from .encounters import Contact
 from .tasks import FollowUpTask
 
@@ -58,7 +59,10 @@ class Message(models.Model):
 
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
-    to = models.CharField(_("to"), max_length=254)
+    # A phone number or an email address, encrypted; an SMS reply finds its message by the
+    # index of the number it came from.
+    to = EncryptedCharField(_("to"), max_length=254)
+    to_index = BlindIndexField(source="to", kind="phone")
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
@@ -91,7 +95,7 @@ class Message(models.Model):
                 condition=models.Q(status="queued"),
             ),
             models.Index(fields=["provider_id"], name="message_provider_idx"),
-            models.Index(fields=["to", "-created_at"], name="message_to_idx"),
+            models.Index(fields=["to_index", "-created_at"], name="message_to_index_idx"),
         ]
 
     def __str__(self) -> str:
@@ -108,7 +112,7 @@ class InboundMessage(models.Model):
         KEPT = "kept", _("Kept for staff to read")
 
     provider_id = models.CharField(max_length=64, unique=True)
-    from_number = models.CharField(_("from"), max_length=32)
+    from_number = EncryptedCharField(_("from"), max_length=32)
     body = models.TextField(_("text"))
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from ..fields import EncryptedTextField
 from .encounters import Contact, ContactPhone, Encounter
 from .people import Department
 from .rules import FollowUpRule, RuleStep
@@ -242,7 +243,7 @@ class CallAttempt(models.Model):
         OutcomeCode, on_delete=models.PROTECT, related_name="+", verbose_name=_("outcome")
     )
     category = models.CharField(max_length=30, choices=OutcomeCategory.choices)
-    notes = models.TextField(_("notes"), blank=True, default="")
+    notes = EncryptedTextField(_("notes"), blank=True, default="")
     callback_at = models.DateTimeField(_("call back at"), null=True, blank=True)
     recovered = models.BooleanField(_("patient has recovered"), default=False)
     audit_agrees = models.BooleanField(_("agrees with the original call"), null=True, blank=True)

@@ -34,6 +34,7 @@ from surveys.models import (
     SurveyVersion,
 )
 
+from ..fields import BlindIndexField
 from ..models import (
     AuditEntry,
     CallAttempt,
@@ -117,7 +118,10 @@ def _table_csv(archive: zipfile.ZipFile, name: str, queryset, left_out: frozense
     columns = [
         f.attname
         for f in queryset.model._meta.concrete_fields
-        if f.attname not in left_out and f.get_internal_type() != "BinaryField"
+        if f.attname not in left_out
+        and f.get_internal_type() != "BinaryField"
+        # Blind indexes are keyed by this clinic's index key: meaningless anywhere else.
+        and not isinstance(f, BlindIndexField)
     ]
     rows = 0
     # Through a text buffer per table: a few MB even for a large clinic's biggest table.

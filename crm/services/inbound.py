@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from saas import clock
 
+from .. import crypto
 from ..models import ContactPhone, InboundMessage, Message
 from ..models.messages import Purpose
 from ..phones import phone_normalise
@@ -36,7 +37,7 @@ def sms_received(
         number = phone_normalise(from_number, connection.tenant.phone_region)
     except ValidationError:
         number = from_number.strip()[:32]
-    phones = ContactPhone.objects.filter(number=number).select_related("contact")
+    phones = ContactPhone.objects.numbered(number).select_related("contact")
     contacts = [phone.contact for phone in phones]
     inbound = InboundMessage(
         provider_id=provider_id,
@@ -76,7 +77,7 @@ def _rating_reply(number: str, digit: int, now: datetime) -> Message | None:
     invitation = (
         SurveyInvitation.objects.select_related("template__published", "contact", "message")
         .filter(
-            message__to=number,
+            message__to_index=crypto.blind_phone(number),
             message__purpose=Purpose.SURVEY_SMS,
             message__created_at__gte=now - timedelta(days=REPLY_DAYS),
             answered_at__isnull=True,

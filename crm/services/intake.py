@@ -6,7 +6,13 @@ it. Shared by the integration API's bulk call and the CSV/XLSX import, so both f
 contacts and count created/updated/unchanged the same way.
 
 Rows are identified by (source, key): sending the same rows again writes nothing and counts
-them unchanged."""
+them unchanged.
+
+Names, addresses, phone numbers, diagnoses, procedures and notes are encrypted at rest
+(crm/crypto.py): they are encrypted here in Python before the COPY, with their blind indexes,
+and contacts are matched on those indexes. Encryption is randomised, so a value the row
+repeats keeps its stored ciphertext (compared in plain text here): SQL then sees it
+unchanged."""
 
 import csv
 import io
@@ -17,6 +23,7 @@ from django.db import connection
 from billing import entitlements
 from saas import clock
 
+from .. import crypto
 from ..models import Contact, ContactPhone, Encounter, FollowUpTask
 from .planning import encounters_plan_later, tasks_cancel
 
@@ -52,12 +59,15 @@ _STAGE_COLUMNS = [
     ("encounter_id", "bigint", True),
     ("created", "boolean", True),
     ("name", "text", False),
+    ("name_index", "text", False),
     ("sex", "text", False),
     ("birth_date", "date", True),
     ("record_no", "text", False),
     ("email", "text", False),
     ("address", "text", False),
     ("phones", "text[]", False),
+    ("phone_index", "text[]", False),
+    ("phone_tail", "text[]", False),
     ("kind", "text", False),
     ("department_id", "bigint", True),
     ("attending_id", "bigint", True),
@@ -115,22 +125,51 @@ def _ref(index: int, v: dict) -> str:
     return f"n:{index}"
 
 
-def _stage(rows: list[tuple[int, dict]], resolved: dict[int, tuple]) -> None:
+# The encrypted values the intake writes: of the contact, of the encounter.
+_CONTACT_SECRETS = ("name", "address")
+_ENCOUNTER_SECRETS = ("diagnosis", "procedure", "notes")
+
+
+def _stored(cursor, table: str, ids, columns) -> dict[int, tuple]:
+    """id → the stored (encrypted) values of ``columns``."""
+    if not ids:
+        return {}
+    cursor.execute(
+        f"SELECT id, {', '.join(columns)} FROM {table} WHERE id = ANY(%s::bigint[])",  # noqa: S608
+        ["{" + ",".join(map(str, ids)) + "}"],  # one literal, as _array() says
+    )
+    return {pk: values for pk, *values in cursor.fetchall()}
+
+
+def _seal(plain: str, stored: str | None, keys) -> str:
+    """The ciphertext to write: the stored one when it holds the same text."""
+    if not plain:
+        return plain
+    if stored and crypto.decrypt(stored, keys) == plain:
+        return stored
+    return crypto.encrypt(plain, keys)
+
+
+def _stage(
+    cursor, rows: list[tuple[int, dict]], resolved: dict[int, tuple], contact: str, encounter: str
+) -> None:
     """COPY the rows with their resolution (contact id, new contact?, the new contact's only
     row?, encounter id, created?) into a temporary table, dropped at commit."""
+    keys = crypto.ring()
+    known_contacts = _stored(
+        cursor, contact, {r[0] for r in resolved.values() if not r[1]}, _CONTACT_SECRETS
+    )
+    known_encounters = _stored(
+        cursor, encounter, {r[3] for r in resolved.values() if not r[4]}, _ENCOUNTER_SECRETS
+    )
+    nothing = (None, None, None)
     buffer = io.StringIO()
     csv.writer(buffer).writerows(
         (
             index,
             v["key"],
             *resolved[index],
-            v["name"],
-            v["sex"],
-            v["birth_date"],
-            v["record_no"],
-            v["email"],
-            v["address"],
-            "{" + ",".join(v["phones"]) + "}",  # E.164: digits and a plus sign only
+            *_contact_sealed(v, known_contacts.get(resolved[index][0], nothing), keys),
             v["kind"],
             v["department_id"],
             v["attending_id"],
@@ -139,16 +178,13 @@ def _stage(rows: list[tuple[int, dict]], resolved: dict[int, tuple]) -> None:
             v["admitted_at"],
             v["serial_no"],
             v["age"],
-            v["diagnosis_code"],
-            v["diagnosis"],
-            v["procedure_code"],
-            v["procedure"],
+            *_encounter_sealed(v, known_encounters.get(resolved[index][3], nothing), keys),
             v["treatment_course"],
             v["discharge_outcome"],
             v["length_of_stay"],
             v["bed"],
             _array(v["tags"]),
-            v["notes"],
+            _seal(v["notes"], known_encounters.get(resolved[index][3], nothing)[2], keys),
         )
         for index, v in rows
     )
@@ -163,6 +199,34 @@ def _stage(rows: list[tuple[int, dict]], resolved: dict[int, tuple]) -> None:
         )
         with connection.wrap_database_errors:  # psycopg2's own errors as Django's
             cursor.cursor.copy_expert(_COPY_SQL, buffer)
+
+
+def _contact_sealed(v: dict, stored: tuple, keys) -> tuple:
+    """name, name index, sex, birth date, record no, email, address, the phones (encrypted,
+    their indexes, their last-four indexes) of a staged row."""
+    phones = v["phones"]
+    return (
+        _seal(v["name"], stored[0], keys),
+        crypto.blind_name(v["name"], keys),
+        v["sex"],
+        v["birth_date"],
+        v["record_no"],
+        v["email"],
+        _seal(v["address"], stored[1], keys),
+        _array([crypto.encrypt(n, keys) for n in phones]),
+        _array([crypto.blind_phone(n, keys) for n in phones]),
+        _array([crypto.blind_tail(n, keys) for n in phones]),
+    )
+
+
+def _encounter_sealed(v: dict, stored: tuple, keys) -> tuple:
+    """diagnosis code, diagnosis, procedure code, procedure of a staged row."""
+    return (
+        v["diagnosis_code"],
+        _seal(v["diagnosis"], stored[0], keys),
+        v["procedure_code"],
+        _seal(v["procedure"], stored[1], keys),
+    )
 
 
 def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeResult:
@@ -201,7 +265,7 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
                 result.refused = dict.fromkeys(new[granted:], message)
                 rows = [(index, v) for index, v in rows if index not in result.refused]
         resolved = _contacts_resolve(cursor, rows, existing, contact, phone, encounter)
-        _stage(rows, resolved)
+        _stage(cursor, rows, resolved, contact, encounter)
 
         changed = _contacts_write(cursor, contact, now)
         changed |= _phones_write(cursor, phone)
@@ -268,18 +332,21 @@ def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict
             [_array(records)],
         )
         by_record = dict(cursor.fetchall())
-    by_phone: dict[tuple[str, str], int] = {}
+    by_phone: dict[tuple[str, str], int] = {}  # (number index, name index) → contact
+    numbers: dict[str, str] = {}
+    names: dict[str, str] = {}
     named = [(i, v) for i, v in unknown if not v["record_no"] and v["phones"]]
     if named:
+        # On the blind indexes: the numbers and names themselves are encrypted.
+        keys = crypto.ring()
+        numbers = {n: crypto.blind_phone(n, keys) for _i, v in named for n in v["phones"]}
+        names = {v["name"]: crypto.blind_name(v["name"], keys) for _i, v in named}
         cursor.execute(
-            f"SELECT p.number, c.name, min(c.id) FROM {phone} p"  # noqa: S608
+            f"SELECT p.number_index, c.name_index, min(c.id) FROM {phone} p"  # noqa: S608
             f" JOIN {contact} c ON c.id = p.contact_id"
-            " WHERE p.number = ANY(%s::text[]) AND c.name = ANY(%s::text[])"
-            " GROUP BY p.number, c.name",
-            [
-                _array(list({n for _i, v in named for n in v["phones"]})),
-                _array(list({v["name"] for _i, v in named})),
-            ],
+            " WHERE p.number_index = ANY(%s::text[]) AND c.name_index = ANY(%s::text[])"
+            " GROUP BY p.number_index, c.name_index",
+            [_array(list(set(numbers.values()))), _array(list(set(names.values())))],
         )
         by_phone = {(number, name): pk for number, name, pk in cursor.fetchall()}
 
@@ -288,10 +355,8 @@ def _contacts_resolve(cursor, rows, existing, contact, phone, encounter) -> dict
     for index, v in unknown:
         found = by_record.get(v["record_no"]) if v["record_no"] else None
         if found is None and not v["record_no"] and v["phones"]:
-            found = min(
-                (by_phone[n, v["name"]] for n in v["phones"] if (n, v["name"]) in by_phone),
-                default=None,
-            )
+            pairs = ((numbers[n], names[v["name"]]) for n in v["phones"])
+            found = min((by_phone[p] for p in pairs if p in by_phone), default=None)
         if found is None:
             found = _ref(index, v)
             refs[found] = refs.get(found, 0) + 1
@@ -324,12 +389,13 @@ def _contacts_write(cursor, contact: str, now) -> set[int]:
     # Most new contacts have one row (one discharge each): taken as they are, without the
     # grouping that merges the details of a contact's several rows.
     cursor.execute(
-        f"INSERT INTO {contact} (id, name, sex, birth_date, record_no, email, address,"  # noqa: S608
-        " language, do_not_contact, do_not_contact_reason, deceased, notes, created_at,"
-        " updated_at)"
-        " SELECT contact_id, name, sex, birth_date, record_no, email, address, '', false, '',"
-        f" false, '', %s, %s FROM {_STAGE} WHERE alone"
+        f"INSERT INTO {contact} (id, name, name_index, sex, birth_date, record_no, email,"  # noqa: S608
+        " address, language, do_not_contact, do_not_contact_reason, deceased, notes,"
+        " created_at, updated_at)"
+        " SELECT contact_id, name, name_index, sex, birth_date, record_no, email, address, '',"
+        f" false, '', false, '', %s, %s FROM {_STAGE} WHERE alone"
         f" UNION ALL SELECT contact_id, coalesce({_last_given('name')}, ''),"
+        f" coalesce({_last_given('name_index')}, ''),"
         f" coalesce({_last_given('sex')}, ''), {_last_given('birth_date', 'NULL')},"
         f" max(record_no), coalesce({_last_given('email')}, ''),"
         f" coalesce({_last_given('address')}, ''), '', false, '', false, '', %s, %s"
@@ -357,13 +423,15 @@ def _contacts_write(cursor, contact: str, now) -> set[int]:
                 taken.add(record_no)
     cursor.execute(
         f"WITH given AS (SELECT contact_id, {_last_given('name')} AS name,"  # noqa: S608
+        f" {_last_given('name_index')} AS name_index,"
         f" {_last_given('sex')} AS sex, {_last_given('birth_date', 'NULL')} AS birth_date,"
         f" {_last_given('email')} AS email, {_last_given('address')} AS address"
         f" FROM {_STAGE} WHERE NOT new_contact GROUP BY contact_id),"
         " claimed AS (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS t(contact_id, record_no)),"
-        " wanted AS (SELECT g.contact_id, g.name, g.sex, g.birth_date, g.email, g.address,"
-        " claimed.record_no FROM given g LEFT JOIN claimed USING (contact_id))"
-        f" UPDATE {contact} c SET name = coalesce(w.name, c.name), sex = coalesce(w.sex, c.sex),"
+        " wanted AS (SELECT g.contact_id, g.name, g.name_index, g.sex, g.birth_date, g.email,"
+        " g.address, claimed.record_no FROM given g LEFT JOIN claimed USING (contact_id))"
+        f" UPDATE {contact} c SET name = coalesce(w.name, c.name),"
+        " name_index = coalesce(w.name_index, c.name_index), sex = coalesce(w.sex, c.sex),"
         " birth_date = coalesce(w.birth_date, c.birth_date),"
         " email = coalesce(w.email, c.email), address = coalesce(w.address, c.address),"
         " record_no = coalesce(w.record_no, c.record_no), updated_at = %s"
@@ -383,24 +451,30 @@ def _phones_write(cursor, phone: str) -> set[int]:
     """Add the rows' numbers their contacts do not have yet, after the ones they have, in
     row order. Returns the known contacts that got a number."""
     # A new contact's only row: its numbers as they are (a row's numbers are distinct).
+    phones = (
+        "unnest(r.phones, r.phone_index, r.phone_tail) WITH ORDINALITY"
+        " AS p(number, number_index, tail_index, ord)"
+    )
     cursor.execute(
-        f"INSERT INTO {phone} (contact_id, number, label, position, invalid)"  # noqa: S608
-        " SELECT r.contact_id, p.number, %s, p.ord - 1, false"
-        f" FROM {_STAGE} r, unnest(r.phones) WITH ORDINALITY AS p(number, ord) WHERE r.alone",
+        f"INSERT INTO {phone} (contact_id, number, number_index, tail_index, label, position,"  # noqa: S608
+        " invalid) SELECT r.contact_id, p.number, p.number_index, p.tail_index, %s,"
+        f" p.ord - 1, false FROM {_STAGE} r, {phones} WHERE r.alone",
         [ContactPhone.Label.MOBILE.value],
     )
     cursor.execute(
-        f"WITH given AS (SELECT DISTINCT ON (r.contact_id, p.number) r.contact_id,"  # noqa: S608
-        " r.new_contact, p.number, r.idx, p.ord"
-        f" FROM {_STAGE} r, unnest(r.phones) WITH ORDINALITY AS p(number, ord)"
-        " WHERE NOT r.alone ORDER BY r.contact_id, p.number, r.idx, p.ord),"
+        "WITH given AS (SELECT DISTINCT ON (r.contact_id, p.number_index) r.contact_id,"  # noqa: S608
+        " r.new_contact, p.number, p.number_index, p.tail_index, r.idx, p.ord"
+        f" FROM {_STAGE} r, {phones}"
+        " WHERE NOT r.alone ORDER BY r.contact_id, p.number_index, r.idx, p.ord),"
         " missing AS (SELECT g.* FROM given g WHERE g.new_contact OR NOT EXISTS ("
-        f" SELECT 1 FROM {phone} cp WHERE cp.contact_id = g.contact_id AND cp.number = g.number))"
-        f" INSERT INTO {phone} (contact_id, number, label, position, invalid)"
-        " SELECT m.contact_id, m.number, %s, row_number() OVER ("
-        " PARTITION BY m.contact_id ORDER BY m.idx, m.ord) - 1 + CASE WHEN m.new_contact THEN 0"
+        f" SELECT 1 FROM {phone} cp WHERE cp.contact_id = g.contact_id"
+        " AND cp.number_index = g.number_index))"
+        f" INSERT INTO {phone} (contact_id, number, number_index, tail_index, label, position,"
+        " invalid) SELECT m.contact_id, m.number, m.number_index, m.tail_index, %s,"
+        " row_number() OVER (PARTITION BY m.contact_id ORDER BY m.idx, m.ord) - 1"
+        " + CASE WHEN m.new_contact THEN 0"
         f" ELSE (SELECT count(*) FROM {phone} cp WHERE cp.contact_id = m.contact_id) END, false"
-        " FROM missing m ON CONFLICT (contact_id, number) DO NOTHING"
+        " FROM missing m ON CONFLICT (contact_id, number_index) DO NOTHING"
         " RETURNING contact_id",
         [ContactPhone.Label.MOBILE.value],
     )

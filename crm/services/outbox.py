@@ -169,14 +169,17 @@ def _hold_over_frequency(taken: list[Message], now: datetime) -> list[Message]:
     sms = [m for m in taken if m.channel == Channel.SMS]
     if not sms:
         return taken
+    # By the numbers' blind index (crm.fields): the recipients are stored encrypted.
     sent_to: dict[str, list[datetime]] = {}
-    for to, sent_at in Message.objects.filter(
-        channel=Channel.SMS, to__in={m.to for m in sms}, sent_at__gte=now - FREQUENCY_MONTH
-    ).values_list("to", "sent_at"):
-        sent_to.setdefault(to, []).append(sent_at)
+    for to_index, sent_at in Message.objects.filter(
+        channel=Channel.SMS,
+        to_index__in={m.to_index for m in sms},
+        sent_at__gte=now - FREQUENCY_MONTH,
+    ).values_list("to_index", "sent_at"):
+        sent_to.setdefault(to_index, []).append(sent_at)
     waiting, refused = {}, []
     for message in sms:
-        times = sent_to.setdefault(message.to, [])
+        times = sent_to.setdefault(message.to_index, [])
         times.sort()
         last_day = [t for t in times if t > now - FREQUENCY_DAY]
         if len(times) >= tenant.sms_per_number_month:

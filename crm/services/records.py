@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from billing import entitlements
 from saas import clock
 
+from .. import crypto
 from ..models import AuditEntry, Contact, ContactPhone, Encounter, FollowUpTask
 from ..phones import phone_normalise
 from .audit import audit_record
@@ -39,10 +40,14 @@ def phones_normalise(raw_numbers: list[tuple[str, str]]) -> list[tuple[str, str]
 def _phones_set(contact: Contact, phones: list[tuple[str, str]]) -> None:
     """Keep numbers still listed (with their wrong-number flag), add new ones, drop the rest."""
     wanted = {number: (position, label) for position, (number, label) in enumerate(phones)}
-    ContactPhone.objects.filter(contact=contact).exclude(number__in=wanted).delete()
-    for number, (position, label) in wanted.items():
+    indexes = {crypto.blind_phone(number): number for number in wanted}
+    ContactPhone.objects.filter(contact=contact).exclude(number_index__in=indexes).delete()
+    for index, number in indexes.items():
+        position, label = wanted[number]
         ContactPhone.objects.update_or_create(
-            contact=contact, number=number, defaults={"position": position, "label": label}
+            contact=contact,
+            number_index=index,
+            defaults={"number": number, "position": position, "label": label},
         )
 
 

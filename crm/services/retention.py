@@ -72,7 +72,8 @@ PERSONAL_FIELDS: dict[type, dict[str, object]] = {
     Complaint: {"summary": "", "reply": "", "corrective_action": ""},
     ComplaintEvent: {"changes": {}, "note": ""},
     Praise: {"text": ""},
-    Message: {"to": "", "subject": "", "body": "", "last_error": ""},
+    # An update() writes no blind index (crm.fields): the recipient's is emptied with it.
+    Message: {"to": "", "to_index": "", "subject": "", "body": "", "last_error": ""},
     InboundMessage: {"from_number": "", "body": ""},
     SurveyAnswer: {"text": ""},
 }

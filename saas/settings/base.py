@@ -21,6 +21,17 @@ BASE_DOMAIN = env_str("BASE_DOMAIN", "localhost")
 # answers any host it does not hold with the "no clinic at this address" 404 before a view
 # runs, so clinics' custom domains work without a redeploy. Set ALLOWED_HOSTS to narrow it.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+# Master keys of the patient fields encrypted at rest (crm/crypto.py): base64 of 32 bytes
+# each, comma-separated, the first current (the others still unwrap the clinics' data keys
+# until `manage.py rotate_field_keys --rewrap-only` has run). This default is a fixed key for
+# local runs and tests only; production settings require the variable (or its _FILE).
+FIELD_ENCRYPTION_KEYS = [
+    key.strip()
+    for key in env_str(
+        "FIELD_ENCRYPTION_KEYS", "bG9jYWwtb25seS1maWVsZC1rZXktMDEyMzQ1Njc4OWE="
+    ).split(",")
+    if key.strip()
+]
 
 # --- Apps -------------------------------------------------------------------------------
 SHARED_APPS = [

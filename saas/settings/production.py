@@ -7,6 +7,10 @@ from .base import *  # noqa: F403
 
 DEBUG = False
 SECRET_KEY = env_str("SECRET_KEY")  # no default: refuse to start without one
+# The master keys of the patient fields encrypted at rest: never the local default.
+FIELD_ENCRYPTION_KEYS = [
+    key.strip() for key in env_str("FIELD_ENCRYPTION_KEYS").split(",") if key.strip()
+]
 # No default either: "localhost" would make every clinic's link in every email wrong.
 BASE_DOMAIN = env_str("BASE_DOMAIN")
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", f"https://{BASE_DOMAIN}")

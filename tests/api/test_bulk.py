@@ -301,7 +301,7 @@ def test_rows_find_stored_contacts_by_name_and_phone_and_new_people_are_made_onc
     answer = push(api_a, {"rows": batch}, django_capture_on_commit_callbacks).json()
     assert (answer["created"], answer["rejected"]) == (4, 0)
     with in_tenant(tenant_a):
-        wang = Contact.objects.get(name="王五")
+        wang = Contact.objects.named("王五").get()
         assert (wang.encounters.count(), wang.email) == (2, "w@example.cn")
         assert list(wang.phones.values_list("number", "position")) == [
             ("+8613800138009", 0),

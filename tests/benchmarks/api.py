@@ -108,7 +108,8 @@ def _copy(rows: list[dict]) -> float:
 
 def _copy_into_tenant(rows: list[dict], now: datetime) -> float:
     """Seconds to COPY the same rows, as the intake would write them (ids drawn, phones in
-    E.164, department ids, outcome codes) but without reading or checking anything, straight
+    E.164, department ids, outcome codes, names, numbers and diagnoses encrypted with their
+    blind indexes) but without reading or checking anything, straight
     into a scratch clinic's own contact, phone and encounter tables: the indexes, foreign
     keys and triggers the product needs, at PostgreSQL's own speed."""
     slug = f"{SLUG}-floor"
@@ -118,6 +119,7 @@ def _copy_into_tenant(rows: list[dict], now: datetime) -> float:
     tenant_provision(name="Bench floor", slug=slug, kind="hospital", admin_email="f@bench.test")
     tenant = Tenant.objects.get(schema_name=slug)
     with tenant_context(tenant):
+        from crm import crypto
         from crm.models import Department
 
         departments = dict(Department.objects.values_list("code", "pk"))
@@ -125,30 +127,37 @@ def _copy_into_tenant(rows: list[dict], now: datetime) -> float:
         c, p, e = csv.writer(contacts), csv.writer(phones), csv.writer(encounters)
         outcomes = {"好转": "improved", "治愈": "cured"}
         start = time.perf_counter()
+        keys = crypto.ring()
         for i, r in enumerate(rows, 1):
             c.writerow(
-                [i, r["name"], "M" if r["sex"] == "男" else "F", r["record_no"], "", "", "",
+                [i, crypto.encrypt(r["name"], keys), crypto.blind_name(r["name"], keys),
+                 "M" if r["sex"] == "男" else "F", r["record_no"], "", "", "",
                  False, "", False, "", now, now]
             )  # fmt: skip
-            p.writerow([i, "+86" + r["phone"], "mobile", 0, False])
+            number = "+86" + r["phone"]
+            p.writerow(
+                [i, crypto.encrypt(number, keys), crypto.blind_phone(number, keys),
+                 crypto.blind_tail(number, keys), "mobile", 0, False]
+            )  # fmt: skip
             e.writerow(
                 [i, i, "his", r["external_id"], "discharge", departments.get(r["department"]),
-                 "", r["occurred_at"], "", r["age"], "", r["diagnosis"], "", "", "",
+                 "", r["occurred_at"], "", r["age"], "", crypto.encrypt(r["diagnosis"], keys),
+                 "", "", "",
                  outcomes[r["discharge_outcome"]], "", "{}", "", now, now]
             )  # fmt: skip
         for buffer in (contacts, phones, encounters):
             buffer.seek(0)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.cursor.copy_expert(
-                "COPY crm_contact (id, name, sex, record_no, email, address, language,"
+                "COPY crm_contact (id, name, name_index, sex, record_no, email, address, language,"
                 " do_not_contact, do_not_contact_reason, deceased, notes, created_at, updated_at)"
                 " FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (email, address, language,"
                 " do_not_contact_reason, notes))",
                 contacts,
             )
             cursor.cursor.copy_expert(
-                "COPY crm_contactphone (contact_id, number, label, position, invalid) FROM STDIN"
-                " WITH CSV",
+                "COPY crm_contactphone (contact_id, number, number_index, tail_index, label,"
+                " position, invalid) FROM STDIN WITH CSV",
                 phones,
             )
             cursor.cursor.copy_expert(

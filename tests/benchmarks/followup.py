@@ -160,12 +160,15 @@ def _records_clear() -> None:
 
 def _contacts_insert(count: int, *, no_phone_share: float = 0.0) -> None:
     """``count`` contacts, ids 1..count (after _records_clear), each with one mobile number
-    except a ``no_phone_share`` of them."""
+    except a ``no_phone_share`` of them. Names and numbers as plain text (read as they are, as
+    rows from before encryption) with stand-in index values: what is timed here is the
+    worklist and planning, not encryption."""
     _execute(
         """
-        INSERT INTO crm_contact (name, sex, birth_date, record_no, email, address, language,
-            do_not_contact, do_not_contact_reason, deceased, notes, created_at, updated_at)
-        SELECT '患者' || g, (ARRAY['F', 'M'])[1 + g %% 2],
+        INSERT INTO crm_contact (name, name_index, sex, birth_date, record_no, email, address,
+            language, do_not_contact, do_not_contact_reason, deceased, notes, created_at,
+            updated_at)
+        SELECT '患者' || g, md5('患者' || g), (ARRAY['F', 'M'])[1 + g %% 2],
                DATE '1930-01-01' + (random() * 30000)::int, 'ZY' || lpad(g::text, 9, '0'),
                '', '', '', random() < 0.01, '', false, '', now(), now()
         FROM generate_series(1, %(count)s) AS g
@@ -174,8 +177,10 @@ def _contacts_insert(count: int, *, no_phone_share: float = 0.0) -> None:
     )
     _execute(
         """
-        INSERT INTO crm_contactphone (contact_id, number, label, position, invalid)
-        SELECT id, '+86138' || lpad(id::text, 8, '0'), 'mobile', 0, false
+        INSERT INTO crm_contactphone (contact_id, number, number_index, tail_index, label,
+            position, invalid)
+        SELECT id, '+86138' || lpad(id::text, 8, '0'), md5(id::text), md5(right(id::text, 4)),
+               'mobile', 0, false
         FROM crm_contact WHERE random() >= %(share)s
         """,
         {"share": no_phone_share},

@@ -67,9 +67,10 @@ def _links(tenant, count: int) -> list[str]:
         template = SurveyTemplate.objects.filter(published__isnull=False).order_by("pk").first()
         SurveyResponse.objects.all().delete()
         SurveyInvitation.objects.all().delete()
-        Contact.objects.filter(name__startswith="bench ").delete()
+        Contact.objects.filter(record_no__startswith="bench-").delete()
         contacts = Contact.objects.bulk_create(
-            Contact(name=f"bench {i}", language="zh-hans") for i in range(count)
+            Contact(name=f"bench {i}", record_no=f"bench-{i}", language="zh-hans")
+            for i in range(count)
         )
         tokens = [invitation_create(template, contact)[1] for contact in contacts]
         questions = template.published.questions
@@ -195,7 +196,7 @@ def page_measure(tenant, *, users: int, seconds: int, workers: int) -> dict:
     host = tenant.primary_host
     port = _free_port()
     with tenant_context(tenant):
-        Contact.objects.filter(name__startswith="bench ").delete()
+        Contact.objects.filter(record_no__startswith="bench-").delete()
     # Enough fresh links for the closed-loop run (no think time) too.
     tokens, questions = _links(tenant, 12_000)
     print(f"{len(tokens):,} links ready; gunicorn with {workers} workers on :{port}", flush=True)

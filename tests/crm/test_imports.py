@@ -540,9 +540,9 @@ def test_a_file_that_kills_its_worker_every_time_is_given_up(admin_client_a, ten
 def test_a_row_the_database_refuses_is_reported_and_the_others_commit(
     admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):
-    # A NUL byte passes the checks but PostgreSQL stores no such text: the chunk is split
-    # until the refused row is alone.
-    refused = GOOD[1][:6] + ["足月\x00顺产"] + GOOD[1][7:]
+    # A NUL byte passes the checks but PostgreSQL stores no such text (in a column kept as
+    # is: an encrypted diagnosis holds it): the chunk is split until the refused row is alone.
+    refused = GOOD[1][:9] + ["赵\x00医生"] + GOOD[1][10:]
     content = csv_bytes([GOOD[0], refused, GOOD[2]])
     pk = run_import(admin_client_a, content, django_capture_on_commit_callbacks)
     with in_tenant(tenant_a):

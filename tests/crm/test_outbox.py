@@ -7,6 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone, translation
 
+from crm import crypto
 from crm.models import AuditEntry, Contact, FollowUpRule, FollowUpTask, InboundMessage, Message
 from crm.services import outbox
 from crm.services.followup import followup_tick
@@ -454,7 +455,9 @@ def test_requeue_leaves_refused_numbers_opted_out_contacts_old_failures_and_clos
         ]
         encounters_plan([e.pk for e in encounters])
         followup_tick()
-        refused, opted_out, old, closed = (Message.objects.get(to=number).pk for number in numbers)
+        refused, opted_out, old, closed = (
+            Message.objects.get(to_index=crypto.blind_phone(number)).pk for number in numbers
+        )
         fake_sms.script = [400]
         outbox.message_send(refused)
         for message_id in (opted_out, old, closed):

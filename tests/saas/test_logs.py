@@ -125,6 +125,7 @@ def test_production_writes_one_json_object_a_line():
         "SECRET_KEY": "x" * 50,
         "EMAIL_URL": "console://",
         "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
         "BASE_DOMAIN": "followup.example",
     }
     env.pop("LOG_FORMAT", None)

@@ -25,6 +25,7 @@ def production_env(**overrides) -> dict:
         "BASE_DOMAIN": "followup.example",
         "CELERY_BROKER_URL": "memory://",
         "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -63,7 +64,7 @@ def test_a_worker_refuses_to_start_without_its_database():
     )
 
 
-@pytest.mark.parametrize("variable", ["BASE_DOMAIN", "REDIS_URL"])
+@pytest.mark.parametrize("variable", ["BASE_DOMAIN", "REDIS_URL", "FIELD_ENCRYPTION_KEYS"])
 def test_production_refuses_to_start_without_a_required_variable(variable):
     result = run([sys.executable, "manage.py", "check"], production_env(**{variable: None}))
 

@@ -248,10 +248,13 @@ def _stack_up(cleanup: ExitStack):
     cleanup.callback(stack.sms.close)
 
     (folder / "secret_key").write_text("stack-" + "k" * 60)
+    # As a secret file, the way compose mounts it.
+    (folder / "field_encryption_keys").write_text("c3RhY2stZmllbGQta2V5LTAxMjM0NTY3ODlhYmNkZWY=\n")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CAREBRIDGE_"))},
         "DJANGO_SETTINGS_MODULE": "tests.stack.settings_stack",
         "SECRET_KEY_FILE": str(folder / "secret_key"),
+        "FIELD_ENCRYPTION_KEYS_FILE": str(folder / "field_encryption_keys"),
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{stack.ports['pgbouncer']}/{DATABASE}",
         "BASE_DOMAIN": "localhost",
         "EMAIL_URL": f"file://{folder / 'mail'}",
