@@ -60,7 +60,9 @@ def _fields_changed(before: Contact, after: Contact) -> list[str]:
     return [
         field.name
         for field in Contact._meta.concrete_fields
-        if field.name not in _UNAUDITED_FIELDS
+        # Editable fields only: a blind index follows its field (crm.fields) and is not news.
+        if field.editable
+        and field.name not in _UNAUDITED_FIELDS
         and field.value_from_object(before) != field.value_from_object(after)
     ]
 
