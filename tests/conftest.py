@@ -8,6 +8,7 @@ import threading
 import pytest
 import tenant_schemas_celery.task
 import time_machine
+from celery._state import _set_task_join_will_block
 from django.core import mail
 from django.core.cache import caches
 from django.db import connection, transaction
@@ -84,6 +85,16 @@ def _fresh_caches(clock):
     tenant-by-schema cache, which would hand a task the Tenant of an earlier test's schema)."""
     caches["default"].clear()
     tenant_schemas_celery.task._shared_storage.clear()
+
+
+@pytest.fixture(autouse=True)
+def _results_may_be_awaited():
+    """Celery marks "waiting for a result would deadlock here" in one flag for the whole
+    process while an eager task runs, and puts back what it found when the task ends. Eager
+    tasks of the browser tests' server threads overlap, so one may put back another's mark
+    and leave it set: a later test's ``.delay().get()`` would then be refused. Each test
+    starts unmarked, as a fresh process would."""
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from celery.result import _set_task_join_will_block
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django_tenants.utils import tenant_context
@@ -82,17 +81,12 @@ def test_a_task_runs_in_the_schema_it_was_sent_from_and_only_there(
     filesystem_broker, invited_in_alpha
 ):
     mail.outbox = []
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False):
-            # Sent from beta with alpha's user id: beta has no such invitation, nothing is sent.
-            committed(_enqueue_from, "beta", invited_in_alpha, "http://beta/")
-            committed(_enqueue_from, "alpha", invited_in_alpha, "http://alpha.localhost/")
-            wait_for_mail(1)
-            time.sleep(1)  # would a second, wrong message still arrive?
-    finally:
-        # A worker marks its process as one where waiting for a result would deadlock; the
-        # later tests of this process wait for eager results.
-        _set_task_join_will_block(False)
+    with start_worker(app, pool="solo", perform_ping_check=False):
+        # Sent from beta with alpha's user id: beta has no such invitation, nothing is sent.
+        committed(_enqueue_from, "beta", invited_in_alpha, "http://beta/")
+        committed(_enqueue_from, "alpha", invited_in_alpha, "http://alpha.localhost/")
+        wait_for_mail(1)
+        time.sleep(1)  # would a second, wrong message still arrive?
 
     assert [message.to for message in mail.outbox] == [["queue@alpha.test"]]
     assert "Alpha 人民医院" in mail.outbox[0].subject
