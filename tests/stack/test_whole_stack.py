@@ -363,7 +363,14 @@ def _stack_up(cleanup: ExitStack):
         ],
         env,
     )
-    wait_until(lambda: requests.get(f"{stack.web}/readyz", timeout=5).ok, 60, "/readyz")
+    try:
+        # Four processes importing the whole product at once from a fresh clone (no bytecode
+        # yet) on two loaded cores took more than a minute once.
+        wait_until(lambda: requests.get(f"{stack.web}/readyz", timeout=5).ok, 180, "/readyz")
+    except AssertionError as exc:
+        # The folder and its logs go with the stack: say here what the processes said.
+        tails = "\n".join(f"--- {name}\n{stack.log(name)[-2000:]}" for name in ("web", "beat"))
+        raise AssertionError(f"{exc}\n{tails}") from None
     yield stack
 
 
