@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from crm.roles import Role
 from crm.selectors import staff_role
+from saas import signals
 
 RECOVERY_CODES = 10
 # Roles that can see and change the most: a stolen password alone must not open them.
@@ -121,6 +122,7 @@ def enrolment_confirm(*, user, code: str) -> tuple[TOTPDevice, list[str]]:
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = _recovery_codes_replace(user)
+        signals.two_step_changed.send(sender=None, user=user, change=signals.TWO_STEP_ENROLLED)
     return device, codes
 
 
@@ -146,7 +148,9 @@ def recovery_codes_regenerate(*, user, code: str) -> list[str]:
         raise _wrong_code()
     _check(device, _normalised(code))
     with transaction.atomic():
-        return _recovery_codes_replace(user)
+        codes = _recovery_codes_replace(user)
+        signals.two_step_changed.send(sender=None, user=user, change=signals.TWO_STEP_CODES_RENEWED)
+    return codes
 
 
 def two_step_disable(*, user, tenant, code: str) -> None:
@@ -156,7 +160,9 @@ def two_step_disable(*, user, tenant, code: str) -> None:
             _("Your role requires two-step sign-in; it cannot be turned off."), code="required"
         )
     two_step_verify(user=user, code=code)
-    two_step_reset(user=user)
+    with transaction.atomic():
+        two_step_reset(user=user)
+        signals.two_step_changed.send(sender=None, user=user, change=signals.TWO_STEP_TURNED_OFF)
 
 
 @transaction.atomic

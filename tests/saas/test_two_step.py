@@ -12,6 +12,7 @@ from django.test import Client
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from crm.models import AuditEntry
 from saas import two_step
 from tenants.models import Tenant
 from tests.api.conftest import ApiClient, make_key
@@ -172,6 +173,9 @@ def test_enrolment_confirmed_by_a_code_shows_ten_recovery_codes_once(client_a, t
     assert client_a.get(SETUP)["Location"] == "/accounts/two-step/"
     manage = client_a.get("/accounts/two-step/").content.decode()
     assert not any(code in manage for code in codes)
+    with in_tenant(tenant_a):  # in the clinic's audit trail, without the codes
+        [enrolled] = AuditEntry.objects.filter(action="two_step_enrolled")
+        assert (enrolled.actor.username, enrolled.detail) == ("new@alpha.test", {})
 
 
 # --- The second step --------------------------------------------------------------------------
@@ -278,6 +282,8 @@ def test_new_recovery_codes_replace_the_old_after_a_code(
     with in_tenant(tenant_a):
         stored = StaticToken.objects.filter(device__user=admin_a).values_list("token", flat=True)
         assert sorted(stored) == sorted(new)
+        renewed = AuditEntry.objects.filter(action="two_step_codes_renewed", actor=admin_a)
+        assert renewed.count() == 2  # the first set above, then the page's
 
 
 # --- Turning it off ---------------------------------------------------------------------------
@@ -311,6 +317,8 @@ def test_an_agent_turns_it_off_with_a_code_an_admin_cannot(
     with in_tenant(tenant_a):
         assert not TOTPDevice.objects.filter(user__username="careful@alpha.test").exists()
         assert TOTPDevice.objects.filter(user=admin_a, confirmed=True).exists()
+        [turned_off] = AuditEntry.objects.filter(action="two_step_turned_off")
+        assert turned_off.actor.username == "careful@alpha.test"
     assert agent.get("/").status_code == 200
     assert "cannot be turned off" in client_a.get("/accounts/two-step/").content.decode()
 
