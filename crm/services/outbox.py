@@ -7,6 +7,7 @@ kept. Nothing is ever deleted."""
 import logging
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -18,10 +19,11 @@ from billing.models import UsageMeter
 from saas import clock
 
 from ..calendar import next_calling_time, tenant_zone
+from ..gateways import Outgoing, ProviderError, Sent
+from ..gateways.twilio import LocalSms, TwilioCompatibleSms
 from ..messaging import DEFAULTS, render_text
 from ..models import FollowUpTask, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
-from ..sms import ProviderError, Sent, sms_provider
 
 log = logging.getLogger(__name__)
 Status = Message.Status
@@ -40,6 +42,17 @@ RETRY_CAP = timedelta(hours=1)
 # "Requeue failed" sends again what an outage failed this recently: a reminder or a survey
 # link more than a week late does more harm than good.
 REQUEUE_WINDOW = timedelta(days=7)
+
+
+def sms_provider():
+    if not settings.SMS_API_BASE:
+        return LocalSms()
+    return TwilioCompatibleSms(
+        base=settings.SMS_API_BASE,
+        account_sid=settings.SMS_ACCOUNT_SID,
+        auth_token=settings.SMS_AUTH_TOKEN,
+        sender=settings.SMS_FROM,
+    )
 
 
 def retry_delay(attempts: int, *, key: int = 0) -> timedelta:
@@ -249,10 +262,12 @@ def _deliver(message: Message, provider) -> Sent:
     from tenants.services import tenant_url
 
     return provider.send(
-        to=message.to,
-        body=message.body,
-        key=f"{connection.schema_name}-{message.pk}",
-        status_url=tenant_url(connection.tenant, reverse("sms_status")),
+        Outgoing(
+            to=message.to,
+            body=message.body,
+            key=f"{connection.schema_name}-{message.pk}",
+            status_url=tenant_url(connection.tenant, reverse("sms_status")),
+        )
     )
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from saas.links import secret_links_masked
 
 from ..forms import MessageTemplateForm
+from ..gateways.twilio import signature_valid
 from ..messaging import DEFAULTS, MESSAGE_VARIABLES
 from ..models import AuditEntry, InboundMessage, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
@@ -22,7 +23,6 @@ from ..phones import phone_mask
 from ..roles import MANAGE_MESSAGES, VIEW_OUTBOX
 from ..services import inbound, outbox
 from ..services.audit import audit_record
-from ..sms import signature_valid
 
 view_outbox = permission_required(VIEW_OUTBOX, raise_exception=True)
 manage_messages = permission_required(MANAGE_MESSAGES, raise_exception=True)
@@ -132,7 +132,9 @@ def message_template_edit(request, template_id):
 def _signed(request) -> bool:
     url = request.build_absolute_uri()
     params = {key: request.POST.get(key) for key in request.POST}
-    return signature_valid(url, params, request.headers.get("X-Twilio-Signature", ""))
+    return signature_valid(
+        url, params, request.headers.get("X-Twilio-Signature", ""), settings.SMS_AUTH_TOKEN
+    )
 
 
 @csrf_exempt

@@ -8,11 +8,11 @@ from django.core import mail
 from django.utils import timezone, translation
 
 from crm import crypto
+from crm.gateways.twilio import signature
 from crm.models import AuditEntry, Contact, FollowUpRule, FollowUpTask, InboundMessage, Message
 from crm.services import outbox
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
-from crm.sms import signature
 from surveys.models import SurveyResponse
 from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory
@@ -142,15 +142,15 @@ def test_a_timeout_then_a_retry_reaches_the_phone_once(
 ):
     """The first request times out on our side but the provider took it; the retry carries
     the same idempotency token, so the phone gets one SMS."""
-    import crm.sms
+    import crm.gateways.twilio
 
     _message_task(tenant_a, in_tenant, phone="+8613800138226")
-    original = crm.sms.TwilioCompatibleSms.__init__
+    original = crm.gateways.twilio.TwilioCompatibleSms.__init__
 
     def short_timeout(self, **kwargs):
         original(self, **{**kwargs, "timeout": 0.3})
 
-    monkeypatch.setattr(crm.sms.TwilioCompatibleSms, "__init__", short_timeout)
+    monkeypatch.setattr(crm.gateways.twilio.TwilioCompatibleSms, "__init__", short_timeout)
     fake_sms.script = [("sleep", 0.6)]
     with in_tenant(tenant_a):
         followup_tick()
