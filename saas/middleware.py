@@ -147,6 +147,7 @@ class TwoStepMiddleware:
             "survey_opt_out",
             "sms_status",
             "sms_inbound",
+            "sms_provider_callback",
             "cms_article_link",
             "cms_media",
             "wagtail_serve",

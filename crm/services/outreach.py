@@ -97,6 +97,8 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
         contact=contact,
         task=task,
         now=now,
+        variables=variables,
+        language=language,
     )
     if invitation is not None:
         invitation.message = message

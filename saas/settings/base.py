@@ -315,12 +315,19 @@ CACHES = {
 # 6.1's MAILERS; the default writes each message to a file under .data/mail.
 MAILERS = mailers_from_url(env_str("EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
 
-# SMS through a Twilio-compatible REST API (crm/sms.py). Without SMS_API_BASE nothing is
-# sent: the Outbox page shows what would have been.
+# The platform's SMS provider, for clinics without an account of their own (Settings → SMS
+# provider: Alibaba Cloud, Tencent Cloud or Twilio, crm/services/gateways.py): a
+# Twilio-compatible REST API (crm/gateways/twilio.py). Without SMS_API_BASE nothing is sent:
+# the Outbox page shows what would have been.
 SMS_API_BASE = env_str("SMS_API_BASE", "")
 SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID", "")
 SMS_AUTH_TOKEN = env_str("SMS_AUTH_TOKEN", "")
 SMS_FROM = env_str("SMS_FROM", "")
+# Another address for a provider's API than its public one, by provider name (aliyun,
+# tencent, twilio): a regional or private endpoint; the tests' fakes on 127.0.0.1.
+SMS_ENDPOINTS = {
+    name: env_str(f"SMS_ENDPOINT_{name.upper()}", "") for name in ("aliyun", "tencent", "twilio")
+}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 # Integration API (/api/v1/): requests per API key and minute before a 429 (crm/api/auth.py).
 API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600)
