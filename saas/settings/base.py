@@ -169,6 +169,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # a page's round trips to the database were these (django-tenants forgets the setting on
 # rollback, savepoint rollback and set_tenant, so it is re-issued where PostgreSQL drops it).
 TENANT_LIMIT_SET_CALLS = True
+# What the connection pooler between us and PostgreSQL does (saas/pooling.py): "session" (the
+# default, and deploy/'s PgBouncer) or "transaction", which is refused unless the pooler's
+# admin console (postgres://user@pgbouncer:6432/pgbouncer) shows it puts search_path back.
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE", "session")
+DATABASE_POOLER_ADMIN_URL = env_str("DATABASE_POOLER_ADMIN_URL", "")
 
 # --- Auth -------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
