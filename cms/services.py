@@ -21,31 +21,7 @@ from saas import clock
 
 from . import pagecache, starter
 from .models import ArticleIndexPage, ArticleOpen, ArticlePage, HomePage
-
-# Wagtail permissions per role. Only administrators edit and publish the patient site and its
-# images and documents; the other roles have no access to the Wagtail admin at all.
-PAGE_PERMISSIONS: dict[str, list[str]] = {
-    Role.ADMIN: [
-        "wagtailcore.add_page",
-        "wagtailcore.change_page",
-        "wagtailcore.publish_page",
-        "wagtailcore.bulk_delete_page",
-        "wagtailcore.lock_page",
-        "wagtailcore.unlock_page",
-    ],
-}
-COLLECTION_PERMISSIONS: dict[str, list[str]] = {
-    Role.ADMIN: [
-        "wagtailimages.add_image",
-        "wagtailimages.change_image",
-        "wagtailimages.choose_image",
-        "wagtailimages.delete_image",
-        "wagtaildocs.add_document",
-        "wagtaildocs.change_document",
-        "wagtaildocs.choose_document",
-        "wagtaildocs.delete_document",
-    ],
-}
+from .permissions import COLLECTION_PERMISSIONS, PAGE_PERMISSIONS
 
 
 def _permission(name: str) -> Permission:

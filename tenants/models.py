@@ -191,6 +191,11 @@ class Tenant(TenantMixin):
     delete_after = models.DateTimeField(_("deleted after"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), auto_now_add=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # What a release last brought this clinic's schema to (tenants.schemas.migration_
+    # fingerprint) and what it was last given after migrating (sync_fingerprint): a release
+    # skips a clinic already at the code's state (tenants.release). Empty: unknown, do it.
+    schema_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    sync_fingerprint = models.CharField(max_length=64, blank=True, default="")
 
     objects = LiveTenantManager()
     everything = models.Manager()
@@ -247,6 +252,7 @@ class TemplateSchema(models.Model):
 
     schema_name = models.CharField(max_length=63, unique=True)
     migration_fingerprint = models.CharField(max_length=64)
+    starter_fingerprint = models.CharField(max_length=64, blank=True, default="")
     migrated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

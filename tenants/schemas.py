@@ -3,14 +3,20 @@ pool of ready-made schemas. Used by tenants.services, the migrate command and th
 
 import functools
 import hashlib
+import json
 import uuid
+from importlib.util import find_spec
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.clone import CloneSchema
-from django_tenants.utils import app_labels, schema_context, schema_exists, tenant_context
+from django_tenants.utils import app_labels, schema_context, schema_exists
+
+from cms.permissions import COLLECTION_PERMISSIONS, PAGE_PERMISSIONS
+from crm.roles import ROLE_PERMISSIONS
 
 from .models import PooledSchema, TemplateSchema
 
@@ -26,6 +32,27 @@ def migration_fingerprint() -> str:
     tenant_labels = set(app_labels(settings.TENANT_APPS))
     names = sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in tenant_labels)
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
+@functools.cache
+def sync_fingerprint() -> str:
+    """A digest of what a release gives every clinic after migrating: the roles' permissions
+    and their Wagtail permissions. A clinic synced to this digest (Tenant.sync_fingerprint) is
+    not synced again; one whose schema was migrated is, as new models bring new permissions."""
+    given = {
+        "roles": {role: sorted(perms) for role, perms in ROLE_PERMISSIONS.items()},
+        "pages": {role: sorted(perms) for role, perms in PAGE_PERMISSIONS.items()},
+        "collections": {role: sorted(perms) for role, perms in COLLECTION_PERMISSIONS.items()},
+    }
+    text = json.dumps(given, sort_keys=True) + migration_fingerprint()
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def starter_fingerprint() -> str:
+    """A digest of cms/starter.py, the starter articles: the template's Wagtail tree is rebuilt
+    only when they changed (read as a file: the text is the content)."""
+    return hashlib.sha256(Path(find_spec("cms.starter").origin).read_bytes()).hexdigest()
 
 
 def quote(name: str) -> str:
@@ -91,35 +118,28 @@ def template_refresh(*, verbosity: int = 0) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA {quote(name)}")
     schema_migrate(name, verbosity=verbosity)
+    record = TemplateSchema.objects.filter(schema_name=name).first()
     with schema_context(name):
         roles_sync()
         # The patient site and every kind's starter articles: a clone carries them, and
         # provisioning keeps those of the tenant's kind (cms.services.patient_site_prepare).
-        patient_site_seed(rebuild=True)
+        # Rebuilt only when the starter articles changed: the rebuild is most of a refresh.
+        patient_site_seed(
+            rebuild=record is None or record.starter_fingerprint != starter_fingerprint()
+        )
         editor_permissions_sync()
     with transaction.atomic():
         # Install (or update) the clone_schema() SQL function in public once, here: django-
         # tenants' CloneSchema.clone_schema() would re-create it before every single clone.
         CloneSchema()._create_clone_schema_function()
         TemplateSchema.objects.update_or_create(
-            schema_name=name, defaults={"migration_fingerprint": migration_fingerprint()}
+            schema_name=name,
+            defaults={
+                "migration_fingerprint": migration_fingerprint(),
+                "starter_fingerprint": starter_fingerprint(),
+            },
         )
     pool_discard_stale()
-
-
-def roles_sync_every_tenant() -> None:
-    """Bring every tenant's role groups to crm.roles.ROLE_PERMISSIONS, so a permission added
-    in code reaches existing clinics and not only new ones (run after migrations)."""
-    from cms.services import editor_permissions_sync, patient_site_ensure
-    from crm.services import roles_sync
-
-    from .models import Tenant
-
-    for tenant in Tenant.objects.exclude(schema_name="public"):
-        with tenant_context(tenant):
-            roles_sync()
-            editor_permissions_sync()
-            patient_site_ensure(kind=tenant.kind, locale=tenant.locale)
 
 
 def pool_discard_stale() -> int:

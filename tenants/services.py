@@ -115,7 +115,16 @@ def tenant_provision(
     connection.set_schema_to_public()
     slug = slug_validate(slug)
     admin_email = _email_validate(admin_email)
-    tenant = Tenant(schema_name=slug, name=name.strip(), kind=kind, locale=locale)
+    # Every way of making the schema (pool, clone, migrations) brings it to the code's state,
+    # and the preset gives it its roles: the next release has nothing to do for it.
+    tenant = Tenant(
+        schema_name=slug,
+        name=name.strip(),
+        kind=kind,
+        locale=locale,
+        schema_fingerprint=schemas.migration_fingerprint(),
+        sync_fingerprint=schemas.sync_fingerprint(),
+    )
     tenant.full_clean()
 
     try:

@@ -281,13 +281,15 @@ def test_replacing_an_image_retires_the_cached_pages(client_a, tenant_a, in_tena
 def test_migrate_gives_a_clinic_without_a_patient_site_its_site(tenant_b, in_tenant):
     from wagtail.models import Page
 
-    from tenants.schemas import roles_sync_every_tenant
+    from tenants.release import release_run
 
     with in_tenant(tenant_b):
         Page.objects.filter(depth=2).delete()  # as a clinic made before issue 7
         assert not HomePage.objects.exists()
+    tenant_b.sync_fingerprint = ""  # a clinic made before releases recorded their work
+    tenant_b.save()
 
-    roles_sync_every_tenant()
+    release_run(processes=1)
 
     with in_tenant(tenant_b):
         assert sorted(ArticlePage.objects.values_list("slug", flat=True)) == [

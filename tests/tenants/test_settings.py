@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from tenants.models import Tenant
-from tenants.schemas import roles_sync_every_tenant
+from tenants.release import release_run
 from tests.conftest import login
 
 VALID = {
@@ -99,13 +99,15 @@ def test_suspended_clinic_cannot_change_its_settings(as_admin_a, tenant_a):
     assert tenant_a.name == "Alpha 人民医院"
 
 
-def test_roles_sync_every_tenant_restores_a_role_permission(tenant_a, in_tenant):
+def test_a_release_restores_a_role_permission_of_a_clinic_given_older_grants(tenant_a, in_tenant):
     with in_tenant(tenant_a):
         Group.objects.get(name="admin").permissions.remove(
             Permission.objects.get(codename="change_tenant")
         )
+    tenant_a.sync_fingerprint = "older"  # as after a release that changed ROLE_PERMISSIONS
+    tenant_a.save()
 
-    roles_sync_every_tenant()
+    assert release_run(processes=1).synced == [tenant_a.schema_name]
 
     with in_tenant(tenant_a):
         assert Group.objects.get(name="admin").permissions.filter(codename="change_tenant").exists()

@@ -1,16 +1,54 @@
-"""django-tenants' migrate_schemas, plus: after migrating all tenants, bring the template
-schema (which new tenants are cloned from) to the same state, drop stale pooled schemas, and
-bring every tenant's roles to the permissions the code gives them."""
+"""django-tenants' migrate_schemas, with releases that cost what changed: migrating every
+clinic (``migrate`` with no schema and no target) migrates the public schema, then hands the
+clinics to tenants.release, which skips those already at the code's state and does the rest
+in parallel, resumably. A single schema (``--schema``) or a target migration goes through
+django-tenants as before."""
 
+from django.core.management.base import CommandError
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
+
+from tenants.release import release_run
 
 
 class Command(MigrateSchemasCommand):
-    def handle(self, *args, **options):
-        super().handle(*args, **options)
-        migrating_every_tenant = self.sync_tenant and not options.get("schema_name")
-        if migrating_every_tenant and not options.get("migration_name"):
-            from tenants.schemas import roles_sync_every_tenant, template_refresh
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=2,
+            help="clinics migrated at once, each by a process with its own connection (2)",
+        )
 
-            template_refresh(verbosity=int(options.get("verbosity", 1)) - 1)
-            roles_sync_every_tenant()
+    def handle(self, *args, **options):
+        every_clinic = (
+            not options.get("schema_name")
+            and not options.get("app_label")
+            and not options.get("migration_name")
+            and not options.get("shared")
+            and not options.get("fake")
+            and not options.get("plan")
+            and not options.get("check_unapplied")
+        )
+        if not every_clinic:
+            return super().handle(*args, **options)
+        if not options.get("tenant"):
+            super().handle(*args, **{**options, "shared": True, "tenant": False})
+        verbosity = int(options.get("verbosity", 1))
+        report = release_run(
+            processes=options["processes"],
+            progress=self.stdout.write if verbosity >= 1 else None,
+        )
+        if verbosity >= 1:
+            self.stdout.write(
+                f"Release: {report.clinics} clinics, {len(report.migrated)} migrated, "
+                f"{len(report.synced)} synced, {len(report.failed)} failed, template "
+                f"{'refreshed' if report.template_refreshed else 'current'}, "
+                f"{report.seconds:.1f} s"
+            )
+        if report.failed:
+            lines = "\n".join(f"  {schema}: {error}" for schema, error in report.failed.items())
+            raise CommandError(
+                f"{len(report.failed)} clinics failed to migrate (the others are done; run "
+                f"migrate again to continue):\n{lines}"
+            )
