@@ -40,7 +40,10 @@ GATEWAY_ERRORS = {
     "InvalidTimeStamp.Expired": (400, "Specified time stamp or date value is expired."),
     "SignatureNonceUsed": (400, "Specified signature nonce was used already."),
     "InvalidVersion": (400, "Specified parameter Version is not valid."),
-    "InvalidAction.NotFound": (404, "Specified api is not found, please check your url and method."),
+    "InvalidAction.NotFound": (
+        404,
+        "Specified api is not found, please check your url and method.",
+    ),
     "Throttling.User": (400, "Request was denied due to user flow control."),
     "Throttling.Api": (400, "Request was denied due to api flow control."),
     "InternalError": (
@@ -86,7 +89,9 @@ def mainland_or_international(raw: str) -> str | None:
             return rest
     if re.fullmatch(r"1[3-9]\d{9}", text):
         return text
-    if re.fullmatch(r"[1-9]\d{6,14}", text) and not text.startswith("86"):
+    if text.startswith("1"):  # not a mainland mobile: North America's 1 + ten digits
+        return text if re.fullmatch(r"1[2-9]\d{9}", text) else None
+    if re.fullmatch(r"[2-9]\d{6,14}", text) and not text.startswith("86"):
         return text
     return None
 

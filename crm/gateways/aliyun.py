@@ -126,8 +126,7 @@ _KINDS = {
     "account_month": (
         True,
         False,
-        "The monthly sending limit set in the Alibaba Cloud console is reached "
-        "({code}: {reason})",
+        "The monthly sending limit set in the Alibaba Cloud console is reached ({code}: {reason})",
     ),
     "balance": (
         True,
