@@ -29,6 +29,8 @@ from alibabacloud_dysmsapi20170525.client import Client
 from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.runtime import RuntimeOptions
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from Tea.exceptions import TeaException
 
 from saas import clock
@@ -102,70 +104,102 @@ _CODES = {
     "isv.CUSTOMER_REFUSED": "blocked",  # 用户已退订: the patient unsubscribed
 }
 
-# kind → (retryable, blocked, what the clinic reads; {code}, {reason}, {template}, {sign})
+# kind → (retryable, blocked, what the clinic reads in the Outbox, in its language)
 _KINDS = {
     "credentials": (
         False,
         False,
-        "Alibaba Cloud refused the AccessKey: check the AccessKey ID and secret and that "
-        "the RAM user may use SMS ({code}: {reason})",
+        gettext_lazy(
+            "Alibaba Cloud refused the AccessKey: check the AccessKey ID and secret and that "
+            "the RAM user may use SMS (%(code)s: %(reason)s)"
+        ),
     ),
-    "clock": (True, False, "Alibaba Cloud refused the request's time stamp ({code}: {reason})"),
-    "throttled": (True, False, "Alibaba Cloud is throttling requests ({code}: {reason})"),
-    "unavailable": (True, False, "Alibaba Cloud is unavailable ({code}: {reason})"),
+    "clock": (
+        True,
+        False,
+        gettext_lazy("Alibaba Cloud refused the request's time stamp (%(code)s: %(reason)s)"),
+    ),
+    "throttled": (
+        True,
+        False,
+        gettext_lazy("Alibaba Cloud is throttling requests (%(code)s: %(reason)s)"),
+    ),
+    "unavailable": (
+        True,
+        False,
+        gettext_lazy("Alibaba Cloud is unavailable (%(code)s: %(reason)s)"),
+    ),
     "number_rate": (
         True,
         False,
-        "Too many messages to this number for now ({code}: {reason})",
+        gettext_lazy("Too many messages to this number for now (%(code)s: %(reason)s)"),
     ),
     "account_day": (
         True,
         False,
-        "The daily sending limit set in the Alibaba Cloud console is reached ({code}: {reason})",
+        gettext_lazy(
+            "The daily sending limit set in the Alibaba Cloud console is reached "
+            "(%(code)s: %(reason)s)"
+        ),
     ),
     "account_month": (
         True,
         False,
-        "The monthly sending limit set in the Alibaba Cloud console is reached ({code}: {reason})",
+        gettext_lazy(
+            "The monthly sending limit set in the Alibaba Cloud console is reached "
+            "(%(code)s: %(reason)s)"
+        ),
     ),
     "balance": (
         True,
         False,
-        "The Alibaba Cloud account's balance is insufficient; top it up ({code}: {reason})",
+        gettext_lazy(
+            "The Alibaba Cloud account's balance is insufficient; top it up (%(code)s: %(reason)s)"
+        ),
     ),
     "account": (
         False,
         False,
-        "The Alibaba Cloud account cannot send SMS ({code}: {reason})",
+        gettext_lazy("The Alibaba Cloud account cannot send SMS (%(code)s: %(reason)s)"),
     ),
     "template": (
         False,
         False,
-        "Template {template} is not approved, does not exist or does not fit this number "
-        "({code}: {reason})",
+        gettext_lazy(
+            "Template %(template)s is not approved, does not exist or does not fit this "
+            "number (%(code)s: %(reason)s)"
+        ),
     ),
     "signature": (
         False,
         False,
-        "Signature {sign} is not registered or not approved ({code}: {reason})",
+        gettext_lazy("Signature %(sign)s is not registered or not approved (%(code)s: %(reason)s)"),
     ),
     "params": (
         False,
         False,
-        "The variables do not fit template {template} ({code}: {reason})",
+        gettext_lazy("The variables do not fit template %(template)s (%(code)s: %(reason)s)"),
     ),
     "param_length": (
         False,
         False,
-        "A variable of template {template} is too long ({code}: {reason})",
+        gettext_lazy("A variable of template %(template)s is too long (%(code)s: %(reason)s)"),
     ),
     "content": (
         False,
         False,
-        "Alibaba Cloud refused the content of the variables ({code}: {reason})",
+        gettext_lazy("Alibaba Cloud refused the content of the variables (%(code)s: %(reason)s)"),
     ),
-    "number": (False, False, "Alibaba Cloud refused the phone number ({code}: {reason})"),
-    "blocked": (False, True, "The patient has unsubscribed from this sender ({code}: {reason})"),
+    "number": (
+        False,
+        False,
+        gettext_lazy("Alibaba Cloud refused the phone number (%(code)s: %(reason)s)"),
+    ),
+    "blocked": (
+        False,
+        True,
+        gettext_lazy("The patient has unsubscribed from this sender (%(code)s: %(reason)s)"),
+    ),
 }
 
 # Retry delays where Alibaba's own documentation states the window.
@@ -176,9 +210,9 @@ _CLOCK_RETRY = timedelta(minutes=5)
 
 _STATUS_WAITING, _STATUS_FAILED, _STATUS_DELIVERED = 1, 2, 3  # QuerySendDetails SendStatus
 _TEMPLATE_STATUS = {  # GetSmsTemplate TemplateStatus
-    "0": "is still under review",
-    "2": "was rejected",
-    "10": "had its review cancelled",
+    "0": gettext_lazy("Template %(template)s is still under review"),
+    "2": gettext_lazy("Template %(template)s was rejected"),
+    "10": gettext_lazy("Template %(template)s had its review cancelled"),
 }
 
 
@@ -222,11 +256,15 @@ def provider_error(
     kind = _CODES.get(code)
     if kind is None:
         retryable = status >= 500
-        text = f"Alibaba Cloud refused the message ({code}: {reason})"
+        text = _("Alibaba Cloud refused the message (%(code)s: %(reason)s)") % {
+            "code": code,
+            "reason": reason,
+        }
         return ProviderError(text, retryable=retryable, code=code)
     retryable, blocked, text = _KINDS[kind]
+    values = {"code": code, "reason": reason, "template": template or "?", "sign": sign or "?"}
     return ProviderError(
-        text.format(code=code, reason=reason, template=template or "?", sign=sign or "?"),
+        str(text) % values,
         retryable=retryable,
         blocked=blocked,
         retry_after=_retry_after(kind, reason) if retryable else None,
@@ -239,7 +277,9 @@ def phone_for_alibaba(e164: str) -> str:
     code and number without "+" or "00" (8521234…)."""
     if not re.fullmatch(r"\+[1-9]\d{6,14}", e164 or ""):
         raise ProviderError(
-            "The phone number is not in international format", retryable=False, code="number"
+            _("The phone number is not in international format (+86…)"),
+            retryable=False,
+            code="number",
         )
     if e164.startswith("+86"):
         return e164[3:]
@@ -260,13 +300,13 @@ def phone_from_alibaba(number: str) -> str:
 
 
 _NETWORK_REASONS = (
-    ("timed out", "timed out"),
-    ("refused", "connection refused"),
-    ("reset", "connection reset"),
-    ("aborted", "connection aborted"),
-    ("resolve", "host name not found"),
-    ("not known", "host name not found"),
-    ("ssl", "TLS error"),
+    ("timed out", gettext_lazy("timed out")),
+    ("refused", gettext_lazy("connection refused")),
+    ("reset", gettext_lazy("connection reset")),
+    ("aborted", gettext_lazy("connection aborted")),
+    ("resolve", gettext_lazy("host name not found")),
+    ("not known", gettext_lazy("host name not found")),
+    ("ssl", gettext_lazy("TLS error")),
 )
 
 
@@ -275,10 +315,10 @@ def _network_reason(exc: Exception) -> str:
     text = str(getattr(inner, "message", None) or inner).lower()
     for needle, reason in _NETWORK_REASONS:
         if needle in text:
-            return reason
+            return str(reason)
     if isinstance(inner, ValueError):
-        return "the answer was not Alibaba Cloud's"
-    return "network error"
+        return _("the answer was not Alibaba Cloud's")
+    return _("network error")
 
 
 def _wall_time(text: str | None) -> datetime | None:
@@ -351,7 +391,8 @@ class AliyunSms:
             # The SDK's text holds the request URL, whose query has the number and the
             # variables: only a fixed phrase leaves here, and the chain is cut (logs, Sentry).
             raise ProviderError(
-                f"Alibaba Cloud could not be reached ({_network_reason(exc)})",
+                _("Alibaba Cloud could not be reached (%(reason)s)")
+                % {"reason": _network_reason(exc)},
                 retryable=True,
                 code="network",
             ) from None
@@ -384,7 +425,7 @@ class AliyunSms:
             sign=sign,
         )
         if not body.biz_id:
-            raise ProviderError("Alibaba Cloud answered OK without a BizId", retryable=True)
+            raise ProviderError(_("Alibaba Cloud answered OK without a BizId"), retryable=True)
         return Sent(provider_id=body.biz_id)
 
     def template_variables(self, code: str) -> list[str]:
@@ -398,19 +439,20 @@ class AliyunSms:
             if exc.retryable:
                 raise
             raise ProviderError(
-                f"Template {code} is unknown to this Alibaba Cloud account ({exc})",
+                _("Template %(template)s is unknown to this Alibaba Cloud account (%(error)s)")
+                % {"template": code, "error": exc},
                 retryable=False,
                 code=exc.code,
             ) from exc
         status = str(body.template_status)
         if status != "1":
-            state = _TEMPLATE_STATUS.get(status, f"is not approved (status {status})")
-            why = ""
-            if body.audit_info is not None and body.audit_info.reject_info:
-                why = f": {body.audit_info.reject_info}"
-            raise ProviderError(
-                f"Template {code} {state}{why}", retryable=False, code="TemplateNotApproved"
+            state = _TEMPLATE_STATUS.get(
+                status, gettext_lazy("Template %(template)s is not approved (status %(status)s)")
             )
+            text = str(state) % {"template": code, "status": status}
+            if body.audit_info is not None and body.audit_info.reject_info:
+                text = f"{text}: {body.audit_info.reject_info}"
+            raise ProviderError(text, retryable=False, code="TemplateNotApproved")
         return list(dict.fromkeys(VARIABLE.findall(body.template_content or "")))
 
     def receipts_pull(self, pending: list[PendingReceipt]) -> list[Receipt]:

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.utils import translation
 
 from crm.gateways import Outgoing, PendingReceipt, ProviderError, Receipt, Reply
 from crm.gateways.aliyun import AliyunSms, phone_for_alibaba, phone_from_alibaba
@@ -19,6 +20,13 @@ SECRET = "alpha-secret"
 SIGN = "康复随访"
 TEMPLATE = "SMS_465300001"
 CONTENT = "${name}您好，请于${date}来院复诊，详询${phone}。${name}祝您康复。"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages below are asserted in English; one test reads them in Chinese."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -95,6 +103,16 @@ def test_a_number_not_in_international_format_is_refused_before_calling(gateway,
 
 
 # -- credentials ---------------------------------------------------------------------------
+
+
+def test_the_clinic_reads_the_reason_in_its_language(gateway, fake):
+    fake.templates["SMS_465300002"] = ("${name}您好", False)
+    with translation.override("zh-hans"):
+        error = refused(gateway, outgoing(template_code="SMS_465300002", params={"name": "王"}))
+    assert str(error) == (
+        "模板 SMS_465300002 未通过审核、不存在或不适用于此号码"
+        "（isv.SMS_TEMPLATE_ILLEGAL: 该账号下找不到对应模板）"
+    )
 
 
 def test_a_wrong_secret_fails_the_signature_check_and_is_not_retried(fake):
