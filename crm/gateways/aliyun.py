@@ -345,7 +345,6 @@ class AliyunSms:
         endpoint: str = "",
         timeout: float = 10.0,
     ):
-        self.key_id = key_id
         self.sign_name = sign_name
         config = Config(
             access_key_id=key_id,
@@ -411,7 +410,7 @@ class AliyunSms:
             phone_numbers=phone_for_alibaba(outgoing.to),
             sign_name=sign,
             template_code=outgoing.template_code,
-            # Chinese as it is, not \\u escapes: Alibaba counts a variable's characters.
+            # Chinese as it is, not \u escapes: Alibaba counts a variable's characters.
             template_param=json.dumps(
                 {name: str(value) for name, value in outgoing.params.items()},
                 ensure_ascii=False,
