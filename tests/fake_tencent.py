@@ -49,6 +49,8 @@ MESSAGES = {
     "FailedOperation.PhoneNumberInBlacklist": "the phone number is in the blocklist (the user "
     "unsubscribed or the carrier blocks it)",
     "FailedOperation.TemplateIdNotExist": "the template ID does not exist",
+    "FailedOperation.ProhibitSubAccountUse": "sub-accounts cannot pull the template list; use "
+    "the main account's API key",
     "LimitExceeded.PhoneNumberDailyLimit": "the number of SMS messages sent to a single mobile "
     "number every day exceeds the upper limit",
     "LimitExceeded.PhoneNumberThirtySecondLimit": "the number of SMS messages sent to a single "
@@ -104,6 +106,14 @@ class TencentError(Exception):
         self.message = message or MESSAGES.get(code, code)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up waiting (the timeout tests) closes its end: not an error.
+        pass
+
+
 class FakeTencent:
     def __init__(
         self, secret_id="AKIDfake000000000000000000", secret_key="fake-secret", app_id="1400006666"
@@ -117,6 +127,8 @@ class FakeTencent:
         self.app_owner = {app_id: secret_id}
         self.signs = {"仁心医院"}  # approved signatures (签名)
         self.templates: dict[str, tuple] = {}
+        self.sub_accounts: set[str] = set()  # keys Tencent lists no templates for
+        self.skew = 0  # seconds Tencent's clock is ahead of ours (negative: behind)
         self.param_max_length = 12  # the console's limit per variable (characters)
         self.blacklist: set[str] = set()
         self.sent: list[dict] = []  # messages the "network" delivered to phones
@@ -140,7 +152,7 @@ class FakeTencent:
             def do_POST(self):
                 fake._handle(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -284,7 +296,7 @@ class FakeTencent:
             timestamp = int(handler.headers.get("X-TC-Timestamp", ""))
         except ValueError:
             raise TencentError("AuthFailure.InvalidAuthorization") from None
-        if abs(time.time() - timestamp) > 300:
+        if abs(time.time() + self.skew - timestamp) > 300:
             raise TencentError("AuthFailure.SignatureExpire")
         names = signed_headers.split(";")
         if "content-type" not in names or "host" not in names:
@@ -408,6 +420,8 @@ class FakeTencent:
         return {"SendStatusSet": statuses}
 
     def _action_DescribeSmsTemplateList(self, params: dict, secret_id: str):
+        if secret_id in self.sub_accounts:
+            raise TencentError("FailedOperation.ProhibitSubAccountUse")
         if params.get("International") not in (0, 1):
             raise TencentError("MissingParameter")
         found = []

@@ -18,6 +18,7 @@
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.utils.translation import get_language, gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy, pgettext_lazy
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
     TencentCloudSDKException,
@@ -39,6 +40,10 @@ from saas import clock
 from ..phones import phone_normalise
 from . import Outgoing, PendingReceipt, ProviderError, Receipt, Reply, Sent
 
+# The SDK logs every request and answer in full at DEBUG (phone numbers, the variables of a
+# message): those stay out of our logs even when LOG_LEVEL=DEBUG.
+logging.getLogger("tencentcloud_sdk_common").setLevel(logging.WARNING)
+
 DEFAULT_REGION = "ap-guangzhou"
 # Tencent counts its daily limits in Beijing time: a number over its daily limit can be
 # sent to again after midnight there.
@@ -49,10 +54,10 @@ PULL_LIMIT = 100
 PULL_CALLS_MAX = 20
 # DescribeTemplateListStatus.StatusCode: only 0 can be sent.
 TEMPLATE_STATUS = {
-    0: gettext_lazy("approved"),
-    1: gettext_lazy("under review"),
-    2: gettext_lazy("approved, not yet in effect"),
-    -1: gettext_lazy("rejected"),
+    0: pgettext_lazy("SMS template", "approved"),
+    1: pgettext_lazy("SMS template", "under review"),
+    2: pgettext_lazy("SMS template", "approved, not yet in effect"),
+    -1: pgettext_lazy("SMS template", "rejected"),
 }
 _VARIABLE = re.compile(r"\{(\d+)\}")
 
@@ -456,9 +461,11 @@ class TencentSms:
             try:
                 response = self.client.DescribeSmsTemplateList(request)
             except TencentCloudSDKException as exc:
-                if exc.code in ("FailedOperation.TemplateIdNotExist",):
-                    continue
-                raise self._error(str(exc.code or ""), str(exc.message or ""), template=code)
+                if exc.code == "FailedOperation.TemplateIdNotExist":
+                    continue  # not of this kind: try the other
+                raise self._error(
+                    str(exc.code or ""), str(exc.message or ""), template=code
+                ) from exc
             for status in response.DescribeTemplateStatusSet or []:
                 if str(status.TemplateId) != code:
                     continue
