@@ -2,6 +2,7 @@
 through the real SDK: the fake checks the TC3-HMAC-SHA256 signature of every request, so a
 wrong signing, a wrong key or a wrong date fails here as it would at Tencent."""
 
+import hashlib
 import json
 import logging
 import socket
@@ -9,12 +10,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from django.utils import translation
 
 from crm.gateways import Outgoing, ProviderError, Receipt, Reply
 from crm.gateways.tencent import ERRORS, TencentSms, error_kind
 from tests.clock import at
-from tests.fake_tencent import FakeTencent
+from tests.fake_tencent import FakeTencent, tc3_signature
 
 SIGN = "仁心医院"
 NUMBER = "+8613800138000"
@@ -635,3 +637,64 @@ def test_two_thousand_sends_through_one_instance(fake, sms):
     assert len({m["SerialNo"] for m in fake.sent}) == 2000
     # The outbox's budget is 10,000 messages in 60 s; the adapter may use a fraction of it.
     assert elapsed < 24
+
+
+# ---- the fake itself: it checks what Tencent checks
+
+
+def _signed_post(fake, body: bytes, *, signed_body: bytes | None = None, date: str | None = None):
+    """A request signed by hand as TC3-HMAC-SHA256 prescribes, optionally over another body or
+    with another scope date, to show the fake refuses what Tencent would."""
+    timestamp = int(time.time())
+    day = date or datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    host = fake.base.removeprefix("http://")
+    canonical = "\n".join(
+        [
+            "POST",
+            "/",
+            "",
+            f"content-type:application/json\nhost:{host}\n",
+            "content-type;host",
+            hashlib.sha256(signed_body if signed_body is not None else body).hexdigest(),
+        ]
+    )
+    string_to_sign = "\n".join(
+        [
+            "TC3-HMAC-SHA256",
+            str(timestamp),
+            f"{day}/sms/tc3_request",
+            hashlib.sha256(canonical.encode()).hexdigest(),
+        ]
+    )
+    signature = tc3_signature(fake.secret_key, day, "sms", string_to_sign)
+    headers = {
+        "Content-Type": "application/json",
+        "Host": host,
+        "X-TC-Action": "PullSmsReplyStatus",
+        "X-TC-Version": "2021-01-11",
+        "X-TC-Region": "ap-guangzhou",
+        "X-TC-Timestamp": str(timestamp),
+        "Authorization": f"TC3-HMAC-SHA256 Credential={fake.secret_id}/{day}/sms/tc3_request, "
+        f"SignedHeaders=content-type;host, Signature={signature}",
+    }
+    return requests.post(fake.base + "/", data=body, headers=headers, timeout=5).json()
+
+
+def test_the_fake_accepts_a_request_signed_by_the_rules(fake):
+    body = json.dumps({"Limit": 10, "SmsSdkAppId": fake.app_id}).encode()
+
+    answer = _signed_post(fake, body)
+
+    assert answer["Response"]["PullSmsReplyStatusSet"] == []
+    assert answer["Response"]["RequestId"]
+
+
+@pytest.mark.parametrize("tamper", ["body", "date"])
+def test_the_fake_refuses_a_body_changed_after_signing_or_a_wrong_scope_date(fake, tamper):
+    body = json.dumps({"Limit": 10, "SmsSdkAppId": fake.app_id}).encode()
+    if tamper == "body":
+        answer = _signed_post(fake, body, signed_body=body.replace(b"10", b"99"))
+    else:
+        answer = _signed_post(fake, body, date="2001-01-01")
+
+    assert answer["Response"]["Error"]["Code"] == "AuthFailure.SignatureFailure"
