@@ -60,6 +60,7 @@ TEMPLATE_STATUS = {
     -1: pgettext_lazy("SMS template", "rejected"),
 }
 _VARIABLE = re.compile(r"\{(\d+)\}")
+_DIGITS = re.compile(r"\+?\d{7,}")
 
 
 @dataclass(frozen=True)
@@ -370,7 +371,8 @@ class TencentSms:
     def _error(self, code: str, message: str, *, template: str = "", sign: str = ""):
         kind = error_kind(code)
         text = str(kind.text) % {"template": template, "sign": sign, "app_id": self.app_id}
-        detail = " ".join(str(message or "").split())[:300]
+        # Tencent's reason goes into the Outbox as it is, less anything like a phone number.
+        detail = _DIGITS.sub("…", " ".join(str(message or "").split()))[:300]
         retry_after = kind.wait
         if isinstance(retry_after, str):
             retry_after = _until(0 if retry_after == "midnight" else 8, clock.now())

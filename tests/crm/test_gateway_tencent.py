@@ -16,7 +16,7 @@ from django.utils import translation
 from crm.gateways import Outgoing, ProviderError, Receipt, Reply
 from crm.gateways.tencent import ERRORS, TencentSms, error_kind
 from tests.clock import at
-from tests.fake_tencent import FakeTencent, tc3_signature
+from tests.fake_tencent import MESSAGES, FakeTencent, tc3_signature
 
 SIGN = "仁心医院"
 NUMBER = "+8613800138000"
@@ -698,3 +698,15 @@ def test_the_fake_refuses_a_body_changed_after_signing_or_a_wrong_scope_date(fak
         answer = _signed_post(fake, body, date="2001-01-01")
 
     assert answer["Response"]["Error"]["Code"] == "AuthFailure.SignatureFailure"
+
+
+def test_a_phone_number_in_tencents_reason_is_not_passed_on(fake, sms, monkeypatch):
+    monkeypatch.setitem(
+        MESSAGES, "InvalidParameterValue.IncorrectPhoneNumber", "incorrect number +8613800138000"
+    )
+    fake.script.append("InvalidParameterValue.IncorrectPhoneNumber")
+
+    error = refusal(sms, outgoing())
+
+    assert "13800138000" not in str(error)
+    assert "incorrect number …" in str(error)
