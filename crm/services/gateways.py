@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from saas import clock
 
 from ..gateways import Gateway, Outgoing, ProviderError, Receipt
+from ..gateways.aliyun import AliyunSms
+from ..gateways.tencent import TencentSms
 from ..gateways.twilio import LocalSms, TwilioCompatibleSms
 from ..messaging import MESSAGE_VARIABLES
 from ..models import AuditEntry, Message, MessageTemplate, SmsAccount, SmsReceipt
@@ -27,6 +29,8 @@ from .audit import audit_record
 
 Provider = SmsAccount.Provider
 Status = Message.Status
+# The providers that send only templates they approved (Alibaba Cloud, Tencent Cloud).
+TEMPLATE_GATEWAYS: dict[str, type] = {Provider.ALIYUN: AliyunSms, Provider.TENCENT: TencentSms}
 
 # Reports are kept and applied for this long: a message not reported on by then stays "sent".
 REPORTS_KEPT_FOR = timedelta(days=2)
@@ -359,6 +363,3 @@ def receipts_apply(*, provider_ids: list[str] | None = None, now: datetime | Non
         SmsReceipt.objects.filter(pk=receipt.pk).update(applied_at=now)
         applied += 1
     return applied
-
-
-TEMPLATE_GATEWAYS: dict[str, type] = {}
