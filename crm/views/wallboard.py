@@ -20,6 +20,9 @@ REFRESH_SECONDS = 30
 # ?refresh=N: a wall screen may be asked to refresh more or less often (the browser test
 # asks every 2 s, so as not to wait half a minute).
 REFRESH_BOUNDS = (2, 600)
+# Past this many agents the table's rows get smaller type, so that some twenty still fit a
+# screen without scrolling.
+DENSE_ABOVE = 10
 
 
 def _handling_time(seconds: int | None) -> str:
@@ -84,6 +87,7 @@ def wallboard(request):
         {
             "board": _read(),
             "refresh_seconds": _refresh_seconds(request),
+            "dense_above": DENSE_ABOVE,
             "data_url": reverse("wallboard_data"),
         },
     )

@@ -32,6 +32,7 @@
   function show(board) {
     var agents = document.getElementById("wb-agents");
     replaceRows(agents.tBodies[0], board.agents.map(agentRow));
+    agents.classList.toggle("dense", board.agents.length > parseInt(agents.dataset.denseAbove, 10));
     var total = agents.tFoot.rows[0].cells;
     total[1].textContent = String(board.total.attempts);
     total[2].textContent = String(board.total.reached);
