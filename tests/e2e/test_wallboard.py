@@ -146,4 +146,9 @@ def test_the_wallboard_updates_while_another_browser_logs_a_call(
         "wallboard-zh-wall.png",
     ]
     assert problems == []
+
+    # Signed out (a session that ended): the last figures stay up under a notice.
+    wall.context.clear_cookies()
+    expect(wall.locator("#wb-stale")).to_be_visible(timeout=15_000)
+    expect(agent_row(wall).locator("td")).to_have_text(["1", "1", "4:00"])
     wall.context.close()
