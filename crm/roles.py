@@ -115,3 +115,6 @@ VIEW_REPORTS = "crm.view_reports"
 EXPORT_REPORTS = "crm.export_reports"
 # Setting the KPI targets (the clinic's and its departments').
 SET_TARGETS = "crm.change_kpitarget"
+# The live wallboard (/reports/live/): the team's figures of the day, staff by name. Those who
+# read the reports (supervisors and administrators) watch the board too.
+VIEW_WALLBOARD = VIEW_REPORTS

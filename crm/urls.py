@@ -13,6 +13,7 @@ from .views import (
     sms_provider,
     staff,
     targets,
+    wallboard,
     worklist,
 )
 
@@ -82,6 +83,8 @@ urlpatterns = [
     path("reports/export.xlsx", reports.report_export, {"fmt": "xlsx"}, name="report_xlsx"),
     path("reports/export.pdf", reports.report_export, {"fmt": "pdf"}, name="report_pdf"),
     path("reports/dashboard/", reports.report_dashboard, name="report_dashboard"),
+    path("reports/live/", wallboard.wallboard, name="wallboard"),
+    path("reports/live/data.json", wallboard.wallboard_data, name="wallboard_data"),
     path("reports/list/", reports.report_list, name="report_list"),
     path("reports/list.csv", reports.report_list_csv, name="report_list_csv"),
     # Complaints and praise

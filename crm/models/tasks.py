@@ -227,10 +227,12 @@ class CallAttempt(models.Model):
     """One attempt on a task: kept forever; the task's state follows from its outcome."""
 
     task = models.ForeignKey(FollowUpTask, on_delete=models.CASCADE, related_name="attempts")
+    # The reverse name lets the wallboard join each agent to their day's attempts in one
+    # query (crm.selectors_wallboard).
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
-        related_name="+",
+        related_name="call_attempts",
         verbose_name=_("agent"),
     )
     phone = models.ForeignKey(
@@ -253,6 +255,10 @@ class CallAttempt(models.Model):
         ordering = ["started_at", "id"]
         verbose_name = _("call attempt")
         verbose_name_plural = _("call attempts")
+        indexes = [
+            # The wallboard: today's and the last hour's attempts, read every 30 s per screen.
+            models.Index(fields=["started_at"], name="attempt_started_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.task_id} {self.category}"
