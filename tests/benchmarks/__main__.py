@@ -5,6 +5,7 @@ lists the options of one suite.
   followup  [--tasks N] [--encounters N] [--plan-encounters N] [--tenants N] [--requests N]
             [--only PART ...] [--rebuild] [--drop-fanout] [--json PATH]
   surveys   [--only page outbox] [--users N] [--seconds N] [--workers N] [--messages N]
+            [--providers twilio aliyun tencent]
             [--concurrency N] [--broker URL] [--json PATH]
   billing   [--events N] [--json PATH]
   cms       [--seconds S] [--concurrency N] [--workers N] [--json PATH]
@@ -64,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     surveys.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
     surveys.add_argument("--messages", type=int, default=10_000, help="outbox messages")
     surveys.add_argument("--concurrency", type=int, default=4, help="Celery worker processes")
+    surveys.add_argument(
+        "--providers",
+        nargs="+",
+        choices=("twilio", "aliyun", "tencent"),
+        default=["twilio", "aliyun", "tencent"],
+        help="SMS providers the outbox is measured through, one line each",
+    )
     surveys.add_argument(
         "--broker", default="redis://127.0.0.1:6379/14", help="a real broker for the outbox"
     )
@@ -139,6 +147,7 @@ def main(argv: list[str]) -> int:
             messages=args.messages,
             concurrency=args.concurrency,
             json_path=args.json,
+            providers=args.providers,
         )
     elif args.suite == "api":
         from tests.benchmarks import api

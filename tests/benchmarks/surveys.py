@@ -29,12 +29,15 @@ from django.db import connection
 from django.db.models import Count, F
 from django_tenants.utils import tenant_context
 
-from crm.models import Contact, Message
+from crm.models import Contact, Message, MessageTemplate, SmsAccount
 from crm.models.messages import Channel, Purpose
+from crm.services import gateways
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
 from surveys.services import invitation_create
 from tests.benchmarks.followup import _database_prepare, _tenant
+from tests.fake_aliyun import FakeAliyun
 from tests.fake_sms import FakeSms
+from tests.fake_tencent import FakeTencent
 
 SLUG = "bench-surveys"
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,7 +264,71 @@ def _worker(env: dict, concurrency: int) -> subprocess.Popen:
     )
 
 
-def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
+PROVIDERS = ("twilio", "aliyun", "tencent")
+BENCH_CODES = {"aliyun": "SMS_900001", "tencent": "9001"}
+
+
+def _provider_fake(provider: str):
+    """The provider's fake on 127.0.0.1, and the environment that points a worker at it."""
+    if provider == "twilio":
+        fake = FakeSms()
+        return fake, {
+            "SMS_API_BASE": fake.base,
+            "SMS_ACCOUNT_SID": fake.account_sid,
+            "SMS_AUTH_TOKEN": fake.auth_token,
+            "SMS_FROM": "+8610690000",
+        }
+    if provider == "aliyun":
+        fake = FakeAliyun(key_secret="bench-secret", sign_name="随访中心")
+        fake.templates[BENCH_CODES["aliyun"]] = ("第${n}条回访提醒", True)
+    else:
+        fake = FakeTencent()
+        fake.signs.add("随访中心")
+        fake.templates[BENCH_CODES["tencent"]] = ("第{1}条回访提醒", True)
+    settings.SMS_ENDPOINTS = {**settings.SMS_ENDPOINTS, provider: fake.base}
+    return fake, {"SMS_API_BASE": "", f"SMS_ENDPOINT_{provider.upper()}": fake.base}
+
+
+def _clinic_provider(provider: str, fake) -> None:
+    """The clinic's own account at a template provider, with the follow-up text mapped to the
+    fake's approved template (checked against it, as on the Messages page)."""
+    SmsAccount.objects.all().delete()
+    MessageTemplate.objects.filter(channel=Channel.SMS).delete()
+    if provider == "twilio":
+        return
+    key_id, secret = (
+        (fake.key_id, "bench-secret") if provider == "aliyun" else (fake.secret_id, fake.secret_key)
+    )
+    gateways.sms_account_save(
+        actor=None,
+        provider=provider,
+        key_id=key_id,
+        key_secret=secret,
+        app_id="" if provider == "aliyun" else fake.app_id,
+        sign_name="随访中心",
+    )
+    template = MessageTemplate.objects.create(
+        purpose=Purpose.FOLLOW_UP, channel=Channel.SMS, language="zh-hans", body="…"
+    )
+    variable = "n" if provider == "aliyun" else "1"
+    gateways.message_template_map(
+        actor=None,
+        template=template,
+        code=BENCH_CODES[provider],
+        params={variable: "follow_up_name"},
+    )
+
+
+def _reached(provider: str, fake) -> tuple[int, list[str]]:
+    """How many messages reached a phone, and the key each carried."""
+    if provider == "twilio":
+        return len(fake.sent), [item["token"] for item in fake.sent]
+    if provider == "aliyun":
+        return len(fake.sent), [item["OutId"] for item in fake.sent]
+    return len(fake.sent), [item["SessionContext"] for item in fake.sent]
+
+
+def outbox_measure(tenant, *, count: int, concurrency: int, provider: str = "twilio") -> dict:
     from billing.models import BillingAccount, Plan, UsageMeter
     from crm.services.outbox import BATCH
     from crm.tasks import messages_send_task
@@ -271,15 +338,10 @@ def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
     plan = Plan.objects.order_by(F("sms_per_month").desc(nulls_first=True)).first()
     BillingAccount.objects.update_or_create(tenant=tenant, defaults={"plan": plan, "comped": True})
     UsageMeter.objects.filter(tenant=tenant).delete()
-    fake = FakeSms()
-    env = {
-        **os.environ,
-        "SMS_API_BASE": fake.base,
-        "SMS_ACCOUNT_SID": fake.account_sid,
-        "SMS_AUTH_TOKEN": fake.auth_token,
-        "SMS_FROM": "+8610690000",
-    }
+    fake, provider_env = _provider_fake(provider)
+    env = {**os.environ, **provider_env}
     with tenant_context(tenant):
+        _clinic_provider(provider, fake)
         Message.objects.all().delete()
         now = datetime.now(UTC)
         messages = Message.objects.bulk_create(
@@ -288,6 +350,8 @@ def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
                 purpose=Purpose.FOLLOW_UP,
                 to=f"+86138{i:08d}",
                 body=f"【Bench】第 {i} 条回访短信",
+                variables=json.dumps({"follow_up_name": str(i % 1000)}),
+                language="zh-hans",
                 send_after=now,
             )
             for i in range(count)
@@ -297,7 +361,11 @@ def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
     worker = _worker(env, concurrency)
     try:
         time.sleep(3)  # the worker's processes start
-        print(f"Sending {count:,} messages through {concurrency} worker processes ...", flush=True)
+        print(
+            f"Sending {count:,} messages through {provider} with {concurrency} worker "
+            "processes ...",
+            flush=True,
+        )
         started = time.perf_counter()
         with tenant_context(tenant):
             # In batches, as the tick hands out due messages.
@@ -311,6 +379,9 @@ def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started
             sent = Message.objects.filter(status="sent").count()
+            failed = list(
+                Message.objects.filter(status="failed").values_list("last_error", flat=True)[:3]
+            )
             # Every batch again, as a broker redelivering each task would.
             for start in range(0, len(ids), BATCH):
                 messages_send_task.delay(ids[start : start + BATCH])
@@ -321,21 +392,23 @@ def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
                 time.sleep(0.2)
             app.control.purge()
             attempts = Message.objects.filter(attempts__gt=1).count()
+            SmsAccount.objects.all().delete()
     finally:
         worker.terminate()
         worker.wait(timeout=60)
         fake.close()
-    tokens = [item["token"] for item in fake.sent]
+    reached, keys = _reached(provider, fake)
     return {
+        "provider": provider,
         "messages": count,
         "worker_processes": concurrency,
         "queue_seconds": round(queued, 2),
         "total_seconds": round(elapsed, 2),
         "messages_per_second": round(count / elapsed, 1),
         "sent": sent,
-        "provider_requests": fake.requests,
-        "reached_phones": len(fake.sent),
-        "duplicate_tokens": len(tokens) - len(set(tokens)),
+        "failed_examples": failed,
+        "reached_phones": reached,
+        "duplicate_tokens": len(keys) - len(set(keys)),
         "messages_attempted_twice": attempts,
         "load_average": os.getloadavg(),
     }
@@ -344,7 +417,9 @@ def outbox_measure(tenant, *, count: int, concurrency: int) -> dict:
 # --- The run ---------------------------------------------------------------------------------
 
 
-def run(*, parts, users, seconds, workers, messages, concurrency, json_path) -> dict:
+def run(
+    *, parts, users, seconds, workers, messages, concurrency, json_path, providers=PROVIDERS
+) -> dict:
     _database_prepare()
     tenant = _tenant(SLUG)
     tenant.message_hours = [["00:00", "24:00"]]
@@ -362,7 +437,10 @@ def run(*, parts, users, seconds, workers, messages, concurrency, json_path) -> 
     if "page" in parts:
         report["page"] = page_measure(tenant, users=users, seconds=seconds, workers=workers)
     if "outbox" in parts:
-        report["outbox"] = outbox_measure(tenant, count=messages, concurrency=concurrency)
+        report["outbox"] = [
+            outbox_measure(tenant, count=messages, concurrency=concurrency, provider=provider)
+            for provider in providers
+        ]
     report["budget"] = _budget(report)
     _print(report)
     json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -398,18 +476,17 @@ def _budget(report: dict) -> list[dict]:
                 "figure": f"{report['page']['invitations_answered_twice']} answered twice",
             }
         )
-    if "outbox" in report:
-        out = report["outbox"]
+    for out in report.get("outbox", []):
         rows.append(
             {
-                "what": f"outbox: {out['messages']:,} SMS sent <= 60 s",
+                "what": f"outbox ({out['provider']}): {out['messages']:,} SMS sent <= 60 s",
                 "ok": out["total_seconds"] <= 60 and out["sent"] == out["messages"],
                 "figure": f"{out['total_seconds']} s ({out['sent']:,} sent)",
             }
         )
         rows.append(
             {
-                "what": "outbox: no SMS reached a phone twice (after a full redelivery)",
+                "what": f"outbox ({out['provider']}): none reached a phone twice after redelivery",
                 "ok": out["reached_phones"] == out["messages"] and not out["duplicate_tokens"],
                 "figure": f"{out['reached_phones']:,} reached, "
                 f"{out['duplicate_tokens']} duplicates",
@@ -434,9 +511,9 @@ def _print(report: dict) -> None:
                         f"  {part:<7} n={s['count']:>6}  p50 {s['p50_ms']:7.1f}  "
                         f"p95 {s['p95_ms']:7.1f}  max {s['max_ms']:7.1f} ms"
                     )
-    if "outbox" in report:
-        print("\noutbox:")
-        for key, value in report["outbox"].items():
+    for out in report.get("outbox", []):
+        print(f"\noutbox ({out['provider']}):")
+        for key, value in out.items():
             print(f"  {key:<26} {value}")
     print("\nBudget")
     for row in report["budget"]:
