@@ -61,7 +61,7 @@ def test_a_new_account_without_its_secret_is_refused_and_nothing_is_saved(
 ):
     response = _save_twilio(admin_client_a, key_secret="")
     assert response.status_code == 400
-    assert "Enter the secret." in response.content.decode()
+    assert "请输入密钥。" in response.content.decode()  # "Enter the secret.", zh-Hans
     with in_tenant(tenant_a):
         assert not SmsAccount.objects.exists()
 

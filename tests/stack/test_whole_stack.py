@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.cms.conftest import png_bytes
 from tests.fake_s3 import ACCESS_KEY, REGION, SECRET_KEY, bucket_create, s3_server
 from tests.fake_sms import FakeSms
+from tests.stack import isolation
 
 pytestmark = [pytest.mark.stack, pytest.mark.real_clock, pytest.mark.django_db]
 
@@ -812,3 +813,20 @@ def test_the_logs_are_json_name_the_clinic_and_hold_no_patient_data(stack):
     ):
         assert secret not in text
     assert stack.survey_path.split("/")[2] not in text  # the patient's survey link
+
+
+def test_many_clinics_through_pgbouncer_never_see_each_others_rows(stack):
+    """Issue 17's isolation load, small: 8 clinics, 40 concurrent API clients mixing reads and
+    writes across them through PgBouncer (session pooling) and 3 gunicorn workers."""
+    output = manage(stack.env, "shell", "-c", isolation.SETUP.replace("COUNT", "8"))
+    keys = json.loads(output.split("KEYS", 1)[1])
+
+    result = isolation.isolation_load(
+        base=stack.web, host_of=lambda slug: f"{slug}.localhost", keys=keys, clients=40, total=2000
+    )
+    output = manage(stack.env, "shell", "-c", isolation.CHECK)
+
+    assert (result.foreign, result.examples) == (0, [])
+    assert int(output.split("WRONG", 1)[1]) == 0
+    assert result.requests == 2000
+    assert dict(result.errors) == {}
