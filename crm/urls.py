@@ -12,6 +12,7 @@ from .views import (
     rules,
     staff,
     targets,
+    wechat,
     worklist,
 )
 
@@ -53,6 +54,11 @@ urlpatterns = [
         "contacts/<int:contact_id>/encounters/new/",
         records.encounter_create,
         name="encounter_create",
+    ),
+    path(
+        "contacts/<int:contact_id>/wechat-slip/",
+        wechat.contact_wechat_slip,
+        name="contact_wechat_slip",
     ),
     path("encounters/<int:encounter_id>/edit/", records.encounter_edit, name="encounter_edit"),
     # Imports
@@ -104,6 +110,15 @@ urlpatterns = [
         outbox.message_template_edit,
         name="message_template_edit",
     ),
+    # The clinic's WeChat Official Account, and the callback WeChat pushes events to
+    path("messages/wechat/", wechat.wechat_settings, name="wechat_settings"),
+    path("messages/wechat/test/", wechat.wechat_test, name="wechat_test"),
+    path(
+        "messages/wechat/templates/<str:purpose>/",
+        wechat.wechat_template,
+        name="wechat_template",
+    ),
+    path("hooks/wechat/<str:secret>/", wechat.wechat_hook, name="wechat_hook"),
     path("hooks/sms/status/", outbox.sms_status, name="sms_status"),
     path("hooks/sms/inbound/", outbox.sms_inbound, name="sms_inbound"),
     # API keys of the integration API
