@@ -7,6 +7,7 @@ from django.utils.translation import pgettext_lazy
 from tenants.forms import calling_hours_format, calling_hours_parse
 
 from . import kpi
+from .messaging import MESSAGE_VARIABLES
 from .models import (
     AuditEntry,
     Complaint,
@@ -20,6 +21,7 @@ from .models import (
     OutcomeCode,
     Praise,
     RuleStep,
+    SmsAccount,
 )
 from .phones import phone_mask
 from .roles import Role
@@ -605,6 +607,68 @@ class AuditFilterForm(forms.Form):
                 {"until": _("The end date must be on or after the start date.")}
             )
         return cleaned
+
+
+class SmsAccountForm(forms.Form):
+    """The clinic's SMS provider. The secret is never shown again: left empty, the stored one
+    is kept."""
+
+    provider = forms.ChoiceField(label=_("Provider"), choices=SmsAccount.Provider.choices)
+    key_id = forms.CharField(
+        label=_("AccessKey ID (Alibaba Cloud), SecretId (Tencent Cloud) or Account SID"),
+        max_length=128,
+    )
+    key_secret = forms.CharField(
+        label=_("AccessKey secret, SecretKey or auth token"),
+        max_length=256,
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_("Stored encrypted and never shown again. Leave empty to keep the saved one."),
+    )
+    app_id = forms.CharField(
+        label=_("SMS SDK AppID (Tencent Cloud) or sender number (Twilio)"),
+        max_length=64,
+        required=False,
+    )
+    sign_name = forms.CharField(
+        label=_("Signature (签名) registered with the provider"), max_length=64, required=False
+    )
+    region = forms.CharField(
+        label=_("Region"),
+        max_length=32,
+        required=False,
+        help_text=_("Tencent Cloud only, e.g. ap-guangzhou; empty for the default."),
+    )
+
+
+class SmsTestForm(forms.Form):
+    to = forms.CharField(label=_("Send a test to this mobile number"), max_length=32)
+
+
+class TemplateMappingForm(forms.Form):
+    """Which of our variables fills each variable of the provider's approved template."""
+
+    code = forms.CharField(label=_("Provider's template code"), max_length=64, required=False)
+
+    def __init__(self, *args, provider_variables: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "—")] + [
+            (name, f"{name} · {meaning}") for name, meaning in MESSAGE_VARIABLES.items()
+        ]
+        for name in provider_variables:
+            self.fields[f"var_{name}"] = forms.ChoiceField(
+                label=_("Provider variable %(name)s") % {"name": name},
+                choices=choices,
+                required=False,
+                initial=name if name in MESSAGE_VARIABLES else "",
+            )
+
+    def params(self) -> dict[str, str]:
+        return {
+            name.removeprefix("var_"): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("var_") and value
+        }
 
 
 class WeChatAccountForm(forms.Form):

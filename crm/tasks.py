@@ -12,7 +12,7 @@ from saas.celery import app
 
 from . import services
 from .api import webhooks
-from .services import exports, followup, imports, outbox, planning
+from .services import exports, followup, imports, outbox, planning, provider_reports
 
 
 @app.task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, max_retries=8)
@@ -24,6 +24,12 @@ def staff_invitation_email_task(user_id: int, base_url: str) -> None:
         services.staff_invitation_email(
             user_id=user_id, base_url=base_url, organisation=tenant.name
         )
+
+
+@app.task
+def sms_pull_task() -> int:
+    """Ask the clinic's template SMS provider for reports and replies it did not push."""
+    return provider_reports.sms_pull()
 
 
 @app.task
@@ -81,6 +87,8 @@ def followup_tick_task() -> dict:
     unplanned = planning.encounters_unplanned()
     if unplanned:
         encounters_plan_task.delay(unplanned)
+    if provider_reports.sms_pull_wanted():
+        sms_pull_task.delay()
     return result | {
         "messages_due": len(due),
         "webhooks_due": len(hooks_due),

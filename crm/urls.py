@@ -10,6 +10,7 @@ from .views import (
     records,
     reports,
     rules,
+    sms_provider,
     staff,
     targets,
     wechat,
@@ -110,11 +111,24 @@ urlpatterns = [
         outbox.message_template_edit,
         name="message_template_edit",
     ),
-    # The clinic's WeChat Official Account, and the callback WeChat pushes events to
-    path("messages/wechat/", wechat.wechat_settings, name="wechat_settings"),
-    path("messages/wechat/test/", wechat.wechat_test, name="wechat_test"),
     path(
-        "messages/wechat/templates/<str:purpose>/",
+        "messages/templates/<int:template_id>/provider/",
+        sms_provider.message_template_mapping,
+        name="message_template_mapping",
+    ),
+    path("settings/sms/", sms_provider.sms_provider, name="sms_provider"),
+    path("settings/sms/test/", sms_provider.sms_provider_test, name="sms_provider_test"),
+    path("settings/sms/remove/", sms_provider.sms_provider_remove, name="sms_provider_remove"),
+    path(
+        "hooks/sms/<slug:provider>/<str:secret>/<slug:kind>/",
+        sms_provider.sms_provider_callback,
+        name="sms_provider_callback",
+    ),
+    # The clinic's WeChat Official Account, and the callback WeChat pushes events to
+    path("settings/wechat/", wechat.wechat_settings, name="wechat_settings"),
+    path("settings/wechat/test/", wechat.wechat_test, name="wechat_test"),
+    path(
+        "settings/wechat/templates/<str:purpose>/",
         wechat.wechat_template,
         name="wechat_template",
     ),

@@ -8,7 +8,7 @@ from .imports import ImportJob, ImportMapping
 from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
 from .keys import DataKey
 from .kpi import EncounterKpi, EncounterKpiStale
-from .messages import InboundMessage, Message, MessageTemplate
+from .messages import InboundMessage, Message, MessageTemplate, SmsAccount, SmsReceipt
 from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
 from .targets import KpiTarget
@@ -39,6 +39,8 @@ __all__ = [
     "KpiTarget",
     "Message",
     "MessageTemplate",
+    "SmsAccount",
+    "SmsReceipt",
     "OutcomeCategory",
     "OutcomeCode",
     "Praise",

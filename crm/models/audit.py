@@ -35,6 +35,12 @@ class AuditEntry(AppendOnlyModel):
         API_KEY_CREATED = "api_key_created", _("Created an API key")
         API_KEY_REVOKED = "api_key_revoked", _("Revoked an API key")
         SETTINGS_CHANGED = "settings_changed", _("Changed the clinic's settings")
+        SMS_PROVIDER_CHANGED = "sms_provider_changed", _("Changed the clinic's SMS provider")
+        SMS_TEST_SENT = "sms_test_sent", _("Sent a test SMS")
+        MESSAGE_TEMPLATE_MAPPED = (
+            "message_template_mapped",
+            _("Mapped a message template to the provider's template"),
+        )
         SIGNED_IN = "signed_in", _("Signed in")
         SIGN_IN_FAILED = "sign_in_failed", _("Failed to sign in")
         SIGNED_OUT = "signed_out", _("Signed out")

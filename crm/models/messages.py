@@ -5,7 +5,7 @@ replies are kept too."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..fields import BlindIndexField, EncryptedCharField
+from ..fields import BlindIndexField, EncryptedCharField, EncryptedTextField
 from .encounters import Contact
 from .tasks import FollowUpTask
 
@@ -34,6 +34,14 @@ class MessageTemplate(models.Model):
     )
     subject = models.CharField(_("subject (email)"), max_length=200, blank=True)
     body = models.TextField(_("text"))
+    # Template SMS providers (Alibaba Cloud, Tencent Cloud) send only templates they approved:
+    # the approved template's code at that provider, and which of our variables fills each of
+    # its variables. Checked against the provider when saved (services.gateways).
+    provider = models.CharField(max_length=20, blank=True)
+    provider_template_code = models.CharField(
+        _("provider's template code"), max_length=64, blank=True
+    )
+    provider_params = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -73,6 +81,10 @@ class Message(models.Model):
     )
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"))
+    # What the text was made of (JSON), for providers that send a template with parameters
+    # rather than the text itself; encrypted, as it holds the contact's name and links.
+    variables = EncryptedTextField(blank=True, default="")
+    language = models.CharField(max_length=10, blank=True, default="")
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )
@@ -102,6 +114,66 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} #{self.pk}"
+
+
+class SmsAccount(models.Model):
+    """The clinic's own SMS provider account. Without one, SMS go through the platform's
+    provider (settings.SMS_API_BASE), or nowhere when that is unset. Secrets are encrypted
+    and never shown again once saved."""
+
+    class Provider(models.TextChoices):
+        ALIYUN = "aliyun", _("Alibaba Cloud SMS")
+        TENCENT = "tencent", _("Tencent Cloud SMS")
+        TWILIO = "twilio", _("Twilio (or a Twilio-compatible API)")
+
+    provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices)
+    key_id = EncryptedCharField(_("AccessKey ID / SecretId / Account SID"), max_length=128)
+    key_secret = EncryptedCharField(_("AccessKey secret / SecretKey / auth token"), max_length=256)
+    app_id = models.CharField(
+        _("SDK AppID (Tencent) or sender number (Twilio)"), max_length=64, blank=True
+    )
+    sign_name = models.CharField(_("signature (签名)"), max_length=64, blank=True)
+    region = models.CharField(_("region"), max_length=32, blank=True)
+    # The path secret of the callback addresses given to the provider: neither Alibaba Cloud's
+    # nor Tencent Cloud's report pushes are signed.
+    callback_secret = models.CharField(max_length=64)
+    tested_at = models.DateTimeField(_("last test"), null=True, blank=True)
+    test_result = models.TextField(_("result of the last test"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("SMS provider account")
+        verbose_name_plural = _("SMS provider accounts")
+
+    def __str__(self) -> str:
+        return self.get_provider_display()
+
+
+class SmsReceipt(models.Model):
+    """A delivery report of a template provider, kept as it came: a report may arrive before
+    the worker has written the provider's id on the message (the send and its report race),
+    so one that matches nothing yet is applied when the message's id is written."""
+
+    provider_id = models.CharField(max_length=64)
+    delivered = models.BooleanField()
+    error = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider_id", "delivered"], name="sms_receipt_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                name="sms_receipt_unapplied_idx",
+                condition=models.Q(applied_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {'delivered' if self.delivered else 'failed'}"
 
 
 class InboundMessage(models.Model):

@@ -4,10 +4,10 @@ redelivered task or two workers never send it twice; a provider failure puts it 
 the queue with a growing delay until MAX_ATTEMPTS, after which it is failed with the error
 kept. Nothing is ever deleted."""
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -17,13 +17,19 @@ from django.utils.translation import gettext as _
 from billing import entitlements
 from billing.models import UsageMeter
 from saas import clock
+from surveys.models import SurveyInvitation
 
 from ..calendar import next_calling_time, tenant_zone
-from ..gateways import Outgoing, ProviderError, Sent
-from ..gateways.twilio import LocalSms, TwilioCompatibleSms
+from ..gateways import ProviderError, Sent
+from ..gateways.wechat import UNREACHABLE
 from ..messaging import DEFAULTS, render_text
 from ..models import FollowUpTask, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
+from .channels import contact_routes, step_channel_of
+from .gateways import gateway_for, outgoing_for, receipts_apply, sms_account
+from .wechat import wechat_account_get, wechat_gateway, wechat_outgoing, wechat_unfollowed
+
+UNREACHABLE_CODES = {str(code) for code in UNREACHABLE}
 
 log = logging.getLogger(__name__)
 Status = Message.Status
@@ -42,17 +48,6 @@ RETRY_CAP = timedelta(hours=1)
 # "Requeue failed" sends again what an outage failed this recently: a reminder or a survey
 # link more than a week late does more harm than good.
 REQUEUE_WINDOW = timedelta(days=7)
-
-
-def sms_provider():
-    if not settings.SMS_API_BASE:
-        return LocalSms()
-    return TwilioCompatibleSms(
-        base=settings.SMS_API_BASE,
-        account_sid=settings.SMS_ACCOUNT_SID,
-        auth_token=settings.SMS_AUTH_TOKEN,
-        sender=settings.SMS_FROM,
-    )
 
 
 def retry_delay(attempts: int, *, key: int = 0) -> timedelta:
@@ -89,9 +84,13 @@ def message_queue(
     task=None,
     now: datetime | None = None,
     respect_hours: bool = True,
+    variables: dict | None = None,
+    language: str = "",
 ) -> Message:
     """Write a message to the outbox (in the caller's transaction); it is handed to a worker
-    when that transaction commits, or by the tick once the clinic's message hours begin."""
+    when that transaction commits, or by the tick once the clinic's message hours begin.
+    ``variables`` and ``language`` are what ``body`` was rendered from: a template SMS
+    provider sends its approved template with them instead of the text."""
     from ..tasks import message_send_task
 
     now = now or clock.now()
@@ -105,6 +104,8 @@ def message_queue(
         to=to,
         subject=subject,
         body=body,
+        variables=json.dumps(variables, default=str) if variables else "",
+        language=language,
         contact=contact,
         task=task,
         send_after=send_after,
@@ -134,11 +135,17 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
     taken = _hold_over_allowance(_hold_over_frequency(_take(message_ids, now), now), now)
     if not taken:
         return {}
-    provider = sms_provider()
+    account = sms_account()
+    provider = gateway_for(account)
+    sign_name = account.sign_name if account else ""
+    wechat = _WeChatSender()
     results = []
     for message in taken:
         try:
-            results.append((message, _deliver(message, provider), None))
+            if message.channel == Channel.WECHAT:
+                results.append((message, wechat.send(message), None))
+                continue
+            results.append((message, _deliver(message, provider, sign_name), None))
         except ProviderError as exc:
             results.append((message, None, exc))
         except Exception as exc:  # an unexpected error must not leave the message "sending"
@@ -147,14 +154,20 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
                 (message, None, ProviderError(f"{type(exc).__name__}: {exc}", retryable=True))
             )
     statuses = {}
+    fallen_back = []
     with transaction.atomic():
         unsent_sms = sum(1 for m, _sent, error in results if error and m.channel == Channel.SMS)
         entitlements.usage_release(connection.tenant, Metric.SMS, unsent_sms, now=now)
         for message, sent, error in results:
+            wechat_blocked = (
+                error is not None and error.blocked and message.channel == Channel.WECHAT
+            )
+            if wechat_blocked and _wechat_fall_back(message, error, now=now):
+                statuses[message.pk] = Status.QUEUED
+                fallen_back.append(message.pk)
+                continue
             if error is not None:
-                statuses[message.pk] = _failed(
-                    message, str(error), retryable=error.retryable, now=now
-                )
+                statuses[message.pk] = _failed(message, error, now=now)
                 continue
             Message.objects.filter(pk=message.pk).update(
                 status=Status.DELIVERED if sent.delivered else Status.SENT,
@@ -165,7 +178,83 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
             )
             message_result(message, sent=True, now=now)
             statuses[message.pk] = Status.SENT
+    # A provider may report delivery before the id above was written: apply such reports now.
+    receipts_apply(provider_ids=[sent.provider_id for _m, sent, error in results if not error])
+    if fallen_back:
+        # At once, by the next channel, through the same limits as any SMS or email.
+        statuses.update(messages_send(fallen_back, now=now))
     return statuses
+
+
+class _WeChatSender:
+    """The clinic's Official Account for the WeChat messages of a batch, opened at the
+    first one."""
+
+    def __init__(self):
+        self.gateway = None
+
+    def send(self, message: Message) -> Sent:
+        if self.gateway is None:
+            account = wechat_account_get()
+            if account is None:
+                # Disconnected since the message was queued: the next channel takes it.
+                raise ProviderError(
+                    _("The clinic's WeChat Official Account is not connected."),
+                    retryable=False,
+                    blocked=True,
+                    code="no_account",
+                )
+            self.gateway = wechat_gateway(account)
+        return self.gateway.send(
+            wechat_outgoing(message, key=f"{connection.schema_name}-{message.pk}")
+        )
+
+
+def _wechat_fall_back(message: Message, error: ProviderError, *, now: datetime) -> bool:
+    """A WeChat message its user cannot receive (unfollowed: 43004; not a user of the
+    account: 40003) becomes, in place, the same message by the next channel of the clinic's
+    order, queued at once; the user's links stop being used. Nothing was delivered in WeChat,
+    so nothing goes twice; the message keeps its follow-up and survey link. False when the
+    contact has no other way to be reached (the message then fails with the reason)."""
+    if error.code in UNREACHABLE_CODES:
+        wechat_unfollowed(openid=message.to, now=now)
+    contact = message.contact
+    if contact is None or contact.do_not_contact:
+        return False
+    routes = contact_routes(
+        contact,
+        step_channel=step_channel_of(message),
+        purpose=message.purpose,
+        exclude=(Channel.WECHAT,),
+    )
+    if not routes:
+        return False
+    route = routes[0]
+    language = message.language or connection.tenant.locale
+    variables = json.loads(message.variables or "{}")
+    message.subject, message.body = message_render(
+        message.purpose, route.channel, language, variables
+    )
+    message.channel, message.to = route.channel, route.to
+    message.status, message.send_after = Status.QUEUED, now
+    message.last_error = _("Not delivered in WeChat (%(reason)s): sent by %(channel)s instead.") % {
+        "reason": error,
+        "channel": Channel(route.channel).label,
+    }
+    message.save(
+        update_fields=[
+            "channel",
+            "to",
+            "to_index",
+            "subject",
+            "body",
+            "status",
+            "send_after",
+            "last_error",
+        ]
+    )
+    SurveyInvitation.objects.filter(message=message).update(channel=route.channel)
+    return True
 
 
 FREQUENCY_DAY = timedelta(hours=24)
@@ -252,7 +341,7 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str | None:
     return messages_send([message_id], now=now).get(message_id)
 
 
-def _deliver(message: Message, provider) -> Sent:
+def _deliver(message: Message, provider, sign_name: str) -> Sent:
     if message.channel == Channel.EMAIL:
         try:
             EmailMessage(message.subject, message.body, None, [message.to]).send()
@@ -262,25 +351,34 @@ def _deliver(message: Message, provider) -> Sent:
     from tenants.services import tenant_url
 
     return provider.send(
-        Outgoing(
-            to=message.to,
-            body=message.body,
+        outgoing_for(
+            message,
+            provider,
             key=f"{connection.schema_name}-{message.pk}",
             status_url=tenant_url(connection.tenant, reverse("sms_status")),
+            sign_name=sign_name,
         )
     )
 
 
-def _failed(message: Message, error: str, *, retryable: bool, now: datetime) -> str:
-    if retryable and message.attempts < MAX_ATTEMPTS:
+def _failed(message: Message, error: ProviderError, *, now: datetime) -> str:
+    if error.retryable and message.attempts < MAX_ATTEMPTS:
+        if error.retry_after is not None:  # the provider said when (a limit per number)
+            tenant = connection.tenant
+            send_after = next_calling_time(
+                now + error.retry_after, tenant.message_hours, tenant_zone(tenant)
+            )
+        else:
+            send_after = now + retry_delay(message.attempts, key=message.pk)
         Message.objects.filter(pk=message.pk).update(
-            status=Status.QUEUED,
-            send_after=now + retry_delay(message.attempts, key=message.pk),
-            last_error=error,
+            status=Status.QUEUED, send_after=send_after, last_error=str(error)
         )
         return Status.QUEUED
+    text = str(error)
+    if error.blocked:
+        text = _("The provider refuses this number: %(reason)s") % {"reason": text}
     Message.objects.filter(pk=message.pk).update(
-        status=Status.FAILED, failed_at=now, last_error=error
+        status=Status.FAILED, failed_at=now, last_error=text
     )
     message_result(message, sent=False, now=now)
     log.warning("Message %s failed after %s attempts", message.pk, message.attempts)

@@ -3,6 +3,7 @@ that carries each purpose of message, linking a contact to the WeChat user who s
 contact's QR code after consenting, and the events WeChat pushes to the clinic's callback."""
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,14 +29,22 @@ from wechatpy.utils import check_signature
 from saas import clock
 
 from .. import crypto
-from ..gateways import ProviderError
+from ..gateways import Outgoing, ProviderError, Receipt
 from ..gateways.wechat import WeChatGateway
 from ..messaging import MESSAGE_VARIABLES
-from ..models import AuditEntry, Contact, WeChatAccount, WeChatEvent, WeChatLink, WeChatLinkToken
+from ..models import (
+    AuditEntry,
+    Contact,
+    Message,
+    WeChatAccount,
+    WeChatEvent,
+    WeChatLink,
+    WeChatLinkToken,
+)
 from ..models.messages import Purpose
 from ..models.wechat import WeChatTemplate
 from .audit import audit_record
-from .outbox import delivery_report
+from .gateways import receipts_record
 
 # A QR code, and the consent behind it, stays usable this long (WeChat's longest for a
 # temporary code): a discharge slip is often scanned days later.
@@ -127,6 +136,66 @@ def wechat_template_save(
         defaults={"template_id": template_id, "data": {key: data[key] for key in keys}},
     )
     return template
+
+
+# --- sending ---------------------------------------------------------------------------
+
+# How long WeChat lets a value of each kind of template key be (characters); a longer one is
+# refused with 47003. Our values (a clinic's or a follow-up's name) are cut to fit instead.
+KEY_LIMITS = {"thing": 20, "name": 10, "phrase": 5, "character_string": 32, "letter": 32}
+
+
+def _fitted(key: str, value: str) -> str:
+    kind = key.rstrip("0123456789")
+    limit = KEY_LIMITS.get(kind)
+    if limit is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "…"
+
+
+def _template_values(template: WeChatTemplate, variables: dict) -> dict[str, str]:
+    return {
+        key: _fitted(key, " ".join(str(variables.get(ours) or "").split()) or "-")
+        for key, ours in template.data.items()
+    }
+
+
+def wechat_text(purpose: str, variables: dict) -> str:
+    """What the Outbox shows of a WeChat message: the template's values, one per line, and
+    the link it opens."""
+    template = WeChatTemplate.objects.get(purpose=purpose)
+    lines = list(_template_values(template, variables).values())
+    if variables.get("survey_link"):
+        lines.append(variables["survey_link"])
+    return "\n".join(lines)
+
+
+def wechat_outgoing(message: Message, *, key: str) -> Outgoing:
+    """The template message of ``message``: the template mapped to its purpose now, filled
+    from the variables it was queued with; the survey link as the message's url."""
+    template = WeChatTemplate.objects.filter(purpose=message.purpose).first()
+    if template is None:
+        raise ProviderError(
+            _("No WeChat template is mapped to “%(purpose)s”: map one on the WeChat page.")
+            % {"purpose": Purpose(message.purpose).label},
+            retryable=False,
+            code="unmapped",
+        )
+    variables = json.loads(message.variables or "{}")
+    return Outgoing(
+        to=message.to,
+        body=message.body,
+        key=key,
+        template_code=template.template_id,
+        params=_template_values(template, variables),
+        link=variables.get("survey_link", ""),
+    )
+
+
+def wechat_unfollowed(*, openid: str, now: datetime) -> int:
+    """WeChat says this user does not follow the account (any more): its links stop being
+    used, until the user follows again."""
+    return _links_of(openid).filter(following=True).update(following=False, unfollowed_at=now)
 
 
 # --- linking a contact ----------------------------------------------------------------
@@ -325,11 +394,16 @@ def _link(openid: str, scene: str, now: datetime) -> str:
 
 def _template_report(event: TemplateSendJobFinishEvent, now: datetime) -> str:
     status = (event.status or "").strip()
-    if status == "success":
-        delivery_report(str(event.id), "delivered")
-        return "delivered"
     if "user block" in status:
         # The user refused the account's messages: reach them another way from now on.
-        _links_of(event.source).filter(following=True).update(following=False, unfollowed_at=now)
-    delivery_report(str(event.id), "failed", status)
-    return "failed"
+        wechat_unfollowed(openid=event.source, now=now)
+    delivered = status == "success"
+    receipt = Receipt(
+        provider_id=str(event.id),
+        delivered=delivered,
+        error="" if delivered else f"WeChat: {status}",
+        at=now,
+    )
+    # Kept and applied once, also when the report beats the worker's write of the msgid.
+    receipts_record([receipt], now=now)
+    return "delivered" if delivered else "failed"

@@ -21,7 +21,7 @@ from ..models import AuditEntry, InboundMessage, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
 from ..phones import phone_mask
 from ..roles import MANAGE_MESSAGES, VIEW_OUTBOX
-from ..services import inbound, outbox
+from ..services import gateways, inbound, outbox
 from ..services.audit import audit_record
 
 view_outbox = permission_required(VIEW_OUTBOX, raise_exception=True)
@@ -53,7 +53,7 @@ def outbox_list(request):
             "page": page,
             "status": status,
             "statuses": Message.Status.choices,
-            "sms_configured": bool(settings.SMS_API_BASE),
+            "sms_configured": bool(settings.SMS_API_BASE) or gateways.sms_account() is not None,
             "requeueable": outbox.outbox_requeueable().count()
             if request.user.has_perm(MANAGE_MESSAGES)
             else 0,
@@ -124,7 +124,12 @@ def message_template_edit(request, template_id):
     return render(
         request,
         "crm/message_template_form.html",
-        {"form": form, "template": template, "variables": MESSAGE_VARIABLES},
+        {
+            "form": form,
+            "template": template,
+            "variables": MESSAGE_VARIABLES,
+            "templated_provider": gateways.sms_account_templated(),
+        },
         status=400 if request.method == "POST" else 200,
     )
 

@@ -1,6 +1,7 @@
 """WeChat Official Account pages: connecting the account and mapping its templates
-(administrators, under Messages), the printable link slip of a contact (staff), and the
-callback WeChat pushes events to (unauthenticated, signed with the clinic's Token)."""
+(administrators, beside the SMS provider in the Messages area), the printable link slip of
+a contact (staff), and the callback WeChat pushes events to (unauthenticated, signed with
+the clinic's Token)."""
 
 import logging
 
@@ -25,11 +26,12 @@ from ..messaging import MESSAGE_VARIABLES
 from ..models import Contact
 from ..models.messages import Purpose
 from ..models.wechat import WeChatLink, WeChatLinkToken, WeChatTemplate
-from ..roles import EDIT_RECORDS, MANAGE_MESSAGES
+from ..roles import EDIT_RECORDS, MANAGE_SETTINGS
 from ..services import wechat
 
 log = logging.getLogger(__name__)
-manage_messages = permission_required(MANAGE_MESSAGES, raise_exception=True)
+# As the SMS provider: credentials of the clinic's accounts are for administrators.
+manage_settings = permission_required(MANAGE_SETTINGS, raise_exception=True)
 edit_records = permission_required(EDIT_RECORDS, raise_exception=True)
 # Wrong callback secrets per address and hour before the hook stops answering.
 WRONG_HOOKS_PER_HOUR = 30
@@ -71,7 +73,7 @@ def _template_forms(bound_purpose=None, bound_form=None):
 
 
 @login_required
-@manage_messages
+@manage_settings
 def wechat_settings(request):
     account = wechat.wechat_account_get()
     initial = {"app_id": account.app_id} if account else {}
@@ -92,7 +94,7 @@ def wechat_settings(request):
 
 @require_POST
 @login_required
-@manage_messages
+@manage_settings
 def wechat_test(request):
     """Ask WeChat for an access token with the stored credentials."""
     account = wechat.wechat_account_get()
@@ -109,7 +111,7 @@ def wechat_test(request):
 
 @require_POST
 @login_required
-@manage_messages
+@manage_settings
 def wechat_template(request, purpose):
     account = wechat.wechat_account_get()
     if account is None or purpose not in wechat.WECHAT_PURPOSES:

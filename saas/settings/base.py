@@ -169,6 +169,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # a page's round trips to the database were these (django-tenants forgets the setting on
 # rollback, savepoint rollback and set_tenant, so it is re-issued where PostgreSQL drops it).
 TENANT_LIMIT_SET_CALLS = True
+# What the connection pooler between us and PostgreSQL does (saas/pooling.py): "session" (the
+# default, and deploy/'s PgBouncer) or "transaction", which is refused unless the pooler's
+# admin console (postgres://user@pgbouncer:6432/pgbouncer) shows it puts search_path back.
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE", "session")
+DATABASE_POOLER_ADMIN_URL = env_str("DATABASE_POOLER_ADMIN_URL", "")
 
 # --- Auth -------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -315,12 +320,19 @@ CACHES = {
 # 6.1's MAILERS; the default writes each message to a file under .data/mail.
 MAILERS = mailers_from_url(env_str("EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
 
-# SMS through a Twilio-compatible REST API (crm/sms.py). Without SMS_API_BASE nothing is
-# sent: the Outbox page shows what would have been.
+# The platform's SMS provider, for clinics without an account of their own (Settings → SMS
+# provider: Alibaba Cloud, Tencent Cloud or Twilio, crm/services/gateways.py): a
+# Twilio-compatible REST API (crm/gateways/twilio.py). Without SMS_API_BASE nothing is sent:
+# the Outbox page shows what would have been.
 SMS_API_BASE = env_str("SMS_API_BASE", "")
 SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID", "")
 SMS_AUTH_TOKEN = env_str("SMS_AUTH_TOKEN", "")
 SMS_FROM = env_str("SMS_FROM", "")
+# Another address for a provider's API than its public one, by provider name (aliyun,
+# tencent, twilio): a regional or private endpoint; the tests' fakes on 127.0.0.1.
+SMS_ENDPOINTS = {
+    name: env_str(f"SMS_ENDPOINT_{name.upper()}", "") for name in ("aliyun", "tencent", "twilio")
+}
 # WeChat Official Accounts (crm/gateways/wechat.py); each clinic enters its own AppID and
 # AppSecret. Only tests point this elsewhere (a fake API on 127.0.0.1).
 WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com/cgi-bin/")

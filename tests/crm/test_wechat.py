@@ -80,12 +80,12 @@ def test_an_administrator_connects_the_account_and_the_secrets_are_never_shown_a
     admin_client_a, tenant_a, in_tenant, fake_wechat
 ):
     page = admin_client_a.post(
-        "/messages/wechat/",
+        "/settings/wechat/",
         {"app_id": APP_ID, "app_secret": APP_SECRET, "token": TOKEN, "encoding_aes_key": ""},
     )
 
     assert page.status_code == 302
-    shown = admin_client_a.get("/messages/wechat/").content.decode()
+    shown = admin_client_a.get("/settings/wechat/").content.decode()
     assert APP_ID in shown and APP_SECRET not in shown and TOKEN not in shown
     with in_tenant(tenant_a):
         account = WeChatAccount.objects.get()
@@ -99,7 +99,7 @@ def test_send_a_test_gets_an_access_token(
     admin_client_a, wechat_a, fake_wechat, tenant_a, in_tenant
 ):
     in_english(admin_client_a)
-    page = admin_client_a.post("/messages/wechat/test/", follow=True)
+    page = admin_client_a.post("/settings/wechat/test/", follow=True)
 
     assert "WeChat accepted the AppID and AppSecret." in page.content.decode()
     assert fake_wechat.token_requests == 1
@@ -112,11 +112,11 @@ def test_a_wrong_appsecret_at_send_a_test_says_so_and_changes_nothing_else(
 ):
     in_english(admin_client_a)
     saved = admin_client_a.post(
-        "/messages/wechat/", {"app_id": APP_ID, "app_secret": "f" * 32, "token": ""}
+        "/settings/wechat/", {"app_id": APP_ID, "app_secret": "f" * 32, "token": ""}
     )
     assert saved.status_code == 302
 
-    page = admin_client_a.post("/messages/wechat/test/", follow=True).content.decode()
+    page = admin_client_a.post("/settings/wechat/test/", follow=True).content.decode()
 
     assert "The test failed: WeChat refused the AppSecret (40125 invalid appsecret" in page
     with in_tenant(tenant_a):
@@ -130,7 +130,7 @@ def test_credentials_of_the_wrong_shape_are_refused_and_nothing_is_saved(
 ):
     in_english(admin_client_a)
     page = admin_client_a.post(
-        "/messages/wechat/", {"app_id": "12345", "app_secret": "short", "token": TOKEN}
+        "/settings/wechat/", {"app_id": "12345", "app_secret": "short", "token": TOKEN}
     )
 
     assert page.status_code == 400
@@ -143,8 +143,8 @@ def test_credentials_of_the_wrong_shape_are_refused_and_nothing_is_saved(
 
 def test_an_agent_cannot_open_the_wechat_page(client_a, agent_a, wechat_a):
     login(client_a, "agent@alpha.test")
-    assert client_a.get("/messages/wechat/").status_code == 403
-    assert client_a.post("/messages/wechat/test/").status_code == 403
+    assert client_a.get("/settings/wechat/").status_code == 403
+    assert client_a.post("/settings/wechat/test/").status_code == 403
 
 
 # --- templates --------------------------------------------------------------------------
@@ -156,21 +156,21 @@ def test_a_template_mapping_is_checked_against_the_template_wechat_has(
     in_english(admin_client_a)
     good = "thing1 = clinic_name\nthing2 = contact_name\nthing3 = follow_up_name"
     saved = admin_client_a.post(
-        "/messages/wechat/templates/survey/",
+        "/settings/wechat/templates/survey/",
         {"survey-template_id": "TPL-SURVEY", "survey-data": good},
     )
     assert saved.status_code == 302
 
     missing_key = admin_client_a.post(
-        "/messages/wechat/templates/follow_up/",
+        "/settings/wechat/templates/follow_up/",
         {"follow_up-template_id": "TPL-FOLLOWUP", "follow_up-data": "thing1 = clinic_name"},
     )
     unknown_template = admin_client_a.post(
-        "/messages/wechat/templates/follow_up/",
+        "/settings/wechat/templates/follow_up/",
         {"follow_up-template_id": "TPL-NOPE", "follow_up-data": "thing1 = clinic_name"},
     )
     unknown_variable = admin_client_a.post(
-        "/messages/wechat/templates/follow_up/",
+        "/settings/wechat/templates/follow_up/",
         {"follow_up-template_id": "TPL-FOLLOWUP", "follow_up-data": "thing1 = patient_id_card"},
     )
 
