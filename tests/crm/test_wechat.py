@@ -3,19 +3,41 @@ contact through the consent and QR code of the survey's thank-you page or a prin
 the signed callback (forgeries refused, replays no-ops, unfollows), and isolation between
 clinics. Real HTTP to a fake WeChat API on 127.0.0.1 (tests/fake_wechat.py)."""
 
+import hashlib
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 import xmltodict
+from django.utils import timezone, translation
 from wechatpy.crypto import WeChatCrypto
 
-from crm.models import AuditEntry, WeChatAccount, WeChatEvent, WeChatLink, WeChatLinkToken
+from crm.models import (
+    AuditEntry,
+    FollowUpRule,
+    FollowUpTask,
+    Message,
+    WeChatAccount,
+    WeChatEvent,
+    WeChatLink,
+    WeChatLinkToken,
+)
 from crm.models.wechat import WeChatTemplate
-from crm.services.wechat import wechat_account_save, wechat_event_receive
+from crm.services import outbox
+from crm.services.followup import followup_tick
+from crm.services.planning import encounters_plan
+from crm.services.wechat import (
+    wechat_account_save,
+    wechat_event_receive,
+    wechat_link_offer,
+    wechat_template_save,
+)
+from surveys.models import SurveyInvitation
 from surveys.services import invitation_create
 from tests.conftest import login
 from tests.crm.conftest import in_english
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, EncounterFactory, RuleFactory
+from tests.fake_sms import FakeSms
 from tests.fake_wechat import APP_ID, APP_SECRET, TOKEN, FakeWeChat, event_xml, signed_query
 from tests.surveys.conftest import STANDARD, survey_with
 
@@ -209,7 +231,12 @@ def test_the_thank_you_page_links_wechat_after_consent(
     assert again.status_code == 200
     assert len(fake_wechat.qrcodes) == 1  # the same code again, not a new one each time
     scene = fake_wechat.qrcodes[0]["scene"]
-    assert str(invitation.contact_id) not in scene and len(scene) == 32
+    # A random one-time token: only its hash is kept, nothing of the patient is in it.
+    with in_tenant(tenant_a):
+        assert (
+            WeChatLinkToken.objects.get().token_hash == hashlib.sha256(scene.encode()).hexdigest()
+        )
+    assert len(scene) == 32 and "王芳" not in scene
 
     fake_wechat.follow(OPENID)
     pushed = _push(client_a, wechat_a, event_xml(OPENID, "subscribe", event_key=f"qrscene_{scene}"))
@@ -441,3 +468,223 @@ def test_an_event_received_twice_links_once(wechat_a, scene, tenant_a, in_tenant
         assert wechat_event_receive(xml=xml) == "linked"
         assert wechat_event_receive(xml=xml) == "duplicate"
         assert WeChatLink.objects.count() == 1
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_sms(settings):
+    fake = FakeSms()
+    settings.SMS_API_BASE = fake.base
+    settings.SMS_ACCOUNT_SID = fake.account_sid
+    settings.SMS_AUTH_TOKEN = fake.auth_token
+    settings.SMS_FROM = "+8610690000"
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def mapped_a(wechat_a, tenant_a, in_tenant):
+    """Alpha's account with a template for survey invitations and one for follow-ups, and
+    message hours all day."""
+    tenant_a.message_hours = [["00:00", "24:00"]]
+    tenant_a.save()
+    with in_tenant(tenant_a):
+        wechat_template_save(
+            account=wechat_a,
+            purpose="survey",
+            template_id="TPL-SURVEY",
+            data={"thing1": "clinic_name", "thing2": "contact_name", "thing3": "follow_up_name"},
+        )
+        wechat_template_save(
+            account=wechat_a,
+            purpose="follow_up",
+            template_id="TPL-FOLLOWUP",
+            data={"thing1": "clinic_name", "thing2": "contact_name", "time3": "return_visit_date"},
+        )
+    return wechat_a
+
+
+def _survey_follow_up(tenant_a, in_tenant, *, linked: bool, fake_wechat) -> FollowUpTask:
+    """A survey-link follow-up due now for 王芳 (phone on file), linked to OPENID in WeChat
+    when ``linked``."""
+    with in_tenant(tenant_a):
+        FollowUpRule.objects.update(active=False)
+        survey = survey_with(STANDARD)
+        RuleFactory(
+            steps=[{"offset_days": 0, "due_days": 3, "channel": "survey_link", "survey": survey}]
+        )
+        contact = ContactFactory(name="王芳", phone="+8613800138222")
+        if linked:
+            offer = wechat_link_offer(contact=contact, source=WeChatLinkToken.Source.SURVEY)
+            assert offer.token.pk
+            scene = fake_wechat.qrcodes[-1]["scene"]
+            fake_wechat.follow(OPENID)
+            xml = event_xml(OPENID, "subscribe", event_key=f"qrscene_{scene}")
+            assert wechat_event_receive(xml=xml) == "linked"
+        encounter = EncounterFactory(
+            contact=contact, occurred_at=timezone.now() - timedelta(days=1)
+        )
+        encounters_plan([encounter.pk])
+        return FollowUpTask.objects.get(encounter=encounter)
+
+
+def _tick(tenant_a, in_tenant, capture):
+    with in_tenant(tenant_a), capture(execute=True):
+        return followup_tick().messages
+
+
+def test_a_linked_patient_gets_the_survey_link_in_wechat_not_by_sms(
+    mapped_a, fake_wechat, fake_sms, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    task = _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
+
+    assert _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks) == 1
+
+    assert fake_sms.sent == []
+    [sent] = fake_wechat.sent
+    assert (sent["touser"], sent["template_id"]) == (OPENID, "TPL-SURVEY")
+    assert sent["data"]["thing1"] == {"value": "Alpha 人民医院"}
+    assert sent["data"]["thing2"] == {"value": "王芳"}
+    assert sent["client_msg_id"].startswith("alpha-")
+    with in_tenant(tenant_a):
+        message = Message.objects.get()
+        assert (message.channel, message.status, message.to) == ("wechat", "sent", OPENID)
+        assert message.provider_id == str(sent["msgid"]) and message.task_id == task.pk
+        invitation = SurveyInvitation.objects.get()
+        assert (invitation.channel, invitation.message_id) == ("wechat", message.pk)
+    # The message opens the patient's own survey page.
+    assert sent["url"].startswith(f"https://{tenant_a.primary_host}") and "/s/" in sent["url"]
+    assert sent["url"] in message.body
+
+
+def test_a_patient_who_unfollowed_gets_the_same_message_by_sms_at_once(
+    mapped_a, fake_wechat, fake_sms, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
+    # Unfollowed in WeChat, and the push of it never reached us.
+    fake_wechat.unfollow(OPENID)
+
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+
+    assert fake_wechat.sent == [] and fake_wechat.send_requests == 1
+    [sms] = fake_sms.sent
+    assert sms["To"] == "+8613800138222" and "王芳" in sms["Body"]
+    with in_tenant(tenant_a):
+        message = Message.objects.get()  # the same message, not a second one
+        assert (message.channel, message.status, message.to) == ("sms", "sent", "+8613800138222")
+        assert message.last_error == ""  # sent: the error of the WeChat attempt is gone
+        link_row = WeChatLink.objects.get()
+        assert link_row.following is False and link_row.unfollowed_at is not None
+        invitation = SurveyInvitation.objects.get()
+        assert invitation.channel == "sms"
+    assert f"https://{tenant_a.primary_host}/s/" in sms["Body"]
+
+
+def test_after_an_unfollow_push_the_next_message_goes_by_sms_directly(
+    mapped_a,
+    fake_wechat,
+    fake_sms,
+    client_a,
+    tenant_a,
+    in_tenant,
+    django_capture_on_commit_callbacks,
+):
+    _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
+    _push(client_a, mapped_a, event_xml(OPENID, "unsubscribe", created=1_800_000_100))
+
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+
+    assert fake_wechat.send_requests == 0 and len(fake_sms.sent) == 1
+
+
+def test_a_clinic_that_puts_sms_first_sends_by_sms(
+    mapped_a, fake_wechat, fake_sms, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    tenant_a.channel_order = "sms,wechat,email"
+    tenant_a.save()
+    _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
+
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+
+    assert fake_wechat.send_requests == 0 and len(fake_sms.sent) == 1
+
+
+def test_an_expired_access_token_is_refreshed_and_the_message_sent(
+    mapped_a, fake_wechat, fake_sms, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
+    fake_wechat.expire_tokens()
+    before = fake_wechat.token_requests
+
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+
+    assert len(fake_wechat.sent) == 1 and fake_wechat.token_requests == before + 1
+    with in_tenant(tenant_a):
+        assert Message.objects.get().status == "sent"
+
+
+def test_wechat_busy_is_retried_later_and_sent_once(
+    mapped_a,
+    fake_wechat,
+    fake_sms,
+    tenant_a,
+    in_tenant,
+    clock,
+    django_capture_on_commit_callbacks,
+):
+    _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
+    fake_wechat.script = [-1]
+
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+
+    with in_tenant(tenant_a):
+        message = Message.objects.get()
+        assert (message.status, message.channel) == ("queued", "wechat")
+        assert message.last_error.startswith("WeChat -1 scripted")
+    clock.shift(5 * 60)
+    with in_tenant(tenant_a):
+        assert outbox.messages_send(outbox.outbox_due()) == {message.pk: "sent"}
+    assert len(fake_wechat.sent) == 1 and fake_sms.sent == []
+
+
+def test_a_template_wechat_no_longer_has_fails_with_the_reason(
+    mapped_a, fake_wechat, fake_sms, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
+    del fake_wechat.templates["TPL-SURVEY"]  # deleted in the Official Account's console
+
+    with translation.override("en"):
+        _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+
+    assert fake_wechat.sent == [] and fake_sms.sent == []
+    with in_tenant(tenant_a):
+        message = Message.objects.get()
+        assert message.status == "failed"
+        assert message.last_error.startswith("WeChat does not know this template ID (WeChat 40037")
+
+
+def test_the_template_report_marks_the_message_delivered(
+    mapped_a,
+    fake_wechat,
+    fake_sms,
+    client_a,
+    tenant_a,
+    in_tenant,
+    django_capture_on_commit_callbacks,
+):
+    _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+    msgid = fake_wechat.sent[0]["msgid"]
+    report = event_xml(
+        OPENID,
+        "TEMPLATESENDJOBFINISH",
+        extra=f"<MsgID>{msgid}</MsgID><Status><![CDATA[success]]></Status>",
+    )
+
+    assert _push(client_a, mapped_a, report).status_code == 200
+    assert _push(client_a, mapped_a, report).status_code == 200  # again: once
+
+    with in_tenant(tenant_a):
+        assert Message.objects.get().status == "delivered"
