@@ -75,7 +75,7 @@ def test_the_patient_consents_and_gets_the_qr_code(
     phone_page.locator("#wechat-offer input[name=consent]").check()
     phone_page.locator("#wechat-offer button").click()
 
-    qr = phone_page.locator("#wechat-offer .qr svg")
+    qr = phone_page.locator("#wechat-offer .wechat-qr svg")
     assert qr.is_visible() and qr.bounding_box()["width"] > 150
     assert scan in phone_page.locator("#wechat-offer").inner_text()
     assert len(fake_wechat.qrcodes) == 1
