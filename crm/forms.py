@@ -669,3 +669,76 @@ class TemplateMappingForm(forms.Form):
             for name, value in self.cleaned_data.items()
             if name.startswith("var_") and value
         }
+
+
+class WeChatAccountForm(forms.Form):
+    """The Official Account's developer credentials (公众号 → 设置与开发 → 基本配置). The
+    secrets are never shown again: on a change, empty ones keep what is stored."""
+
+    app_id = forms.RegexField(
+        label=_("AppID"),
+        regex=r"^wx[0-9a-zA-Z]{16}$",
+        error_messages={"invalid": _("An AppID is wx followed by 16 letters and digits.")},
+    )
+    app_secret = forms.RegexField(
+        label=_("AppSecret"),
+        regex=r"^[0-9a-zA-Z]{32}$",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        error_messages={"invalid": _("An AppSecret is 32 letters and digits.")},
+    )
+    token = forms.RegexField(
+        label=_("Token"),
+        regex=r"^[0-9a-zA-Z]{3,32}$",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_("The Token entered in the server configuration: 3 to 32 letters and digits."),
+        error_messages={"invalid": _("A Token is 3 to 32 letters and digits.")},
+    )
+    encoding_aes_key = forms.RegexField(
+        label=_("EncodingAESKey"),
+        regex=r"^[0-9a-zA-Z]{43}$",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_("Only for the safe (encrypted) message mode."),
+        error_messages={"invalid": _("An EncodingAESKey is 43 letters and digits.")},
+    )
+
+    def __init__(self, *args, connected: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if connected:
+            for name in ("app_secret", "token", "encoding_aes_key"):
+                self.fields[name].widget.attrs["placeholder"] = _("stored; empty keeps it")
+
+
+class WeChatTemplateForm(forms.Form):
+    """The template of one purpose and, one per line, "data key = message variable"."""
+
+    template_id = forms.CharField(label=_("Template ID"), max_length=64)
+    data = forms.CharField(
+        label=_("Data keys"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "One per line: the template's key = a message variable, e.g. thing1 = clinic_name"
+        ),
+    )
+
+    def clean_data(self) -> dict[str, str]:
+        mapping = {}
+        for number, line in enumerate(self.cleaned_data["data"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, variable = (part.strip() for part in line.partition("="))
+            if not (sep and key and variable):
+                raise forms.ValidationError(
+                    _("Line %(number)d: write key = variable."), params={"number": number}
+                )
+            mapping[key] = variable
+        return mapping
+
+    @staticmethod
+    def initial_for(template) -> dict:
+        if template is None:
+            return {}
+        lines = "\n".join(f"{key} = {variable}" for key, variable in template.data.items())
+        return {"template_id": template.template_id, "data": lines}

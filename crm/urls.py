@@ -14,6 +14,7 @@ from .views import (
     staff,
     targets,
     wallboard,
+    wechat,
     worklist,
 )
 
@@ -55,6 +56,11 @@ urlpatterns = [
         "contacts/<int:contact_id>/encounters/new/",
         records.encounter_create,
         name="encounter_create",
+    ),
+    path(
+        "contacts/<int:contact_id>/wechat-slip/",
+        wechat.contact_wechat_slip,
+        name="contact_wechat_slip",
     ),
     path("encounters/<int:encounter_id>/edit/", records.encounter_edit, name="encounter_edit"),
     # Imports
@@ -121,6 +127,15 @@ urlpatterns = [
         sms_provider.sms_provider_callback,
         name="sms_provider_callback",
     ),
+    # The clinic's WeChat Official Account, and the callback WeChat pushes events to
+    path("settings/wechat/", wechat.wechat_settings, name="wechat_settings"),
+    path("settings/wechat/test/", wechat.wechat_test, name="wechat_test"),
+    path(
+        "settings/wechat/templates/<str:purpose>/",
+        wechat.wechat_template,
+        name="wechat_template",
+    ),
+    path("hooks/wechat/<str:secret>/", wechat.wechat_hook, name="wechat_hook"),
     path("hooks/sms/status/", outbox.sms_status, name="sms_status"),
     path("hooks/sms/inbound/", outbox.sms_inbound, name="sms_inbound"),
     # API keys of the integration API

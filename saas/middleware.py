@@ -148,6 +148,8 @@ class TwoStepMiddleware:
             "sms_status",
             "sms_inbound",
             "sms_provider_callback",
+            "survey_wechat",
+            "wechat_hook",
             "cms_article_link",
             "cms_media",
             "wagtail_serve",

@@ -149,6 +149,7 @@ class SurveyInvitation(models.Model):
     class Channel(models.TextChoices):
         SMS = "sms", _("SMS")
         EMAIL = "email", _("Email")
+        WECHAT = "wechat", _("WeChat")
         LINK = "link", _("Link handed over")
 
     template = models.ForeignKey(SurveyTemplate, on_delete=models.PROTECT, related_name="+")

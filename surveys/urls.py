@@ -6,6 +6,7 @@ urlpatterns = [
     # The patient's link: no login, a token instead of ids.
     path("s/<str:token>/", public.survey_answer, name="survey_answer"),
     path("s/<str:token>/stop/", public.survey_opt_out, name="survey_opt_out"),
+    path("s/<str:token>/wechat/", public.survey_wechat, name="survey_wechat"),
     # Staff
     path("surveys/", staff.survey_list, name="survey_list"),
     path("surveys/new/", staff.survey_create, name="survey_create"),

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import MAX_RETENTION_YEARS, Tenant, timezone_choices
+from .models import MAX_RETENTION_YEARS, ChannelOrder, Tenant, timezone_choices
 
 
 def calling_hours_parse(text: str, message: str) -> list[list[str]]:
@@ -89,6 +89,14 @@ class TenantSettingsForm(forms.Form):
         max_value=100,
         help_text=_("Further messages to that number are not sent, with the reason."),
     )
+    channel_order = forms.ChoiceField(
+        label=_("Channel order for automatic messages"),
+        choices=ChannelOrder.choices,
+        help_text=_(
+            "WeChat reaches only patients who linked their WeChat to the clinic's Official "
+            "Account and still follow it; the others get the next channel."
+        ),
+    )
 
     retention_years = forms.IntegerField(
         label=_("Keep patient data for (years)"),
@@ -149,6 +157,7 @@ class TenantSettingsForm(forms.Form):
             "complaint_reply_days": tenant.complaint_reply_days,
             "sms_per_number_day": tenant.sms_per_number_day,
             "sms_per_number_month": tenant.sms_per_number_month,
+            "channel_order": tenant.channel_order,
             "retention_years": tenant.retention_years,
             "require_two_step": tenant.require_two_step,
         }

@@ -76,6 +76,15 @@ def validate_phone_region(value: str) -> None:
         )
 
 
+class ChannelOrder(models.TextChoices):
+    """The orders a clinic may choose for automatic messages; a step that asks for SMS never
+    falls back to email, and one that asks for email is sent by email."""
+
+    WECHAT_SMS_EMAIL = "wechat,sms,email", _("WeChat, then SMS, then email")
+    SMS_WECHAT_EMAIL = "sms,wechat,email", _("SMS, then WeChat, then email")
+    SMS_EMAIL = "sms,email", _("SMS, then email (no WeChat)")
+
+
 class LiveTenantManager(models.Manager):
     """Tenants whose schema exists. The default manager, so that every loop over clinics
     (ticks, migrate_schemas, the console's staff counts, role syncs) leaves out the
@@ -158,6 +167,15 @@ class Tenant(TenantMixin):
         _("SMS to one number in 30 days, at most"),
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    # Which channel an automatic message tries first, and then (DESIGN.md §7a.9). WeChat is
+    # taken only for a contact linked to the clinic's Official Account who still follows it
+    # (crm.services.channels).
+    channel_order = models.CharField(
+        _("channel order for automatic messages"),
+        max_length=40,
+        choices=ChannelOrder.choices,
+        default=ChannelOrder.WECHAT_SMS_EMAIL,
     )
     retention_years = models.PositiveSmallIntegerField(
         _("keep patient data for (years)"),

@@ -285,6 +285,7 @@ SETTINGS_FIELDS = (
     "complaint_reply_days",
     "sms_per_number_day",
     "sms_per_number_month",
+    "channel_order",
     "retention_years",
     "require_two_step",
 )

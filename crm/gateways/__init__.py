@@ -62,6 +62,7 @@ class Outgoing:
     template_code: str = ""  # the provider's approved template (template providers)
     params: dict[str, str] = field(default_factory=dict)  # provider variable → value
     sign_name: str = ""  # the registered signature (签名) of Chinese SMS providers
+    link: str = ""  # the page a WeChat template message opens (the survey link)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
 from .targets import KpiTarget
 from .tasks import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
+from .wechat import WeChatAccount, WeChatEvent, WeChatLink, WeChatLinkToken, WeChatTemplate
 
 __all__ = [
     "ApiKey",
@@ -45,6 +46,11 @@ __all__ = [
     "Praise",
     "RuleStep",
     "StaffProfile",
+    "WeChatAccount",
+    "WeChatEvent",
+    "WeChatLink",
+    "WeChatLinkToken",
+    "WeChatTemplate",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -46,6 +46,8 @@ class AuditEntry(AppendOnlyModel):
         SIGNED_OUT = "signed_out", _("Signed out")
         CONTACT_ERASED = "contact_erased", _("Erased a contact's personal data")
         CLINIC_EXPORTED = "clinic_exported", _("Downloaded the clinic's full export")
+        WECHAT_CONNECTED = "wechat_connected", _("Connected the WeChat Official Account")
+        WECHAT_SLIP_MADE = "wechat_slip_made", _("Made a WeChat link slip (consent recorded)")
 
     # Neither foreign key is a database constraint, nor does deleting a user or a contact
     # touch these rows (SET_NULL would UPDATE them, which the append-only trigger refuses):

@@ -1,5 +1,6 @@
-"""The outbox (DESIGN.md §4): every SMS and email to a contact is a row written in the same
-transaction as what caused it, then sent by a worker. Inbound SMS replies are kept too."""
+"""The outbox (DESIGN.md §4): every SMS, email and WeChat message to a contact is a row
+written in the same transaction as what caused it, then sent by a worker. Inbound SMS
+replies are kept too."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,7 @@ from .tasks import FollowUpTask
 class Channel(models.TextChoices):
     SMS = "sms", _("SMS")
     EMAIL = "email", _("Email")
+    WECHAT = "wechat", _("WeChat")
 
 
 class Purpose(models.TextChoices):

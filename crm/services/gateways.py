@@ -349,7 +349,9 @@ def receipts_apply(*, provider_ids: list[str] | None = None, now: datetime | Non
         pending = pending.filter(provider_id__in=provider_ids)
     applied = 0
     for receipt in pending:
-        messages = Message.objects.filter(provider_id=receipt.provider_id, channel=Channel.SMS)
+        messages = Message.objects.filter(
+            provider_id=receipt.provider_id, channel__in=[Channel.SMS, Channel.WECHAT]
+        )
         if not messages.exists():
             continue
         if receipt.delivered:

@@ -17,13 +17,19 @@ from django.utils.translation import gettext as _
 from billing import entitlements
 from billing.models import UsageMeter
 from saas import clock
+from surveys.models import SurveyInvitation
 
 from ..calendar import next_calling_time, tenant_zone
 from ..gateways import ProviderError, Sent
+from ..gateways.wechat import UNREACHABLE
 from ..messaging import DEFAULTS, render_text
 from ..models import FollowUpTask, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
+from .channels import contact_routes, step_channel_of
 from .gateways import gateway_for, outgoing_for, receipts_apply, sms_account
+from .wechat import wechat_account_get, wechat_gateway, wechat_outgoing, wechat_unfollowed
+
+UNREACHABLE_CODES = {str(code) for code in UNREACHABLE}
 
 log = logging.getLogger(__name__)
 Status = Message.Status
@@ -132,9 +138,13 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
     account = sms_account()
     provider = gateway_for(account)
     sign_name = account.sign_name if account else ""
+    wechat = _WeChatSender()
     results = []
     for message in taken:
         try:
+            if message.channel == Channel.WECHAT:
+                results.append((message, wechat.send(message), None))
+                continue
             results.append((message, _deliver(message, provider, sign_name), None))
         except ProviderError as exc:
             results.append((message, None, exc))
@@ -144,10 +154,18 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
                 (message, None, ProviderError(f"{type(exc).__name__}: {exc}", retryable=True))
             )
     statuses = {}
+    fallen_back = []
     with transaction.atomic():
         unsent_sms = sum(1 for m, _sent, error in results if error and m.channel == Channel.SMS)
         entitlements.usage_release(connection.tenant, Metric.SMS, unsent_sms, now=now)
         for message, sent, error in results:
+            wechat_blocked = (
+                error is not None and error.blocked and message.channel == Channel.WECHAT
+            )
+            if wechat_blocked and _wechat_fall_back(message, error, now=now):
+                statuses[message.pk] = Status.QUEUED
+                fallen_back.append(message.pk)
+                continue
             if error is not None:
                 statuses[message.pk] = _failed(message, error, now=now)
                 continue
@@ -162,7 +180,81 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
             statuses[message.pk] = Status.SENT
     # A provider may report delivery before the id above was written: apply such reports now.
     receipts_apply(provider_ids=[sent.provider_id for _m, sent, error in results if not error])
+    if fallen_back:
+        # At once, by the next channel, through the same limits as any SMS or email.
+        statuses.update(messages_send(fallen_back, now=now))
     return statuses
+
+
+class _WeChatSender:
+    """The clinic's Official Account for the WeChat messages of a batch, opened at the
+    first one."""
+
+    def __init__(self):
+        self.gateway = None
+
+    def send(self, message: Message) -> Sent:
+        if self.gateway is None:
+            account = wechat_account_get()
+            if account is None:
+                # Disconnected since the message was queued: the next channel takes it.
+                raise ProviderError(
+                    _("The clinic's WeChat Official Account is not connected."),
+                    retryable=False,
+                    blocked=True,
+                    code="no_account",
+                )
+            self.gateway = wechat_gateway(account)
+        return self.gateway.send(
+            wechat_outgoing(message, key=f"{connection.schema_name}-{message.pk}")
+        )
+
+
+def _wechat_fall_back(message: Message, error: ProviderError, *, now: datetime) -> bool:
+    """A WeChat message its user cannot receive (unfollowed: 43004; not a user of the
+    account: 40003) becomes, in place, the same message by the next channel of the clinic's
+    order, queued at once; the user's links stop being used. Nothing was delivered in WeChat,
+    so nothing goes twice; the message keeps its follow-up and survey link. False when the
+    contact has no other way to be reached (the message then fails with the reason)."""
+    if error.code in UNREACHABLE_CODES:
+        wechat_unfollowed(openid=message.to, now=now)
+    contact = message.contact
+    if contact is None or contact.do_not_contact:
+        return False
+    routes = contact_routes(
+        contact,
+        step_channel=step_channel_of(message),
+        purpose=message.purpose,
+        exclude=(Channel.WECHAT,),
+    )
+    if not routes:
+        return False
+    route = routes[0]
+    language = message.language or connection.tenant.locale
+    variables = json.loads(message.variables or "{}")
+    message.subject, message.body = message_render(
+        message.purpose, route.channel, language, variables
+    )
+    message.channel, message.to = route.channel, route.to
+    message.status, message.send_after = Status.QUEUED, now
+    message.last_error = _("Not delivered in WeChat (%(reason)s): sent by %(channel)s instead.") % {
+        "reason": error,
+        "channel": Channel(route.channel).label,
+    }
+    message.save(
+        update_fields=[
+            "channel",
+            "to",
+            "to_index",
+            "subject",
+            "body",
+            "status",
+            "send_after",
+            "last_error",
+        ]
+    )
+    SurveyInvitation.objects.filter(message=message).update(channel=route.channel)
+    return True
 
 
 FREQUENCY_DAY = timedelta(hours=24)

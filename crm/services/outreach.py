@@ -1,5 +1,6 @@
 """Follow-ups that are messages, not calls (SMS, email and survey-link steps): when their
-window opens the tick writes the message to the outbox, with a survey link when the step
+window opens the tick writes the message to the outbox, by the first channel of the clinic's
+order that reaches the contact (WeChat, SMS, email), with a survey link when the step
 carries a survey. A message follow-up without a survey is done once the message is sent; one
 with a survey is done when the survey is answered, and closes with its window otherwise."""
 
@@ -12,9 +13,11 @@ from django.utils.translation import override
 
 from saas import clock
 
-from ..models import ContactPhone, FollowUpTask, RuleStep
+from ..models import FollowUpTask, RuleStep
 from ..models.messages import Channel, Purpose
+from .channels import contact_routes
 from .outbox import message_queue, message_render
+from .wechat import wechat_text
 
 Status = FollowUpTask.Status
 Reason = FollowUpTask.Reason
@@ -56,15 +59,15 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
     if task is None:  # taken by another tick, or no longer due
         return 0
     contact = task.contact
-    phone = ContactPhone.objects.filter(contact=contact, invalid=False).first()
-    wants_sms = task.channel in (RuleStep.Channel.SMS, RuleStep.Channel.SURVEY_LINK)
-    if wants_sms and phone is not None:
-        channel, to = Channel.SMS, phone.number
-    elif task.channel != RuleStep.Channel.SMS and contact.email:
-        channel, to = Channel.EMAIL, contact.email
-    else:
+    survey = _survey_for(task)
+    purpose = Purpose.SURVEY if survey is not None else Purpose.FOLLOW_UP
+    # The clinic's channel order (WeChat → SMS → email by default) among what the step allows.
+    routes = contact_routes(contact, step_channel=task.channel, purpose=purpose)
+    if not routes:
+        wants_sms = task.channel in (RuleStep.Channel.SMS, RuleStep.Channel.SURVEY_LINK)
         _close(task, Reason.NO_PHONE if wants_sms else Reason.NO_EMAIL, now)
         return 0
+    channel, to = routes[0].channel, routes[0].to
 
     language = contact.language or connection.tenant.locale
     variables = {
@@ -76,18 +79,19 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
         "survey_link": "",
         "opt_out_link": "",
     }
-    survey = _survey_for(task)
-    purpose = Purpose.FOLLOW_UP
     invitation = None
     if survey is not None:
         from surveys.services import invitation_create, invitation_url, opt_out_url
 
-        one_digit = channel == Channel.SMS and _single_rating(survey)
-        purpose = Purpose.SURVEY_SMS if one_digit else Purpose.SURVEY
+        if channel == Channel.SMS and _single_rating(survey):
+            purpose = Purpose.SURVEY_SMS
         invitation, token = invitation_create(survey, contact, task=task, channel=channel, now=now)
         variables["survey_link"] = invitation_url(token)
         variables["opt_out_link"] = opt_out_url(token)
-    subject, body = message_render(purpose, channel, language, variables)
+    if channel == Channel.WECHAT:
+        subject, body = "", wechat_text(purpose, variables)
+    else:
+        subject, body = message_render(purpose, channel, language, variables)
     message = message_queue(
         channel=channel,
         purpose=purpose,

@@ -35,6 +35,8 @@ from ..models import (
     InboundMessage,
     Message,
     Praise,
+    WeChatLink,
+    WeChatLinkToken,
 )
 from ..models.imports import REJECTED_ROWS_DAYS
 from .audit import audit_record
@@ -125,6 +127,9 @@ def contact_anonymise(contact: Contact, *, reason: str, now: datetime | None = N
         InboundMessage,
         InboundMessage.objects.filter(Q(contact=contact) | Q(reply_to__in=messages)),
     )
+    # The WeChat user is the person: unlinked, and a QR code still out links nobody.
+    WeChatLink.objects.filter(contact=contact).delete()
+    WeChatLinkToken.objects.filter(contact=contact).delete()
     # A survey link still out would let answers about the person arrive after the erasure.
     SurveyInvitation.objects.filter(contact=contact, answered_at__isnull=True).update(
         expires_at=now

@@ -333,6 +333,9 @@ SMS_FROM = env_str("SMS_FROM", "")
 SMS_ENDPOINTS = {
     name: env_str(f"SMS_ENDPOINT_{name.upper()}", "") for name in ("aliyun", "tencent", "twilio")
 }
+# WeChat Official Accounts (crm/gateways/wechat.py); each clinic enters its own AppID and
+# AppSecret. Only tests point this elsewhere (a fake API on 127.0.0.1).
+WECHAT_API_BASE = env_str("WECHAT_API_BASE", "https://api.weixin.qq.com/cgi-bin/")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"CareBridge <no-reply@{BASE_DOMAIN}>")
 # Integration API (/api/v1/): requests per API key and minute before a 429 (crm/api/auth.py).
 API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600)

@@ -5,8 +5,13 @@ from django.db import connection
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
+from crm.gateways import ProviderError
+from crm.models.wechat import WeChatLinkToken
+from crm.services import wechat
 from saas import ratelimit
 
 from .. import selectors, services
@@ -33,20 +38,27 @@ def _render(request, invitation, template, context, status=200):
     return response
 
 
-def _state_page(request, invitation, state, *, thanks=False):
+def _state_page(request, invitation, state, *, thanks=False, wechat_context=None, status=None):
     if state == LinkState.INVALID and _guessing(request):
         return HttpResponse(status=429)
     articles = []
-    if thanks and state == LinkState.ANSWERED and invitation.task_id:
-        from cms.selectors import articles_for_task
+    context = {"state": state, "thanks": thanks, "invitation": invitation}
+    if thanks and state == LinkState.ANSWERED:
+        if invitation.task_id:
+            from cms.selectors import articles_for_task
 
-        articles = articles_for_task(invitation.task)  # the follow-up's health education
+            articles = articles_for_task(invitation.task)  # the follow-up's health education
+        # Offered once the patient has answered: follow-ups in WeChat, with consent.
+        context["wechat_offer"] = wechat.wechat_link_offered(invitation.contact)
+        context["token"] = request.resolver_match.kwargs["token"]
+        context.update(wechat_context or {})
+    context["articles"] = articles
     return _render(
         request,
         invitation,
         "surveys/public_state.html",
-        {"state": state, "thanks": thanks, "invitation": invitation, "articles": articles},
-        status=STATE_STATUS.get(state, 200),
+        context,
+        status=status or STATE_STATUS.get(state, 200),
     )
 
 
@@ -91,6 +103,47 @@ def survey_answer(request, token):
             "has_errors": bool(answers.errors),
         },
         status=400 if answers.errors else 200,
+    )
+
+
+@never_cache
+@require_POST
+def survey_wechat(request, token):
+    """The thank-you page's "receive follow-ups in WeChat": with the consent ticked, the QR
+    code whose scan links the patient's WeChat to them. The link's token is the proof of who
+    they are, as for answering; nothing about them goes to WeChat."""
+    invitation, state = services.invitation_find(token)
+    if state != LinkState.ANSWERED:
+        return _state_page(request, invitation, state)
+    with translation.override(invitation.language or translation.get_language()):
+        if request.POST.get("consent") != "yes":
+            error = _("Tick the box to agree first.")
+            return _state_page(
+                request,
+                invitation,
+                state,
+                thanks=True,
+                wechat_context={"wechat_error": error},
+                status=400,
+            )
+        if not wechat.wechat_link_offered(invitation.contact):
+            return _state_page(request, invitation, state, thanks=True)
+        try:
+            offer = wechat.wechat_link_offer(
+                contact=invitation.contact, source=WeChatLinkToken.Source.SURVEY
+            )
+        except ProviderError:
+            error = _("WeChat cannot be reached right now. Please try again in a few minutes.")
+            return _state_page(
+                request,
+                invitation,
+                state,
+                thanks=True,
+                wechat_context={"wechat_error": error},
+                status=503,
+            )
+    return _state_page(
+        request, invitation, state, thanks=True, wechat_context={"wechat_qr": offer.qr_svg}
     )
 
 

@@ -18,6 +18,7 @@ VALID = {
     "complaint_reply_days": "5",
     "sms_per_number_day": "2",
     "sms_per_number_month": "8",
+    "channel_order": "sms,wechat,email",
 }
 
 
@@ -41,6 +42,7 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
     assert (tenant_a.phone_region, tenant_a.spot_check_percent) == ("CN", 20)
     assert (tenant_a.message_hours, tenant_a.complaint_reply_days) == ([["09:00", "20:00"]], 5)
     assert (tenant_a.sms_per_number_day, tenant_a.sms_per_number_month) == (2, 8)
+    assert tenant_a.channel_order == "sms,wechat,email"
     assert "Alpha 第一人民医院" in as_admin_a.get("/").content.decode()
 
 
@@ -58,6 +60,7 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
         ("sms_per_number_day", "0"),
         ("sms_per_number_day", "9"),  # more than the 30 days' 8
         ("sms_per_number_month", "101"),
+        ("channel_order", "email,wechat"),
     ],
 )
 def test_bad_settings_show_an_error_and_change_nothing(as_admin_a, tenant_a, field, value):
