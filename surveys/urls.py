@@ -6,6 +6,9 @@ urlpatterns = [
     # The patient's link: no login, a token instead of ids.
     path("s/<str:token>/", public.survey_answer, name="survey_answer"),
     path("s/<str:token>/stop/", public.survey_opt_out, name="survey_opt_out"),
+    # The short link of an SMS (surveys.links): no trailing slash, every character counts.
+    path("s/<str:token>", public.survey_answer, name="survey_short"),
+    path("s/<str:token>/stop", public.survey_opt_out, name="survey_short_opt_out"),
     # Staff
     path("surveys/", staff.survey_list, name="survey_list"),
     path("surveys/new/", staff.survey_create, name="survey_create"),

@@ -278,6 +278,8 @@ SETTINGS_FIELDS = (
     "sms_per_number_month",
     "retention_years",
     "require_two_step",
+    "survey_interval_days",
+    "survey_reminder_days",
 )
 
 
