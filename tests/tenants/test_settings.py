@@ -18,6 +18,8 @@ VALID = {
     "complaint_reply_days": "5",
     "sms_per_number_day": "2",
     "sms_per_number_month": "8",
+    "survey_interval_days": "60",
+    "survey_reminder_days": "0",
 }
 
 
@@ -41,6 +43,7 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
     assert (tenant_a.phone_region, tenant_a.spot_check_percent) == ("CN", 20)
     assert (tenant_a.message_hours, tenant_a.complaint_reply_days) == ([["09:00", "20:00"]], 5)
     assert (tenant_a.sms_per_number_day, tenant_a.sms_per_number_month) == (2, 8)
+    assert (tenant_a.survey_interval_days, tenant_a.survey_reminder_days) == (60, 0)
     assert "Alpha 第一人民医院" in as_admin_a.get("/").content.decode()
 
 
@@ -58,6 +61,11 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
         ("sms_per_number_day", "0"),
         ("sms_per_number_day", "9"),  # more than the 30 days' 8
         ("sms_per_number_month", "101"),
+        ("survey_interval_days", "0"),
+        ("survey_interval_days", "-90"),
+        ("survey_interval_days", "731"),
+        ("survey_reminder_days", "-1"),
+        ("survey_reminder_days", "31"),
     ],
 )
 def test_bad_settings_show_an_error_and_change_nothing(as_admin_a, tenant_a, field, value):
@@ -68,6 +76,30 @@ def test_bad_settings_show_an_error_and_change_nothing(as_admin_a, tenant_a, fie
     assert response.status_code == 200
     assert response.context["form"].errors
     assert Tenant.objects.filter(pk=tenant_a.pk).values().get() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("survey_interval_days", "0", "Write at least 1 day"),
+        ("survey_interval_days", "-5", "Write at least 1 day"),
+        ("survey_reminder_days", "-3", "or 0 for no reminder; it cannot be negative"),
+    ],
+)
+def test_survey_days_of_zero_or_less_are_refused_with_a_message(
+    as_admin_a, tenant_a, field, value, message
+):
+    before = Tenant.objects.filter(pk=tenant_a.pk).values().get()
+
+    response = as_admin_a.post("/settings/", {**VALID, "locale": "zh-hans", field: value})
+
+    assert response.status_code == 200
+    assert message in str(response.context["form"].errors[field])
+    assert Tenant.objects.filter(pk=tenant_a.pk).values().get() == before
+
+
+def test_the_survey_settings_have_their_defaults(tenant_a):
+    assert (tenant_a.survey_interval_days, tenant_a.survey_reminder_days) == (90, 3)
 
 
 def test_agent_cannot_open_or_change_the_settings(client_a, agent_a, tenant_a):
