@@ -131,6 +131,10 @@ _KINDS = {
     "购车": "sale",
     "保养": "maintenance",
     "维修": "maintenance",
+    "预约": "appointment",
+    "复诊预约": "appointment",
+    "预约复诊": "appointment",
+    "booked": "appointment",
 }
 DEFAULT_KIND = {
     "hospital": Encounter.Kind.DISCHARGE,
@@ -400,7 +404,7 @@ def row_check(number: int, raw: dict[str, str], ctx: RowContext) -> RowCheck:
             aware = (parsed if parsed.time() != time.min else parsed.replace(hour=12)).replace(
                 tzinfo=ctx.zone
             )
-            if aware > ctx.latest:
+            if aware > ctx.latest and not _booked(get("kind")):
                 row.error(
                     key, _("The date %(value)s is in the future.") % {"value": text}, "future_date"
                 )
@@ -480,6 +484,11 @@ def _choice(text: str, choices, synonyms: dict[str, str]) -> str | None:
         if value and folded in (value, str(label).lower()):
             return value
     return None
+
+
+def _booked(kind: str | None) -> bool:
+    """A booked return visit, the one kind whose date lies ahead."""
+    return bool(kind) and _choice(kind, Encounter.Kind, _KINDS) == Encounter.Kind.APPOINTMENT
 
 
 def _label(key: str) -> str:

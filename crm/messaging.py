@@ -48,6 +48,28 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         "for your recovery:\n{{ education_links }}\n\n{% endif %}To stop receiving our "
         "messages: {{ opt_out_link }}",
     ),
+    (Purpose.SURVEY_REMINDER, Channel.SMS, "zh-hans"): (
+        "",
+        "【{{ clinic_name }}】{{ contact_name }}您好，前几天我们请您评价本次服务，"
+        "您的意见对我们很重要：{{ survey_link }} 退订回TD",
+    ),
+    (Purpose.SURVEY_REMINDER, Channel.SMS, "en"): (
+        "",
+        "{{ clinic_name }}: Dear {{ contact_name }}, a reminder: your opinion of our service "
+        "matters to us (1 minute): {{ survey_link }} Reply STOP to opt out.",
+    ),
+    (Purpose.SURVEY_REMINDER, Channel.EMAIL, "zh-hans"): (
+        "{{ clinic_name }} 服务满意度调查（提醒）",
+        "{{ contact_name }}您好：\n\n前几天我们请您评价在{{ clinic_name }}的服务，"
+        "您的意见对我们很重要，只需一分钟：\n{{ survey_link }}\n\n"
+        "如不希望再收到我们的消息，请点击：{{ opt_out_link }}",
+    ),
+    (Purpose.SURVEY_REMINDER, Channel.EMAIL, "en"): (
+        "{{ clinic_name }}: a reminder, how did we do?",
+        "Dear {{ contact_name }},\n\nA few days ago we asked how {{ clinic_name }} did. Your "
+        "opinion matters to us and takes a minute:\n{{ survey_link }}\n\nTo stop receiving "
+        "our messages: {{ opt_out_link }}",
+    ),
     (Purpose.SURVEY_SMS, Channel.SMS, "zh-hans"): (
         "",
         "【{{ clinic_name }}】{{ contact_name }}您好，请为本次服务打分：回复1-5（5为非常满意）。"

@@ -15,6 +15,7 @@ from .models import (
     CallAttempt,
     Contact,
     ContactPhone,
+    Encounter,
     FollowUpTask,
     Message,
     StaffProfile,
@@ -221,6 +222,14 @@ def task_history(task: FollowUpTask) -> QuerySet:
         .select_related("agent", "outcome", "task")
         .order_by("-started_at", "-id")
     )
+
+
+def contact_return_visit_booked(contact_id: int, *, now: datetime) -> bool:
+    """Whether the contact has a return visit booked ahead of ``now``: they will be seen,
+    so no follow-up message or survey goes to them meanwhile (DESIGN.md §7a.8)."""
+    return Encounter.objects.filter(
+        contact_id=contact_id, kind=Encounter.Kind.APPOINTMENT, occurred_at__gt=now
+    ).exists()
 
 
 def contacts_matching(q: str) -> list[int]:

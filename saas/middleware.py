@@ -145,6 +145,8 @@ class TwoStepMiddleware:
             "billing:stripe_webhook",
             "survey_answer",
             "survey_opt_out",
+            "survey_short",
+            "survey_short_opt_out",
             "sms_status",
             "sms_inbound",
             "sms_provider_callback",

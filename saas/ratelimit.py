@@ -19,3 +19,9 @@ def hit(key: str, *, limit: int, seconds: int) -> bool:
     """Count one hit on ``key``; whether it is still within ``limit`` hits per window. Keys
     of a clinic's pages must include its schema: a cache is shared by every tenant."""
     return count(key, seconds=seconds) <= limit
+
+
+def peek(key: str) -> int:
+    """The hits counted on ``key`` in its current window, without counting one: for a check
+    that must refuse before doing the work it guards."""
+    return cache.get(key) or 0

@@ -144,7 +144,8 @@ class SurveyVersion(models.Model):
 
 class SurveyInvitation(models.Model):
     """A link sent to a contact. Only a hash of the link's secret is kept: the link itself
-    lives in the message that carried it."""
+    lives in the message that carried it. By SMS the link is short (surveys.links), by email
+    long and signed; a reminder carries a link of its own, to the same invitation."""
 
     class Channel(models.TextChoices):
         SMS = "sms", _("SMS")
@@ -163,11 +164,25 @@ class SurveyInvitation(models.Model):
         "crm.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     secret_hash = models.CharField(max_length=64, unique=True)
+    reminder_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # When the one reminder went to the outbox, or was dropped because nothing could carry
+    # it (no number left, a return visit booked): either way there is never a second.
+    reminded_at = models.DateTimeField(null=True, blank=True)
     language = models.CharField(max_length=10, blank=True)
     expires_at = models.DateTimeField()
     opened_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The tick's reminder pass reads only invitations still waiting for an answer.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(answered_at__isnull=True, reminded_at__isnull=True),
+                name="invitation_unanswered_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.template_id}"

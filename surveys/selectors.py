@@ -1,11 +1,13 @@
 """Reads of the surveys app."""
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from .models import SurveyResponse, SurveyTemplate, SurveyVersion
+from .models import SurveyInvitation, SurveyResponse, SurveyTemplate, SurveyVersion
 
 User = get_user_model()
 
@@ -20,6 +22,15 @@ def survey_default() -> SurveyTemplate | None:
         .select_related("published")
         .order_by("pk")
         .first()
+    )
+
+
+def contact_surveyed_since(contact_id: int, since: datetime) -> bool:
+    """Whether the contact was sent a survey link, or answered a survey (also on a call),
+    since ``since``: the clinic's cap against survey fatigue (DESIGN.md §7a.8)."""
+    return (
+        SurveyInvitation.objects.filter(contact_id=contact_id, created_at__gt=since).exists()
+        or SurveyResponse.objects.filter(contact_id=contact_id, submitted_at__gt=since).exists()
     )
 
 

@@ -1,18 +1,14 @@
 """Writes of the surveys app: publishing templates, sending links, recording responses and
 what a response raises (complaints, praise) (DESIGN.md §6)."""
 
-import hashlib
-import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from crm.api import webhooks
@@ -21,6 +17,13 @@ from crm.services import feedback
 from crm.services.followup import task_answered
 from saas import clock
 
+from .links import (  # noqa: F401  (the links' API, where views and tests look for it)
+    LinkState,
+    invitation_create,
+    invitation_find,
+    invitation_url,
+    opt_out_url,
+)
 from .models import (
     QuestionKind,
     Satisfaction,
@@ -131,83 +134,7 @@ def choices_format(choices: list) -> str:
     return "\n".join(f"{zh} | {en}" if en else zh for zh, en in choices)
 
 
-# --- Links -----------------------------------------------------------------------------------
-
-
-def _signer() -> signing.Signer:
-    # The schema is in the salt: a link of one clinic does not verify on another's domain.
-    return signing.Signer(salt=f"surveys.link:{connection.schema_name}")
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def invitation_create(
-    template: SurveyTemplate,
-    contact,
-    *,
-    task=None,
-    channel=SurveyInvitation.Channel.LINK,
-    message=None,
-    now=None,
-) -> tuple[SurveyInvitation, str]:
-    """A one-time link for ``contact``: returns the invitation and the link's token. The
-    token is random, signed for this clinic, and stored only as a hash."""
-    now = now or clock.now()
-    secret = secrets.token_urlsafe(18)
-    invitation = SurveyInvitation.objects.create(
-        template=template,
-        contact=contact,
-        task=task,
-        channel=channel,
-        message=message,
-        secret_hash=_hash(secret),
-        language=contact.language or connection.tenant.locale,
-        expires_at=now + timedelta(days=template.link_days),
-    )
-    return invitation, _signer().sign(secret)
-
-
-def invitation_url(token: str) -> str:
-    from tenants.services import tenant_url
-
-    return tenant_url(connection.tenant, reverse("survey_answer", args=[token]))
-
-
-def opt_out_url(token: str) -> str:
-    from tenants.services import tenant_url
-
-    return tenant_url(connection.tenant, reverse("survey_opt_out", args=[token]))
-
-
-class LinkState:
-    OK = "ok"
-    INVALID = "invalid"
-    EXPIRED = "expired"
-    ANSWERED = "answered"
-
-
-def invitation_find(token: str, *, now=None) -> tuple[SurveyInvitation | None, str]:
-    """The invitation of a link and whether it can be answered. A tampered link, a link of
-    another clinic and an unknown one are all "invalid": nothing tells them apart."""
-    now = now or clock.now()
-    try:
-        secret = _signer().unsign(token)
-    except signing.BadSignature:
-        return None, LinkState.INVALID
-    invitation = (
-        SurveyInvitation.objects.select_related("template", "contact")
-        .filter(secret_hash=_hash(secret))
-        .first()
-    )
-    if invitation is None:
-        return None, LinkState.INVALID
-    if invitation.answered_at:
-        return invitation, LinkState.ANSWERED
-    if invitation.expires_at <= now:
-        return invitation, LinkState.EXPIRED
-    return invitation, LinkState.OK
+# --- Links (surveys.links) ------------------------------------------------------------------
 
 
 def invitation_opened(invitation: SurveyInvitation, *, now=None) -> None:

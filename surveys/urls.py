@@ -7,6 +7,9 @@ urlpatterns = [
     path("s/<str:token>/", public.survey_answer, name="survey_answer"),
     path("s/<str:token>/stop/", public.survey_opt_out, name="survey_opt_out"),
     path("s/<str:token>/wechat/", public.survey_wechat, name="survey_wechat"),
+    # The short link of an SMS (surveys.links): no trailing slash, every character counts.
+    path("s/<str:token>", public.survey_answer, name="survey_short"),
+    path("s/<str:token>/stop", public.survey_opt_out, name="survey_short_opt_out"),
     # Staff
     path("surveys/", staff.survey_list, name="survey_list"),
     path("surveys/new/", staff.survey_create, name="survey_create"),

@@ -1,7 +1,14 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import MAX_RETENTION_YEARS, ChannelOrder, Tenant, timezone_choices
+from .models import (
+    MAX_RETENTION_YEARS,
+    MAX_SURVEY_INTERVAL_DAYS,
+    MAX_SURVEY_REMINDER_DAYS,
+    ChannelOrder,
+    Tenant,
+    timezone_choices,
+)
 
 
 def calling_hours_parse(text: str, message: str) -> list[list[str]]:
@@ -98,6 +105,32 @@ class TenantSettingsForm(forms.Form):
         ),
     )
 
+    survey_interval_days = forms.IntegerField(
+        label=_("One survey per contact every (days), at most"),
+        min_value=1,
+        max_value=MAX_SURVEY_INTERVAL_DAYS,
+        error_messages={
+            "min_value": _(
+                "Write at least 1 day: a contact can be sent at most one survey in that time."
+            )
+        },
+        help_text=_(
+            "A follow-up message to a contact sent a survey more recently goes without one "
+            "(90 days is usual)."
+        ),
+    )
+    survey_reminder_days = forms.IntegerField(
+        label=_("Remind those who have not answered after (days)"),
+        min_value=0,
+        max_value=MAX_SURVEY_REMINDER_DAYS,
+        error_messages={
+            "min_value": _("Write a number of days, or 0 for no reminder; it cannot be negative.")
+        },
+        help_text=_(
+            "One reminder with the same survey, while its link is still valid; 0: no reminder."
+        ),
+    )
+
     retention_years = forms.IntegerField(
         label=_("Keep patient data for (years)"),
         min_value=1,
@@ -160,6 +193,8 @@ class TenantSettingsForm(forms.Form):
             "channel_order": tenant.channel_order,
             "retention_years": tenant.retention_years,
             "require_two_step": tenant.require_two_step,
+            "survey_interval_days": tenant.survey_interval_days,
+            "survey_reminder_days": tenant.survey_reminder_days,
         }
 
 

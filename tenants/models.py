@@ -41,6 +41,8 @@ END_OF_DAY = "24:00"
 # DESIGN.md §9: patient data is kept two years by default; a clinic may choose 1 to 30.
 DEFAULT_RETENTION_YEARS = 2
 MAX_RETENTION_YEARS = 30
+MAX_SURVEY_INTERVAL_DAYS = 730
+MAX_SURVEY_REMINDER_DAYS = 30
 
 
 def hours_interval(start: str, end: str) -> tuple[time, time | None]:
@@ -176,6 +178,22 @@ class Tenant(TenantMixin):
         max_length=40,
         choices=ChannelOrder.choices,
         default=ChannelOrder.WECHAT_SMS_EMAIL,
+    )
+    # Survey fatigue (DESIGN.md §7a.8): a contact asked too often stops answering, and the
+    # satisfaction figures then speak for the few who still do.
+    survey_interval_days = models.PositiveSmallIntegerField(
+        _("one survey per contact every (days), at most"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_SURVEY_INTERVAL_DAYS)],
+        help_text=_(
+            "A follow-up message to a contact sent a survey more recently goes without one."
+        ),
+    )
+    survey_reminder_days = models.PositiveSmallIntegerField(
+        _("remind those who have not answered after (days)"),
+        default=3,
+        validators=[MaxValueValidator(MAX_SURVEY_REMINDER_DAYS)],
+        help_text=_("One reminder, while the link is still valid; 0: no reminder."),
     )
     retention_years = models.PositiveSmallIntegerField(
         _("keep patient data for (years)"),

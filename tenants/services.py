@@ -288,6 +288,8 @@ SETTINGS_FIELDS = (
     "channel_order",
     "retention_years",
     "require_two_step",
+    "survey_interval_days",
+    "survey_reminder_days",
 )
 
 

@@ -169,6 +169,10 @@ class Encounter(models.Model):
         CONSULTATION = "consultation", _("Consultation")
         SALE = "sale", _("Sale")
         MAINTENANCE = "maintenance", _("Maintenance")
+        # A return visit already booked, dated when it will happen: no rule plans follow-ups
+        # for it unless it names this kind, and while it lies ahead no follow-up message or
+        # survey goes to the contact (crm.services.outreach).
+        APPOINTMENT = "appointment", _("Return visit booked")
 
     class Outcome(models.TextChoices):
         NONE = "", _("Not recorded")

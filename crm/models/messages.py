@@ -19,6 +19,7 @@ class Channel(models.TextChoices):
 class Purpose(models.TextChoices):
     SURVEY = "survey", _("Survey invitation")
     SURVEY_SMS = "survey_sms", _("One-question satisfaction SMS")
+    SURVEY_REMINDER = "survey_reminder", _("Survey reminder")
     FOLLOW_UP = "follow_up", _("Follow-up message")
     COMPLAINT_OVERDUE = "complaint_overdue", _("Overdue complaint (to supervisors)")
 

@@ -89,6 +89,7 @@ class FollowUpTask(models.Model):
         OUTCOME_TERMINAL = "outcome_terminal", _("Outcome of the last attempt")
         MESSAGE_FAILED = "message_failed", _("The message could not be sent")
         ANONYMISED = "anonymised", _("Contact's data erased")
+        RETURN_VISIT_BOOKED = "return_visit_booked", _("Return visit already booked")
 
     OPEN = (Status.PENDING, Status.IN_PROGRESS)
 

@@ -86,7 +86,11 @@ def _tables() -> list[tuple[str, object, frozenset[str]]]:
         ("survey_templates", SurveyTemplate.objects.all(), frozenset()),
         ("survey_questions", SurveyQuestion.objects.all(), frozenset()),
         ("survey_versions", SurveyVersion.objects.all(), frozenset()),
-        ("survey_invitations", SurveyInvitation.objects.all(), frozenset({"secret_hash"})),
+        (
+            "survey_invitations",
+            SurveyInvitation.objects.all(),
+            frozenset({"secret_hash", "reminder_hash"}),
+        ),
         ("survey_responses", SurveyResponse.objects.all(), frozenset()),
         ("survey_answers", SurveyAnswer.objects.all(), frozenset()),
         ("messages", Message.objects.all(), frozenset()),

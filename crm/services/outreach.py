@@ -2,9 +2,11 @@
 window opens the tick writes the message to the outbox, by the first channel of the clinic's
 order that reaches the contact (WeChat, SMS, email), with a survey link when the step
 carries a survey. A message follow-up without a survey is done once the message is sent; one
-with a survey is done when the survey is answered, and closes with its window otherwise."""
+with a survey is done when the survey is answered, and closes with its window otherwise.
+Also the one reminder of a survey not answered, and what holds messages back (DESIGN.md
+§7a.8): a return visit booked, a survey sent lately (survey fatigue)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -12,9 +14,13 @@ from django.utils import formats, timezone
 from django.utils.translation import override
 
 from saas import clock
+from surveys import links
+from surveys.models import SurveyInvitation
+from surveys.selectors import contact_surveyed_since
 
-from ..models import FollowUpTask, RuleStep
+from ..models import FollowUpTask, Message, RuleStep
 from ..models.messages import Channel, Purpose
+from ..selectors import contact_return_visit_booked
 from .channels import contact_routes
 from .outbox import message_queue, message_render
 from .wechat import wechat_text
@@ -59,7 +65,17 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
     if task is None:  # taken by another tick, or no longer due
         return 0
     contact = task.contact
+    if contact_return_visit_booked(contact.pk, now=now):
+        # They will be seen in person: no message and no survey. Cancelled (kept as history
+        # with its reason, like a readmission), not excluded, so a re-plan leaves it closed.
+        _close(task, Reason.RETURN_VISIT_BOOKED, now, status=Status.CANCELLED)
+        return 0
     survey = _survey_for(task)
+    if survey is not None and _surveyed_lately(contact.pk, now):
+        # Survey fatigue: the message still goes, without its survey. What it carries for
+        # the patient (the follow-up itself, education, "see a doctor if unwell") matters
+        # more than one more rating, and a closed follow-up would read as a failed one.
+        survey = None
     purpose = Purpose.SURVEY if survey is not None else Purpose.FOLLOW_UP
     # The clinic's channel order (WeChat → SMS → email by default) among what the step allows.
     routes = contact_routes(contact, step_channel=task.channel, purpose=purpose)
@@ -81,13 +97,13 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
     }
     invitation = None
     if survey is not None:
-        from surveys.services import invitation_create, invitation_url, opt_out_url
-
         if channel == Channel.SMS and _single_rating(survey):
             purpose = Purpose.SURVEY_SMS
-        invitation, token = invitation_create(survey, contact, task=task, channel=channel, now=now)
-        variables["survey_link"] = invitation_url(token)
-        variables["opt_out_link"] = opt_out_url(token)
+        invitation, token = links.invitation_create(
+            survey, contact, task=task, channel=channel, short=channel == Channel.SMS, now=now
+        )
+        variables["survey_link"] = links.invitation_url(token)
+        variables["opt_out_link"] = links.opt_out_url(token)
     if channel == Channel.WECHAT:
         subject, body = "", wechat_text(purpose, variables)
     else:
@@ -118,9 +134,117 @@ def _single_rating(survey) -> bool:
     return len(questions) == 1 and questions[0]["kind"] == "rating"
 
 
-def _close(task: FollowUpTask, reason: str, now: datetime) -> None:
-    task.status, task.reason, task.completed_at = Status.UNREACHABLE, reason, now
+def _surveyed_lately(contact_id: int, now: datetime) -> bool:
+    days = connection.tenant.survey_interval_days
+    return contact_surveyed_since(contact_id, now - timedelta(days=days))
+
+
+def _close(
+    task: FollowUpTask, reason: str, now: datetime, *, status: str = Status.UNREACHABLE
+) -> None:
+    task.status, task.reason, task.completed_at = status, reason, now
     task.save(update_fields=["status", "reason", "completed_at", "updated_at"])
+
+
+# --- Survey reminders ------------------------------------------------------------------------
+
+# A one-question SMS is answered by replying a digit to it (crm.services.inbound); a second
+# such SMS would leave the reply ambiguous, so only link surveys are reminded.
+_REMINDED_PURPOSES = (Purpose.SURVEY,)
+
+
+def survey_reminders_due(*, now: datetime | None = None) -> int:
+    """Queue the one reminder of every survey link not answered after the clinic's
+    ``survey_reminder_days``: never for one answered or expired, nor to a contact who opted
+    out or died, nor for a follow-up closed meanwhile. Idempotent: an invitation is reminded
+    at most once."""
+    now = now or clock.now()
+    days = connection.tenant.survey_reminder_days
+    if not days:
+        return 0
+    due = (
+        SurveyInvitation.objects.filter(
+            answered_at__isnull=True,
+            reminded_at__isnull=True,
+            created_at__lte=now - timedelta(days=days),
+            expires_at__gt=now,
+            message__purpose__in=_REMINDED_PURPOSES,
+            message__status__in=(Message.Status.SENT, Message.Status.DELIVERED),
+        )
+        .filter(Q(task__isnull=True) | Q(task__status__in=FollowUpTask.OPEN))
+        .exclude(contact__do_not_contact=True)
+        .exclude(contact__deceased=True)
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    sent = 0
+    for invitation_id in list(due):
+        sent += invitation_remind(invitation_id, now=now)
+    return sent
+
+
+@transaction.atomic
+def invitation_remind(invitation_id: int, *, now: datetime) -> int:
+    """Queue one invitation's reminder, by the channel of its first message, with a link of
+    its own; 1 when a reminder was queued. Re-checks under a lock what the query chose: an
+    answer or an opt-out may have come in between."""
+    invitation = (
+        SurveyInvitation.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("contact", "message", "template", "task")
+        .filter(pk=invitation_id, answered_at__isnull=True, reminded_at__isnull=True)
+        .first()
+    )
+    if invitation is None:
+        return 0
+    contact = invitation.contact
+    task = invitation.task
+    if (
+        invitation.expires_at <= now
+        or contact.do_not_contact
+        or contact.deceased
+        or (task is not None and not task.is_open)
+    ):
+        return 0
+    routes = []
+    if not contact_return_visit_booked(contact.pk, now=now):
+        # By the clinic's channel order, as the invitation itself went.
+        routes = contact_routes(
+            contact,
+            step_channel=task.channel if task is not None else RuleStep.Channel.SURVEY_LINK,
+            purpose=Purpose.SURVEY_REMINDER,
+        )
+    invitation.reminded_at = now
+    invitation.save(update_fields=["reminded_at"])
+    if not routes:  # nothing can carry it, or they will be seen: dropped, never retried
+        return 0
+    channel, to = routes[0].channel, routes[0].to
+    token = links.invitation_reminder_link(invitation, short=channel == Channel.SMS)
+    language = invitation.language or contact.language or connection.tenant.locale
+    variables = {
+        "contact_name": contact.name,
+        "clinic_name": connection.tenant.name,
+        "follow_up_name": task.name if task is not None else "",
+        "return_visit_date": "",
+        "education_links": "",
+        "survey_link": links.invitation_url(token),
+        "opt_out_link": links.opt_out_url(token),
+    }
+    if channel == Channel.WECHAT:
+        subject, body = "", wechat_text(Purpose.SURVEY_REMINDER, variables)
+    else:
+        subject, body = message_render(Purpose.SURVEY_REMINDER, channel, language, variables)
+    message_queue(
+        channel=channel,
+        purpose=Purpose.SURVEY_REMINDER,
+        to=to,
+        subject=subject,
+        body=body,
+        contact=contact,
+        task=task,
+        now=now,
+        variables=variables,
+        language=language,
+    )
+    return 1
 
 
 def _return_visit(task: FollowUpTask, language: str) -> str:

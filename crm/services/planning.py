@@ -125,6 +125,9 @@ def round_robin_agents() -> list[int]:
 def rule_matches(rule: FollowUpRule, encounter: EncounterFacts) -> bool:
     if rule.match_kinds and encounter.kind not in rule.match_kinds:
         return False
+    # A booking is no service yet: a rule for "every kind" does not follow it up.
+    if encounter.kind == Encounter.Kind.APPOINTMENT and not rule.match_kinds:
+        return False
     department_ids = getattr(rule, "department_ids", None)
     if department_ids is None:
         department_ids = {d.pk for d in rule.match_departments.all()}

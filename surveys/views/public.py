@@ -1,6 +1,8 @@
 """The patient's side: a survey opened from a link, on the clinic's domain, without login,
 in the contact's language. Every state of a link has its own clear page."""
 
+import ipaddress
+
 from django.db import connection
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -14,18 +16,71 @@ from crm.models.wechat import WeChatLinkToken
 from crm.services import wechat
 from saas import ratelimit
 
-from .. import selectors, services
+from .. import links, selectors, services
 from ..services import LinkState
 
 STATE_STATUS = {LinkState.INVALID: 404, LinkState.EXPIRED: 410, LinkState.ANSWERED: 200}
-# Wrong links per address and hour before the page stops answering: guessing a token is
-# hopeless anyway (144 random bits, signed), this keeps anyone from trying at volume.
+# Wrong links per address and hour before the page stops answering. A long link cannot be
+# guessed (144 random bits, signed); this keeps anyone from trying at volume.
 INVALID_LINKS_PER_HOUR = 30
+# Short links (SMS) are only 10 characters of a 56-letter alphabet: 56^10 ≈ 3.0·10^17 codes
+# (58 bits). Against that, the limits:
+# * A clinic has at most ~10^5 live links (14 days of links at 7,000 SMS surveys a day), so
+#   one guess finds one with p ≈ 10^5 / 3.0·10^17 ≈ 3.3·10^-13.
+# * One address (an IPv6 address counts by its /64) has INVALID_LINKS_PER_HOUR wrong guesses
+#   an hour, and for short links the limit is checked BEFORE the lookup, so the 31st guess
+#   finds nothing even when it is right: 30 × 24 × 365 ≈ 2.6·10^5 guesses a year, p ≈ 8.7·10^-8
+#   per address and year.
+# * Many addresses at once: once a clinic has had WRONG_SHORT_LINKS_PER_HOUR wrong short links
+#   in an hour, every address that has guessed wrong this hour is refused for the rest of it,
+#   so each gets about one guess an hour: a botnet of 10,000 addresses makes 8.8·10^7 guesses
+#   a year, p ≈ 2.9·10^-5 a year. Patients who open the link they were sent, even during such
+#   an attack, are not refused (they have no wrong guess).
+WRONG_SHORT_LINKS_PER_HOUR = 600
+HOUR = 3600
+
+
+def _address(request) -> str:
+    address = request.META.get("REMOTE_ADDR", "")
+    if ":" in address:  # IPv6: one subscriber holds a whole /64
+        try:
+            return str(ipaddress.IPv6Network(f"{address}/64", strict=False).network_address)
+        except ValueError:
+            return address
+    return address
+
+
+def _address_key(request) -> str:
+    return f"surveys:invalid:{connection.schema_name}:{_address(request)}"
+
+
+def _clinic_key() -> str:
+    return f"surveys:invalid-short:{connection.schema_name}"
 
 
 def _guessing(request) -> bool:
-    key = f"surveys:invalid:{connection.schema_name}:{request.META.get('REMOTE_ADDR', '')}"
-    return not ratelimit.hit(key, limit=INVALID_LINKS_PER_HOUR, seconds=3600)
+    """Count a wrong link; whether this address is now past its limit."""
+    return not ratelimit.hit(_address_key(request), limit=INVALID_LINKS_PER_HOUR, seconds=HOUR)
+
+
+def _short_refused(request, token: str) -> bool:
+    """Whether a short link is refused before it is looked up (see the arithmetic above)."""
+    if not links.is_short(token):
+        return False
+    wrong_here = ratelimit.peek(_address_key(request))
+    if wrong_here >= INVALID_LINKS_PER_HOUR:
+        return True
+    return wrong_here > 0 and ratelimit.peek(_clinic_key()) >= WRONG_SHORT_LINKS_PER_HOUR
+
+
+def _find(request, token):
+    """(invitation, state), or None when the address is refused."""
+    if _short_refused(request, token):
+        return None
+    invitation, state = services.invitation_find(token)
+    if state == LinkState.INVALID and links.is_short(token):
+        ratelimit.count(_clinic_key(), seconds=HOUR)
+    return invitation, state
 
 
 def _render(request, invitation, template, context, status=200):
@@ -64,7 +119,10 @@ def _state_page(request, invitation, state, *, thanks=False, wechat_context=None
 
 @never_cache
 def survey_answer(request, token):
-    invitation, state = services.invitation_find(token)
+    found = _find(request, token)
+    if found is None:
+        return HttpResponse(status=429)
+    invitation, state = found
     if state != LinkState.OK:
         return _state_page(request, invitation, state, thanks=request.GET.get("done") == "1")
     version = invitation.template.published
@@ -151,7 +209,10 @@ def survey_wechat(request, token):
 def survey_opt_out(request, token):
     """Asks first and acts on POST only: mail scanners open links, they must not opt anyone
     out."""
-    invitation, state = services.invitation_find(token)
+    found = _find(request, token)
+    if found is None:
+        return HttpResponse(status=429)
+    invitation, state = found
     if state == LinkState.INVALID:
         return _state_page(request, invitation, state)
     done = invitation.contact.do_not_contact

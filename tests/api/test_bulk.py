@@ -467,3 +467,27 @@ def test_a_body_over_the_apis_limit_is_a_json_413_and_writes_nothing(
     }
     with in_tenant(tenant_a):
         assert not Encounter.objects.exists()
+
+
+def test_a_booked_return_visit_is_accepted_with_its_future_date_and_plans_nothing(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    booked = {
+        **ROW,
+        "external_id": "YY-1",
+        "kind": "appointment",
+        "occurred_at": "2026-12-01 09:00",
+    }
+    ahead = {**ROW, "external_id": "ZY-2", "occurred_at": "2026-12-01 09:00"}
+
+    response = push(
+        api_a, {"source": "his", "rows": [booked, ahead]}, django_capture_on_commit_callbacks
+    )
+
+    body = response.json()
+    assert (body["created"], body["rejected"]) == (1, 1)
+    assert [(e["index"], e["code"]) for e in body["errors"]] == [(1, "future_date")]
+    with in_tenant(tenant_a):
+        encounter = Encounter.objects.get()
+        assert (encounter.external_id, encounter.kind) == ("YY-1", "appointment")
+        assert not FollowUpTask.objects.filter(encounter=encounter).exists()

@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 from crm.models import FollowUpRule, Message, RuleStep
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
+from surveys import links
 from surveys.models import SurveyResponse, SurveyTemplate
 from tenants.models import Tenant
 from tenants.services import tenant_provision
@@ -97,7 +98,8 @@ def test_survey_by_call_by_sms_link_then_complaint_and_praise(
 
     # 2. 王芳 opens the SMS link on her phone and gives low scores with a complaint.
     body = _in_clinic(lambda: Message.objects.get(purpose="survey").body)
-    path = re.search(r"/s/[^/\s]+/", body).group(0)
+    # The SMS carries the short link: /s/ and 10 characters, no signature, no slash.
+    path = re.search(r"/s/[2-9a-zA-Z]{10}(?=\s)", body).group(0)
     phone_page.goto(tenant_url(SLUG, path))
     assert phone_page.locator("h1").inner_text() == "住院患者满意度调查"
     for key in ("q1", "q2", "q3", "q4", "q5", "q6"):
@@ -128,3 +130,20 @@ def test_survey_by_call_by_sms_link_then_complaint_and_praise(
     supervisor.goto(tenant_url(SLUG, "/praise/"))
     assert "李 护士" in supervisor.content()
     supervisor.context.close()
+
+
+def test_a_short_sms_link_opens_in_the_contacts_english(phone_page, clinic, tenant_url):
+    def invite():
+        survey = SurveyTemplate.objects.get(name="住院患者满意度调查")
+        contact = ContactFactory(name="Mary Smith", phone="+8613800138003", language="en")
+        return links.invitation_create(survey, contact, channel="sms", short=True)[1]
+
+    code = _in_clinic(invite)
+    phone_page.goto(tenant_url(SLUG, f"/s/{code}"))
+
+    assert "Overall, how satisfied were you with your stay?" in phone_page.content()
+    assert phone_page.locator("button[type=submit]").inner_text().strip() == "Send my answers"
+    phone_page.goto(tenant_url(SLUG, f"/s/{code}/stop"))  # it asks before opting out
+    assert phone_page.locator("form button").inner_text().strip() == "Yes, stop contacting me"
+    guessed = phone_page.goto(tenant_url(SLUG, "/s/zzzzzzzzz2"))
+    assert guessed.status == 404

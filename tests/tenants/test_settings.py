@@ -19,6 +19,8 @@ VALID = {
     "sms_per_number_day": "2",
     "sms_per_number_month": "8",
     "channel_order": "sms,wechat,email",
+    "survey_interval_days": "60",
+    "survey_reminder_days": "0",
 }
 
 
@@ -43,6 +45,7 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
     assert (tenant_a.message_hours, tenant_a.complaint_reply_days) == ([["09:00", "20:00"]], 5)
     assert (tenant_a.sms_per_number_day, tenant_a.sms_per_number_month) == (2, 8)
     assert tenant_a.channel_order == "sms,wechat,email"
+    assert (tenant_a.survey_interval_days, tenant_a.survey_reminder_days) == (60, 0)
     assert "Alpha 第一人民医院" in as_admin_a.get("/").content.decode()
 
 
@@ -61,6 +64,11 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
         ("sms_per_number_day", "9"),  # more than the 30 days' 8
         ("sms_per_number_month", "101"),
         ("channel_order", "email,wechat"),
+        ("survey_interval_days", "0"),
+        ("survey_interval_days", "-90"),
+        ("survey_interval_days", "731"),
+        ("survey_reminder_days", "-1"),
+        ("survey_reminder_days", "31"),
     ],
 )
 def test_bad_settings_show_an_error_and_change_nothing(as_admin_a, tenant_a, field, value):
@@ -71,6 +79,31 @@ def test_bad_settings_show_an_error_and_change_nothing(as_admin_a, tenant_a, fie
     assert response.status_code == 200
     assert response.context["form"].errors
     assert Tenant.objects.filter(pk=tenant_a.pk).values().get() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("survey_interval_days", "0", "请至少填写 1 天"),
+        ("survey_interval_days", "-5", "请至少填写 1 天"),
+        ("survey_reminder_days", "-3", "填 0 表示不提醒；不能为负数"),
+    ],
+)
+def test_survey_days_of_zero_or_less_are_refused_with_a_message(
+    as_admin_a, tenant_a, field, value, message
+):
+    before = Tenant.objects.filter(pk=tenant_a.pk).values().get()
+
+    response = as_admin_a.post("/settings/", {**VALID, "locale": "zh-hans", field: value})
+
+    assert response.status_code == 200
+    assert message in response.content.decode()  # the clinic's language, beside the field
+    assert list(response.context["form"].errors) == [field]
+    assert Tenant.objects.filter(pk=tenant_a.pk).values().get() == before
+
+
+def test_the_survey_settings_have_their_defaults(tenant_a):
+    assert (tenant_a.survey_interval_days, tenant_a.survey_reminder_days) == (90, 3)
 
 
 def test_agent_cannot_open_or_change_the_settings(client_a, agent_a, tenant_a):
