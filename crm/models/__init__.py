@@ -9,6 +9,7 @@ from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
 from .keys import DataKey
 from .kpi import EncounterKpi, EncounterKpiStale
 from .messages import InboundMessage, Message, MessageTemplate
+from .onboarding import Onboarding
 from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
 from .targets import KpiTarget
@@ -38,6 +39,7 @@ __all__ = [
     "KpiTarget",
     "Message",
     "MessageTemplate",
+    "Onboarding",
     "OutcomeCategory",
     "OutcomeCode",
     "Praise",
