@@ -94,8 +94,12 @@ class ReachToday:
 
 def reach_today(user, *, now: datetime) -> ReachToday:
     """The user's call attempts logged today, and how many reached the contact."""
-    counts = my_calls_today(user, now=now).order_by().aggregate(
-        attempts=Count("pk"), reached=Count("pk", filter=Q(category=OutcomeCategory.REACHED))
+    counts = (
+        my_calls_today(user, now=now)
+        .order_by()
+        .aggregate(
+            attempts=Count("pk"), reached=Count("pk", filter=Q(category=OutcomeCategory.REACHED))
+        )
     )
     return ReachToday(attempts=counts["attempts"], reached=counts["reached"])
 
@@ -159,11 +163,11 @@ def departments_below_target(*, today: date) -> list[BelowTarget]:
     month = period.start.strftime("%Y-%m")
     found = []
     for pk in (set(follow_up) | set(satisfaction)) - {None}:
+        rated = satisfaction.get(pk, kpi.SatisfactionFigures())
+        followed = follow_up.get(pk, kpi.FollowUpFigures())
         values = {
-            KpiTarget.Metric.FOLLOW_UP_RATE: follow_up.get(pk, kpi.FollowUpFigures()).follow_up_rate,
-            KpiTarget.Metric.SATISFACTION_RATE: satisfaction.get(
-                pk, kpi.SatisfactionFigures()
-            ).satisfaction_rate,
+            KpiTarget.Metric.FOLLOW_UP_RATE: followed.follow_up_rate,
+            KpiTarget.Metric.SATISFACTION_RATE: rated.satisfaction_rate,
         }
         held = targets_check(values, department=pk, targets=targets)
         for metric, value in values.items():

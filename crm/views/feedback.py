@@ -14,8 +14,8 @@ from saas import clock
 
 from ..forms import ComplaintForm, ComplaintMoveForm, ComplaintNewForm, PraiseForm
 from ..models import AuditEntry, Complaint, Contact, FeedbackSource, FollowUpTask, Praise
-from ..selectors_home import complaints_near_deadline_filter
 from ..roles import HANDLE_COMPLAINTS, RECORD_FEEDBACK, VIEW_COMPLAINTS
+from ..selectors_home import complaints_near_deadline_filter
 from ..services import feedback
 from ..services.audit import audit_record
 

@@ -1,4 +1,5 @@
-"""Tenant pages: the home page, staff and department management. Thin: parse, call a service, render."""
+"""Tenant pages: the home page, staff and department management. Thin: parse, call a
+service, render."""
 
 from functools import wraps
 
