@@ -316,7 +316,11 @@ def onboarding_checklist() -> Checklist | None:
             _("Invite the staff"),
             _("Agents, clinicians and supervisors each get their own sign-in."),
             reverse("staff_invite"),
-            User.objects.count() > 1,
+            # By a staff member: the first administrator's own invitation, made when the
+            # clinic was provisioned, has no actor.
+            AuditEntry.objects.filter(
+                action=AuditEntry.Action.STAFF_INVITED, created_at__gt=since, actor__isnull=False
+            ).exists(),
         ),
         Step(
             "rules",
