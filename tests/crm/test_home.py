@@ -390,3 +390,15 @@ def test_complaints_due_soon_lists_only_unanswered_ones_near_their_deadline(
         Complaint.objects.filter(pk=world["near"].pk).update(status=Complaint.Status.REPLIED)
 
     assert list(supervisor_client_a.get("/complaints/?list=due_soon").context["page"]) == []
+
+
+def test_clinic_b_putting_its_checklist_away_leaves_clinic_a_s(
+    fresh_checklist, admin_client_b, tenant_a, tenant_b, in_tenant
+):
+    response = admin_client_b.post("/home/checklist/dismiss/")
+
+    assert response.status_code == 302
+    with in_tenant(tenant_b):
+        assert Onboarding.objects.get().dismissed_at is not None
+    with in_tenant(tenant_a):
+        assert Onboarding.objects.get().dismissed_at is None
