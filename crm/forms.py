@@ -50,6 +50,21 @@ class StaffDepartmentsForm(forms.Form):
     )
 
 
+class DepartmentForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    code = forms.SlugField(
+        label=_("Code"),
+        max_length=40,
+        help_text=_("Letters, digits and hyphens; the code an import or the API names it by."),
+    )
+    active = forms.BooleanField(
+        label=_("Active"),
+        required=False,
+        initial=True,
+        help_text=_("An inactive department keeps its history but takes no new follow-ups."),
+    )
+
+
 class TagsField(forms.CharField):
     """Comma-separated words ↔ a list (for tags and code lists)."""
 

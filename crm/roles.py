@@ -95,6 +95,8 @@ MANAGE_STAFF = "auth.change_user"
 MANAGE_SETTINGS = "tenants.change_tenant"
 # Erasing a patient's data and the clinic's full export: administrators, as the settings.
 ADMINISTER_DATA = MANAGE_SETTINGS
+# Adding, renaming and deactivating departments.
+MANAGE_DEPARTMENTS = "crm.change_department"
 # Working follow-ups (the worklist and the call page).
 WORK_TASKS = "crm.add_callattempt"
 EDIT_RECORDS = "crm.change_contact"

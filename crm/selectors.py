@@ -1,7 +1,7 @@
 """Reads of the crm app, inside the current tenant's schema."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection, models
@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import crypto
+from .calendar import local_date, local_midnight, tenant_zone
 from .models import (
     CallAttempt,
     Contact,
@@ -71,6 +72,15 @@ class When(models.TextChoices):
     DUE = "due", _("Due now")
     OVERDUE = "overdue", _("Overdue")
     UPCOMING = "upcoming", _("Upcoming")
+    # Whatever the scope: the follow-ups on which this user promised a call back for today.
+    CALLBACKS_TODAY = "callbacks_today", _("My callbacks for today")
+
+
+def today_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """The clinic's current local day as [start, end) instants, in its own time zone."""
+    zone = tenant_zone(connection.tenant)
+    day = local_date(now, zone)
+    return local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)
 
 
 def worklist_scopes(user) -> list[str]:
@@ -146,6 +156,13 @@ def worklist(
         tasks = tasks.filter(due_at__lte=now)
     elif filters.when == When.UPCOMING:
         tasks = tasks.filter(Q(opens_at__gt=now) | Q(next_attempt_at__gt=now))
+    elif filters.when == When.CALLBACKS_TODAY:
+        start, end = today_bounds(now)
+        tasks = tasks.filter(
+            pk__in=CallAttempt.objects.filter(
+                agent=user, callback_at__gte=start, callback_at__lt=end
+            ).values("task_id")
+        )
     if filters.department:
         tasks = tasks.filter(department_id=filters.department)
     if filters.rule:

@@ -36,6 +36,14 @@ urlpatterns = [
         staff.staff_invitation_resend,
         name="staff_invitation_resend",
     ),
+    # Departments
+    path("departments/", staff.department_list, name="department_list"),
+    path("departments/new/", staff.department_create, name="department_create"),
+    path("departments/<int:department_id>/", staff.department_edit, name="department_edit"),
+    # The home page's set-up checklist and the list behind the reach rate
+    path("home/checklist/dismiss/", staff.onboarding_dismiss, name="onboarding_dismiss"),
+    path("home/checklist/restore/", staff.onboarding_restore, name="onboarding_restore"),
+    path("worklist/today/", staff.calls_today, name="calls_today"),
     # The audit trail
     path("audit/", audit.audit_list, name="audit_list"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),

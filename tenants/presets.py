@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from cms.services import patient_site_prepare
 from crm.services import departments_seed, roles_seed
+from crm.services.onboarding import onboarding_start
 from crm.services.presets import kpi_targets_seed, outcome_codes_seed, rules_seed
 from surveys.presets import feedback_settings_seed, surveys_seed
 
@@ -20,6 +21,7 @@ PRESET_STEPS: list[PresetStep] = [
     surveys_seed,  # after rules_seed: attaches surveys to the preset rules' steps
     feedback_settings_seed,
     patient_site_prepare,
+    onboarding_start,  # last: what changes after it is the clinic's own set-up
 ]
 
 

@@ -9,6 +9,7 @@ from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
 from .keys import DataKey
 from .kpi import EncounterKpi, EncounterKpiStale
 from .messages import InboundMessage, Message, MessageTemplate, SmsAccount, SmsReceipt
+from .onboarding import Onboarding
 from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
 from .targets import KpiTarget
@@ -41,6 +42,7 @@ __all__ = [
     "MessageTemplate",
     "SmsAccount",
     "SmsReceipt",
+    "Onboarding",
     "OutcomeCategory",
     "OutcomeCode",
     "Praise",

@@ -11,6 +11,9 @@ class Department(models.Model):
     name = models.CharField(_("name"), max_length=100)
     code = models.SlugField(_("code"), max_length=40, unique=True)
     active = models.BooleanField(_("active"), default=True)
+    # The set-up checklist tells a department the clinic added or edited from a preset one.
+    # Empty on departments older than this field.
+    updated_at = models.DateTimeField(auto_now=True, null=True)
 
     class Meta:
         ordering = ["name"]

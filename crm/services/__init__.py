@@ -3,6 +3,7 @@ Services never switch schemas themselves."""
 
 from .staff import (
     Invitation,
+    department_save,
     departments_seed,
     roles_seed,
     roles_sync,
@@ -19,6 +20,7 @@ from .staff import (
 
 __all__ = [
     "Invitation",
+    "department_save",
     "departments_seed",
     "roles_seed",
     "roles_sync",

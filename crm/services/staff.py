@@ -63,6 +63,26 @@ def departments_seed(*, kind: str, locale: str) -> None:
     )
 
 
+def department_save(
+    *, department: Department | None = None, name: str, code: str, active: bool = True
+) -> Department:
+    """Add a department (``department`` None) or change one. A code another department
+    holds is refused with a message on the code; nothing is written then."""
+    name, code = name.strip(), code.strip()
+    if not name:
+        raise ValidationError({"name": _("Give the department a name.")})
+    taken = Department.objects.filter(code=code)
+    if department is not None:
+        taken = taken.exclude(pk=department.pk)
+    if taken.exists():
+        raise ValidationError({"code": _("Another department already has this code.")})
+    department = department or Department()
+    department.name, department.code, department.active = name, code, active
+    department.full_clean()
+    department.save()
+    return department
+
+
 @dataclass(frozen=True)
 class Invitation:
     user: User

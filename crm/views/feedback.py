@@ -15,6 +15,7 @@ from saas import clock
 from ..forms import ComplaintForm, ComplaintMoveForm, ComplaintNewForm, PraiseForm
 from ..models import AuditEntry, Complaint, Contact, FeedbackSource, FollowUpTask, Praise
 from ..roles import HANDLE_COMPLAINTS, RECORD_FEEDBACK, VIEW_COMPLAINTS
+from ..selectors_home import complaints_near_deadline_filter
 from ..services import feedback
 from ..services.audit import audit_record
 
@@ -25,6 +26,8 @@ handle_complaints = permission_required(HANDLE_COMPLAINTS, raise_exception=True)
 LISTS = {
     "unanswered": {"status__in": Complaint.UNANSWERED},
     "overdue": {"status__in": Complaint.UNANSWERED, "deadline__lte": None},
+    # Replaced per request by crm.selectors_home.complaints_near_deadline_filter.
+    "due_soon": {},
     "replied": {"status": Complaint.Status.REPLIED},
     "closed": {"status": Complaint.Status.CLOSED},
     "all": {},
@@ -38,10 +41,12 @@ def complaint_list(request):
     filters = dict(LISTS[shown])
     if "deadline__lte" in filters:
         filters["deadline__lte"] = clock.now()
+    if shown == "due_soon":
+        filters = complaints_near_deadline_filter(clock.now())
     complaints = Complaint.objects.filter(**filters).select_related(
         "contact", "department", "assignee"
     )
-    if shown in ("unanswered", "overdue"):
+    if shown in ("unanswered", "overdue", "due_soon"):
         complaints = complaints.order_by("deadline", "id")
     page = Paginator(complaints, 50).get_page(request.GET.get("page"))
     # The list names the patients who complained.
@@ -60,6 +65,7 @@ def complaint_list(request):
 def _list_labels():
     return [
         ("unanswered", _("Awaiting reply")),
+        ("due_soon", _("Reply due soon")),
         ("overdue", _("Overdue")),
         ("replied", _("Replied")),
         ("closed", _("Closed")),

@@ -1,4 +1,5 @@
-"""Tenant pages: the home page and staff management. Thin: parse, call a service, render."""
+"""Tenant pages: the home page, staff and department management. Thin: parse, call a
+service, render."""
 
 from functools import wraps
 
@@ -6,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -13,40 +15,104 @@ from django.views.decorators.http import require_POST
 
 from saas import clock
 
-from .. import selectors, services
-from ..forms import StaffDepartmentsForm, StaffInviteForm, StaffRoleForm
+from .. import selectors, selectors_home, services
+from ..forms import DepartmentForm, StaffDepartmentsForm, StaffInviteForm, StaffRoleForm
 from ..models import Department
-from ..roles import MANAGE_STAFF, WORK_TASKS, Role
+from ..roles import MANAGE_DEPARTMENTS, MANAGE_SETTINGS, MANAGE_STAFF, WORK_TASKS, Role
+from ..services import onboarding
 
 User = get_user_model()
 manage_staff_required = permission_required(MANAGE_STAFF, raise_exception=True)
+manage_departments_required = permission_required(MANAGE_DEPARTMENTS, raise_exception=True)
 
 
 @login_required
 def home(request):
-    summary = None
-    if request.user.has_perm(WORK_TASKS):
-        now = clock.now()
-        scope = selectors.worklist_scopes(request.user)[0]
-        summary = {
-            "scope": scope,
-            "scope_label": selectors.Scope(scope).label,
-            "due": selectors.worklist(
-                request.user, selectors.WorklistFilters(scope=scope), now=now
-            ).count(),
-            "overdue": selectors.worklist(
-                request.user,
-                selectors.WorklistFilters(scope=scope, when=selectors.When.OVERDUE),
-                now=now,
-            ).count(),
-            "mine": selectors.worklist(
-                request.user, selectors.WorklistFilters(scope=selectors.Scope.MINE), now=now
-            ).count(),
-        }
+    home = selectors_home.home_for(request.user, connection.tenant, now=clock.now())
+    return render(request, "crm/home.html", {"home": home})
+
+
+@require_POST
+@login_required
+@permission_required(MANAGE_SETTINGS, raise_exception=True)
+def onboarding_dismiss(request):
+    onboarding.onboarding_dismiss(actor=request.user)
+    messages.success(
+        request, _("The set-up checklist is put away. Bring it back from the home page.")
+    )
+    return redirect("home")
+
+
+@require_POST
+@login_required
+@permission_required(MANAGE_SETTINGS, raise_exception=True)
+def onboarding_restore(request):
+    onboarding.onboarding_restore(actor=request.user)
+    return redirect("home")
+
+
+@login_required
+@permission_required(WORK_TASKS, raise_exception=True)
+def calls_today(request):
+    """The attempts the user logged today: the list behind the reach rate on their home."""
+    now = clock.now()
     return render(
         request,
-        "crm/home.html",
-        {"departments": Department.objects.filter(active=True), "summary": summary},
+        "crm/calls_today.html",
+        {
+            "attempts": selectors_home.my_calls_today(request.user, now=now),
+            "reach": selectors_home.reach_today(request.user, now=now),
+        },
+    )
+
+
+# --- Departments ----------------------------------------------------------------------------
+
+
+@login_required
+@manage_departments_required
+def department_list(request):
+    return render(
+        request,
+        "crm/department_list.html",
+        {"departments": Department.objects.order_by("-active", "name")},
+    )
+
+
+@login_required
+@manage_departments_required
+def department_create(request):
+    return _department_form(request, None)
+
+
+@login_required
+@manage_departments_required
+def department_edit(request, department_id):
+    return _department_form(request, get_object_or_404(Department, pk=department_id))
+
+
+def _department_form(request, department):
+    initial = (
+        {"name": department.name, "code": department.code, "active": department.active}
+        if department
+        else {"active": True}
+    )
+    form = DepartmentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.department_save(department=department, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)  # a dict of field errors lands on those fields
+        else:
+            messages.success(
+                request, _("Department %(name)s saved.") % {"name": form.cleaned_data["name"]}
+            )
+            return redirect("department_list")
+    return render(
+        request,
+        "crm/department_form.html",
+        {"form": form, "department": department},
+        status=400 if request.method == "POST" else 200,
     )
 
 
