@@ -14,6 +14,12 @@ MESSAGE_VARIABLES = {
     "contact_name": _("the contact's name"),
     "clinic_name": _("the clinic's name"),
     "survey_link": _("the link to the survey"),
+    # Chinese SMS providers limit a variable to a few dozen characters, and Tencent Cloud
+    # allows no address in one: their approved template holds the address, the code fills it.
+    "survey_code": _(
+        "the short code at the end of the survey's SMS link (for a provider's template that "
+        "holds the address itself)"
+    ),
     "opt_out_link": _("the link to stop receiving messages"),
     "education_links": _("links to health-education articles, one per line"),
     "return_visit_date": _("the date of the next follow-up or return visit"),

@@ -286,6 +286,7 @@ def sms_test_send(*, actor, to: str, now: datetime | None = None) -> TestResult:
         "contact_name": _("Test"),
         "clinic_name": tenant.name,
         "survey_link": "https://example.com/s/test",
+        "survey_code": "TestCode23",
         "opt_out_link": "https://example.com/s/test/stop",
         "education_links": "",
         "return_visit_date": "",

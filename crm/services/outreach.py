@@ -93,6 +93,7 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
         "return_visit_date": _return_visit(task, language),
         "education_links": _education_links(task),
         "survey_link": "",
+        "survey_code": "",
         "opt_out_link": "",
     }
     invitation = None
@@ -103,6 +104,7 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
             survey, contact, task=task, channel=channel, short=channel == Channel.SMS, now=now
         )
         variables["survey_link"] = links.invitation_url(token)
+        variables["survey_code"] = token if links.is_short(token) else ""
         variables["opt_out_link"] = links.opt_out_url(token)
     if channel == Channel.WECHAT:
         subject, body = "", wechat_text(purpose, variables)
@@ -226,6 +228,7 @@ def invitation_remind(invitation_id: int, *, now: datetime) -> int:
         "return_visit_date": "",
         "education_links": "",
         "survey_link": links.invitation_url(token),
+        "survey_code": token if links.is_short(token) else "",
         "opt_out_link": links.opt_out_url(token),
     }
     if channel == Channel.WECHAT:
