@@ -103,4 +103,3 @@ def working_time_between(
             total += min(day_end, stop) - cursor
         cursor = day_end
     return total
-

@@ -53,8 +53,8 @@ class Complaint(models.Model):
         REPLIED = "replied", _("Replied")
         CLOSED = "closed", _("Closed")
 
-    # Where a complaint may go next: replied needs the reply, closed is final; waiting → investigating
-    # is "the customer answered".
+    # Where a complaint may go next: replied needs the reply, closed is final; waiting →
+    # investigating is "the customer answered".
     NEXT = {
         Status.OPEN: (Status.INVESTIGATING, Status.WAITING, Status.REPLIED, Status.CLOSED),
         Status.INVESTIGATING: (Status.WAITING, Status.REPLIED, Status.CLOSED),
@@ -195,8 +195,9 @@ class ComplaintEvent(models.Model):
         EDITED = "edited", _("Details changed")
         REPLIED = "replied", _("Replied to the customer")
         ESCALATED = "escalated", _("Overdue: escalated to all supervisors and administrators")
-        ESCALATED_DEPARTMENT = "escalated_department", _(
-            "Overdue: escalated to the department's supervisors"
+        ESCALATED_DEPARTMENT = (
+            "escalated_department",
+            _("Overdue: escalated to the department's supervisors"),
         )
         WAITING = "waiting", _("Waiting on the customer: clock paused")
         ANSWERED = "answered", _("Customer answered: clock running again")

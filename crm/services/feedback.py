@@ -138,9 +138,7 @@ def _clock_resume(complaint: Complaint, now: datetime) -> dict:
     """End the pause of a waiting complaint: the pause's working time moves the milestones
     still ahead of it. Returns the history's changes (the deadlines, before and after)."""
     calendar, zone = _clock()
-    paused = workdays.working_time_between(
-        complaint.paused_at, now, calendar=calendar, zone=zone
-    )
+    paused = workdays.working_time_between(complaint.paused_at, now, calendar=calendar, zone=zone)
     complaint.paused_at = None
     if not paused:
         return {}
