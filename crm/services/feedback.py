@@ -85,12 +85,15 @@ def complaint_open(*, summary: str, source: str, actor=None, now=None, **details
     complaint.save()
     Complaint.objects.filter(pk=complaint.pk).update(created_at=now)
     complaint.created_at = now
-    ComplaintEvent.objects.create(
+    received = ComplaintEvent.objects.create(
         complaint=complaint,
         actor=actor,
         action=ComplaintEvent.Action.CREATED,
         to_status=Status.OPEN,
     )
+    # The history starts when the complaint was received (a survey answered earlier, an
+    # import), like its clock.
+    ComplaintEvent.objects.filter(pk=received.pk).update(at=now)
     webhooks.complaint_created(complaint, now=now)
     return complaint
 

@@ -1,15 +1,20 @@
 """Complaints: received, handled open → investigating → replied → closed with a history,
 escalated once when overdue; praise counted per staff member and department."""
 
+import importlib
 from datetime import timedelta
+from pathlib import Path
 
 import chinese_calendar
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone, translation
 
+import crm.migrations
 from crm import workdays
 from crm.models import Complaint, Department, FollowUpTask, Message, Praise
 from crm.services import feedback, staff
@@ -456,3 +461,39 @@ def test_the_waiting_list_shows_the_complaints_waiting_on_the_customer(
 
     assert [c.pk for c in waiting.context["page"]] == [complaint.pk]
     assert list(unanswered.context["page"]) == []
+
+
+def _migration(name: str):
+    """A migration module by its name, whatever number it carries when merged."""
+    [path] = Path(crm.migrations.__file__).parent.glob(f"*_{name}.py")
+    return importlib.import_module(f"crm.migrations.{path.stem}")
+
+
+@pytest.mark.now(NATIONAL_DAY_EVE, tick=False)
+def test_existing_complaints_get_their_acknowledge_milestone_from_the_migration(
+    sla, supervisor_a, in_tenant, clock
+):
+    fill = _migration("complaint_milestones_and_pauses").milestones_fill
+    with in_tenant(sla):
+        waiting, taken_up, dropped = (
+            feedback.complaint_open(summary=text, source="phone_in") for text in "abc"
+        )
+        clock.move_to(at("2025-09-29 09:00"))
+        feedback.complaint_move(taken_up, supervisor_a, "investigating")
+        feedback.complaint_move(dropped, supervisor_a, "closed")
+        # As before the migration: the new columns empty.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE crm_complaint ALTER COLUMN acknowledge_by DROP NOT NULL")
+        Complaint.objects.update(acknowledge_by=None, acknowledged_at=None)
+
+        fill(django_apps, None)
+
+        assert list(
+            Complaint.objects.order_by("pk").values_list("acknowledge_by", "acknowledged_at")
+        ) == [
+            (at("2025-09-28 10:00"), None),
+            (at("2025-09-28 10:00"), at("2025-09-29 09:00")),
+            (at("2025-09-28 10:00"), None),  # closed unanswered: never acknowledged
+        ]
+        assert waiting.deadline == Complaint.objects.get(pk=waiting.pk).deadline
