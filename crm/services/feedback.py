@@ -4,6 +4,7 @@ waits on the customer, and escalating overdue ones (DESIGN.md §4, §7a.4)."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -44,7 +45,7 @@ class Milestones:
     unknown_year: int | None
 
 
-def _clock() -> tuple[workdays.WorkCalendar, object]:
+def _clock() -> tuple[workdays.WorkCalendar, ZoneInfo]:
     tenant = connection.tenant
     return workdays.calendar_for(tenant.phone_region), tenant_zone(tenant)
 
@@ -133,7 +134,7 @@ def complaint_update(complaint: Complaint, actor, **changes) -> Complaint:
     return complaint
 
 
-def _shown(moment: datetime, zone) -> str:
+def _shown(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
