@@ -167,9 +167,11 @@ def surveys_seed(*, kind: str, locale: str) -> None:
 
 
 def feedback_settings_seed(*, kind: str, locale: str) -> None:
-    """Preset step: hospitals reply to complaints within 7 days (DESIGN.md §5.4), others 3."""
+    """Preset step: hospitals reply to complaints within 5 working days (DESIGN.md §5.4's 7
+    days; the 5 working days of China's rules on complaints in medical institutions), others
+    within 2 (their 3 days)."""
     from tenants.models import Tenant
 
-    days = 7 if kind == "hospital" else 3
+    days = 5 if kind == "hospital" else 2
     Tenant.objects.filter(pk=connection.tenant.pk).update(complaint_reply_days=days)
     connection.tenant.complaint_reply_days = days

@@ -81,8 +81,21 @@ class TenantSettingsForm(forms.Form):
         ),
         max_length=200,
     )
+    complaint_ack_days = forms.IntegerField(
+        label=_("Acknowledge complaints within (working days)"),
+        min_value=1,
+        max_value=10,
+        help_text=_("The customer hears that their complaint is being looked into."),
+    )
     complaint_reply_days = forms.IntegerField(
-        label=_("Reply to complaints within (days)"), min_value=1, max_value=60
+        label=_("Reply to complaints within (working days)"),
+        min_value=1,
+        max_value=60,
+        help_text=_(
+            "Working days skip weekends and, for a clinic in mainland China (phone region CN), "
+            "public holidays, counting make-up working days. Time spent waiting on the "
+            "customer does not count."
+        ),
     )
     sms_per_number_day = forms.IntegerField(
         label=_("SMS to one number in 24 hours, at most"),
@@ -187,6 +200,7 @@ class TenantSettingsForm(forms.Form):
             "phone_region": tenant.phone_region,
             "spot_check_percent": tenant.spot_check_percent,
             "message_hours": calling_hours_format(tenant.message_hours),
+            "complaint_ack_days": tenant.complaint_ack_days,
             "complaint_reply_days": tenant.complaint_reply_days,
             "sms_per_number_day": tenant.sms_per_number_day,
             "sms_per_number_month": tenant.sms_per_number_month,

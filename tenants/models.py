@@ -153,9 +153,17 @@ class Tenant(TenantMixin):
             "Automatic SMS and emails are sent only inside these hours; outside them they wait."
         ),
     )
+    # Complaint clocks count working days (crm.workdays): public holidays and make-up working
+    # days of mainland China when phone_region is CN, weekends only elsewhere. The reply time
+    # was in calendar days before: the migration that changed it turned 7 into 5 working days.
+    complaint_ack_days = models.PositiveSmallIntegerField(
+        _("acknowledge complaints within (working days)"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+    )
     complaint_reply_days = models.PositiveSmallIntegerField(
-        _("reply to complaints within (days)"),
-        default=7,
+        _("reply to complaints within (working days)"),
+        default=5,
         validators=[MinValueValidator(1), MaxValueValidator(60)],
     )
     # Our own limits per phone number, before the provider's: a misconfigured rule must not

@@ -282,6 +282,7 @@ SETTINGS_FIELDS = (
     "phone_region",
     "spot_check_percent",
     "message_hours",
+    "complaint_ack_days",
     "complaint_reply_days",
     "sms_per_number_day",
     "sms_per_number_month",

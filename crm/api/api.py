@@ -490,7 +490,10 @@ class ComplaintOut(Schema):
     encounter_id: int | None
     task_id: int | None
     department_id: int | None
+    # The reply is due: working days from receipt, moved by time waiting on the customer.
     deadline: datetime
+    acknowledge_by: datetime
+    acknowledged_at: datetime | None
     created_at: datetime
     replied_at: datetime | None
     closed_at: datetime | None
@@ -515,6 +518,8 @@ def _complaint(c: Complaint) -> dict:
         "task_id": c.task_id,
         "department_id": c.department_id,
         "deadline": c.deadline,
+        "acknowledge_by": c.acknowledge_by,
+        "acknowledged_at": c.acknowledged_at,
         "created_at": c.created_at,
         "replied_at": c.replied_at,
         "closed_at": c.closed_at,

@@ -1,5 +1,8 @@
-"""Complaints (投诉), suggestions (意见建议) and praise (表扬) (DESIGN.md §4). A complaint has a
-deadline from the clinic's reply time and a history of every change."""
+"""Complaints (投诉), suggestions (意见建议) and praise (表扬) (DESIGN.md §4). A complaint has two
+milestones in working days (acknowledge, reply; DESIGN.md §7a.4), a clock that stands still
+while it waits on the customer, and a history of every change."""
+
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -45,16 +48,22 @@ class Complaint(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", pgettext_lazy("complaint status", "Open")
         INVESTIGATING = "investigating", _("Investigating")
+        # The clinic asked the customer something: the clock stands still until they answer.
+        WAITING = "waiting", _("Waiting on the customer")
         REPLIED = "replied", _("Replied")
         CLOSED = "closed", _("Closed")
 
-    # Where a complaint may go next: replied needs the reply, closed is final.
+    # Where a complaint may go next: replied needs the reply, closed is final; waiting →
+    # investigating is "the customer answered".
     NEXT = {
-        Status.OPEN: (Status.INVESTIGATING, Status.REPLIED, Status.CLOSED),
-        Status.INVESTIGATING: (Status.REPLIED, Status.CLOSED),
+        Status.OPEN: (Status.INVESTIGATING, Status.WAITING, Status.REPLIED, Status.CLOSED),
+        Status.INVESTIGATING: (Status.WAITING, Status.REPLIED, Status.CLOSED),
+        Status.WAITING: (Status.INVESTIGATING, Status.REPLIED, Status.CLOSED),
         Status.REPLIED: (Status.CLOSED, Status.INVESTIGATING),
         Status.CLOSED: (),
     }
+    # Unanswered with the clock running: what can be overdue, escalated or near its deadline.
+    # A complaint waiting on the customer is unanswered too, but its clock stands still.
     UNANSWERED = (Status.OPEN, Status.INVESTIGATING)
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.COMPLAINT)
@@ -115,7 +124,18 @@ class Complaint(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # When the reply is due, in working days from receipt plus every pause's working time.
     deadline = models.DateTimeField(_("reply by"))
+    # The first milestone: the customer hears that the complaint was taken up (moving it to
+    # investigating, asking the customer something, or replying acknowledges it).
+    acknowledge_by = models.DateTimeField(_("acknowledge by"))
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    # Set while waiting on the customer; its working time moves the deadlines on resuming.
+    paused_at = models.DateTimeField(_("clock paused at"), null=True, blank=True)
+    paused_for = models.DurationField(_("working time paused"), default=timedelta)
+    # A year whose public holidays the calendar package did not know when the deadlines were
+    # counted: they count weekends only, and the page says so.
+    holidays_unknown_year = models.PositiveSmallIntegerField(null=True, blank=True)
     reply = models.TextField(_("reply to the customer"), blank=True)
     corrective_action = models.TextField(_("corrective action"), blank=True)
     replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
@@ -151,6 +171,20 @@ class Complaint(models.Model):
     def is_unanswered(self) -> bool:
         return self.status in self.UNANSWERED
 
+    @property
+    def is_waiting(self) -> bool:
+        return self.status == self.Status.WAITING
+
+    def acknowledge_overdue(self, now) -> bool:
+        return (
+            self.acknowledged_at is None
+            and self.status in self.UNANSWERED
+            and self.acknowledge_by <= now
+        )
+
+    def reply_overdue(self, now) -> bool:
+        return self.status in self.UNANSWERED and self.deadline <= now
+
 
 class ComplaintEvent(models.Model):
     """One change of a complaint: who, when, what."""
@@ -160,7 +194,13 @@ class ComplaintEvent(models.Model):
         STATUS = "status", _("Status changed")
         EDITED = "edited", _("Details changed")
         REPLIED = "replied", _("Replied to the customer")
-        ESCALATED = "escalated", _("Overdue: escalated to supervisors")
+        ESCALATED = "escalated", _("Overdue: escalated to all supervisors and administrators")
+        ESCALATED_DEPARTMENT = (
+            "escalated_department",
+            _("Overdue: escalated to the department's supervisors"),
+        )
+        WAITING = "waiting", _("Waiting on the customer: clock paused")
+        ANSWERED = "answered", _("Customer answered: clock running again")
 
     complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -170,7 +210,7 @@ class ComplaintEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    action = models.CharField(max_length=12, choices=Action.choices)
+    action = models.CharField(max_length=24, choices=Action.choices)
     from_status = models.CharField(max_length=14, blank=True)
     to_status = models.CharField(max_length=14, blank=True)
     changes = models.JSONField(default=dict, blank=True)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from saas import clock
 
+from .. import workdays
 from ..forms import ComplaintForm, ComplaintMoveForm, ComplaintNewForm, PraiseForm
 from ..models import AuditEntry, Complaint, Contact, FeedbackSource, FollowUpTask, Praise
 from ..roles import HANDLE_COMPLAINTS, RECORD_FEEDBACK, VIEW_COMPLAINTS
@@ -28,6 +29,7 @@ LISTS = {
     "overdue": {"status__in": Complaint.UNANSWERED, "deadline__lte": None},
     # Replaced per request by crm.selectors_home.complaints_near_deadline_filter.
     "due_soon": {},
+    "waiting": {"status": Complaint.Status.WAITING},
     "replied": {"status": Complaint.Status.REPLIED},
     "closed": {"status": Complaint.Status.CLOSED},
     "all": {},
@@ -46,7 +48,7 @@ def complaint_list(request):
     complaints = Complaint.objects.filter(**filters).select_related(
         "contact", "department", "assignee"
     )
-    if shown in ("unanswered", "overdue", "due_soon"):
+    if shown in ("unanswered", "overdue", "due_soon", "waiting"):
         complaints = complaints.order_by("deadline", "id")
     page = Paginator(complaints, 50).get_page(request.GET.get("page"))
     # The list names the patients who complained.
@@ -67,6 +69,7 @@ def _list_labels():
         ("unanswered", _("Awaiting reply")),
         ("due_soon", _("Reply due soon")),
         ("overdue", _("Overdue")),
+        ("waiting", _("Waiting on the customer")),
         ("replied", _("Replied")),
         ("closed", _("Closed")),
         ("all", _("All")),
@@ -165,7 +168,25 @@ def complaint_detail(request, complaint_id):
     return _detail(request, complaint, form, move, status=400 if request.method == "POST" else 200)
 
 
+def _duration(amount) -> str:
+    if not amount:
+        return ""
+    hours = amount.seconds // 3600
+    if amount.days and hours:
+        return _("%(days)s d %(hours)s h") % {"days": amount.days, "hours": hours}
+    if amount.days:
+        return _("%(days)s d") % {"days": amount.days}
+    return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": amount.seconds // 60 % 60}
+
+
+def _next_label(complaint, value) -> str:
+    if complaint.is_waiting and value == Complaint.Status.INVESTIGATING:
+        return _("Customer answered")
+    return Complaint.Status(value).label
+
+
 def _detail(request, complaint, form, move, status=200):
+    now = clock.now()
     return render(
         request,
         "crm/complaint_detail.html",
@@ -174,10 +195,13 @@ def _detail(request, complaint, form, move, status=200):
             "form": form,
             "move": move,
             "next_statuses": [
-                (value, Complaint.Status(value).label) for value in Complaint.NEXT[complaint.status]
+                (value, _next_label(complaint, value)) for value in Complaint.NEXT[complaint.status]
             ],
             "events": complaint.events.select_related("actor"),
-            "overdue": complaint.is_unanswered and complaint.deadline <= clock.now(),
+            "overdue": complaint.reply_overdue(now),
+            "acknowledge_overdue": complaint.acknowledge_overdue(now),
+            "working_days": workdays.calendar_for(request.tenant.phone_region),
+            "paused_for": _duration(complaint.paused_for),
             "can_handle": request.user.has_perm(HANDLE_COMPLAINTS),
         },
         status=status,

@@ -100,6 +100,7 @@ def test_survey_responses_and_complaints(api_a, tenant_a, in_tenant):
         (complaint.pk, contact.pk, "open")
     ]
     assert "summary" not in complaints[0]
+    assert complaints[0]["acknowledge_by"] and complaints[0]["acknowledged_at"] is None
 
 
 def test_reading_a_contact_is_audit_logged(api_a, key_a, tenant_a, in_tenant):

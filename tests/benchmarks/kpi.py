@@ -207,6 +207,7 @@ def _feedback_generate() -> None:
                 department_id=departments[i % len(departments)],
                 summary="bench",
                 deadline=deadline,
+                acknowledge_by=created + timedelta(days=1),
                 replied_at=replied if replied and replied < now else None,
             )
         )

@@ -1,17 +1,26 @@
 """Complaints: received, handled open → investigating → replied → closed with a history,
 escalated once when overdue; praise counted per staff member and department."""
 
+import importlib
 from datetime import timedelta
+from pathlib import Path
 
+import chinese_calendar
 import pytest
+from django.apps import apps as django_apps
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone, translation
 
-from crm.models import Complaint, FollowUpTask, Message, Praise
-from crm.services import feedback
+import crm.migrations
+from crm import workdays
+from crm.models import Complaint, Department, FollowUpTask, Message, Praise
+from crm.services import feedback, staff
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
+from tests.clock import SHANGHAI, at
 from tests.conftest import login
 from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory, StaffFactory
@@ -222,3 +231,269 @@ def test_another_clinic_does_not_see_the_praise(admin_client_b, supervisor_a, te
     page = admin_client_b.get("/praise/")
     assert page.status_code == 200
     assert list(page.context["by_staff"]) == [] and "周主任很耐心" not in page.content.decode()
+
+
+User = get_user_model()
+
+# Complaint clocks in working days (DESIGN.md §7a.4). The clinic is in mainland China; its
+# SLA is set here so that the reply falls on 2025's make-up Saturday.
+NATIONAL_DAY_EVE = "2025-09-26 10:00"  # Friday; Oct 1–8 off, Sun Sep 28 and Sat Oct 11 worked
+UNKNOWN_YEAR = max(chinese_calendar.holidays).year + 1
+
+
+@pytest.fixture
+def sla(tenant_a):
+    """Acknowledge within 1 working day, reply within 6, counted on mainland China's days."""
+    tenant_a.phone_region, tenant_a.timezone = "CN", "Asia/Shanghai"
+    tenant_a.complaint_ack_days, tenant_a.complaint_reply_days = 1, 6
+    tenant_a.save(
+        update_fields=["phone_region", "timezone", "complaint_ack_days", "complaint_reply_days"]
+    )
+    return tenant_a
+
+
+def _received(tenant, in_tenant, **details):
+    with in_tenant(tenant):
+        return feedback.complaint_open(summary="出院结算排队太久", source="phone_in", **details)
+
+
+@pytest.mark.now(NATIONAL_DAY_EVE, tick=False)
+def test_a_complaint_before_national_day_skips_the_holiday_and_counts_the_make_up_days(
+    sla, in_tenant
+):
+    complaint = _received(sla, in_tenant)
+
+    assert complaint.created_at == at(NATIONAL_DAY_EVE)
+    assert complaint.acknowledge_by == at("2025-09-28 10:00")  # the make-up Sunday
+    assert complaint.deadline == at("2025-10-11 10:00")  # the make-up Saturday
+    assert complaint.holidays_unknown_year is None
+
+
+@pytest.mark.now(NATIONAL_DAY_EVE, tick=False)
+def test_a_clinic_outside_mainland_china_counts_weekends_only(sla, in_tenant):
+    sla.phone_region = "SG"
+    sla.save(update_fields=["phone_region"])
+
+    complaint = _received(sla, in_tenant)
+
+    assert complaint.acknowledge_by == at("2025-09-29 10:00")
+    assert complaint.deadline == at("2025-10-06 10:00")
+
+
+@pytest.mark.now(NATIONAL_DAY_EVE, tick=False)
+def test_waiting_on_the_customer_stops_the_clock_and_moves_the_deadline(
+    sla, supervisor_a, in_tenant, clock
+):
+    complaint = _received(sla, in_tenant)
+    with in_tenant(sla), translation.override("en"):
+        clock.move_to(at("2025-09-29 09:00"))
+        waiting = feedback.complaint_move(
+            complaint, supervisor_a, "waiting", note="请患者提供结算单号"
+        )
+        # Past the old deadline while waiting: not overdue, not escalated.
+        clock.move_to(at("2025-10-12 09:00"))
+        assert feedback.complaints_escalate() == 0
+        assert Complaint.objects.filter(status__in=Complaint.UNANSWERED).count() == 0
+        clock.move_to(at("2025-10-13 15:00"))
+        answered = feedback.complaint_move(complaint, supervisor_a, "investigating")
+
+        # Paused Mon Sep 29 09:00 to Mon Oct 13 15:00: 15 h + the 30th + Oct 9, 10, 11 + 15 h;
+        # Sat Oct 11 10:00 plus that is Fri Oct 17 16:00 (Sunday the 12th is off).
+        assert waiting.acknowledged_at == at("2025-09-29 09:00")
+        assert (answered.paused_at, answered.paused_for) == (None, timedelta(days=5, hours=6))
+        assert answered.deadline == at("2025-10-17 16:00")
+        assert answered.acknowledge_by == at("2025-09-28 10:00")  # already met: not moved
+        history = [(e.action, e.note, e.changes) for e in answered.events.all()]
+        assert history == [
+            ("created", "", {}),
+            ("waiting", "请患者提供结算单号", {}),
+            ("answered", "", {"deadline": ["2025-10-11 10:00", "2025-10-17 16:00"]}),
+        ]
+
+
+@pytest.mark.now(NATIONAL_DAY_EVE, tick=False)
+def test_waiting_without_saying_what_was_asked_is_refused_and_nothing_changes(
+    sla, supervisor_client_a, in_tenant
+):
+    complaint = _received(sla, in_tenant)
+    in_english(supervisor_client_a)
+
+    response = supervisor_client_a.post(
+        f"/complaints/{complaint.pk}/move/", {"to_status": "waiting", "note": "  "}
+    )
+
+    assert response.status_code == 400
+    assert "Write what you asked the customer" in response.content.decode()
+    with in_tenant(sla):
+        complaint.refresh_from_db()
+        assert (complaint.status, complaint.paused_at, complaint.acknowledged_at) == (
+            "open",
+            None,
+            None,
+        )
+        assert complaint.deadline == at("2025-10-11 10:00")
+        assert [e.action for e in complaint.events.all()] == ["created"]
+
+
+@pytest.mark.now(NATIONAL_DAY_EVE, tick=False)
+@pytest.mark.parametrize(
+    ("language", "texts"),
+    [
+        (
+            "en",
+            [
+                "Acknowledge by",
+                "2025-09-28 10:00",
+                "Reply by",
+                "2025-10-11 10:00",
+                "mainland China's public holidays are skipped",
+            ],
+        ),
+        ("zh-hans", ["确认受理期限", "2025-09-28 10:00", "答复期限", "2025-10-11 10:00", "调休"]),
+    ],
+)
+def test_the_complaint_page_shows_both_milestones(
+    sla, supervisor_client_a, in_tenant, language, texts
+):
+    complaint = _received(sla, in_tenant)
+    supervisor_client_a.cookies["django_language"] = language
+
+    page = supervisor_client_a.get(f"/complaints/{complaint.pk}/").content.decode()
+
+    assert [text in page for text in texts] == [True] * len(texts)
+    assert 'id="milestone-calendar-note"' not in page
+
+
+@pytest.mark.now(f"{UNKNOWN_YEAR - 1}-12-30 10:00", tick=False)
+def test_a_year_without_holiday_data_counts_weekends_and_says_so_on_the_page(
+    sla, supervisor_client_a, in_tenant
+):
+    complaint = _received(sla, in_tenant)
+    in_english(supervisor_client_a)
+
+    page = supervisor_client_a.get(f"/complaints/{complaint.pk}/").content.decode()
+    supervisor_client_a.cookies["django_language"] = "zh-hans"
+    page_zh = supervisor_client_a.get(f"/complaints/{complaint.pk}/").content.decode()
+
+    assert complaint.holidays_unknown_year == UNKNOWN_YEAR
+    expected = workdays.add_working_days(
+        complaint.created_at, 6, calendar=workdays.calendar_for("US"), zone=SHANGHAI
+    )
+    assert complaint.deadline == expected
+    assert f"The public holidays of {UNKNOWN_YEAR} are not in CareBridge" in page
+    assert f"{UNKNOWN_YEAR} 年的法定节假日" in page_zh
+
+
+def _escalated(tenant, in_tenant, complaint, capture):
+    with in_tenant(tenant):
+        Complaint.objects.filter(pk=complaint.pk).update(
+            deadline=timezone.now() - timedelta(hours=1)
+        )
+        with capture(execute=True):
+            assert feedback.complaints_escalate() == 1
+        return (
+            complaint.events.get(action__startswith="escalated").action,
+            sorted(m.to for m in Message.objects.filter(purpose="complaint_overdue")),
+        )
+
+
+def test_an_overdue_complaint_goes_to_its_departments_supervisors_first(
+    tenant_a, in_tenant, admin_a, supervisor_a, django_capture_on_commit_callbacks
+):
+    with in_tenant(tenant_a):
+        ward, other = Department.objects.order_by("pk")[:2]
+        own = StaffFactory(email="ward-sup@alpha.test", role="supervisor")
+        staff.staff_set_departments(user=own, departments=[ward])
+        staff.staff_set_departments(user=supervisor_a, departments=[other])
+        # A clinician of the ward is not a supervisor: not alerted.
+        staff.staff_set_departments(
+            user=StaffFactory(email="ward-doc@alpha.test", role="clinician"), departments=[ward]
+        )
+    complaint = _received(tenant_a, in_tenant, department=ward)
+
+    action, alerted = _escalated(tenant_a, in_tenant, complaint, django_capture_on_commit_callbacks)
+
+    assert (action, alerted) == ("escalated_department", ["ward-sup@alpha.test"])
+
+
+def test_an_overdue_complaint_of_a_department_without_supervisors_goes_to_everyone(
+    tenant_a, in_tenant, admin_a, supervisor_a, django_capture_on_commit_callbacks
+):
+    with in_tenant(tenant_a):
+        ward, other = Department.objects.order_by("pk")[:2]
+        staff.staff_set_departments(user=supervisor_a, departments=[other])
+    complaint = _received(tenant_a, in_tenant, department=ward)
+
+    action, alerted = _escalated(tenant_a, in_tenant, complaint, django_capture_on_commit_callbacks)
+
+    with in_tenant(tenant_a):
+        everyone = User.objects.filter(is_active=True, groups__name__in=["supervisor", "admin"])
+        expected = sorted(everyone.values_list("email", flat=True).distinct())
+    assert "admin@alpha.test" in expected and "sup@alpha.test" in expected
+    assert (action, alerted) == ("escalated", expected)
+
+
+def test_another_clinic_cannot_make_a_complaint_wait_nor_list_the_waiting_ones(
+    admin_client_b, supervisor_a, complaint, tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        feedback.complaint_move(complaint, supervisor_a, "waiting", note="请提供发票")
+    answered = admin_client_b.post(
+        f"/complaints/{complaint.pk}/move/", {"to_status": "investigating"}
+    )
+    waiting_b = admin_client_b.get("/complaints/?list=waiting")
+
+    assert answered.status_code == 404
+    assert waiting_b.status_code == 200 and list(waiting_b.context["page"]) == []
+    with in_tenant(tenant_a):
+        complaint.refresh_from_db()
+        assert (complaint.status, complaint.events.count()) == ("waiting", 2)
+
+
+def test_the_waiting_list_shows_the_complaints_waiting_on_the_customer(
+    supervisor_client_a, supervisor_a, complaint, tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        feedback.complaint_move(complaint, supervisor_a, "waiting", note="请提供发票")
+
+    waiting = supervisor_client_a.get("/complaints/?list=waiting")
+    unanswered = supervisor_client_a.get("/complaints/")
+
+    assert [c.pk for c in waiting.context["page"]] == [complaint.pk]
+    assert list(unanswered.context["page"]) == []
+
+
+def _migration(name: str):
+    """A migration module by its name, whatever number it carries when merged."""
+    [path] = Path(crm.migrations.__file__).parent.glob(f"*_{name}.py")
+    return importlib.import_module(f"crm.migrations.{path.stem}")
+
+
+@pytest.mark.now(NATIONAL_DAY_EVE, tick=False)
+def test_existing_complaints_get_their_acknowledge_milestone_from_the_migration(
+    sla, supervisor_a, in_tenant, clock
+):
+    fill = _migration("complaint_milestones_and_pauses").milestones_fill
+    with in_tenant(sla):
+        waiting, taken_up, dropped = (
+            feedback.complaint_open(summary=text, source="phone_in") for text in "abc"
+        )
+        clock.move_to(at("2025-09-29 09:00"))
+        feedback.complaint_move(taken_up, supervisor_a, "investigating")
+        feedback.complaint_move(dropped, supervisor_a, "closed")
+        # As before the migration: the new columns empty.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE crm_complaint ALTER COLUMN acknowledge_by DROP NOT NULL")
+        Complaint.objects.update(acknowledge_by=None, acknowledged_at=None)
+
+        fill(django_apps, None)
+
+        assert list(
+            Complaint.objects.order_by("pk").values_list("acknowledge_by", "acknowledged_at")
+        ) == [
+            (at("2025-09-28 10:00"), None),
+            (at("2025-09-28 10:00"), at("2025-09-29 09:00")),
+            (at("2025-09-28 10:00"), None),  # closed unanswered: never acknowledged
+        ]
+        assert waiting.deadline == Complaint.objects.get(pk=waiting.pk).deadline

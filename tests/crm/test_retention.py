@@ -161,6 +161,7 @@ def _history(day, *, name: str) -> Contact:
         summary="护士态度差",
         reply="已道歉",
         deadline=day + timedelta(days=7),
+        acknowledge_by=day + timedelta(days=1),
     )
     Praise.objects.create(source="call", contact=contact, text="感谢王医生")
     Message.objects.create(

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from crm import workdays
 from crm.models import FollowUpRule, Message, RuleStep
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
@@ -16,6 +17,7 @@ from surveys import links
 from surveys.models import SurveyResponse, SurveyTemplate
 from tenants.models import Tenant
 from tenants.services import tenant_provision
+from tests.clock import SHANGHAI
 from tests.conftest import committed, committed_tenant
 from tests.e2e.test_shell import sign_in
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
@@ -122,7 +124,10 @@ def test_survey_by_call_by_sms_link_then_complaint_and_praise(
     sign_in(supervisor, tenant_url(SLUG, "/accounts/login/"), "sup@e2e-s.test")
     supervisor.click("nav >> text=投诉")
     row = supervisor.locator("table tbody tr", has_text="王芳")
-    deadline = (timezone.localdate() + timedelta(days=7)).isoformat()
+    deadline = workdays.add_working_days(
+        timezone.now(), 5, calendar=workdays.calendar_for("CN"), zone=SHANGHAI
+    )
+    deadline = deadline.date().isoformat()  # the hospital preset: 5 working days
     assert deadline in row.inner_text()
     row.locator("a").first.click()
     assert "出院手续等了三个小时" in supervisor.content()

@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone, translation
 
+from crm import workdays
+from crm.calendar import tenant_zone
 from crm.models import Complaint, FollowUpTask, Praise
 from surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
 
@@ -101,8 +103,13 @@ def test_a_dissatisfied_answer_raises_a_complaint_with_the_clinics_deadline(
         assert response.satisfaction == "dissatisfied"
         assert complaint.survey_response == response and complaint.source == "survey"
         assert complaint.contact.name == "王芳"
-        expected = complaint.created_at + timedelta(days=tenant_a.complaint_reply_days)
-        assert complaint.deadline == expected and tenant_a.complaint_reply_days == 7
+        expected = workdays.add_working_days(
+            complaint.created_at,
+            tenant_a.complaint_reply_days,
+            calendar=workdays.calendar_for(tenant_a.phone_region),
+            zone=tenant_zone(tenant_a),
+        )
+        assert complaint.deadline == expected and tenant_a.complaint_reply_days == 5
         assert complaint.events.get().action == "created"
 
 

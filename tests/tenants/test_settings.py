@@ -15,6 +15,7 @@ VALID = {
     "phone_region": "cn",
     "spot_check_percent": "20",
     "message_hours": "09:00-20:00",
+    "complaint_ack_days": "2",
     "complaint_reply_days": "5",
     "sms_per_number_day": "2",
     "sms_per_number_month": "8",
@@ -43,6 +44,7 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
     assert tenant_a.calling_hours == [["08:30", "11:30"], ["14:00", "17:00"]]
     assert (tenant_a.phone_region, tenant_a.spot_check_percent) == ("CN", 20)
     assert (tenant_a.message_hours, tenant_a.complaint_reply_days) == ([["09:00", "20:00"]], 5)
+    assert tenant_a.complaint_ack_days == 2
     assert (tenant_a.sms_per_number_day, tenant_a.sms_per_number_month) == (2, 8)
     assert tenant_a.channel_order == "sms,wechat,email"
     assert (tenant_a.survey_interval_days, tenant_a.survey_reminder_days) == (60, 0)
@@ -69,6 +71,8 @@ def test_admin_saves_the_clinic_settings(as_admin_a, tenant_a):
         ("survey_interval_days", "731"),
         ("survey_reminder_days", "-1"),
         ("survey_reminder_days", "31"),
+        ("complaint_ack_days", "0"),
+        ("complaint_ack_days", "11"),
     ],
 )
 def test_bad_settings_show_an_error_and_change_nothing(as_admin_a, tenant_a, field, value):
