@@ -64,14 +64,10 @@ def world(tenant_a, in_tenant, agent_a):
         )
         attempt_log(tasks[2], agent_a, AttemptInput(outcome=_code("reached")), now=NOW)
         FollowUpTask.objects.filter(pk=tasks[3].pk).update(tier=3)
-        days = tenant_a.complaint_reply_days
         complaint_open(summary="态度", source="call", category="attitude", now=NOW)
-        near = complaint_open(
-            summary="费用",
-            source="call",
-            category="fees",
-            now=NOW - timedelta(days=days - 1),
-        )
+        near = complaint_open(summary="费用", source="call", category="fees", now=NOW)
+        # Due tomorrow, whatever the clinic's working-day clock made of it.
+        Complaint.objects.filter(pk=near.pk).update(deadline=NOW + timedelta(days=1))
         return {"tasks": tasks, "ortho": ortho, "near": near}
 
 
