@@ -1,9 +1,7 @@
-// The staff menu. On phones a button folds it away; the drop-down groups (analysis, set-up)
-// open one at a time and close on Escape or a click elsewhere. Loaded in <head> so the "js"
-// class is set before the page paints: without JavaScript the menu simply shows unfolded.
-document.documentElement.classList.add("js");
-
-document.addEventListener("DOMContentLoaded", () => {
+// The staff menu. On phones a button folds it away (without JavaScript, saas/nojs.css shows
+// it unfolded instead); the drop-down groups (analysis, set-up) open one at a time and close
+// on Escape or a click elsewhere.
+{
   const toggle = document.querySelector(".nav-toggle");
   const nav = document.getElementById("main-nav");
   if (toggle && nav) {
@@ -30,4 +28,4 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("click", (event) => {
     for (const menu of menus) if (menu.open && !menu.contains(event.target)) menu.open = false;
   });
-});
+}
