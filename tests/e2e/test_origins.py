@@ -164,5 +164,28 @@ def test_no_page_of_ours_asks_another_origin_or_logs_an_error(
 
     desktop.close()
     phone.close()
-    assert [watch.foreign for watch in watches] == [[], []]
-    assert [watch.errors for watch in watches] == [[], []]
+    foreign = [url for watch in watches for url in watch.foreign]
+    errors = [error for watch in watches for error in watch.errors]
+    assert foreign == [], "\n".join(foreign)
+    assert errors == [], "\n".join(errors)
+
+
+def test_the_watch_sees_a_request_to_another_origin_and_its_refusal(clinic, browser, tenant_url):
+    """The walk above is not blind: an image from elsewhere put into a page of ours is
+    refused by the policy, and that refusal is an error the watch reports."""
+    context = browser.new_context()
+    watch = Watch(context, {f"{SLUG}.localhost"})
+    page = context.new_page()
+    _visit(page, tenant_url(SLUG, "/health/"))
+
+    page.evaluate(
+        """() => new Promise((done) => {
+            const image = new Image();
+            image.onerror = done;
+            image.src = "https://tracker.example/pixel.gif";
+            document.body.appendChild(image);
+        })"""
+    )
+    context.close()
+
+    assert any("tracker.example" in error for error in watch.errors), watch.errors

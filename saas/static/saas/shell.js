@@ -1,3 +1,6 @@
+// What every page of the shell (base.html) does in the browser. Inline handlers (onsubmit=…)
+// are refused by the Content-Security-Policy, so behaviour lives here.
+
 // The staff menu. On phones a button folds it away (without JavaScript, saas/nojs.css shows
 // it unfolded instead); the drop-down groups (analysis, set-up) open one at a time and close
 // on Escape or a click elsewhere.
@@ -29,3 +32,9 @@
     for (const menu of menus) if (menu.open && !menu.contains(event.target)) menu.open = false;
   });
 }
+
+// A form with data-confirm asks before it is sent (closing a clinic in the console).
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});
