@@ -58,6 +58,16 @@ def articles_of_language(home: HomePage):
     return ArticlePage.objects.filter(paths)
 
 
+def article_languages() -> dict[int, str]:
+    """Each article's language, that of the patient site tree it belongs to: lists that
+    offer articles of both trees mark each title with it."""
+    languages: dict[int, str] = {}
+    for home in HomePage.objects.order_by("depth", "path"):
+        for pk in articles_of_language(home).values_list("pk", flat=True):
+            languages.setdefault(pk, home.language)
+    return languages
+
+
 def _code_matches(codes: list[str], value: str) -> bool:
     value = (value or "").strip().upper()
     return bool(value) and any(value.startswith(code.upper()) for code in codes if code)

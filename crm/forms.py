@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from cms.selectors import article_languages
 from tenants.forms import calling_hours_format, calling_hours_parse
 
 from . import kpi
@@ -283,6 +284,20 @@ class RuleForm(forms.ModelForm):
         return calling_hours_parse(text, _("Write each interval as start-end, e.g. 18:00-20:30."))
 
 
+class ArticleSelect(forms.SelectMultiple):
+    """The articles a step sends, each option marked with its article's language: an English
+    title in the Chinese interface is read (and checked) as English, not as a label."""
+
+    languages: dict[int, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        language = self.languages.get(getattr(value, "value", value))
+        if language:
+            option["attrs"]["lang"] = language
+        return option
+
+
 class RuleStepForm(forms.ModelForm):
     class Meta:
         model = RuleStep
@@ -306,7 +321,7 @@ class RuleStepForm(forms.ModelForm):
         ]
         widgets = {
             "script": forms.Textarea(attrs={"rows": 2}),
-            "articles": forms.SelectMultiple(attrs={"size": 4}),
+            "articles": ArticleSelect(attrs={"size": 4}),
         }
 
     def __init__(self, *args, **kwargs):
@@ -314,6 +329,7 @@ class RuleStepForm(forms.ModelForm):
         from surveys.models import SurveyTemplate
 
         self.fields["survey"].queryset = SurveyTemplate.objects.filter(active=True)
+        self.fields["articles"].widget.languages = article_languages()
 
 
 class BaseRuleStepFormSet(forms.BaseInlineFormSet):

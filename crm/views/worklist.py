@@ -195,7 +195,8 @@ def _task_page(request, task, form, *, revealed, status=200, survey_errors=None)
             "call_now": _call_now(task, now, zone),
             "history": selectors.task_history(task)[:20],
             "form": form,
-            "scope": request.GET.get("scope", ""),
+            # A POST (the "call" button) carries the list in its form.
+            "scope": request.GET.get("scope") or request.POST.get("scope", ""),
             "audited": task.spot_check_of if task.tier == 3 else None,
             "survey": version,
             "questions": survey_questions,
@@ -316,9 +317,10 @@ def attempt_create(request, task_id):
 def _open_next(request, done: FollowUpTask, scope: str):
     """The next due task of the same list, claimed for this agent; the list when none is
     left (or every next one is held by someone else)."""
-    filters = WorklistFilters(
-        scope=scope if scope in selectors.worklist_scopes(request.user) else Scope.CENTRE
-    )
+    # An unknown list: the follow-up centre's, or for a clinician (who has none) their own.
+    scopes = selectors.worklist_scopes(request.user)
+    fallback = Scope.CENTRE if Scope.CENTRE in scopes else scopes[0]
+    filters = WorklistFilters(scope=scope if scope in scopes else fallback)
     now = clock.now()
     for candidate in selectors.worklist(request.user, filters, now=now).exclude(pk=done.pk)[:5]:
         if candidate.tier == 3 and not request.user.has_perm(SPOT_CHECK):

@@ -13,7 +13,7 @@ from billing.models import BillingAccount, BillingAuditEntry, Plan, WebhookEvent
 from tenants.models import ConsoleAuditEntry, Tenant
 from tests.billing.fake_stripe import FakeStripe
 from tests.conftest import audit_rows_purge, committed
-from tests.e2e.test_shell import sign_in, two_step_enrol
+from tests.e2e.test_shell import menu_go, sign_in, two_step_enrol
 from tests.factories import PASSWORD, VendorStaffFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -98,7 +98,7 @@ def test_a_clinic_signs_up_pays_hits_its_sms_limit_and_shows_in_the_console(
     assert page.url.startswith(tenant_url(SLUG, "/accounts/two-step/setup/"))
     two_step_enrol(page)
     assert "Trial until" in page.locator(".banner").first.inner_text()
-    page.click("nav >> text=Billing")
+    menu_go(page, "Billing")
     assert page.locator("#tenant-status").inner_text() == "Trial"
 
     page.click("[data-plan=starter] >> text=Subscribe monthly")

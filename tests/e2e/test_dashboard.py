@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 from crm.models import Department, FollowUpRule, FollowUpTask
 from tenants.services import tenant_provision
 from tests.conftest import committed_tenant
-from tests.e2e.test_shell import sign_in
+from tests.e2e.test_shell import menu_go, sign_in
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
@@ -75,7 +75,7 @@ def test_a_supervisor_drills_into_the_least_reached_department(
     page, clinic, tenant_url, screenshot
 ):
     sign_in(page, tenant_url(SLUG, "/accounts/login/"), "supervisor@e2e-dash.test")
-    page.click("nav >> text=看板")
+    menu_go(page, "看板")
     page.wait_for_function("() => window.Chart && Chart.getChart('chart-departments')")
     assert page.locator("h1").first.inner_text().startswith("KPI 看板")
     assert _charts_drawn(page)
