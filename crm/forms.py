@@ -299,6 +299,7 @@ class RuleStepForm(forms.ModelForm):
             "repeat_every_days",
             "repeat_limit",
             "stop_when",
+            "pre_notice",
             "survey",
             "script",
             "articles",
