@@ -563,18 +563,18 @@ def pre_notice_figures(period: Period, scope: Scope = EVERYTHING) -> dict:
     figures = (
         called.filter(Exists(in_period))
         .annotate(
-            noticed=Exists(
+            has_notice=Exists(
                 Message.objects.filter(
                     task=OuterRef("pk"), purpose=Purpose.PRE_NOTICE, status__in=sent
                 )
             ),
-            fraud=Exists(in_period.filter(category=OutcomeCategory.HUNG_UP_SUSPECTED_FRAUD)),
+            has_fraud=Exists(in_period.filter(category=OutcomeCategory.HUNG_UP_SUSPECTED_FRAUD)),
         )
         .aggregate(
-            noticed=Count("pk", filter=Q(noticed=True)),
-            noticed_fraud=Count("pk", filter=Q(noticed=True, fraud=True)),
-            other=Count("pk", filter=Q(noticed=False)),
-            other_fraud=Count("pk", filter=Q(noticed=False, fraud=True)),
+            noticed=Count("pk", filter=Q(has_notice=True)),
+            noticed_fraud=Count("pk", filter=Q(has_notice=True, has_fraud=True)),
+            other=Count("pk", filter=Q(has_notice=False)),
+            other_fraud=Count("pk", filter=Q(has_notice=False, has_fraud=True)),
         )
     )
     return {

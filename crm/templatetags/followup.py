@@ -78,7 +78,9 @@ def _worklist_row(row: dict, labels: dict, csrf: str, scope: str) -> str:
             else f"<br><small>{escape(line['text'])}</small>"
             for line in row["unhappy"]
         )
-        unhappy = f' <span class="status status-suspended unhappy">{labels["unhappy"]}</span>{lines}'
+        unhappy = (
+            f' <span class="status status-suspended unhappy">{labels["unhappy"]}</span>{lines}'
+        )
     department = escape(task.department.name) if task.department else "—"
     return (
         f'<tr class="{"overdue" if overdue else ""}">'

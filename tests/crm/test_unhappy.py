@@ -1,4 +1,4 @@
-""""Unhappy last time" (DESIGN.md §7a.7): the worklist row and the call page say so before the
+""" "Unhappy last time" (DESIGN.md §7a.7): the worklist row and the call page say so before the
 agent dials, when the contact's last survey response was dissatisfied or their last complaint
 is still open."""
 
@@ -86,9 +86,7 @@ def _rows_by_contact(response) -> dict[str, list[dict]]:
     return {row["task"].contact.name: row["unhappy"] for row in response.context["rows"]}
 
 
-def test_the_worklist_row_says_why_the_contact_was_unhappy(
-    agent_client_a, unhappy_tasks, tenant_a
-):
+def test_the_worklist_row_says_why_the_contact_was_unhappy(agent_client_a, unhappy_tasks, tenant_a):
     tasks, dissatisfied, complaint = unhappy_tasks
     response = in_english(agent_client_a).get("/worklist/")
 
@@ -125,9 +123,7 @@ def test_a_supervisor_gets_links_to_the_response_and_the_complaint(
     assert f'href="/complaints/{complaint.pk}/"' in call_page
 
 
-def test_the_call_page_says_so_before_dialling_in_both_languages(
-    agent_client_a, unhappy_tasks
-):
+def test_the_call_page_says_so_before_dialling_in_both_languages(agent_client_a, unhappy_tasks):
     tasks, dissatisfied, complaint = unhappy_tasks
 
     chinese = agent_client_a.get(f"/tasks/{tasks[0].pk}/").content.decode()
