@@ -5,6 +5,7 @@ window opens names the clinic and the number it will call from; the report compa
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import translation
 
 from crm.kpi import pre_notice_figures
 from crm.models import CallAttempt, FollowUpRule, FollowUpTask, Message, OutcomeCode, RuleStep
@@ -166,9 +167,14 @@ def test_only_a_phone_step_can_be_announced(tenant_a, in_tenant):
         step.pre_notice = True
         with pytest.raises(ValidationError) as error:
             step.full_clean()
-        assert error.value.message_dict == {
-            "pre_notice": ["Only a phone call is announced by an SMS beforehand."]
-        }
+        with translation.override("en"):
+            assert error.value.message_dict == {
+                "pre_notice": ["Only a phone call is announced by an SMS beforehand."]
+            }
+        with translation.override("zh-hans"):
+            assert error.value.message_dict == {
+                "pre_notice": ["只有电话回访才能提前发送来电通知短信。"]
+            }
         assert not RuleStep.objects.filter(rule=rule).exists()
 
 
