@@ -314,6 +314,7 @@ class RuleStepForm(forms.ModelForm):
             "repeat_every_days",
             "repeat_limit",
             "stop_when",
+            "pre_notice",
             "survey",
             "script",
             "articles",

@@ -16,8 +16,10 @@ from django.db import connection
 from django.db.models import (
     Count,
     DateField,
+    Exists,
     F,
     IntegerField,
+    OuterRef,
     Q,
     Value,
 )
@@ -26,7 +28,8 @@ from django.utils.translation import gettext as _
 
 from . import kpi_summary
 from .calendar import local_midnight, tenant_zone
-from .models import Complaint, FollowUpTask, Praise
+from .models import CallAttempt, Complaint, FollowUpTask, Message, OutcomeCategory, Praise, RuleStep
+from .models.messages import Purpose
 
 Status = FollowUpTask.Status
 NEVER_ATTEMPTED = "never_attempted"
@@ -538,3 +541,44 @@ def spot_check_figures(period: Period, scope: Scope = EVERYTHING) -> dict:
     done = audits.count()
     agree = audits.filter(audit_agrees=True).count()
     return {"audits": done, "agree": agree, "rate": rate(agree, done)}
+
+
+def pre_notice_figures(period: Period, scope: Scope = EVERYTHING) -> dict:
+    """The "hung up, suspected fraud" rate of phone follow-ups called in the period, for
+    those announced by a pre-notice SMS that went out and for the others (DESIGN.md §7a.3):
+    whether announcing the call gets it answered. A follow-up counts once however many
+    calls it took; it is a fraud hang-up when any of its calls in the period was one."""
+    start, end = period.bounds()
+    in_period = CallAttempt.objects.filter(
+        task=OuterRef("pk"), started_at__gte=start, started_at__lt=end
+    )
+    called = FollowUpTask.objects.filter(channel=RuleStep.Channel.PHONE).exclude(tier=3)
+    if scope.department is not None:
+        called = called.filter(encounter__department=scope.department)
+    if scope.rule is not None:
+        called = called.filter(rule=scope.rule)
+    if scope.agent is not None:
+        in_period = in_period.filter(agent=scope.agent)
+    sent = (Message.Status.SENT, Message.Status.DELIVERED)
+    figures = (
+        called.filter(Exists(in_period))
+        .annotate(
+            has_notice=Exists(
+                Message.objects.filter(
+                    task=OuterRef("pk"), purpose=Purpose.PRE_NOTICE, status__in=sent
+                )
+            ),
+            has_fraud=Exists(in_period.filter(category=OutcomeCategory.HUNG_UP_SUSPECTED_FRAUD)),
+        )
+        .aggregate(
+            noticed=Count("pk", filter=Q(has_notice=True)),
+            noticed_fraud=Count("pk", filter=Q(has_notice=True, has_fraud=True)),
+            other=Count("pk", filter=Q(has_notice=False)),
+            other_fraud=Count("pk", filter=Q(has_notice=False, has_fraud=True)),
+        )
+    )
+    return {
+        **figures,
+        "noticed_rate": rate(figures["noticed_fraud"], figures["noticed"]),
+        "other_rate": rate(figures["other_fraud"], figures["other"]),
+    }

@@ -25,6 +25,8 @@ MESSAGE_VARIABLES = {
     "return_visit_date": _("the date of the next follow-up or return visit"),
     "follow_up_name": _("the follow-up, e.g. Day 3"),
     "complaint_url": _("(staff alerts) the complaint's page"),
+    "caller_number": _("(notice before a call) the number the clinic calls from"),
+    "encounter_date": _("(notice before a call) the date of the discharge or visit"),
 }
 
 _ENGINE = Engine(autoescape=False)  # SMS and plain-text email: nothing is HTML
@@ -112,6 +114,20 @@ DEFAULTS: dict[tuple[str, str, str], tuple[str, str]] = {
         "{% if education_links %}Reading for your recovery:\n{{ education_links }}\n\n"
         "{% endif %}{% if opt_out_link %}To stop receiving our messages: {{ opt_out_link }}"
         "{% endif %}",
+    ),
+    # Names the number and the visit, never a diagnosis: the SMS is the credential that lets
+    # the patient tell our call from a scam (DESIGN.md §7a.3).
+    (Purpose.PRE_NOTICE, Channel.SMS, "zh-hans"): (
+        "",
+        "【{{ clinic_name }}】{{ contact_name }}您好，{{ clinic_name }}随访中心将用"
+        "{{ caller_number }}给您来电，回访您{{ encounter_date }}出院（就诊）后的恢复情况，"
+        "请放心接听。退订回TD",
+    ),
+    (Purpose.PRE_NOTICE, Channel.SMS, "en"): (
+        "",
+        "{{ clinic_name }}: Dear {{ contact_name }}, the follow-up centre of {{ clinic_name }} "
+        "will call you from {{ caller_number }} about your discharge (visit) on "
+        "{{ encounter_date }}. Reply STOP to opt out.",
     ),
     (Purpose.COMPLAINT_OVERDUE, Channel.EMAIL, "zh-hans"): (
         "投诉 #{{ complaint.pk }} 已超过答复期限",

@@ -55,6 +55,8 @@ class Report:
     scope: kpi.Scope = kpi.EVERYTHING
     # Every department's responses, also of departments without an eligible encounter.
     satisfaction_by_department: dict = field(default_factory=dict)
+    # "Hung up, suspected fraud" with and without the SMS before the first call.
+    pre_notice: dict = field(default_factory=dict)
 
     def ranking(self, size: int = 3) -> dict:
         """The departments with the lowest and the highest follow-up rate and satisfaction
@@ -132,6 +134,7 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
         },
         scope=scope,
         satisfaction_by_department=satisfaction,
+        pre_notice=kpi.pre_notice_figures(period, scope),
     )
     report.targets = targets_check(report.headline(), department=scope.department, targets=targets)
     return report

@@ -10,10 +10,13 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from surveys.models import Satisfaction, SurveyResponse
+
 from . import crypto
 from .calendar import local_date, local_midnight, tenant_zone
 from .models import (
     CallAttempt,
+    Complaint,
     Contact,
     ContactPhone,
     Encounter,
@@ -212,12 +215,64 @@ def worklist_page(
     rules = FollowUpRule.objects.in_bulk({t.rule_id for t in tasks} - {None})
     staff_ids = {t.assignee_id for t in tasks} | {t.claimed_by_id for t in tasks}
     staff = User.objects.in_bulk(staff_ids - {None})
+    unhappy = contacts_unhappy({t.contact_id for t in tasks})
     for task in tasks:
         task.department = departments.get(task.department_id)
         task.rule = rules.get(task.rule_id)
         task.assignee = staff.get(task.assignee_id)
         task.claimed_by = staff.get(task.claimed_by_id)
+        task.unhappy = unhappy.get(task.contact_id)
     return tasks, more
+
+
+# A complaint nobody has answered yet, including one waiting on the customer: the agent is
+# about to talk to someone whose grievance is still in the air. A replied one is answered.
+COMPLAINT_STILL_OPEN = (
+    Complaint.Status.OPEN,
+    Complaint.Status.INVESTIGATING,
+    Complaint.Status.WAITING,
+)
+
+
+@dataclass(frozen=True)
+class Unhappy:
+    """Why a contact may pick up the phone unhappy: their last survey response was
+    dissatisfied, or their last complaint is still open (DESIGN.md §7a.7). Ids and dates
+    only: the agent sees the reason, the response or complaint itself needs its permission."""
+
+    response_id: int | None = None
+    response_at: datetime | None = None
+    complaint_id: int | None = None
+    complaint_at: datetime | None = None
+
+
+def contacts_unhappy(contact_ids: set[int] | list[int]) -> dict[int, Unhappy]:
+    """contact id → why they were unhappy last time, for those who were. Two queries
+    whatever the number of contacts (the last response and the last complaint of each, by
+    DISTINCT ON): the worklist asks for a whole page at once."""
+    ids = list(contact_ids)
+    if not ids:
+        return {}
+    found: dict[int, dict] = {}
+    responses = (
+        SurveyResponse.objects.filter(contact_id__in=ids)
+        .order_by("contact_id", "-submitted_at", "-id")
+        .distinct("contact_id")
+        .values_list("contact_id", "pk", "satisfaction", "submitted_at")
+    )
+    for contact_id, pk, satisfaction, submitted_at in responses:
+        if satisfaction == Satisfaction.DISSATISFIED:
+            found.setdefault(contact_id, {}).update(response_id=pk, response_at=submitted_at)
+    complaints = (
+        Complaint.objects.filter(contact_id__in=ids, kind=Complaint.Kind.COMPLAINT)
+        .order_by("contact_id", "-created_at", "-id")
+        .distinct("contact_id")
+        .values_list("contact_id", "pk", "status", "created_at")
+    )
+    for contact_id, pk, status, created_at in complaints:
+        if status in COMPLAINT_STILL_OPEN:
+            found.setdefault(contact_id, {}).update(complaint_id=pk, complaint_at=created_at)
+    return {contact_id: Unhappy(**why) for contact_id, why in found.items()}
 
 
 def cursor_encode(task: FollowUpTask) -> str:

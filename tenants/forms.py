@@ -8,6 +8,7 @@ from .models import (
     ChannelOrder,
     Tenant,
     timezone_choices,
+    validate_caller_number,
 )
 
 
@@ -65,6 +66,15 @@ class TenantSettingsForm(forms.Form):
         label=_("Phone region"),
         max_length=2,
         help_text=_("Country of phone numbers written without a country code, e.g. CN."),
+    )
+    caller_number = forms.CharField(
+        label=_("Number we call from"),
+        max_length=32,
+        required=False,
+        validators=[validate_caller_number],
+        help_text=_(
+            "Shown to patients in the SMS before the first call. Empty: no such SMS is sent."
+        ),
     )
     spot_check_percent = forms.IntegerField(
         label=_("Spot-check share (%)"),
@@ -174,6 +184,9 @@ class TenantSettingsForm(forms.Form):
         ),
     )
 
+    def clean_caller_number(self) -> str:
+        return " ".join(self.cleaned_data["caller_number"].split())
+
     def clean_phone_region(self) -> str:
         return self.cleaned_data["phone_region"].strip().upper()
 
@@ -198,6 +211,7 @@ class TenantSettingsForm(forms.Form):
             "timezone": tenant.timezone,
             "calling_hours": hours,
             "phone_region": tenant.phone_region,
+            "caller_number": tenant.caller_number,
             "spot_check_percent": tenant.spot_check_percent,
             "message_hours": calling_hours_format(tenant.message_hours),
             "complaint_ack_days": tenant.complaint_ack_days,

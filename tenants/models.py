@@ -1,6 +1,7 @@
 """Tenants (clinics, hospitals, service businesses) and the hosts that route to them."""
 
 import functools
+import re
 import zoneinfo
 from datetime import time
 
@@ -67,6 +68,16 @@ def validate_calling_hours(value) -> None:
             raise ValidationError(message) from exc
         if end is not None and start >= end:
             raise ValidationError(_("Each calling-hours interval must start before it ends."))
+
+
+CALLER_NUMBER = re.compile(r"^\+?[0-9][0-9 -]{2,30}$")
+
+
+def validate_caller_number(value: str) -> None:
+    if value and not CALLER_NUMBER.match(value):
+        raise ValidationError(
+            _("Write the number as patients see it: digits, spaces or dashes, e.g. 010-6512 3456.")
+        )
 
 
 def validate_phone_region(value: str) -> None:
@@ -151,6 +162,17 @@ class Tenant(TenantMixin):
         validators=[validate_calling_hours],
         help_text=_(
             "Automatic SMS and emails are sent only inside these hours; outside them they wait."
+        ),
+    )
+    # Named in the SMS sent before a follow-up's first call (DESIGN.md §7a.3): a patient who
+    # knows the number picks up instead of hanging up on a suspected scam.
+    caller_number = models.CharField(
+        _("number we call from"),
+        max_length=32,
+        blank=True,
+        validators=[validate_caller_number],
+        help_text=_(
+            "Shown to patients in the SMS before the first call. Empty: no such SMS is sent."
         ),
     )
     # Complaint clocks count working days (crm.workdays): public holidays and make-up working

@@ -280,6 +280,7 @@ SETTINGS_FIELDS = (
     "timezone",
     "calling_hours",
     "phone_region",
+    "caller_number",
     "spot_check_percent",
     "message_hours",
     "complaint_ack_days",

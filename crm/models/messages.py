@@ -22,6 +22,7 @@ class Purpose(models.TextChoices):
     SURVEY_REMINDER = "survey_reminder", _("Survey reminder")
     FOLLOW_UP = "follow_up", _("Follow-up message")
     COMPLAINT_OVERDUE = "complaint_overdue", _("Overdue complaint (to supervisors)")
+    PRE_NOTICE = "pre_notice", _("Notice before the first call")
 
 
 class MessageTemplate(models.Model):

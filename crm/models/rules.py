@@ -172,6 +172,16 @@ class RuleStep(models.Model):
             "Filled in by the agent during a call; sent as a link by SMS or email otherwise."
         ),
     )
+    # Anti-fraud pre-notice (DESIGN.md §7a.3): unknown numbers are hung up on as scams, so an
+    # SMS names the clinic and the number it will call from (crm.services.outreach).
+    pre_notice = models.BooleanField(
+        _("SMS before the first call"),
+        default=False,
+        help_text=_(
+            "The day before the window opens, an SMS says which number the clinic will call "
+            "from (Settings → the number we call from). Phone steps only."
+        ),
+    )
     # Health education sent with this follow-up (cms.selectors.articles_for_task).
     articles = models.ManyToManyField(
         "cms.ArticlePage", blank=True, related_name="+", verbose_name=_("articles to send")
@@ -220,5 +230,7 @@ class RuleStep(models.Model):
             errors["repeat_every_days"] = _(
                 "Repeats must be further apart than the window is long."
             )
+        if self.pre_notice and self.channel != self.Channel.PHONE:
+            errors["pre_notice"] = _("Only a phone call is announced by an SMS beforehand.")
         if errors:
             raise ValidationError(errors)

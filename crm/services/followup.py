@@ -31,7 +31,7 @@ from ..models import (
 from ..models.tasks import RETRYABLE
 from .audit import audit_record
 from .feedback import complaints_escalate
-from .outreach import message_steps_due, survey_reminders_due
+from .outreach import message_steps_due, pre_notices_due, survey_reminders_due
 from .planning import contact_cancel_open_tasks, tasks_cancel
 from .retention import retention_run
 
@@ -307,6 +307,7 @@ class TickResult:
     closed: int = 0
     escalated: int = 0
     messages: int = 0
+    pre_notices: int = 0
     survey_reminders: int = 0
     complaints_escalated: int = 0
     kpi_refreshed: int = 0
@@ -320,8 +321,9 @@ class TickResult:
 def followup_tick(*, now: datetime | None = None) -> TickResult:
     """The periodic pass over one tenant: give back claims nobody renewed, close tasks whose
     window (plus grace) has passed, move overdue tier-1 tasks that no clinician worked to
-    the follow-up centre, queue the messages of message follow-ups whose window opened and the
-    reminders of surveys not answered, and
+    the follow-up centre, queue the messages of message follow-ups whose window opened, the
+    SMS announcing the first call of phone follow-ups and the reminders of surveys not
+    answered, and
     escalate overdue complaints, run the daily retention pass (anonymise contacts past the
     clinic's retention period, purge old rejected import rows and expired exports), bring
     the KPI summary up to date, and record what is left waiting for /metrics. Windows are
@@ -346,6 +348,7 @@ def followup_tick(*, now: datetime | None = None) -> TickResult:
         tier=RuleStep.Tier.CLINICIAN, due_at__lte=now, escalated_at__isnull=True, attempts_count=0
     ).update(assignee=None, department=None, tier=RuleStep.Tier.CENTRE, escalated_at=now)
     result.messages = message_steps_due(now=now)
+    result.pre_notices = pre_notices_due(now=now)
     result.survey_reminders = survey_reminders_due(now=now)
     result.complaints_escalated = complaints_escalate(now=now)
     retained = retention_run(now=now)

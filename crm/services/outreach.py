@@ -9,7 +9,7 @@ Also the one reminder of a survey not answered, and what holds messages back (DE
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import formats, timezone
 from django.utils.translation import override
 
@@ -146,6 +146,100 @@ def _close(
 ) -> None:
     task.status, task.reason, task.completed_at = status, reason, now
     task.save(update_fields=["status", "reason", "completed_at", "updated_at"])
+
+
+# --- Anti-fraud pre-notice -------------------------------------------------------------------
+
+# Sent this long before a phone follow-up's window opens: windows open at the clinic's
+# midnight, so the SMS goes out (held to the clinic's message hours) the day before the first
+# day of calls. Sent when the window opens it would race the first call of the morning.
+PRE_NOTICE_LEAD = timedelta(days=1)
+
+
+def pre_notices_due(*, now: datetime | None = None) -> int:
+    """Queue the SMS before the first call (DESIGN.md §7a.3) of every phone follow-up whose
+    step asks for one, from ``PRE_NOTICE_LEAD`` before its window opens until its first call:
+    never twice for a task, nor to a contact who opted out or died; nothing while the clinic
+    has not said which number it calls from."""
+    now = now or clock.now()
+    if not connection.tenant.caller_number:
+        return 0
+    announced = Message.objects.filter(task=OuterRef("pk"), purpose=Purpose.PRE_NOTICE)
+    due = (
+        FollowUpTask.objects.filter(
+            status=Status.PENDING,
+            attempts_count=0,
+            channel=RuleStep.Channel.PHONE,
+            step__pre_notice=True,
+            opens_at__lte=now + PRE_NOTICE_LEAD,
+            closes_at__gt=now,
+        )
+        .exclude(contact__do_not_contact=True)
+        .exclude(contact__deceased=True)
+        .filter(~Exists(announced))
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    sent = 0
+    for task_id in list(due):
+        sent += task_pre_notice_queue(task_id=task_id, now=now)
+    return sent
+
+
+@transaction.atomic
+def task_pre_notice_queue(*, task_id: int, now: datetime) -> int:
+    """Queue one follow-up's pre-notice SMS; 1 when queued. Under the task's lock, re-checks
+    what the query chose: a second tick, a first call or an opt-out may have come between."""
+    task = (
+        FollowUpTask.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("contact", "encounter")
+        .filter(pk=task_id, status=Status.PENDING, attempts_count=0)
+        .first()
+    )
+    if task is None:
+        return 0
+    contact = task.contact
+    if (
+        contact.do_not_contact
+        or contact.deceased
+        or Message.objects.filter(task=task, purpose=Purpose.PRE_NOTICE).exists()
+    ):
+        return 0
+    # SMS only: the notice is about a phone call, to the phone that will ring.
+    routes = contact_routes(
+        contact,
+        step_channel=RuleStep.Channel.SMS,
+        purpose=Purpose.PRE_NOTICE,
+        exclude=(Channel.WECHAT,),
+    )
+    if not routes:  # no usable number: the call cannot happen either, nothing to announce
+        return 0
+    tenant = connection.tenant
+    language = contact.language or tenant.locale
+    with override(language):
+        encounter_date = formats.date_format(
+            timezone.localtime(task.encounter.occurred_at), "DATE_FORMAT"
+        )
+    variables = {
+        "contact_name": contact.name,
+        "clinic_name": tenant.name,
+        "caller_number": tenant.caller_number,
+        "encounter_date": encounter_date,
+        "follow_up_name": task.name,
+    }
+    subject, body = message_render(Purpose.PRE_NOTICE, Channel.SMS, language, variables)
+    message_queue(
+        channel=Channel.SMS,
+        purpose=Purpose.PRE_NOTICE,
+        to=routes[0].to,
+        subject=subject,
+        body=body,
+        contact=contact,
+        task=task,
+        now=now,
+        variables=variables,
+        language=language,
+    )
+    return 1
 
 
 # --- Survey reminders ------------------------------------------------------------------------

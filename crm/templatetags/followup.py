@@ -70,12 +70,23 @@ def _worklist_row(row: dict, labels: dict, csrf: str, scope: str) -> str:
             f'<input type="hidden" name="scope" value="{scope}">{button}</form>'
         )
     contact = task.contact
+    unhappy = ""
+    if row["unhappy"]:
+        lines = "".join(
+            f'<br><small><a href="{escape(line["url"])}">{escape(line["text"])}</a></small>'
+            if line["url"]
+            else f"<br><small>{escape(line['text'])}</small>"
+            for line in row["unhappy"]
+        )
+        unhappy = (
+            f' <span class="status status-suspended unhappy">{labels["unhappy"]}</span>{lines}'
+        )
     department = escape(task.department.name) if task.department else "—"
     return (
         f'<tr class="{"overdue" if overdue else ""}">'
         f'<td data-label="{labels["due"]}">{due}</td>'
         f'<td data-label="{labels["contact"]}">{escape(contact.name)}'
-        f'<br><small class="muted">{escape(contact.record_no)}</small></td>'
+        f'<br><small class="muted">{escape(contact.record_no)}</small>{unhappy}</td>'
         f'<td data-label="{labels["task"]}">{escape(task.name)} '
         f'<span class="muted">T{task.tier} · {escape(row["channel"])}</span></td>'
         f'<td data-label="{labels["department"]}">{department}{who}</td>'

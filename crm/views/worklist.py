@@ -9,6 +9,7 @@ from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -29,8 +30,15 @@ from ..models import (
     RuleStep,
 )
 from ..phones import phone_display, phone_mask
-from ..roles import FILL_SURVEYS, RECORD_FEEDBACK, SPOT_CHECK, WORK_TASKS
-from ..selectors import Scope, When, WorklistFilters
+from ..roles import (
+    FILL_SURVEYS,
+    RECORD_FEEDBACK,
+    SPOT_CHECK,
+    VIEW_COMPLAINTS,
+    VIEW_RESPONSES,
+    WORK_TASKS,
+)
+from ..selectors import Scope, Unhappy, When, WorklistFilters
 from ..services import followup, records
 from . import search
 
@@ -70,6 +78,29 @@ def _call_now(task: FollowUpTask, now, zone) -> bool:
     )
 
 
+def _unhappy_lines(unhappy: Unhappy | None, user) -> list[dict]:
+    """One line per reason the contact was unhappy last time, linked to the response or
+    complaint for those who may read it (and no link, not a page that refuses, for others)."""
+    if unhappy is None:
+        return []
+    lines = []
+    if unhappy.response_id is not None:
+        url = ""
+        if user.has_perm(VIEW_RESPONSES):
+            url = reverse("response_detail", args=[unhappy.response_id])
+        day = dateformat.format(timezone.localtime(unhappy.response_at), "Y-m-d")
+        text = _("Dissatisfied in their last survey (%(date)s)") % {"date": day}
+        lines.append({"text": text, "url": url})
+    if unhappy.complaint_id is not None:
+        url = ""
+        if user.has_perm(VIEW_COMPLAINTS):
+            url = reverse("complaint_detail", args=[unhappy.complaint_id])
+        day = dateformat.format(timezone.localtime(unhappy.complaint_at), "Y-m-d")
+        text = _("Their complaint of %(date)s is still open") % {"date": day}
+        lines.append({"text": text, "url": url})
+    return lines
+
+
 @login_required
 @work_tasks
 def worklist(request):
@@ -97,6 +128,7 @@ def worklist(request):
             "overdue": task.due_at <= now,
             "call_now": _call_now(task, now, zone),
             "held_by_other": followup.task_held_by_other(task, request.user, now),
+            "unhappy": _unhappy_lines(task.unhappy, request.user),
         }
         for task in tasks
     ]
@@ -128,6 +160,7 @@ def worklist(request):
                 "call": _("Call now"),
                 "open": _("Open"),
                 "held": _("%(name)s is on it"),
+                "unhappy": _("Unhappy last time"),
             },
             "next_url": next_url,
             "first_page": after is None,
@@ -203,6 +236,9 @@ def _task_page(request, task, form, *, revealed, status=200, survey_errors=None)
             "staff": staff_choices() if version else {},
             "answered": getattr(task, "survey_response", None) if version else None,
             "can_record_feedback": request.user.has_perm(RECORD_FEEDBACK),
+            "unhappy": _unhappy_lines(
+                selectors.contacts_unhappy([task.contact_id]).get(task.contact_id), request.user
+            ),
         },
         status=status,
     )

@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm.models import FollowUpTask
+from crm.models import Contact, FollowUpTask
+from crm.services.feedback import complaint_open
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 from tests.conftest import committed, committed_tenant
@@ -84,11 +85,23 @@ def test_import_then_work_the_worklist(browser, clinic, tenant_url, screenshot):
     assert "3" in admin.locator("#import-result li").first.inner_text()
     admin.context.close()
 
+    def complaint_still_open():
+        with tenant_context(Tenant.objects.get(schema_name=SLUG)):
+            contact = Contact.objects.get(record_no="E2E003")
+            complaint_open(summary="出院手续太慢", source="call", contact=contact)
+
+    committed(complaint_still_open)
+
     agent = browser.new_context().new_page()
     sign_in(agent, tenant_url(SLUG, "/accounts/login/"), "agent@e2e.test")
     agent.click("nav >> text=回访工作台")
     rows = agent.locator("table.worklist tbody tr")
     assert rows.count() == 3
+    # "Unhappy last time", before anyone dials: only on 李娜's row, with the reason.
+    unhappy = agent.locator("table.worklist tbody tr:has(.unhappy)")
+    assert unhappy.count() == 1
+    assert "李娜" in unhappy.inner_text() and "上次不满意" in unhappy.inner_text()
+    assert "投诉尚未处理完毕" in unhappy.inner_text()
     screenshot(agent, "worklist-zh")
 
     # First task: the number is masked until "call" is pressed, then no answer (key 2).
@@ -108,6 +121,8 @@ def test_import_then_work_the_worklist(browser, clinic, tenant_url, screenshot):
     agent.fill("textarea[name=notes]", "恢复良好，已宣教")
     agent.click("button:has-text('保存并打开下一条')")
     agent.wait_for_selector("#attempt-form")
+    # The third follow-up is 李娜's: the call page says it above the number.
+    assert "上次不满意" in agent.locator(".notice.unhappy").inner_text()
     screenshot(agent, "task-zh")
 
     # In English, too.
@@ -115,6 +130,7 @@ def test_import_then_work_the_worklist(browser, clinic, tenant_url, screenshot):
     assert agent.locator("h2", has_text="Log the attempt").count() == 1
     agent.goto(tenant_url(SLUG, "/worklist/"))
     assert agent.locator("h1").first.inner_text() == "Worklist"
+    assert agent.locator("table.worklist .unhappy").inner_text() == "Unhappy last time"
     agent.context.close()
 
     def statuses():
