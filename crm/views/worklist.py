@@ -32,7 +32,7 @@ from ..phones import phone_display, phone_mask
 from ..roles import FILL_SURVEYS, RECORD_FEEDBACK, SPOT_CHECK, WORK_TASKS
 from ..selectors import Scope, When, WorklistFilters
 from ..services import followup, records
-from . import search
+from . import search, spot_checks
 
 work_tasks = permission_required(WORK_TASKS, raise_exception=True)
 SEARCH_KEY = "worklist-search"
@@ -132,6 +132,9 @@ def worklist(request):
             "next_url": next_url,
             "first_page": after is None,
             "query": urlencode(params),
+            "spot_checks": spot_checks.scores_context(request)
+            if filters.scope == Scope.SPOT_CHECKS
+            else None,
         },
     )
 
