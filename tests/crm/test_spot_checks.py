@@ -206,7 +206,7 @@ def test_the_supervisor_sees_the_score_in_english(supervisor_a, audited):
 
 def test_the_supervisor_sees_the_score_in_chinese(supervisor_a):
     html = supervisor_a.get("/worklist/?scope=spot_checks").content.decode()
-    assert "各回访员的差异率" in html
+    assert "各回访专员差异率" in html
     assert "差异率" in html and "33.33 %" in html
 
 
