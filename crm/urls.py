@@ -11,6 +11,7 @@ from .views import (
     reports,
     rules,
     sms_provider,
+    spot_checks,
     staff,
     targets,
     wallboard,
@@ -50,6 +51,12 @@ urlpatterns = [
     # The worklist and the call page
     path("worklist/", worklist.worklist, name="worklist"),
     path("tasks/<int:task_id>/", worklist.task_detail, name="task_detail"),
+    # Tier-3 spot checks: the audits behind an agent's discrepancy score
+    path(
+        "spot-checks/agents/<int:agent_id>/",
+        spot_checks.spot_check_agent,
+        name="spot_check_agent",
+    ),
     path("tasks/<int:task_id>/claim/", worklist.task_claim, name="task_claim"),
     path("tasks/<int:task_id>/release/", worklist.task_release, name="task_release"),
     path("tasks/<int:task_id>/call/<int:phone_id>/", worklist.phone_reveal, name="phone_reveal"),

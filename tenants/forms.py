@@ -80,7 +80,10 @@ class TenantSettingsForm(forms.Form):
         label=_("Spot-check share (%)"),
         min_value=0,
         max_value=100,
-        help_text=_("Share of completed centre follow-ups that supervisors re-call."),
+        help_text=_(
+            "Share of completed centre follow-ups that supervisors re-call. Each week every "
+            "agent and every department gets at least its share, rounded up."
+        ),
     )
 
     message_hours = forms.CharField(

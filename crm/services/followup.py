@@ -1,7 +1,6 @@
 """Working follow-up tasks: claims, attempts and what their outcomes do (DESIGN.md §4, §5.2,
 §5.3), phone reveals, and the periodic tick that closes windows and moves overdue work."""
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -12,13 +11,12 @@ from django.utils import timezone
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 
-from billing import entitlements
 from saas import clock
 from tenants.services import clinic_backlog_record
 
 from .. import kpi_summary, selectors
 from ..api import webhooks
-from ..calendar import local_date, local_midnight, next_calling_time, tenant_zone
+from ..calendar import next_calling_time, tenant_zone
 from ..models import (
     AuditEntry,
     CallAttempt,
@@ -34,14 +32,13 @@ from .feedback import complaints_escalate
 from .outreach import message_steps_due, pre_notices_due, survey_reminders_due
 from .planning import contact_cancel_open_tasks, tasks_cancel
 from .retention import retention_run
+from .spot_checks import spot_check_draw, spot_checks_weekly
 
 Status = FollowUpTask.Status
 Reason = FollowUpTask.Reason
 Category = OutcomeCategory
 
 CLAIM_MINUTES = 15
-SPOT_CHECK_DUE_DAYS = 7
-SPOT_CHECK_GRACE_DAYS = 7
 
 
 def _locked(task: FollowUpTask) -> FollowUpTask:
@@ -264,43 +261,6 @@ def _encounter_recovered(task: FollowUpTask, now: datetime) -> None:
     tasks_cancel(repeating, reason=Reason.RECOVERED, now=now)
 
 
-def spot_check_sampled(task_id: int, percent: int) -> bool:
-    """Reproducible sample: the same task is always in or out for a given share."""
-    digest = hashlib.sha256(f"spot-check:{task_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 10_000 < percent * 100
-
-
-def spot_check_draw(task: FollowUpTask, *, now: datetime | None = None) -> FollowUpTask | None:
-    """Tier 3: a supervisor re-calls a sampled share of completed tier-2 follow-ups."""
-    now = now or clock.now()
-    if task.tier != RuleStep.Tier.CENTRE or task.status != Status.COMPLETED:
-        return None
-    if not spot_check_sampled(task.pk, connection.tenant.spot_check_percent):
-        return None
-    if not entitlements.feature_allowed(connection.tenant, "audit_tier3"):
-        return None
-    zone = tenant_zone(connection.tenant)
-    due_at = local_midnight(local_date(now, zone) + timedelta(days=SPOT_CHECK_DUE_DAYS + 1), zone)
-    spot_check, _created = FollowUpTask.objects.get_or_create(
-        spot_check_of=task,
-        defaults={
-            "encounter_id": task.encounter_id,
-            "contact_id": task.contact_id,
-            "rule_id": task.rule_id,
-            "name": _("Spot check · %(name)s") % {"name": task.name},
-            "channel": RuleStep.Channel.PHONE,
-            "tier": 3,
-            "department_id": task.department_id,
-            "opens_at": now,
-            "due_at": due_at,
-            "closes_at": due_at + timedelta(days=SPOT_CHECK_GRACE_DAYS),
-            "max_attempts": task.max_attempts,
-            "retry_gap_hours": task.retry_gap_hours,
-        },
-    )
-    return spot_check
-
-
 @dataclass
 class TickResult:
     released: int = 0
@@ -314,6 +274,7 @@ class TickResult:
     anonymised: int = 0
     rejected_purged: int = 0
     exports_deleted: int = 0
+    spot_checks_drawn: int = 0
     # What is left waiting, not work done: two ticks that did nothing still compare equal.
     backlog: dict[str, int] = field(default_factory=dict, compare=False)
 
@@ -351,6 +312,7 @@ def followup_tick(*, now: datetime | None = None) -> TickResult:
     result.pre_notices = pre_notices_due(now=now)
     result.survey_reminders = survey_reminders_due(now=now)
     result.complaints_escalated = complaints_escalate(now=now)
+    result.spot_checks_drawn = spot_checks_weekly(now=now)
     retained = retention_run(now=now)
     result.anonymised = retained.anonymised
     result.rejected_purged = retained.rejected_purged

@@ -40,7 +40,7 @@ from ..roles import (
 )
 from ..selectors import Scope, Unhappy, When, WorklistFilters
 from ..services import followup, records
-from . import search
+from . import search, spot_checks
 
 work_tasks = permission_required(WORK_TASKS, raise_exception=True)
 SEARCH_KEY = "worklist-search"
@@ -165,6 +165,9 @@ def worklist(request):
             "next_url": next_url,
             "first_page": after is None,
             "query": urlencode(params),
+            "spot_checks": spot_checks.scores_context(request)
+            if filters.scope == Scope.SPOT_CHECKS
+            else None,
         },
     )
 

@@ -21,10 +21,10 @@ from crm.services.followup import (
     followup_tick,
     phone_reveal,
     spot_check_draw,
-    spot_check_sampled,
     task_claim,
 )
 from crm.services.planning import encounters_plan
+from crm.services.spot_checks import spot_check_sampled
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory, StaffFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
