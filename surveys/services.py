@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from crm.api import webhooks
@@ -350,9 +351,12 @@ def _raise_feedback(response, version, values, *, agent, now):
         version.complaint_on_low_score and response.satisfaction == Satisfaction.DISSATISFIED
     ):
         said = [values[q["key"]] for q in flagged if isinstance(values[q["key"]], str)]
-        summary = "\n".join(said or texts) or _(
-            "Dissatisfied survey response (score %(score)s)."
-        ) % {"score": response.score}
+        # Stored text, read by the clinic's staff: in the clinic's language, whoever answered
+        # (a patient in English, a worker with no language at all).
+        with translation.override(connection.tenant.locale):
+            summary = "\n".join(said or texts) or _(
+                "Dissatisfied survey response (score %(score)s)."
+            ) % {"score": response.score}
         complaint = feedback.complaint_open(
             summary=summary, source=FeedbackSource.SURVEY, actor=agent, now=now, **where
         )
