@@ -26,13 +26,27 @@ from django.utils.translation import gettext as _
 
 from . import kpi_summary
 from .calendar import local_midnight, tenant_zone
-from .models import Complaint, FollowUpTask, Praise
+from .models import Complaint, FollowUpTask, OutcomeCategory, Praise
 
 Status = FollowUpTask.Status
 NEVER_ATTEMPTED = "never_attempted"
+# Not followed up for want of a number or address (the task reason of the same name).
+NO_CONTACT = FollowUpTask.Reason.NO_CONTACT.value
 # The longest period a report covers: a year and a bit, enough for any annual report, and a
 # bound on what one page or API call may scan.
 MAX_PERIOD_DAYS = 400
+
+
+def unreachable_labels() -> dict[str, str]:
+    """What each key of the unreachable breakdown is called: the outcome categories of a last
+    attempt, and the two reasons without one."""
+    return dict(OutcomeCategory.choices) | {
+        NEVER_ATTEMPTED: _("Never attempted"),
+        NO_CONTACT: str(FollowUpTask.Reason.NO_CONTACT.label),
+    }
+
+
+UNREACHABLE_KEYS = (*OutcomeCategory.values, NEVER_ATTEMPTED, NO_CONTACT)
 
 
 def period_error(start: date, end: date) -> str | None:

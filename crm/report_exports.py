@@ -54,6 +54,17 @@ def definitions() -> str:
     )
 
 
+def denominator_note() -> str:
+    """How the follow-up rate changed when missing numbers stopped being exclusions (issue
+    19): the same msgid as the report page, so a reader comparing with an older report knows
+    why the rate fell."""
+    return _(
+        "An encounter without a usable phone number or email address counts as eligible and "
+        "not followed up (reason: no contact information). Earlier reports excluded it, so "
+        "for the same month they showed fewer eligible encounters and a higher follow-up rate."
+    )
+
+
 def title(report: Report) -> str:
     return _("Follow-up report · %(month)s") % {"month": report.period.start.strftime("%Y-%m")}
 
@@ -249,6 +260,10 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
     summary.merge_cells(start_row=footer + 1, end_row=footer + 1, start_column=1, end_column=6)
     summary.cell(row=footer + 1, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     summary.row_dimensions[footer + 1].height = 150
+    summary.cell(row=footer + 2, column=1, value=denominator_note())
+    summary.merge_cells(start_row=footer + 2, end_row=footer + 2, start_column=1, end_column=6)
+    summary.cell(row=footer + 2, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+    summary.row_dimensions[footer + 2].height = 45
 
     departments = _sheet(
         workbook,
@@ -570,6 +585,7 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
             Spacer(1, 5 * mm),
         ]
     story.append(_para(definitions(), size=7.5, color=colors.HexColor("#444444")))
+    story.append(_para(denominator_note(), size=7.5, color=colors.HexColor("#444444")))
 
     out = io.BytesIO()
     document = SimpleDocTemplate(

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from . import kpi
-from .models import Department, FollowUpRule, KpiTarget, OutcomeCategory
+from .models import Department, FollowUpRule, KpiTarget
 
 
 def month_period(first: date) -> kpi.Period:
@@ -139,7 +139,7 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
 
 def unreachable_labelled(figures: kpi.FollowUpFigures) -> list:
     """The unreachable breakdown as (category, label, encounters), most first."""
-    labels = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
+    labels = kpi.unreachable_labels()
     return sorted(
         ((key, labels.get(key, key), count) for key, count in figures.unreachable.items()),
         key=lambda item: -item[2],
