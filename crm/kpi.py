@@ -214,7 +214,9 @@ def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
     by_agent = group_by == "agent" or scope.agent is not None
     facts = kpi_summary.FACTS_SQL.format(
         # Per rule or tier, an encounter counts once in each, with only that one's follow-ups.
-        task_key={"rule": "t.rule_id", "tier": "t.tier"}.get(group_by, "NULL::int"),
+        task_key={"rule": "t.rule_id", "tier": "t.tier", "kind": "e.kind"}.get(
+            group_by, "NULL::int"
+        ),
         where=" AND ".join(where),
         need_last="true" if by_agent else "NOT reached",
     )
@@ -226,13 +228,15 @@ def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
         "agent": agent,
         "rule": "task_key",
         "tier": "task_key",
+        "kind": "task_key",
     }.get(group_by, "NULL::int")
     return f"WITH {facts} " + _AGGREGATE_SQL.format(key=key, source=source)
 
 
 def follow_up_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING) -> dict:
-    """FollowUpFigures per group (department id, agent id, rule id, tier, or the first day of
-    the local month; None for encounters without one), or {None: figures} when not grouped.
+    """FollowUpFigures per group (department id, agent id, rule id, tier, encounter kind, or
+    the first day of the local month; None for encounters without one), or {None: figures}
+    when not grouped.
     By agent: who made the encounter's last attempt, else the assignee of its first task."""
     start, end = period.bounds()
     months = period.months()

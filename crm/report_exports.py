@@ -514,6 +514,46 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
         ),
         Spacer(1, 5 * mm),
     ]
+    if report.kinds:
+        kind_rows, kind_missed = [], []
+        for row in report.kinds:
+            target = row["targets"].get(KpiTarget.Metric.FOLLOW_UP_RATE)
+            target_text = ""
+            if target:
+                target_text = f"≥ {formats.number_format(target['target'], decimal_pos=2)} %"
+                if target["missed"]:
+                    target_text += f" ({below})"
+                    kind_missed.append(len(kind_rows) + 1)
+            kind_rows.append(
+                [
+                    row["label"],
+                    row["figures"].eligible,
+                    row["figures"].followed_up,
+                    _percent(row["figures"].follow_up_rate),
+                    target_text,
+                ]
+            )
+        story += [
+            KeepTogether(
+                [
+                    _heading(_("By kind of patient")),
+                    Spacer(1, 2 * mm),
+                    _table(
+                        [
+                            _("Kind of patient"),
+                            _("Eligible"),
+                            _("Followed up"),
+                            _("Follow-up rate"),
+                            _("Target"),
+                        ],
+                        kind_rows,
+                        [50, 22, 24, 26, 48],
+                        missed_rows=kind_missed,
+                    ),
+                ]
+            ),
+            Spacer(1, 5 * mm),
+        ]
     if report.unreachable:
         story += [
             KeepTogether(
