@@ -52,6 +52,10 @@ class PlannedTask:
         return (self.step.pk, self.sequence)
 
     @property
+    def status_label(self) -> str:
+        return Status(self.status).label
+
+    @property
     def reason_label(self) -> str:
         return Reason(self.reason).label if self.reason else ""
 
