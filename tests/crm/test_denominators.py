@@ -206,3 +206,14 @@ def test_the_migration_reverses_to_the_old_exclusion(without_phone, tenant_a, in
         again = list(without_phone.tasks.values_list("status", "reason"))
     assert reversed_rows == [(S.EXCLUDED, "no_phone")]
     assert again == [(S.UNREACHABLE, Reason.NO_CONTACT)]
+
+
+def test_the_tasks_api_shows_the_reason_to_its_own_clinic_only(
+    without_phone, tenant_a, tenant_b, in_tenant
+):
+    _, secret = make_key(tenant_a, in_tenant, scopes=("read",))
+    body = ApiClient(tenant_a, secret).get("/tasks", {"encounter_id": without_phone.pk}).json()
+    assert [(t["status"], t["reason"]) for t in body["items"]] == [("unreachable", "no_contact")]
+    _, secret_b = make_key(tenant_b, in_tenant, scopes=("read",))
+    other = ApiClient(tenant_b, secret_b).get("/tasks", {"status": "unreachable"}).json()
+    assert other["items"] == []
