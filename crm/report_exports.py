@@ -340,6 +340,47 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
         [24, 12, 4, 24, 12],
     )
 
+    def held(row: dict, metric: str) -> Decimal | None:
+        target = row["targets"].get(metric)
+        return _fraction(target["target"]) if target else None
+
+    kinds = _sheet(
+        workbook,
+        _("By kind of patient"),
+        [
+            _("Kind of patient"),
+            _("Eligible"),
+            _("Followed up"),
+            _("Follow-up rate"),
+            _("Target"),
+            _("Timeliness"),
+            _("Target"),
+        ],
+        [
+            [
+                row["label"],
+                row["figures"].eligible,
+                row["figures"].followed_up,
+                _fraction(row["figures"].follow_up_rate),
+                held(row, KpiTarget.Metric.FOLLOW_UP_RATE),
+                _fraction(row["figures"].timeliness),
+                held(row, KpiTarget.Metric.TIMELINESS),
+            ]
+            for row in report.kinds
+        ],
+        [28, 10, 12, 14, 10, 12, 10],
+    )
+    for column in (4, 5, 6, 7):
+        _format_column(kinds, column, PERCENT_FORMAT)
+    for index, row in enumerate(report.kinds, start=2):
+        for column, metric in (
+            (4, KpiTarget.Metric.FOLLOW_UP_RATE),
+            (6, KpiTarget.Metric.TIMELINESS),
+        ):
+            target = row["targets"].get(metric)
+            if target and target["missed"]:
+                kinds.cell(row=index, column=column).font = _MISSED_FONT
+
     workbook.properties.title = title(report)
     workbook.properties.creator = clinic
     out = io.BytesIO()

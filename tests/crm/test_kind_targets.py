@@ -2,11 +2,13 @@
 department; the report shows each kind's figures against its own target (inpatients ≥ 80 %,
 outpatient surgery ≥ 50 %); bad targets change nothing; another clinic sees none of it."""
 
+import io
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils.translation import override
+from openpyxl import load_workbook
 
 from crm.models import FollowUpTask, KpiTarget
 from crm.reports import report_build
@@ -15,7 +17,7 @@ from crm.services.targets import kpi_targets_save
 from tests.conftest import login
 from tests.crm.conftest import in_english
 from tests.crm.test_kpi import NOVEMBER, _targets_post, at, world  # noqa: F401  (world)
-from tests.crm.test_report_exports import download, flat, pdf_text
+from tests.crm.test_report_exports import download, flat, pdf_text, rows
 from tests.factories import EncounterFactory, RuleFactory, StaffFactory
 
 S = FollowUpTask.Status
@@ -104,6 +106,34 @@ def test_the_report_page_and_pdf_show_the_kinds(kinds_world, client_a, tenant_a,
     assert flat("By kind of patient") in text and flat("≥ 50.00 %") in text
     chinese = pdf_text(download(client_a, "/reports/export.pdf?month=2026-11", "zh-hans"))
     assert flat("按患者类别") in chinese
+
+
+def test_the_workbook_has_the_kinds_against_their_targets(
+    kinds_world, client_a, tenant_a, in_tenant
+):
+    with in_tenant(tenant_a):
+        StaffFactory(email="kind-sup2@alpha.test", role="supervisor")
+    login(client_a, "kind-sup2@alpha.test")
+    book = load_workbook(
+        io.BytesIO(download(client_a, "/reports/export.xlsx?month=2026-11", "en").content)
+    )
+    sheet = book["By kind of patient"]
+    ward = kinds_world["ward"].name
+    assert rows(sheet) == [
+        (
+            "Kind of patient",
+            "Eligible",
+            "Followed up",
+            "Follow-up rate",
+            "Target",
+            "Timeliness",
+            "Target",
+        ),
+        ("Discharge", 6, 2, 0.3333, 0.8, 0.5, None),
+        ("Surgery", 2, 1, 0.5, 0.5, 1, None),
+        (f"{ward} · Surgery", 2, 1, 0.5, 0.6, 1, None),
+    ]
+    assert sheet["D2"].font.color.rgb.endswith("C00000")  # below its target: red
 
 
 def test_an_admin_sets_a_kinds_target_on_the_targets_page(world, tenant_a, in_tenant, client_a):  # noqa: F811
