@@ -115,8 +115,8 @@ def dashboard_build(first: date) -> Dashboard:
         },
         "targets": {
             metric: _number(value)
-            for (metric, department), value in targets.items()
-            if department is None and metric in CHARTED_TARGETS
+            for (metric, department, kind), value in targets.items()
+            if department is None and not kind and metric in CHARTED_TARGETS
         },
         "departments": {
             "pks": [row["pk"] for row in compared],

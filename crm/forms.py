@@ -494,28 +494,49 @@ class MessageTemplateForm(forms.ModelForm):
 
 class KpiTargetsForm(forms.Form):
     """A target per figure for the clinic and per department; empty means none (a department
-    without its own is held to the clinic's)."""
+    without its own is held to the clinic's). Below, the follow-up rate per kind of patient
+    (issue 19: inpatients ≥ 80 %, outpatient surgery ≥ 50 %), for the clinic and per
+    department; a kind without one is held to the figure's target above."""
 
     def __init__(self, *args, departments, current, **kwargs):
         super().__init__(*args, **kwargs)
         self.scopes = [None, *(department.pk for department in departments)]
+        self.kinds = [
+            (kind, label)
+            for kind, label in Encounter.Kind.choices
+            if kind != Encounter.Kind.APPOINTMENT  # a booking is never followed up itself
+        ]
         for metric, label in KpiTarget.Metric.choices:
             low = -100 if metric == KpiTarget.Metric.NPS else 0
             for scope in self.scopes:
-                self.fields[self._name(metric, scope)] = forms.DecimalField(
-                    label=label,
-                    required=False,
-                    min_value=low,
-                    max_value=100,
-                    max_digits=5,
-                    decimal_places=2,
-                    initial=current.get((metric, scope)),
-                    widget=forms.NumberInput(attrs={"step": "0.01", "class": "narrow"}),
+                self.fields[self._name(metric, scope)] = self._field(
+                    label, low, current.get((metric, scope, ""))
+                )
+        for kind, label in self.kinds:
+            for scope in self.scopes:
+                self.fields[self._name(self.KIND_METRIC, scope, kind)] = self._field(
+                    label, 0, current.get((self.KIND_METRIC, scope, kind))
                 )
 
+    KIND_METRIC = KpiTarget.Metric.FOLLOW_UP_RATE
+
     @staticmethod
-    def _name(metric: str, scope: int | None) -> str:
-        return f"{metric}__{scope or 'clinic'}"
+    def _field(label, low: int, initial) -> forms.DecimalField:
+        return forms.DecimalField(
+            label=label,
+            required=False,
+            min_value=low,
+            max_value=100,
+            max_digits=5,
+            decimal_places=2,
+            initial=initial,
+            widget=forms.NumberInput(attrs={"step": "0.01", "class": "narrow"}),
+        )
+
+    @staticmethod
+    def _name(metric: str, scope: int | None, kind: str = "") -> str:
+        name = f"{metric}__{scope or 'clinic'}"
+        return f"{name}__{kind}" if kind else name
 
     def rows(self) -> list[dict]:
         return [
@@ -523,12 +544,28 @@ class KpiTargetsForm(forms.Form):
             for metric, label in KpiTarget.Metric.choices
         ]
 
+    def kind_rows(self) -> list[dict]:
+        return [
+            {
+                "label": label,
+                "fields": [self[self._name(self.KIND_METRIC, s, kind)] for s in self.scopes],
+            }
+            for kind, label in self.kinds
+        ]
+
     def targets(self) -> dict:
-        return {
-            (metric, scope): self.cleaned_data[self._name(metric, scope)]
+        """(metric, department id or None, kind or "") → target or None."""
+        values = {
+            (metric, scope, ""): self.cleaned_data[self._name(metric, scope)]
             for metric in KpiTarget.Metric.values
             for scope in self.scopes
         }
+        for kind, _label in self.kinds:
+            for scope in self.scopes:
+                values[(self.KIND_METRIC, scope, kind)] = self.cleaned_data[
+                    self._name(self.KIND_METRIC, scope, kind)
+                ]
+        return values
 
 
 REPORT_DAYS = [MinValueValidator(kpi.EARLIEST_DAY), MaxValueValidator(kpi.LATEST_DAY)]

@@ -33,9 +33,23 @@ from .models.messages import Purpose
 
 Status = FollowUpTask.Status
 NEVER_ATTEMPTED = "never_attempted"
+# Not followed up for want of a number or address (the task reason of the same name).
+NO_CONTACT = FollowUpTask.Reason.NO_CONTACT.value
 # The longest period a report covers: a year and a bit, enough for any annual report, and a
 # bound on what one page or API call may scan.
 MAX_PERIOD_DAYS = 400
+
+
+def unreachable_labels() -> dict[str, str]:
+    """What each key of the unreachable breakdown is called: the outcome categories of a last
+    attempt, and the two reasons without one."""
+    return dict(OutcomeCategory.choices) | {
+        NEVER_ATTEMPTED: _("Never attempted"),
+        NO_CONTACT: str(FollowUpTask.Reason.NO_CONTACT.label),
+    }
+
+
+UNREACHABLE_KEYS = (*OutcomeCategory.values, NEVER_ATTEMPTED, NO_CONTACT)
 
 
 def period_error(start: date, end: date) -> str | None:
@@ -203,7 +217,9 @@ def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
     by_agent = group_by == "agent" or scope.agent is not None
     facts = kpi_summary.FACTS_SQL.format(
         # Per rule or tier, an encounter counts once in each, with only that one's follow-ups.
-        task_key={"rule": "t.rule_id", "tier": "t.tier"}.get(group_by, "NULL::int"),
+        task_key={"rule": "t.rule_id", "tier": "t.tier", "kind": "e.kind"}.get(
+            group_by, "NULL::int"
+        ),
         where=" AND ".join(where),
         need_last="true" if by_agent else "NOT reached",
     )
@@ -215,13 +231,15 @@ def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
         "agent": agent,
         "rule": "task_key",
         "tier": "task_key",
+        "kind": "task_key",
     }.get(group_by, "NULL::int")
     return f"WITH {facts} " + _AGGREGATE_SQL.format(key=key, source=source)
 
 
 def follow_up_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING) -> dict:
-    """FollowUpFigures per group (department id, agent id, rule id, tier, or the first day of
-    the local month; None for encounters without one), or {None: figures} when not grouped.
+    """FollowUpFigures per group (department id, agent id, rule id, tier, encounter kind, or
+    the first day of the local month; None for encounters without one), or {None: figures}
+    when not grouped.
     By agent: who made the encounter's last attempt, else the assignee of its first task."""
     start, end = period.bounds()
     months = period.months()

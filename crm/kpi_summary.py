@@ -7,7 +7,9 @@ from django.db import connection, transaction
 
 # The facts of each eligible encounter (a follow-up that is neither excluded nor a spot
 # check), per encounter and `task_key` (a rule or tier when only its follow-ups count).
-# `last` is the category and agent of the last attempt, looked up where it is needed.
+# `last` is the category and agent of the last attempt, looked up where it is needed. Never
+# attempted for want of a number or address is "no_contact", not "never_attempted": the
+# regulations want that reason written down (电话不详).
 FACTS_SQL = """
 encounter AS (
     SELECT t.encounter_id, {task_key} AS task_key, e.occurred_at, e.department_id,
@@ -18,6 +20,7 @@ encounter AS (
            count(*) FILTER (WHERE t.status = 'completed' AND t.reached_in_window) AS in_window,
            bool_or(t.last_outcome = 'transferred_elsewhere') AS transferred,
            bool_or(t.reason = 'readmitted' OR t.last_outcome = 'readmitted') AS readmitted,
+           bool_or(t.reason = 'no_contact') AS no_contact,
            (array_agg(t.assignee_id ORDER BY t.due_at, t.id)
                 FILTER (WHERE t.assignee_id IS NOT NULL))[1] AS assignee_id,
            array_agg(t.id) AS task_ids
@@ -26,8 +29,10 @@ encounter AS (
     GROUP BY t.encounter_id, 2, e.occurred_at, e.department_id
 ), facts AS (
     SELECT encounter.*, last.agent_id,
-           CASE WHEN reached THEN '' ELSE coalesce(last.category, 'never_attempted') END
-               AS last_category
+           CASE WHEN reached THEN ''
+                WHEN last.category IS NOT NULL THEN last.category
+                WHEN no_contact THEN 'no_contact'
+                ELSE 'never_attempted' END AS last_category
     FROM encounter LEFT JOIN LATERAL (
         SELECT a.category, a.agent_id FROM crm_callattempt a
         WHERE {need_last} AND a.task_id = ANY(encounter.task_ids)

@@ -54,6 +54,17 @@ def definitions() -> str:
     )
 
 
+def denominator_note() -> str:
+    """How the follow-up rate changed when missing numbers stopped being exclusions (issue
+    19): the same msgid as the report page, so a reader comparing with an older report knows
+    why the rate fell."""
+    return _(
+        "An encounter without a usable phone number or email address counts as eligible and "
+        "not followed up (reason: no contact information). Earlier reports excluded it, so "
+        "for the same month they showed fewer eligible encounters and a higher follow-up rate."
+    )
+
+
 def title(report: Report) -> str:
     return _("Follow-up report · %(month)s") % {"month": report.period.start.strftime("%Y-%m")}
 
@@ -249,6 +260,10 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
     summary.merge_cells(start_row=footer + 1, end_row=footer + 1, start_column=1, end_column=6)
     summary.cell(row=footer + 1, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     summary.row_dimensions[footer + 1].height = 150
+    summary.cell(row=footer + 2, column=1, value=denominator_note())
+    summary.merge_cells(start_row=footer + 2, end_row=footer + 2, start_column=1, end_column=6)
+    summary.cell(row=footer + 2, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+    summary.row_dimensions[footer + 2].height = 45
 
     departments = _sheet(
         workbook,
@@ -324,6 +339,47 @@ def report_xlsx(report: Report, *, clinic: str) -> bytes:
         complaint_rows,
         [24, 12, 4, 24, 12],
     )
+
+    def held(row: dict, metric: str) -> Decimal | None:
+        target = row["targets"].get(metric)
+        return _fraction(target["target"]) if target else None
+
+    kinds = _sheet(
+        workbook,
+        _("By kind of patient"),
+        [
+            _("Kind of patient"),
+            _("Eligible"),
+            _("Followed up"),
+            _("Follow-up rate"),
+            _("Target"),
+            _("Timeliness"),
+            _("Target"),
+        ],
+        [
+            [
+                row["label"],
+                row["figures"].eligible,
+                row["figures"].followed_up,
+                _fraction(row["figures"].follow_up_rate),
+                held(row, KpiTarget.Metric.FOLLOW_UP_RATE),
+                _fraction(row["figures"].timeliness),
+                held(row, KpiTarget.Metric.TIMELINESS),
+            ]
+            for row in report.kinds
+        ],
+        [28, 10, 12, 14, 10, 12, 10],
+    )
+    for column in (4, 5, 6, 7):
+        _format_column(kinds, column, PERCENT_FORMAT)
+    for index, row in enumerate(report.kinds, start=2):
+        for column, metric in (
+            (4, KpiTarget.Metric.FOLLOW_UP_RATE),
+            (6, KpiTarget.Metric.TIMELINESS),
+        ):
+            target = row["targets"].get(metric)
+            if target and target["missed"]:
+                kinds.cell(row=index, column=column).font = _MISSED_FONT
 
     workbook.properties.title = title(report)
     workbook.properties.creator = clinic
@@ -499,6 +555,46 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
         ),
         Spacer(1, 5 * mm),
     ]
+    if report.kinds:
+        kind_rows, kind_missed = [], []
+        for row in report.kinds:
+            target = row["targets"].get(KpiTarget.Metric.FOLLOW_UP_RATE)
+            target_text = ""
+            if target:
+                target_text = f"≥ {formats.number_format(target['target'], decimal_pos=2)} %"
+                if target["missed"]:
+                    target_text += f" ({below})"
+                    kind_missed.append(len(kind_rows) + 1)
+            kind_rows.append(
+                [
+                    row["label"],
+                    row["figures"].eligible,
+                    row["figures"].followed_up,
+                    _percent(row["figures"].follow_up_rate),
+                    target_text,
+                ]
+            )
+        story += [
+            KeepTogether(
+                [
+                    _heading(_("By kind of patient")),
+                    Spacer(1, 2 * mm),
+                    _table(
+                        [
+                            _("Kind of patient"),
+                            _("Eligible"),
+                            _("Followed up"),
+                            _("Follow-up rate"),
+                            _("Target"),
+                        ],
+                        kind_rows,
+                        [50, 22, 24, 26, 48],
+                        missed_rows=kind_missed,
+                    ),
+                ]
+            ),
+            Spacer(1, 5 * mm),
+        ]
     if report.unreachable:
         story += [
             KeepTogether(
@@ -570,6 +666,7 @@ def report_pdf(report: Report, *, clinic: str, printed: date) -> bytes:
             Spacer(1, 5 * mm),
         ]
     story.append(_para(definitions(), size=7.5, color=colors.HexColor("#444444")))
+    story.append(_para(denominator_note(), size=7.5, color=colors.HexColor("#444444")))
 
     out = io.BytesIO()
     document = SimpleDocTemplate(

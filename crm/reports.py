@@ -2,14 +2,14 @@
 the targets they are held to. The report page, the dashboard and the exports all show this
 one assembly, so a figure reads the same wherever it is downloaded."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from . import kpi
-from .models import Department, FollowUpRule, KpiTarget, OutcomeCategory
+from .models import Department, Encounter, FollowUpRule, KpiTarget
 
 
 def month_period(first: date) -> kpi.Period:
@@ -19,19 +19,32 @@ def month_period(first: date) -> kpi.Period:
 
 
 def targets_all() -> dict:
-    """(metric, department id or None) → target."""
+    """(metric, department id or None, encounter kind or "") → target."""
     return {
-        (target.metric, target.department_id): target.target for target in KpiTarget.objects.all()
+        (target.metric, target.department_id, target.encounter_kind): target.target
+        for target in KpiTarget.objects.all()
     }
 
 
-def targets_check(values: dict, *, department=None, targets: dict | None = None) -> dict:
-    """Each target (the department's where it has one, else the clinic's) with whether the
-    figure missed it; a figure that is None (nothing counted) has not missed."""
+def targets_check(
+    values: dict, *, department=None, kind: str = "", targets: dict | None = None
+) -> dict:
+    """Each target with whether the figure missed it; a figure that is None (nothing counted)
+    has not missed. The most specific target holds: the department's own for the kind, else
+    the clinic's for the kind, else the department's, else the clinic's."""
     targets = targets_all() if targets is None else targets
-    held = {metric: value for (metric, scope), value in targets.items() if scope is None}
+    levels = [(None, "")]
     if department is not None:
-        held |= {metric: value for (metric, scope), value in targets.items() if scope == department}
+        levels.append((department, ""))
+    if kind:
+        levels.append((None, kind))
+        if department is not None:
+            levels.append((department, kind))
+    held = {}
+    for level in levels:
+        held |= {
+            metric: value for (metric, *scope), value in targets.items() if tuple(scope) == level
+        }
     return {
         metric: {
             "target": target,
@@ -57,6 +70,9 @@ class Report:
     satisfaction_by_department: dict = field(default_factory=dict)
     # "Hung up, suspected fraud" with and without the SMS before the first call.
     pre_notice: dict = field(default_factory=dict)
+    # Per kind of patient, each against its own target: {"kind", "department", "label",
+    # "figures", "targets"}; the kinds of the scope, then a department's kind with a target.
+    kinds: list = field(default_factory=list)
 
     def ranking(self, size: int = 3) -> dict:
         """The departments with the lowest and the highest follow-up rate and satisfaction
@@ -137,12 +153,55 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
         pre_notice=kpi.pre_notice_figures(period, scope),
     )
     report.targets = targets_check(report.headline(), department=scope.department, targets=targets)
+    report.kinds = kinds_build(period, scope, targets=targets, names=names)
     return report
+
+
+def kinds_build(period: kpi.Period, scope: kpi.Scope, *, targets: dict, names: dict) -> list:
+    """The follow-up figures per kind of patient against the kind's own target (issue 19:
+    inpatients ≥ 80 %, outpatient surgery ≥ 50 %). In the whole clinic's report a department
+    whose kind has a target of its own gets a row of its own too."""
+    kind_labels = dict(Encounter.Kind.choices)
+
+    def row(kind: str, department, figures: kpi.FollowUpFigures) -> dict:
+        values = {
+            KpiTarget.Metric.FOLLOW_UP_RATE: figures.follow_up_rate,
+            KpiTarget.Metric.TIMELINESS: figures.timeliness,
+        }
+        label = str(kind_labels.get(kind, kind))
+        return {
+            "kind": kind,
+            "department": department,
+            "label": label if department is None else f"{names.get(department, '—')} · {label}",
+            "figures": figures,
+            "targets": targets_check(
+                values, department=department or scope.department, kind=kind, targets=targets
+            ),
+        }
+
+    by_kind = kpi.follow_up_by(period, "kind", scope)
+    rows = sorted(
+        (row(kind, None, figures) for kind, figures in by_kind.items() if kind),
+        key=lambda item: item["label"],
+    )
+    if scope.department is None:
+        own = sorted(
+            {(dep, kind) for (_metric, dep, kind) in targets if dep is not None and kind},
+            key=lambda key: (names.get(key[0], ""), key[1]),
+        )
+        figures_of = {
+            dep: kpi.follow_up_by(period, "kind", replace(scope, department=dep))
+            for dep in {dep for dep, _kind in own}
+        }
+        rows += [
+            row(kind, dep, figures_of[dep].get(kind, kpi.FollowUpFigures())) for dep, kind in own
+        ]
+    return rows
 
 
 def unreachable_labelled(figures: kpi.FollowUpFigures) -> list:
     """The unreachable breakdown as (category, label, encounters), most first."""
-    labels = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
+    labels = kpi.unreachable_labels()
     return sorted(
         ((key, labels.get(key, key), count) for key, count in figures.unreachable.items()),
         key=lambda item: -item[2],

@@ -8,7 +8,8 @@ category, satisfaction, on_time): never anything personal."""
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import Case, Exists, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -22,7 +23,6 @@ from .models import (
     Encounter,
     EncounterKpi,
     FollowUpTask,
-    OutcomeCategory,
 )
 from .reports import month_period
 
@@ -87,7 +87,7 @@ class Drill:
             labels = (
                 dict(Complaint.Category.choices)
                 if self.kind == "complaints"
-                else dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
+                else kpi.unreachable_labels()
             )
             parts.append(str(labels[self.category]))
         if self.satisfaction:
@@ -132,7 +132,7 @@ def drill_parse(params, *, default_first: date) -> Drill:
         allowed = (
             Complaint.Category.values
             if figure == "complaints"
-            else [*OutcomeCategory.values, kpi.NEVER_ATTEMPTED]
+            else kpi.UNREACHABLE_KEYS
             if figure == "not_followed_up"
             else []
         )
@@ -155,8 +155,16 @@ def _attempts() -> QuerySet:
     return CallAttempt.objects.filter(task__encounter=OuterRef("pk"), task__spot_check_of=None)
 
 
-def _last_attempt_category() -> Subquery:
-    return Subquery(_attempts().order_by("-started_at", "-id").values("category")[:1])
+def _last_attempt_category() -> Coalesce:
+    """The last attempt's category; without one, "no_contact" when a follow-up was closed for
+    want of a number or address (as crm.kpi_summary counts it), else ""."""
+    no_contact = FollowUpTask.objects.filter(
+        encounter=OuterRef("pk"), spot_check_of=None, reason=FollowUpTask.Reason.NO_CONTACT
+    )
+    return Coalesce(
+        Subquery(_attempts().order_by("-started_at", "-id").values("category")[:1]),
+        Case(When(Exists(no_contact), then=Value(kpi.NO_CONTACT)), default=Value("")),
+    )
 
 
 def drill_rows(drill: Drill) -> QuerySet:

@@ -284,7 +284,11 @@ class TaskOut(Schema):
     name: str
     channel: str
     status: str
-    reason: str
+    reason: str = Field(
+        description="Why the task was closed or excluded; no_contact: no usable phone number "
+        "or email address (status unreachable: the encounter counts as eligible, not followed "
+        "up)."
+    )
     opens_at: datetime
     due_at: datetime
     closes_at: datetime

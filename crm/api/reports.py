@@ -41,7 +41,8 @@ class FollowUpOut(Schema):
     loss_rate: float | None
     unreachable: dict[str, int] = Field(
         description="Eligible encounters not followed up, by the outcome category of their "
-        "last attempt, or never_attempted."
+        "last attempt, or never_attempted, or no_contact (no usable phone number or email "
+        "address: counted as eligible, never excluded)."
     )
     transferred: int
     readmitted: int

@@ -1,8 +1,11 @@
-"""KPI targets (DESIGN.md §4, §7): what the clinic aims for, drawn beside each figure."""
+"""KPI targets (DESIGN.md §4, §7): what the clinic aims for, drawn beside each figure. A target
+may name a kind of patient (encounter kind) and a department: regulations hold inpatients to
+a follow-up rate of 80 % and outpatient surgery to 50 %, each against its own target."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .encounters import Encounter
 from .people import Department
 
 
@@ -25,13 +28,25 @@ class KpiTarget(models.Model):
         related_name="+",
         help_text=_("Empty: the whole clinic."),
     )
+    # Plain text with the built-in kinds as choices: "" is every kind.
+    encounter_kind = models.CharField(
+        _("kind of patient"),
+        max_length=30,
+        blank=True,
+        default="",
+        choices=Encounter.Kind.choices,
+        help_text=_("Empty: every kind."),
+    )
     target = models.DecimalField(_("at least"), max_digits=5, decimal_places=2)
 
+    # The figures counted per encounter, the only ones a kind of patient narrows.
+    KIND_METRICS = (Metric.FOLLOW_UP_RATE, Metric.TIMELINESS)
+
     class Meta:
-        ordering = ["metric", "department"]
+        ordering = ["metric", "department", "encounter_kind"]
         constraints = [
             models.UniqueConstraint(
-                fields=["metric", "department"],
+                fields=["metric", "department", "encounter_kind"],
                 name="kpi_target_once",
                 nulls_distinct=False,
             )
@@ -40,4 +55,5 @@ class KpiTarget(models.Model):
         verbose_name_plural = _("KPI targets")
 
     def __str__(self) -> str:
-        return f"{self.get_metric_display()} ≥ {self.target}"
+        kind = f" ({self.get_encounter_kind_display()})" if self.encounter_kind else ""
+        return f"{self.get_metric_display()}{kind} ≥ {self.target}"

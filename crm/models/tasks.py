@@ -77,8 +77,9 @@ class FollowUpTask(models.Model):
         NONE = "", ""
         DECEASED = "deceased", _("Contact deceased")
         DO_NOT_CONTACT = "do_not_contact", _("Contact asked not to be contacted")
-        NO_PHONE = "no_phone", _("No valid phone number on file")
-        NO_EMAIL = "no_email", _("No email address on file")
+        # Not an exclusion: an encounter nobody can be reached at stays in the denominator,
+        # unreachable with this reason (DESIGN.md §7; regulations: "电话不详").
+        NO_CONTACT = "no_contact", _("No contact information")
         OUTCOME = "outcome", _("Outcome at discharge excluded by the rule")
         TAG = "tag", _("Tag excluded by the rule")
         NO_LONGER_MATCHES = "no_longer_matches", _("Encounter corrected: no longer matches")

@@ -50,6 +50,9 @@ CALL_OUTCOMES = [
 ]
 
 
+NO_PHONE_EVERY = 40
+
+
 def _weighted(rng: random.Random, choices):
     return rng.choices([value for value, _ in choices], [weight for _, weight in choices])[0]
 
@@ -65,7 +68,13 @@ def _contact(rng: random.Random, index: int, chinese: bool) -> Contact:
         record_no=f"DEMO{index:06d}",
         language="zh-hans" if chinese else "en",
     )
-    ContactPhone.objects.create(contact=contact, number=f"+861390000{index:04d}", label="mobile")
+    # Every NO_PHONE_EVERY-th patient has no number on file, as real registers do: the report
+    # shows them as not followed up, "no contact information" (issue 19). By index, not by the
+    # generator, so the rest of the made-up history stays as it was.
+    if index % NO_PHONE_EVERY:
+        ContactPhone.objects.create(
+            contact=contact, number=f"+861390000{index:04d}", label="mobile"
+        )
     return contact
 
 

@@ -80,8 +80,8 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
     # The clinic's channel order (WeChat → SMS → email by default) among what the step allows.
     routes = contact_routes(contact, step_channel=task.channel, purpose=purpose)
     if not routes:
-        wants_sms = task.channel in (RuleStep.Channel.SMS, RuleStep.Channel.SURVEY_LINK)
-        _close(task, Reason.NO_PHONE if wants_sms else Reason.NO_EMAIL, now)
+        # Unreachable, not excluded: the encounter stays in the denominator (DESIGN.md §7).
+        _close(task, Reason.NO_CONTACT, now)
         return 0
     channel, to = routes[0].channel, routes[0].to
 

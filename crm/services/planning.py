@@ -52,6 +52,10 @@ class PlannedTask:
         return (self.step.pk, self.sequence)
 
     @property
+    def status_label(self) -> str:
+        return Status(self.status).label
+
+    @property
     def reason_label(self) -> str:
         return Reason(self.reason).label if self.reason else ""
 
@@ -171,10 +175,17 @@ def exclusion_reason(rule: FollowUpRule, step: RuleStep, encounter: EncounterFac
         return Reason.OUTCOME
     if set(rule.exclude_tags) & set(encounter.tags):
         return Reason.TAG
+    return ""
+
+
+def unreachable_reason(step: RuleStep, encounter: EncounterFacts) -> str:
+    """Why this step cannot be worked although the encounter is eligible, or ''. A missing
+    number is a failed follow-up, never an exclusion: the encounter stays in the denominator
+    (DESIGN.md §7), so a register full of missing numbers cannot show a higher rate."""
     if step.channel in (RuleStep.Channel.PHONE, RuleStep.Channel.SMS) and not encounter.has_phone:
-        return Reason.NO_PHONE
+        return Reason.NO_CONTACT
     if step.channel == RuleStep.Channel.EMAIL and not encounter.email:
-        return Reason.NO_EMAIL
+        return Reason.NO_CONTACT
     return ""
 
 
@@ -204,12 +215,15 @@ def rules_plan(
     for rule in rules_applicable(rules, encounter):
         for step in rule.steps.all():
             reason = exclusion_reason(rule, step, encounter)
+            unreachable = "" if reason else unreachable_reason(step, encounter)
             assignee_id, department_id = _assignment(step, encounter, agents)
             for index in range(step.occurrences):
                 shift = index * (step.repeat_every_days or 0)
                 opens_at = local_midnight(start + timedelta(days=step.offset_days + shift), zone)
                 due_at = local_midnight(start + timedelta(days=step.due_days + shift + 1), zone)
                 status, task_reason = (Status.EXCLUDED, reason) if reason else (Status.PENDING, "")
+                if unreachable:
+                    status, task_reason = Status.UNREACHABLE, unreachable
                 if (
                     not reason
                     and step.stop_when == RuleStep.StopWhen.RECOVERED
@@ -278,7 +292,9 @@ def _replan(task: dict, plan: PlannedTask | None, now: datetime) -> dict:
     """The changes that bring an existing task (a dict of its columns) in line with the plan,
     or {} when none. Completed, unreachable and cancelled tasks are history and stay as they
     are; a task moved to the centre when overdue stays there."""
-    if task["status"] not in (Status.PENDING, Status.IN_PROGRESS, Status.EXCLUDED):
+    if task["status"] not in (Status.PENDING, Status.IN_PROGRESS, Status.EXCLUDED) and not (
+        _waiting_for_contact(task)
+    ):
         return {}
     wanted = {}
     if plan is None:
@@ -294,12 +310,22 @@ def _replan(task: dict, plan: PlannedTask | None, now: datetime) -> dict:
     if status == Status.EXCLUDED and task["attempts_count"]:
         status = Status.CANCELLED  # it was worked: keep that visible, it is not "never eligible"
     if status == Status.PENDING:
-        if task["status"] == Status.EXCLUDED:
+        if task["status"] == Status.EXCLUDED or _waiting_for_contact(task):
             wanted.update(status=Status.PENDING, reason="", completed_at=None)
     elif (task["status"], task["reason"]) != (status, reason):
         wanted.update(status=status, reason=reason, completed_at=now)
         wanted.update(claimed_by_id=None, claimed_until=None)
     return {name: value for name, value in wanted.items() if task[name] != value}
+
+
+def _waiting_for_contact(task: dict) -> bool:
+    """Closed for want of a number or address and never worked: not history yet, a phone
+    added later reopens it."""
+    return (
+        task["status"] == Status.UNREACHABLE
+        and task["reason"] == Reason.NO_CONTACT
+        and not task["attempts_count"]
+    )
 
 
 def _insert_tasks(rows: list[dict]) -> int:

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import kpi
-from ..models import AuditEntry, Complaint, FollowUpTask, OutcomeCategory
+from ..models import AuditEntry, Complaint, FollowUpTask
 from ..selectors_reports import Drill, drill_rows, encounter_followups
 from ..spreadsheets import SafeCsvWriter
 from .audit import audit_record
@@ -19,7 +19,7 @@ def _local(moment, pattern: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _encounter_csv(drill: Drill, writer) -> None:
-    outcomes = dict(OutcomeCategory.choices) | {kpi.NEVER_ATTEMPTED: _("Never attempted")}
+    outcomes = kpi.unreachable_labels()
     statuses = dict(FollowUpTask.Status.choices)
     writer.writerow(
         [

@@ -17,7 +17,7 @@ from surveys.models import Dimension
 from .. import kpi, report_exports
 from ..dashboard import dashboard_build
 from ..forms import ReportFilterForm
-from ..models import Complaint, OutcomeCategory
+from ..models import Complaint
 from ..reports import Report, month_period, report_build
 from ..roles import EXPORT_REPORTS, VIEW_REPORTS
 from ..selectors_reports import DrillError, drill_parse, drill_rows, encounter_followups
@@ -172,7 +172,7 @@ def report_list(request):
     followups = {}
     if drill.kind == "encounters":
         followups = encounter_followups([row.pk for row in page.object_list])
-        labels = dict(OutcomeCategory.choices)
+        labels = kpi.unreachable_labels()
         for row in page.object_list:
             row.followups = followups.get(row.pk, [])
             row.last_label = labels.get(row.last_category, row.last_category)

@@ -303,7 +303,7 @@ SELECT t.encounter_id, e.contact_id, (%(rule_ids)s::bigint[])[t.step_no],
        CASE WHEN t.tier1 OR t.r_who >= 0.9 THEN e.department_id END,
        t.due_at - interval '5 days', t.due_at, t.due_at + interval '7 days', t.status,
        CASE t.status WHEN 'unreachable' THEN 'attempts_exhausted' WHEN 'cancelled'
-            THEN 'readmitted' WHEN 'excluded' THEN 'no_phone' ELSE '' END,
+            THEN 'readmitted' WHEN 'excluded' THEN 'tag' ELSE '' END,
        3, 4,
        CASE WHEN t.status = 'unreachable' THEN 3 WHEN t.status = 'completed' OR t.retrying
             THEN 1 ELSE 0 END,

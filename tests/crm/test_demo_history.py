@@ -33,6 +33,8 @@ def test_a_demo_clinic_gets_calls_surveys_and_complaints_behind_its_reports(
     assert made == encounters > 60
     assert figures.eligible > 0 and 50 < figures.follow_up_rate < 100
     assert figures.unreachable  # some were not reached, and why is known
+    # Every 40th patient has no number: eligible, not followed up, with that reason.
+    assert figures.unreachable[kpi.NO_CONTACT] == made // 40
     assert attempts > figures.eligible and responses > 0 and complaints > 0
     assert satisfaction.satisfaction_rate is not None
     assert summary["missing"] == summary["extra"] == 0

@@ -107,7 +107,6 @@ def test_planning_twice_never_duplicates(alpha):
         ({"do_not_contact": True}, {}, Reason.DO_NOT_CONTACT),
         ({}, {"discharge_outcome": "self_discharged"}, Reason.OUTCOME),
         ({}, {"tags": ["privacy-sensitive"]}, Reason.TAG),
-        ({"phone": ""}, {}, Reason.NO_PHONE),
     ],
 )
 def test_excluded_encounters_are_recorded_with_the_reason(alpha, contact, encounter, reason):
@@ -116,12 +115,28 @@ def test_excluded_encounters_are_recorded_with_the_reason(alpha, contact, encoun
     assert (task.status, task.reason) == (Status.EXCLUDED, reason)
 
 
-def test_a_contact_whose_only_number_is_wrong_has_no_phone(alpha):
+def test_an_encounter_without_a_phone_is_eligible_and_unreachable_not_excluded(alpha):
+    """Issue 19: a missing number is a failed follow-up, never an exclusion."""
+    RuleFactory()
+    [task] = plan(EncounterFactory(contact=ContactFactory(phone="")))
+    assert (task.status, task.reason) == (Status.UNREACHABLE, Reason.NO_CONTACT)
+    assert task.attempts_count == 0
+    assert task.completed_at is not None
+
+
+def test_a_rule_exclusion_still_wins_over_a_missing_phone(alpha):
+    RuleFactory(exclude_tags=["privacy-sensitive"])
+    contact = ContactFactory(phone="")
+    [task] = plan(EncounterFactory(contact=contact, tags=["privacy-sensitive"]))
+    assert (task.status, task.reason) == (Status.EXCLUDED, Reason.TAG)
+
+
+def test_a_contact_whose_only_number_is_wrong_has_no_contact_information(alpha):
     RuleFactory()
     contact = ContactFactory()
     contact.phones.update(invalid=True)
     [task] = plan(EncounterFactory(contact=contact))
-    assert task.reason == Reason.NO_PHONE
+    assert (task.status, task.reason) == (Status.UNREACHABLE, Reason.NO_CONTACT)
 
 
 def test_an_email_step_needs_an_email_address(alpha):
@@ -130,7 +145,10 @@ def test_an_email_step_needs_an_email_address(alpha):
         EncounterFactory(),
         EncounterFactory(contact=ContactFactory(email="li@example.com")),
     )
-    assert plan(without)[0].reason == Reason.NO_EMAIL
+    assert (plan(without)[0].status, plan(without)[0].reason) == (
+        Status.UNREACHABLE,
+        Reason.NO_CONTACT,
+    )
     assert plan(with_email)[0].status == Status.PENDING
 
 
@@ -261,14 +279,26 @@ def test_a_corrected_encounter_replans_its_open_tasks(alpha):
     assert tasks["Surgery"].status == Status.PENDING
 
 
-def test_a_phone_added_later_reopens_an_excluded_task(alpha):
+def test_a_phone_added_later_reopens_a_task_closed_for_want_of_one(alpha):
     RuleFactory()
     encounter = EncounterFactory(contact=ContactFactory(phone=""))
     [task] = plan(encounter)
-    assert task.status == Status.EXCLUDED
+    assert (task.status, task.reason) == (Status.UNREACHABLE, Reason.NO_CONTACT)
     encounter.contact.phones.create(number="+8613800138000")
     [task] = plan(encounter)
-    assert (task.status, task.reason) == (Status.PENDING, "")
+    assert (task.status, task.reason, task.completed_at) == (Status.PENDING, "", None)
+
+
+def test_a_worked_task_is_history_even_when_the_phone_goes_missing(alpha):
+    RuleFactory()
+    encounter = EncounterFactory()
+    [task] = plan(encounter)
+    FollowUpTask.objects.filter(pk=task.pk).update(
+        status=Status.UNREACHABLE, reason=Reason.OUTCOME_TERMINAL, attempts_count=1
+    )
+    encounter.contact.phones.update(invalid=True)
+    [task] = plan(encounter)
+    assert (task.status, task.reason) == (Status.UNREACHABLE, Reason.OUTCOME_TERMINAL)
 
 
 @pytest.mark.now("2026-03-01 10:00")

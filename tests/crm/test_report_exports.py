@@ -91,6 +91,7 @@ def test_the_workbook_holds_the_months_figures_exactly(november, client_a):
         "Not followed up",
         "Satisfaction",
         "Complaints",
+        "By kind of patient",
     ]
     summary = book["Summary"]
     assert rows(summary)[:14] == [

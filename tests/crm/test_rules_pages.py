@@ -134,6 +134,20 @@ def test_preview_shows_exclusions_with_the_reason(admin_client_a):
     assert planned.reason == FollowUpTask.Reason.DECEASED
 
 
+def test_preview_without_a_phone_shows_unreachable_not_excluded(admin_client_a):
+    """Issue 19: the preview says what planning will do: unreachable, no contact information."""
+    response = in_english(admin_client_a).get(
+        "/rules/preview/",
+        {"kind": "discharge", "occurred_at": "2026-11-20T10:00", "has_phone": ""},
+    )
+    [planned] = response.context["planned"]
+    assert (planned.status, planned.reason) == (
+        FollowUpTask.Status.UNREACHABLE,
+        FollowUpTask.Reason.NO_CONTACT,
+    )
+    assert "Unreachable: No contact information" in response.content.decode()
+
+
 def test_editing_a_rule_does_not_touch_open_tasks_until_replanned(
     admin_client_a, tenant_a, in_tenant
 ):
