@@ -509,7 +509,14 @@ class KpiTargetsForm(forms.Form):
                     max_digits=5,
                     decimal_places=2,
                     initial=current.get((metric, scope)),
-                    widget=forms.NumberInput(attrs={"step": "0.01", "class": "narrow"}),
+                    # Named by its row's and its column's headings: "Reach rate, Surgery".
+                    widget=forms.NumberInput(
+                        attrs={
+                            "step": "0.01",
+                            "class": "narrow",
+                            "aria-labelledby": f"kpi-{metric} kpi-scope-{scope or 'clinic'}",
+                        }
+                    ),
                 )
 
     @staticmethod
@@ -518,7 +525,11 @@ class KpiTargetsForm(forms.Form):
 
     def rows(self) -> list[dict]:
         return [
-            {"label": label, "fields": [self[self._name(metric, s)] for s in self.scopes]}
+            {
+                "metric": metric,
+                "label": label,
+                "fields": [self[self._name(metric, s)] for s in self.scopes],
+            }
             for metric, label in KpiTarget.Metric.choices
         ]
 
