@@ -17,20 +17,32 @@ from datetime import timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm.models import CallAttempt, Complaint, FollowUpTask
+from crm.messaging import DEFAULTS
+from crm.models import (
+    CallAttempt,
+    Complaint,
+    Department,
+    FollowUpTask,
+    ImportJob,
+    MessageTemplate,
+    OutcomeCode,
+)
 from crm.services.feedback import complaint_open
+from crm.services.imports import import_upload
 from crm.services.planning import encounters_plan
-from surveys.models import SurveyTemplate
-from surveys.services import invitation_create
+from surveys.models import SurveyResponse, SurveyTemplate
+from surveys.services import invitation_create, response_submit
 from tenants.services import tenant_provision
 from tests.conftest import committed, committed_tenant
 from tests.e2e.test_phone_calls import FOCUSED
 from tests.e2e.test_shell import sign_in
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory, StaffFactory
 
+User = get_user_model()
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 SLUG = "e2e-a11y"
@@ -44,8 +56,8 @@ RECORDS = ("admin", "supervisor", "agent")
 QUALITY = ("admin", "supervisor")
 ADMIN = ("admin",)
 
-# Every staff page and the roles that may open it; {task}, {tier1_task} (the clinician's),
-# {contact}, {encounter}, {complaint}, {rule} and {survey} are the clinic's own records.
+# Every staff page and the roles that may open it; the names in braces are the clinic's own
+# records (_records below; {tier1_task} is the clinician's own follow-up).
 PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/", ALL),
     ("/worklist/", ALL),
@@ -56,6 +68,8 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/contacts/{contact}/", ALL),
     ("/contacts/new/", RECORDS),
     ("/contacts/{contact}/edit/", RECORDS),
+    ("/contacts/{contact}/encounters/new/", RECORDS),
+    ("/contacts/{contact}/erase/", ADMIN),
     ("/encounters/{encounter}/edit/", RECORDS),
     ("/complaints/", QUALITY),
     ("/complaints/new/", ALL),
@@ -63,6 +77,7 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/praise/", QUALITY),
     ("/praise/new/", ALL),
     ("/imports/", QUALITY),
+    ("/imports/{import_job}/", QUALITY),
     ("/exports/", ADMIN),
     ("/reports/dashboard/", QUALITY),
     ("/reports/", QUALITY),
@@ -75,17 +90,22 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/rules/new/", ADMIN),
     ("/rules/{rule}/", ADMIN),
     ("/outcomes/", ADMIN),
+    ("/outcomes/{outcome}/", ADMIN),
     ("/surveys/", QUALITY),
     ("/surveys/new/", ADMIN),
     ("/surveys/{survey}/", ADMIN),
     ("/surveys/{survey}/responses/", QUALITY),
+    ("/surveys/responses/{response}/", QUALITY),
     ("/outbox/", QUALITY),
     ("/messages/templates/", ADMIN),
+    ("/messages/templates/{message_template}/", ADMIN),
     ("/cms/reach/", ADMIN),
     ("/staff/", ADMIN),
     ("/staff/invite/", ADMIN),
+    ("/staff/{agent}/departments/", ADMIN),
     ("/departments/", ADMIN),
     ("/departments/new/", ADMIN),
+    ("/departments/{department}/", ADMIN),
     ("/settings/", ADMIN),
     ("/settings/sms/", ADMIN),
     ("/settings/wechat/", ADMIN),
@@ -127,6 +147,16 @@ def clinic(django_db_setup, django_db_blocker):
                 )
                 encounters_plan([encounter.pk])
             complaint_open(summary="候诊时间太长", source="phone_in", contact=encounter.contact)
+            register = "name,phone\n王芳,13900139030\n".encode()
+            import_upload(filename="出院登记.csv", content=register, user=staff["admin"])
+            Department.objects.create(name="骨科")
+            # A clinic's own text of a message, started from the default as the page does.
+            (purpose, channel, language), (subject, body) = next(iter(DEFAULTS.items()))
+            MessageTemplate.objects.create(
+                purpose=purpose, channel=channel, language=language, subject=subject, body=body
+            )
+            survey = SurveyTemplate.objects.filter(active=True).first()
+            response_submit(survey.published, {"q1": 5}, contact=encounter.contact, source="call")
             # The second patient's first follow-up is the clinician's own, tier 1.
             first = FollowUpTask.objects.filter(contact=encounter.contact).order_by("opens_at")
             first.filter(pk=first.first().pk).update(tier=1, assignee=staff["clinician"])
@@ -149,6 +179,12 @@ def _records(tenant) -> dict:
             "complaint": Complaint.objects.get().pk,
             "rule": rule.pk,
             "survey": survey.pk,
+            "response": SurveyResponse.objects.get().pk,
+            "import_job": ImportJob.objects.get().pk,
+            "outcome": OutcomeCode.objects.order_by("pk").first().pk,
+            "message_template": MessageTemplate.objects.order_by("pk").first().pk,
+            "department": Department.objects.order_by("pk").first().pk,
+            "agent": User.objects.get(username="agent@e2e-a11y.test").pk,
             "survey_token": invitation_create(survey, task.contact)[1],
         }
 
