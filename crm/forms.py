@@ -510,18 +510,24 @@ class KpiTargetsForm(forms.Form):
             low = -100 if metric == KpiTarget.Metric.NPS else 0
             for scope in self.scopes:
                 self.fields[self._name(metric, scope)] = self._field(
-                    label, low, current.get((metric, scope, ""))
+                    label,
+                    low,
+                    current.get((metric, scope, "")),
+                    labelledby=f"kpi-{metric} kpi-scope-{scope or 'clinic'}",
                 )
         for kind, label in self.kinds:
             for scope in self.scopes:
                 self.fields[self._name(self.KIND_METRIC, scope, kind)] = self._field(
-                    label, 0, current.get((self.KIND_METRIC, scope, kind))
+                    label,
+                    0,
+                    current.get((self.KIND_METRIC, scope, kind)),
+                    labelledby=f"kpi-kind-{kind} kpi-kind-scope-{scope or 'clinic'}",
                 )
 
     KIND_METRIC = KpiTarget.Metric.FOLLOW_UP_RATE
 
     @staticmethod
-    def _field(label, low: int, initial) -> forms.DecimalField:
+    def _field(label, low: int, initial, *, labelledby: str) -> forms.DecimalField:
         return forms.DecimalField(
             label=label,
             required=False,
@@ -530,7 +536,10 @@ class KpiTargetsForm(forms.Form):
             max_digits=5,
             decimal_places=2,
             initial=initial,
-            widget=forms.NumberInput(attrs={"step": "0.01", "class": "narrow"}),
+            # Named by its row's and its column's headings: "Reach rate, Surgery".
+            widget=forms.NumberInput(
+                attrs={"step": "0.01", "class": "narrow", "aria-labelledby": labelledby}
+            ),
         )
 
     @staticmethod
@@ -540,13 +549,18 @@ class KpiTargetsForm(forms.Form):
 
     def rows(self) -> list[dict]:
         return [
-            {"label": label, "fields": [self[self._name(metric, s)] for s in self.scopes]}
+            {
+                "metric": metric,
+                "label": label,
+                "fields": [self[self._name(metric, s)] for s in self.scopes],
+            }
             for metric, label in KpiTarget.Metric.choices
         ]
 
     def kind_rows(self) -> list[dict]:
         return [
             {
+                "kind": kind,
                 "label": label,
                 "fields": [self[self._name(self.KIND_METRIC, s, kind)] for s in self.scopes],
             }
