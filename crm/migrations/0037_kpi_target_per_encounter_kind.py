@@ -2,6 +2,22 @@
 
 from django.db import migrations, models
 
+# A clinic's schema cloned from the template (tenants.schemas.schema_clone) has its unique
+# constraints under PostgreSQL's default names (crm_kpitarget_metric_department_id_key), not
+# Django's: drop the one on (metric, department) whatever its name.
+DROP_OLD_UNIQUE = """
+DO $$
+DECLARE old record;
+BEGIN
+    FOR old IN
+        SELECT conname FROM pg_constraint
+        WHERE conrelid = 'crm_kpitarget'::regclass AND contype = 'u'
+    LOOP
+        EXECUTE format('ALTER TABLE crm_kpitarget DROP CONSTRAINT %I', old.conname);
+    END LOOP;
+END $$;
+"""
+
 
 class Migration(migrations.Migration):
 
@@ -14,9 +30,11 @@ class Migration(migrations.Migration):
             name='kpitarget',
             options={'ordering': ['metric', 'department', 'encounter_kind'], 'verbose_name': 'KPI target', 'verbose_name_plural': 'KPI targets'},
         ),
-        migrations.RemoveConstraint(
-            model_name='kpitarget',
-            name='kpi_target_once',
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.RemoveConstraint(model_name='kpitarget', name='kpi_target_once'),
+            ],
+            database_operations=[migrations.RunSQL(DROP_OLD_UNIQUE, migrations.RunSQL.noop)],
         ),
         migrations.AddField(
             model_name='kpitarget',
