@@ -34,6 +34,9 @@ class FakeSms:
                 fake._handle(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # Closing does not wait for a client's kept-alive connection to end (the product keeps
+        # its provider connections open, as it should).
+        self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

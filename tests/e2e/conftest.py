@@ -4,7 +4,9 @@ Tenants are reached as <slug>.localhost:<port>, which Chromium resolves to the l
 The server is ours rather than pytest-django's live_server: that one forces a flush of the
 whole database after each test, which would wipe the session's tenants and domains."""
 
+import contextlib
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -26,22 +28,40 @@ def live_port(django_db_setup, django_db_blocker):
         def log_message(self, *args):
             pass
 
+    class Server(ThreadedWSGIServer):
+        """Remembers its open connections, so that the end of the module can close the ones a
+        client keeps alive instead of waiting for their threads to give up."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.open_requests = set()
+
+        def process_request(self, request, client_address):
+            self.open_requests.add(request)
+            super().process_request(request, client_address)
+
+        def shutdown_request(self, request):
+            super().shutdown_request(request)  # closes the thread's database connection too
+            self.open_requests.discard(request)
+
     # The server's threads use the test database (committed data only); each request closes
     # its connection when done (ThreadedWSGIServer.close_request).
     with django_db_blocker.unblock():
-        server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
+        server = Server(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
         server.set_app(StaticFilesHandler(get_wsgi_application()))
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         yield server.server_port
         server.shutdown()
         server.server_close()
-        # Request threads close their database connection when their (keep-alive) socket
-        # closes; wait for them, or the test database cannot be dropped at the end.
+        for request in list(server.open_requests):
+            # Wakes the thread waiting on a kept-alive socket: it closes and ends.
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RDWR)
+        # Request threads close their database connection when their socket closes; wait for
+        # ours (not the fake providers' threads), or the test database cannot be dropped.
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(
-            t.name.endswith("(process_request_thread)") for t in threading.enumerate()
-        ):
+        while time.monotonic() < deadline and server.open_requests:
             time.sleep(0.05)
 
 
