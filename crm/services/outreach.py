@@ -106,11 +106,35 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
         variables["survey_link"] = links.invitation_url(token)
         variables["survey_code"] = token if links.is_short(token) else ""
         variables["opt_out_link"] = links.opt_out_url(token)
+    message = _contact_message_queue(
+        channel,
+        purpose,
+        to,
+        contact=contact,
+        task=task,
+        variables=variables,
+        language=language,
+        now=now,
+    )
+    if invitation is not None:
+        invitation.message = message
+        invitation.save(update_fields=["message"])
+    task.attempts_count = 1
+    task.last_outcome = ""
+    task.save(update_fields=["attempts_count", "last_outcome", "updated_at"])
+    return 1
+
+
+def _contact_message_queue(
+    channel: str, purpose: str, to: str, *, contact, task, variables: dict, language: str, now
+):
+    """Write a message to a contact in the outbox: its text in the clinic's template for the
+    channel and language (a WeChat message is its template's fields, filled at sending)."""
     if channel == Channel.WECHAT:
         subject, body = "", wechat_text(purpose, variables)
     else:
         subject, body = message_render(purpose, channel, language, variables)
-    message = message_queue(
+    return message_queue(
         channel=channel,
         purpose=purpose,
         to=to,
@@ -122,13 +146,6 @@ def task_message_queue(task_id: int, *, now: datetime) -> int:
         variables=variables,
         language=language,
     )
-    if invitation is not None:
-        invitation.message = message
-        invitation.save(update_fields=["message"])
-    task.attempts_count = 1
-    task.last_outcome = ""
-    task.save(update_fields=["attempts_count", "last_outcome", "updated_at"])
-    return 1
 
 
 def _single_rating(survey) -> bool:
@@ -226,18 +243,15 @@ def task_pre_notice_queue(*, task_id: int, now: datetime) -> int:
         "encounter_date": encounter_date,
         "follow_up_name": task.name,
     }
-    subject, body = message_render(Purpose.PRE_NOTICE, Channel.SMS, language, variables)
-    message_queue(
-        channel=Channel.SMS,
-        purpose=Purpose.PRE_NOTICE,
-        to=routes[0].to,
-        subject=subject,
-        body=body,
+    _contact_message_queue(
+        Channel.SMS,
+        Purpose.PRE_NOTICE,
+        routes[0].to,
         contact=contact,
         task=task,
-        now=now,
         variables=variables,
         language=language,
+        now=now,
     )
     return 1
 
@@ -325,21 +339,15 @@ def invitation_remind(invitation_id: int, *, now: datetime) -> int:
         "survey_code": token if links.is_short(token) else "",
         "opt_out_link": links.opt_out_url(token),
     }
-    if channel == Channel.WECHAT:
-        subject, body = "", wechat_text(Purpose.SURVEY_REMINDER, variables)
-    else:
-        subject, body = message_render(Purpose.SURVEY_REMINDER, channel, language, variables)
-    message_queue(
-        channel=channel,
-        purpose=Purpose.SURVEY_REMINDER,
-        to=to,
-        subject=subject,
-        body=body,
+    _contact_message_queue(
+        channel,
+        Purpose.SURVEY_REMINDER,
+        to,
         contact=contact,
         task=task,
-        now=now,
         variables=variables,
         language=language,
+        now=now,
     )
     return 1
 
