@@ -223,25 +223,34 @@ def message_template_map(
     return template
 
 
-def template_mapping(purpose: str, language: str, provider: str) -> MessageTemplate | None:
-    language = "en" if language.startswith("en") else "zh-hans"
-    return (
-        MessageTemplate.objects.filter(
-            purpose=purpose, channel=Channel.SMS, language=language, provider=provider
-        )
-        .exclude(provider_template_code="")
-        .first()
-    )
+def template_mappings(provider: str) -> dict[tuple[str, str], MessageTemplate]:
+    """The clinic's SMS texts mapped to ``provider``'s approved templates, by (purpose,
+    language): read once for a worker's batch, not once a message."""
+    return {
+        (template.purpose, template.language): template
+        for template in MessageTemplate.objects.filter(
+            channel=Channel.SMS, provider=provider
+        ).exclude(provider_template_code="")
+    }
 
 
 def outgoing_for(
-    message: Message, gateway: Gateway, *, key: str, status_url: str, sign_name: str = ""
+    message: Message,
+    gateway: Gateway,
+    *,
+    key: str,
+    status_url: str,
+    sign_name: str = "",
+    mappings: dict[tuple[str, str], MessageTemplate] | None = None,
 ) -> Outgoing:
     """What the gateway sends for ``message``: its text, or for a template provider the
-    mapped template and its parameters."""
+    mapped template and its parameters (``mappings`` from template_mappings, or read here)."""
     if not gateway.templated:
         return Outgoing(to=message.to, body=message.body, key=key, status_url=status_url)
-    mapping = template_mapping(message.purpose, message.language, gateway.name)
+    if mappings is None:
+        mappings = template_mappings(gateway.name)
+    language = "en" if message.language.startswith("en") else "zh-hans"
+    mapping = mappings.get((message.purpose, language))
     if mapping is None:
         raise ProviderError(
             _(

@@ -26,7 +26,13 @@ from ..messaging import DEFAULTS, render_text
 from ..models import FollowUpTask, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
 from .channels import contact_routes, step_channel_of
-from .gateways import gateway_for, outgoing_for, receipts_apply, sms_account
+from .gateways import (
+    gateway_for,
+    outgoing_for,
+    receipts_apply,
+    sms_account,
+    template_mappings,
+)
 from .wechat import wechat_account_get, wechat_gateway, wechat_outgoing, wechat_unfollowed
 
 UNREACHABLE_CODES = {str(code) for code in UNREACHABLE}
@@ -138,6 +144,7 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
     account = sms_account()
     provider = gateway_for(account)
     sign_name = account.sign_name if account else ""
+    mappings = template_mappings(provider.name) if provider.templated else {}
     wechat = _WeChatSender()
     results = []
     for message in taken:
@@ -145,7 +152,7 @@ def messages_send(message_ids: list[int], *, now: datetime | None = None) -> dic
             if message.channel == Channel.WECHAT:
                 results.append((message, wechat.send(message), None))
                 continue
-            results.append((message, _deliver(message, provider, sign_name), None))
+            results.append((message, _deliver(message, provider, sign_name, mappings), None))
         except ProviderError as exc:
             results.append((message, None, exc))
         except Exception as exc:  # an unexpected error must not leave the message "sending"
@@ -341,7 +348,7 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str | None:
     return messages_send([message_id], now=now).get(message_id)
 
 
-def _deliver(message: Message, provider, sign_name: str) -> Sent:
+def _deliver(message: Message, provider, sign_name: str, mappings: dict) -> Sent:
     if message.channel == Channel.EMAIL:
         try:
             EmailMessage(message.subject, message.body, None, [message.to]).send()
@@ -357,6 +364,7 @@ def _deliver(message: Message, provider, sign_name: str) -> Sent:
             key=f"{connection.schema_name}-{message.pk}",
             status_url=tenant_url(connection.tenant, reverse("sms_status")),
             sign_name=sign_name,
+            mappings=mappings,
         )
     )
 

@@ -55,7 +55,8 @@ def _push(session, base: str, slug: str, start: int, count: int) -> requests.Res
             {
                 "external_id": external_id,
                 "name": name,
-                "occurred_at": "2026-11-20 10:00",
+                # Yesterday by the stack's real clock (it runs with the real time).
+                "occurred_at": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - 86400)),
                 "phone": f"138{random.randrange(10**8):08d}",
                 "kind": "discharge",
             }
