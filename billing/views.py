@@ -90,7 +90,6 @@ def stripe_webhook(request):
     """Verify, store by event id, hand over to a task; answer at once. A redelivered event
     that took effect is acknowledged and nothing else; one that has not (its processing
     failed) is queued again."""
-    from .tasks import webhook_event_process_task
 
     try:
         data = webhook_verify(request.body, request.headers.get("Stripe-Signature"))
@@ -99,7 +98,7 @@ def stripe_webhook(request):
         return HttpResponseBadRequest("invalid webhook")
     received = webhook_store(data)
     if received.event.processed_at is None:
-        enqueue_on_commit(webhook_event_process_task, received.event.pk)
+        enqueue_on_commit("billing.tasks.webhook_event_process_task", received.event.pk)
     return HttpResponse("ok" if received.new else "duplicate")
 
 

@@ -4,6 +4,7 @@ switches the worker's connection to it before the task runs."""
 import os
 import time
 
+from celery import Task
 from celery.signals import (
     task_failure,
     task_postrun,
@@ -14,6 +15,7 @@ from celery.signals import (
     worker_init,
 )
 from django.conf import settings
+from django.db import connection, transaction
 from tenant_schemas_celery.app import CeleryApp
 
 from saas import metrics
@@ -74,13 +76,19 @@ def _task_retried(sender=None, **_kwargs) -> None:
     metrics.TASKS.labels(sender.name, "retried").inc()
 
 
-def enqueue_on_commit(task, *args, **kwargs) -> None:
+def enqueue_on_commit(task: str | Task, *args, **kwargs) -> None:
     """Send ``task`` once the current transaction commits, to run in the schema current *now*:
     an on_commit callback may fire after the caller has left the tenant's context (e.g. the
-    provisioning transaction commits in public)."""
-    from django.db import connection, transaction
+    provisioning transaction commits in public).
 
+    Services name their task ("crm.tasks.import_run_task") rather than import it: the tasks
+    modules import the services, so an import the other way would close a circle."""
     headers = {"_schema_name": connection.schema_name}  # tenant-schemas-celery's routing header
+
+    def send() -> None:
+        found = app.tasks[task] if isinstance(task, str) else task
+        found.apply_async(args, kwargs, headers=headers)
+
     # robust: a broker that is down must not turn a committed change into an error page; the
     # failure is logged (and an invitation can be resent from the staff page).
-    transaction.on_commit(lambda: task.apply_async(args, kwargs, headers=headers), robust=True)
+    transaction.on_commit(send, robust=True)

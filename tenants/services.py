@@ -156,10 +156,8 @@ def tenant_provision(
     if method == "pool":
         # Refill at once rather than at the next beat tick, so a burst of sign-ups keeps
         # finding ready schemas.
-        from .tasks import schema_pool_refill_task
-
         connection.set_schema_to_public()
-        enqueue_on_commit(schema_pool_refill_task)
+        enqueue_on_commit("tenants.tasks.schema_pool_refill_task")
     return ProvisionResult(
         tenant=tenant,
         admin_email=admin_email,

@@ -41,6 +41,7 @@ from standardwebhooks.webhooks import Webhook
 
 from billing import entitlements
 from saas import clock
+from saas.celery import enqueue_on_commit
 
 from ..models import WebhookDelivery, WebhookEndpoint
 from ..services.outbox import retry_delay
@@ -148,9 +149,6 @@ def webhook_endpoint_disable(endpoint: WebhookEndpoint) -> None:
 def webhook_emit(event: str, data: dict, *, now=None) -> list[int]:
     """Queue the event for every active endpoint that chose it, sent once the caller's
     transaction commits. Data carries ids and codes, no personal details."""
-    from saas.celery import enqueue_on_commit
-
-    from ..tasks import webhook_deliver_task
 
     if not entitlements.feature_allowed(connection.tenant, "webhooks"):
         return []  # the plan has no webhooks: the endpoints stay, nothing is queued
@@ -168,7 +166,7 @@ def webhook_emit(event: str, data: dict, *, now=None) -> list[int]:
             endpoint=endpoint, event=event, event_id=event_id, payload=payload, next_attempt_at=now
         )
         ids.append(delivery.pk)
-        enqueue_on_commit(webhook_deliver_task, delivery.pk)
+        enqueue_on_commit("crm.tasks.webhook_deliver_task", delivery.pk)
     return ids
 
 
@@ -265,15 +263,12 @@ def webhooks_due(*, now=None) -> list[int]:
 
 def webhook_replay(delivery: WebhookDelivery, *, now=None) -> None:
     """Send a delivery again (failed, or delivered but lost by the receiver), at once."""
-    from saas.celery import enqueue_on_commit
-
-    from ..tasks import webhook_deliver_task
 
     now = now or clock.now()
     WebhookDelivery.objects.filter(pk=delivery.pk).exclude(status=Status.SENDING).update(
         status=Status.PENDING, attempts=0, next_attempt_at=now, error=""
     )
-    enqueue_on_commit(webhook_deliver_task, delivery.pk)
+    enqueue_on_commit("crm.tasks.webhook_deliver_task", delivery.pk)
 
 
 # --- The events, as the domain's services announce them -----------------------------------

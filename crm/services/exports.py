@@ -165,7 +165,6 @@ def _media_copy(archive: zipfile.ZipFile, names: list[str]) -> tuple[int, list[s
 def clinic_export_request(*, user, purpose: str = ClinicExport.Purpose.PORTABILITY):
     """Queue a full export of the clinic. One at a time: a second request while one is
     being prepared (for less than a day) is refused."""
-    from ..tasks import clinic_export_task
 
     # A request whose worker message was lost does not block the clinic for more than a day.
     waiting = ClinicExport.objects.filter(
@@ -177,7 +176,7 @@ def clinic_export_request(*, user, purpose: str = ClinicExport.Purpose.PORTABILI
             code="queued",
         )
     export = ClinicExport.objects.create(requested_by=user, purpose=purpose)
-    enqueue_on_commit(clinic_export_task, export.pk)
+    enqueue_on_commit("crm.tasks.clinic_export_task", export.pk)
     return export
 
 

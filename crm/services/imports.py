@@ -64,9 +64,8 @@ def import_upload(*, filename: str, content: bytes, user) -> ImportJob:
 
 
 def _read_queue(job: ImportJob) -> None:
-    from ..tasks import import_read_task
 
-    enqueue_on_commit(import_read_task, job.pk)
+    enqueue_on_commit("crm.tasks.import_read_task", job.pk)
 
 
 def import_read(job_id: int) -> ImportJob:
@@ -239,13 +238,12 @@ def import_check(job: ImportJob) -> Checked:
 
 
 def import_queue(job: ImportJob) -> None:
-    from ..tasks import import_run_task
 
     if job.status != ImportJob.Status.MAPPED:
         raise ValidationError(_("This import has already been started."))
     job.status = ImportJob.Status.QUEUED
     job.save(update_fields=["status"])
-    enqueue_on_commit(import_run_task, job.pk)
+    enqueue_on_commit("crm.tasks.import_run_task", job.pk)
 
 
 def import_run(job_id: int) -> ImportJob:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from billing import entitlements
 from billing.models import UsageMeter
 from saas import clock
+from saas.celery import enqueue_on_commit
 from surveys.models import SurveyInvitation
 
 from ..calendar import next_calling_time, tenant_zone
@@ -97,8 +98,6 @@ def message_queue(
     when that transaction commits, or by the tick once the clinic's message hours begin.
     ``variables`` and ``language`` are what ``body`` was rendered from: a template SMS
     provider sends its approved template with them instead of the text."""
-    from ..tasks import message_send_task
-
     now = now or clock.now()
     send_after = now
     if respect_hours:
@@ -117,7 +116,7 @@ def message_queue(
         send_after=send_after,
     )
     if send_after <= now:
-        transaction.on_commit(lambda: message_send_task.delay(message.pk))
+        enqueue_on_commit("crm.tasks.message_send_task", message.pk)
     return message
 
 

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch
 
 from saas import clock
+from saas.celery import enqueue_on_commit
 
 from ..calendar import local_date, local_midnight, tenant_zone
 from ..models import (
@@ -495,13 +496,9 @@ def encounters_unplanned(*, now: datetime | None = None) -> list[int]:
 def encounters_plan_later(encounter_ids) -> None:
     """Plan in Celery tasks once the current transaction commits: one task per 10,000
     encounters, so that a large import is planned by every worker at once."""
-    from saas.celery import enqueue_on_commit
-
-    from ..tasks import encounters_plan_task
-
     ids = sorted(set(encounter_ids))
     for start in range(0, len(ids), PLAN_TASK_CHUNK):
-        enqueue_on_commit(encounters_plan_task, ids[start : start + PLAN_TASK_CHUNK])
+        enqueue_on_commit("crm.tasks.encounters_plan_task", ids[start : start + PLAN_TASK_CHUNK])
 
 
 def contact_cancel_open_tasks(contact, *, reason: str, except_task=None, now=None) -> int:

@@ -140,11 +140,10 @@ def staff_invite(
 
 def staff_invitation_queue(*, user, base_url: str) -> None:
     """Queue the invitation email for when the transaction commits; also resends a lost one."""
-    from ..tasks import staff_invitation_email_task
 
     if user.has_usable_password():
         raise ValidationError(_("This staff member has already set a password."))
-    enqueue_on_commit(staff_invitation_email_task, user.pk, base_url)
+    enqueue_on_commit("crm.tasks.staff_invitation_email_task", user.pk, base_url)
 
 
 def staff_invitation_email(*, user_id: int, base_url: str, organisation: str) -> None:
