@@ -11,7 +11,13 @@ from django.utils.translation import gettext as _
 
 from saas import clock
 from tenants.models import Tenant
-from tenants.services import ProvisionResult, tenant_provision, tenant_set_status
+from tenants.services import (
+    ProvisionResult,
+    tenant_provision,
+    tenant_reactivate,
+    tenant_set_status,
+    tenant_suspend,
+)
 
 from .entitlements import plan_default
 from .models import BillingAccount, BillingAuditEntry, Plan
@@ -263,7 +269,6 @@ def comp_end(*, tenant: Tenant, actor) -> BillingAccount:
 
 @transaction.atomic
 def console_suspend(*, tenant: Tenant, actor, reason: str = "") -> None:
-    from tenants.services import tenant_suspend
 
     BillingAccount.objects.filter(tenant=tenant).update(billing_hold=False)
     tenant_suspend(tenant=tenant, actor=actor, reason=reason)
@@ -272,7 +277,6 @@ def console_suspend(*, tenant: Tenant, actor, reason: str = "") -> None:
 
 @transaction.atomic
 def console_reactivate(*, tenant: Tenant, actor) -> None:
-    from tenants.services import tenant_reactivate
 
     BillingAccount.objects.filter(tenant=tenant).update(billing_hold=False, grace_ends_at=None)
     tenant_reactivate(tenant=tenant, actor=actor)

@@ -17,6 +17,8 @@ from django.views.decorators.http import require_POST
 
 from saas import ratelimit
 from saas.celery import enqueue_on_commit
+from tenants.links import tenant_url
+from tenants.models import Tenant
 
 from . import entitlements, selectors, services
 from .forms import SignupForm
@@ -70,9 +72,6 @@ def _signup_allowed(request) -> bool:
 
 
 def signup_done(request):
-    from tenants.models import Tenant
-    from tenants.services import tenant_url
-
     tenant = Tenant.objects.filter(pk=request.session.get("signup_tenant")).first()
     if tenant is None:
         return redirect("billing:signup")

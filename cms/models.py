@@ -31,7 +31,9 @@ from wagtail.images.blocks import ImageBlock
 from wagtail.models import Page
 from wagtail.search import index
 
-from .search import cjk_ngrams
+from crm.models import Department
+
+from .search import cjk_ngrams, cjk_query
 
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 
@@ -83,8 +85,6 @@ class ArticlePageForm(WagtailAdminPageForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from crm.models import Department
-
         known = list(Department.objects.filter(active=True).values_list("code", "name"))
         chosen = set(self.initial.get("department_codes") or [])
         known_codes = {code for code, _name in known}
@@ -232,18 +232,32 @@ class ArticleIndexPage(Page):
         verbose_name = _("article list")
         verbose_name_plural = _("article lists")
 
+    def articles_search(
+        self, *, query: str = "", department: str = "", procedure: str = "", audience: str = ""
+    ) -> list["ArticlePage"]:
+        """Live, public articles of this list, filtered by tags, then ranked by the search
+        (Wagtail's database backend on PostgreSQL) when there is a query, else newest first."""
+        articles = ArticlePage.objects.child_of(self).live().public()
+        if department:
+            articles = articles.filter(department_codes__contains=[department])
+        if procedure:
+            articles = articles.filter(procedures__icontains=procedure)
+        if audience:
+            articles = articles.filter(audience=audience)
+        if not query:
+            return list(articles.order_by("-first_published_at", "-pk"))
+        ids = list(articles.values_list("pk", flat=True))
+        if not ids:
+            return []
+        return list(ArticlePage.objects.filter(pk__in=ids).search(cjk_query(query), operator="and"))
+
     def get_context(self, request, *args, **kwargs):
-        from crm.models import Department
-
-        from .selectors import article_search
-
         context = super().get_context(request, *args, **kwargs)
         query = request.GET.get("q", "").strip()[:100]
         department = request.GET.get("department", "")
         procedure = request.GET.get("procedure", "").strip()[:80]
         audience = request.GET.get("audience", "")
-        articles = article_search(
-            index=self,
+        articles = self.articles_search(
             query=query,
             department=department,
             procedure=procedure,

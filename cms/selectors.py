@@ -11,33 +11,6 @@ from saas import clock
 
 from .links import tracked_url
 from .models import ArticleIndexPage, ArticleOpen, ArticlePage, HomePage
-from .search import cjk_query
-
-
-def article_search(
-    *,
-    index: ArticleIndexPage,
-    query: str = "",
-    department: str = "",
-    procedure: str = "",
-    audience: str = "",
-) -> list[ArticlePage]:
-    """Live, public articles under ``index``, filtered by tags, then ranked by the search
-    (Wagtail's database backend on PostgreSQL) when there is a query, else newest first."""
-    articles = ArticlePage.objects.child_of(index).live().public()
-    if department:
-        articles = articles.filter(department_codes__contains=[department])
-    if procedure:
-        articles = articles.filter(procedures__icontains=procedure)
-    if audience:
-        articles = articles.filter(audience=audience)
-    if not query:
-        return list(articles.order_by("-first_published_at", "-pk"))
-    ids = list(articles.values_list("pk", flat=True))
-    if not ids:
-        return []
-    results = ArticlePage.objects.filter(pk__in=ids).search(cjk_query(query), operator="and")
-    return list(results)
 
 
 def home_for_language(language: str) -> HomePage | None:

@@ -16,6 +16,7 @@ from wagtail.models import (
 )
 from wagtail.search.models import IndexEntry
 
+from crm.models import FollowUpRule, RuleStep
 from crm.roles import Role
 from saas import clock
 
@@ -185,7 +186,6 @@ def patient_site_ensure(*, kind: str, locale: str) -> None:
 
 def article_open_record(*, article_id: int, rule_id: int | None, step_id: int | None) -> None:
     """Count one open of an article from a tracked link, today (tenant's day)."""
-    from crm.models import FollowUpRule, RuleStep
 
     # Ids come from a signed token, but the rule or step may have been deleted since.
     rule_id = rule_id if FollowUpRule.objects.filter(pk=rule_id).exists() else None

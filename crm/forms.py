@@ -5,10 +5,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from cms.selectors import article_languages
+from surveys.models import SurveyTemplate
 from tenants.forms import calling_hours_format, calling_hours_parse
 
 from . import kpi
-from .messaging import MESSAGE_VARIABLES
+from .messaging import MESSAGE_VARIABLES, template_check
 from .models import (
     AuditEntry,
     Complaint,
@@ -27,6 +28,7 @@ from .models import (
 from .phones import phone_mask
 from .roles import Role
 from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
+from .services.rules import steps_overlap
 
 User = get_user_model()
 
@@ -327,7 +329,6 @@ class RuleStepForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from surveys.models import SurveyTemplate
 
         self.fields["survey"].queryset = SurveyTemplate.objects.filter(active=True)
         self.fields["articles"].widget.languages = article_languages()
@@ -345,7 +346,6 @@ class BaseRuleStepFormSet(forms.BaseInlineFormSet):
         ]
         if not steps:
             raise forms.ValidationError(_("A rule needs at least one step."))
-        from .services.rules import steps_overlap
 
         clash = steps_overlap(steps)
         if clash:
@@ -481,7 +481,6 @@ class MessageTemplateForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 6})}
 
     def clean_body(self):
-        from .messaging import template_check
 
         body = self.cleaned_data["body"]
         problem = template_check(body)

@@ -1,5 +1,5 @@
 """The five staff roles (Django groups) and the permissions each one carries. Roles are
-synchronised into every tenant schema by crm.services.roles_sync."""
+synchronised into every tenant schema by crm.services.staff.roles_sync."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _

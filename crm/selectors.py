@@ -19,13 +19,15 @@ from .models import (
     Complaint,
     Contact,
     ContactPhone,
+    Department,
     Encounter,
+    FollowUpRule,
     FollowUpTask,
     Message,
     StaffProfile,
     WebhookDelivery,
 )
-from .roles import Role
+from .roles import SPOT_CHECK, Role
 
 User = get_user_model()
 
@@ -88,7 +90,6 @@ def today_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 def worklist_scopes(user) -> list[str]:
     """The scopes a user may look at, the default first."""
-    from .roles import SPOT_CHECK
 
     role = staff_role(user)
     if role == Role.CLINICIAN:
@@ -206,7 +207,6 @@ def worklist_page(
     """One page of the worklist and whether more follow. Departments, rules and staff are
     attached from small lookups rather than joined: PostgreSQL plans a six-table join on
     every request, and planning cost more than running the query (measured on 1M tasks)."""
-    from .models import Department, FollowUpRule
 
     tasks = list(worklist(user, filters, now=now, after=after)[: size + 1])
     more = len(tasks) > size

@@ -9,10 +9,10 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
 from saas.celery import app
+from tenants.models import Tenant
 
-from . import services
 from .api import webhooks
-from .services import exports, followup, imports, outbox, planning, provider_reports
+from .services import exports, followup, imports, outbox, planning, provider_reports, staff
 
 
 @app.task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, max_retries=8)
@@ -21,9 +21,7 @@ def staff_invitation_email_task(user_id: int, base_url: str) -> None:
     retried with backoff, and a retry after the invitation was accepted sends nothing."""
     tenant = connection.tenant
     with translation.override(tenant.locale):
-        services.staff_invitation_email(
-            user_id=user_id, base_url=base_url, organisation=tenant.name
-        )
+        staff.staff_invitation_email(user_id=user_id, base_url=base_url, organisation=tenant.name)
 
 
 @app.task
@@ -125,7 +123,6 @@ def messages_send_task(message_ids: list[int]) -> dict:
 @app.task
 def followup_fanout_task() -> int:
     """Beat job, in the public schema: one tick per tenant that is not suspended."""
-    from tenants.models import Tenant
 
     schemas = (
         Tenant.objects.exclude(schema_name=get_public_schema_name())

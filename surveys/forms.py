@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import SurveyQuestion, SurveyTemplate
-from .services import choices_format, choices_parse
+from .services import choices_format, choices_parse, question_problems
 
 
 class SurveyTemplateForm(forms.ModelForm):
@@ -57,7 +57,6 @@ class BaseQuestionFormSet(forms.BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
-        from .services import question_problems
 
         for form in self.forms:
             if not form.cleaned_data or form.cleaned_data.get("DELETE"):

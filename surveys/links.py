@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
 from saas import clock
-from tenants.services import tenant_url
+from tenants.links import tenant_url
 
 from .models import SurveyInvitation, SurveyTemplate
 

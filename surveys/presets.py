@@ -4,8 +4,10 @@ and English, published and attached to the preset rules' first follow-ups."""
 from django.db import connection
 
 from crm.models import RuleStep
+from tenants.models import Tenant
 
 from .models import SurveyQuestion, SurveyTemplate
+from .services import template_publish
 
 
 def _q(kind, zh, en, dimension="", required=True, choices=(), raises_complaint=False):
@@ -144,7 +146,6 @@ SMS_RATING = {
 
 def surveys_seed(*, kind: str, locale: str) -> None:
     """Preset step: the kind's surveys, published, attached to the preset rules' steps."""
-    from .services import template_publish
 
     if SurveyTemplate.objects.exists():
         return
@@ -170,7 +171,6 @@ def feedback_settings_seed(*, kind: str, locale: str) -> None:
     """Preset step: hospitals reply to complaints within 5 working days (DESIGN.md §5.4's 7
     days; the 5 working days of China's rules on complaints in medical institutions), others
     within 2 (their 3 days)."""
-    from tenants.models import Tenant
 
     days = 5 if kind == "hospital" else 2
     Tenant.objects.filter(pk=connection.tenant.pk).update(complaint_reply_days=days)

@@ -16,7 +16,9 @@ from django_tenants.clone import CloneSchema
 from django_tenants.utils import app_labels, schema_context, schema_exists
 
 from cms.permissions import COLLECTION_PERMISSIONS, PAGE_PERMISSIONS
+from cms.services import editor_permissions_sync, patient_site_seed
 from crm.roles import ROLE_PERMISSIONS
+from crm.services.staff import roles_sync
 
 from .models import PooledSchema, TemplateSchema
 
@@ -109,8 +111,6 @@ def template_is_current() -> bool:
 def template_refresh(*, verbosity: int = 0) -> None:
     """Create or migrate the template schema, seed what every tenant shares (roles), record
     its migration state, and drop pooled schemas cloned from an older state."""
-    from cms.services import editor_permissions_sync, patient_site_seed
-    from crm.services import roles_sync  # the template holds the roles every tenant starts with
 
     connection.set_schema_to_public()
     name = template_name()
@@ -120,7 +120,7 @@ def template_refresh(*, verbosity: int = 0) -> None:
     schema_migrate(name, verbosity=verbosity)
     record = TemplateSchema.objects.filter(schema_name=name).first()
     with schema_context(name):
-        roles_sync()
+        roles_sync()  # the template holds the roles every tenant starts with
         # The patient site and every kind's starter articles: a clone carries them, and
         # provisioning keeps those of the tenant's kind (cms.services.patient_site_prepare).
         # Rebuilt only when the starter articles changed: the rebuild is most of a refresh.

@@ -4,9 +4,7 @@ seed it."""
 
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,12 +16,15 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists, tenant_context
 
 from crm import crypto
+from crm.roles import Role
 from crm.services.audit import login_digest
+from crm.services.staff import staff_invite
 from saas import clock
 from saas.celery import enqueue_on_commit
 
 from . import schemas
-from .models import ClinicBacklog, ConsoleAuditEntry, Domain, Tenant
+from .links import tenant_url
+from .models import ConsoleAuditEntry, Domain, Tenant
 from .presets import preset_apply
 
 HOSTNAME_PATTERN = re.compile(
@@ -79,16 +80,6 @@ def _slug_taken(slug: str) -> ValidationError:
     )
 
 
-def site_url(host: str, path: str = "/") -> str:
-    """An absolute URL on one of our hosts, as written in emails and printed by commands."""
-    port = f":{settings.TENANT_URL_PORT}" if settings.TENANT_URL_PORT else ""
-    return f"{settings.TENANT_URL_SCHEME}://{host}{port}{path}"
-
-
-def tenant_url(tenant: Tenant, path: str = "/") -> str:
-    return site_url(tenant.primary_host, path)
-
-
 def tenant_provision(
     *,
     name: str,
@@ -107,10 +98,6 @@ def tenant_provision(
     clone of the migrated template schema, else (no current template) from migrations. DDL
     is transactional in PostgreSQL, so one transaction covers rows and schema alike: any
     failure leaves no tenant row, domain or schema behind."""
-    # The first admin is invited like any staff member.
-    from crm.roles import Role
-    from crm.services import staff_invite
-
     started = time.perf_counter()
     connection.set_schema_to_public()
     slug = slug_validate(slug)
@@ -137,6 +124,7 @@ def tenant_provision(
                 # template (or a pooled clone), which holds none to share.
                 crypto.keys_ensure()
                 preset_apply(tenant)
+                # The first admin is invited like any staff member.
                 invitation = staff_invite(
                     email=admin_email,
                     full_name=admin_name,
@@ -305,24 +293,6 @@ def tenant_settings_update(*, tenant: Tenant, **values) -> Tenant:
     changed.full_clean(exclude=["schema_name"])
     changed.save(update_fields=list(values))
     return changed
-
-
-def tenant_retention_ran(tenant: Tenant, day: date) -> None:
-    """Remember the clinic's local day of its last complete retention pass (run once a day
-    by its tick, crm.services.retention)."""
-    Tenant.objects.filter(pk=tenant.pk).update(retention_ran_on=day)
-    tenant.retention_ran_on = day
-
-
-def clinic_backlog_record(
-    tenant: Tenant, counts: Mapping[str, int], *, now: datetime
-) -> ClinicBacklog:
-    """Keep what a clinic's tick counted (crm.selectors.clinic_backlog) in its public row,
-    replacing the previous tick's figures; /metrics reads them from there."""
-    backlog, _created = ClinicBacklog.objects.update_or_create(
-        tenant=tenant, defaults={**counts, "measured_at": now}
-    )
-    return backlog
 
 
 def console_sign_in_recorded(user, *, client_address: str | None) -> ConsoleAuditEntry:

@@ -12,6 +12,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from saas import clock
+from surveys.models import SurveyTemplate
+from surveys.services import response_submit
 
 from ..calendar import local_midnight, tenant_zone
 from ..models import (
@@ -120,8 +122,6 @@ def demo_history_seed(*, days: int = 90, per_day: int = 5, seed: int = 2026) -> 
     the clinic already has encounters. Returns the encounters made."""
     if Encounter.objects.exists():
         return 0
-    from surveys.models import SurveyTemplate
-    from surveys.services import response_submit
 
     rng = random.Random(seed)  # noqa: S311  (demo data, not secrets)
     now = clock.now()

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from saas import clock
+from tenants.links import tenant_url
 
 from .. import workdays
 from ..api import webhooks
@@ -19,6 +20,7 @@ from ..calendar import tenant_zone
 from ..models import Complaint, ComplaintEvent, Praise
 from ..models.messages import Channel, Purpose
 from ..roles import Role
+from .outbox import message_queue, message_render
 
 Status = Complaint.Status
 User = get_user_model()
@@ -245,7 +247,6 @@ def complaints_escalate(*, now: datetime | None = None) -> int:
     history, and their department's supervisors (everyone who handles complaints when the
     department has none) get an email through the outbox. A complaint waiting on the
     customer is not overdue: its clock stands still."""
-    from .outbox import message_queue, message_render
 
     now = now or clock.now()
     overdue = list(
@@ -300,8 +301,6 @@ def complaints_escalate(*, now: datetime | None = None) -> int:
 
 def complaint_url(complaint: Complaint) -> str:
     from django.urls import reverse
-
-    from tenants.services import tenant_url
 
     return tenant_url(connection.tenant, reverse("complaint_detail", args=[complaint.pk]))
 

@@ -12,7 +12,7 @@ from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 
 from saas import clock
-from tenants.services import clinic_backlog_record
+from tenants.tick_records import clinic_backlog_record
 
 from .. import kpi_summary, selectors
 from ..api import webhooks
@@ -29,6 +29,7 @@ from ..models import (
 from ..models.tasks import RETRYABLE
 from .audit import audit_record
 from .feedback import complaints_escalate
+from .outbox import contact_messages_cancel
 from .outreach import message_steps_due, pre_notices_due, survey_reminders_due
 from .planning import contact_cancel_open_tasks, tasks_cancel
 from .retention import retention_run
@@ -216,7 +217,6 @@ def _close(task: FollowUpTask, status: str, reason: str, now: datetime) -> None:
 def contact_opt_out(contact, reason: str, *, except_task=None, now=None) -> None:
     """Do not contact again: flagged with the reason, open follow-ups cancelled, messages
     still waiting in the outbox cancelled."""
-    from .outbox import contact_messages_cancel
 
     now = now or clock.now()
     contact.do_not_contact = True

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from saas import clock
+from surveys.models import SurveyInvitation
+from surveys.services import AlreadyAnswered, response_submit
 
 from .. import crypto
 from ..models import ContactPhone, InboundMessage, Message
@@ -71,8 +73,6 @@ def sms_received(
 def _rating_reply(number: str, digit: int, now: datetime) -> Message | None:
     """Answer the newest unanswered one-question SMS sent to this number, if the digit is on
     its scale."""
-    from surveys.models import SurveyInvitation
-    from surveys.services import AlreadyAnswered, response_submit
 
     invitation = (
         SurveyInvitation.objects.select_related("template__published", "contact", "message")

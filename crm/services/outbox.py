@@ -19,6 +19,7 @@ from billing.models import UsageMeter
 from saas import clock
 from saas.celery import enqueue_on_commit
 from surveys.models import SurveyInvitation
+from tenants.links import tenant_url
 
 from ..calendar import next_calling_time, tenant_zone
 from ..gateways import ProviderError, Sent
@@ -354,7 +355,6 @@ def _deliver(message: Message, provider, sign_name: str, mappings: dict) -> Sent
         except OSError as exc:  # smtplib's errors are OSErrors: connection, refused, timeout
             raise ProviderError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
         return Sent(provider_id=f"email-{message.pk}")
-    from tenants.services import tenant_url
 
     return provider.send(
         outgoing_for(

@@ -13,10 +13,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import formats, timezone
 from django.utils.translation import override
 
+from cms.selectors import articles_for_task
 from saas import clock
 from surveys import links
 from surveys.models import SurveyInvitation
-from surveys.selectors import contact_surveyed_since
+from surveys.selectors import contact_surveyed_since, survey_default
 
 from ..models import FollowUpTask, Message, RuleStep
 from ..models.messages import Channel, Purpose
@@ -46,7 +47,6 @@ def message_steps_due(*, now: datetime | None = None) -> int:
 
 
 def _survey_for(task: FollowUpTask):
-    from surveys.selectors import survey_default
 
     survey = task.step.survey if task.step_id else None
     if survey is None and task.channel == RuleStep.Channel.SURVEY_LINK:
@@ -369,6 +369,5 @@ def _return_visit(task: FollowUpTask, language: str) -> str:
 
 def _education_links(task: FollowUpTask) -> str:
     """Tracked links to the health-education articles of this follow-up, one per line."""
-    from cms.selectors import articles_for_task
 
     return "\n".join(item.url for item in articles_for_task(task))

@@ -1,7 +1,7 @@
 """Preset steps run at provisioning (tenants.presets.PRESET_STEPS): outcome codes and
 follow-up rules for the tenant's kind, named in its language, all editable afterwards."""
 
-from ..models import FollowUpRule, OutcomeCode, RuleStep
+from ..models import FollowUpRule, KpiTarget, OutcomeCode, RuleStep
 from ..presets import OUTCOME_CODES, RULES
 
 
@@ -48,7 +48,6 @@ KPI_TARGETS = {
 
 def kpi_targets_seed(*, kind: str, locale: str) -> None:
     """Preset step: the clinic-wide targets of its kind (editable under Reports)."""
-    from ..models import KpiTarget
 
     if KpiTarget.objects.exists():
         return

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from saas import clock
 from surveys.models import QuestionKind, SurveyAnswer, SurveyInvitation, SurveyResponse
-from tenants.services import tenant_retention_ran
+from tenants.tick_records import tenant_retention_ran
 
 from ..calendar import local_date, tenant_zone
 from ..models import (

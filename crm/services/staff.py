@@ -21,7 +21,7 @@ from billing import entitlements
 from saas import two_step
 from saas.celery import enqueue_on_commit
 
-from ..models import AuditEntry, Department
+from ..models import AuditEntry, Department, StaffProfile
 from ..presets import DEPARTMENTS
 from ..roles import ROLE_PERMISSIONS, Role
 from ..selectors import staff_role
@@ -232,7 +232,6 @@ def staff_reactivate(*, user, acting_user=None) -> None:
 
 def staff_set_departments(*, user, departments) -> None:
     """The departments a staff member works in: their department queue in the worklist."""
-    from ..models import StaffProfile
 
     profile, _created = StaffProfile.objects.get_or_create(user=user)
     profile.departments.set(departments)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from tenants.services import tenant_url
+from tenants.links import tenant_url
 
 from ..forms import SmsAccountForm, SmsTestForm, TemplateMappingForm
 from ..gateways import ProviderError

@@ -15,11 +15,11 @@ from django.views.decorators.http import require_POST
 
 from saas import clock
 
-from .. import selectors, selectors_home, services
+from .. import selectors, selectors_home
 from ..forms import DepartmentForm, StaffDepartmentsForm, StaffInviteForm, StaffRoleForm
 from ..models import Department
 from ..roles import MANAGE_DEPARTMENTS, MANAGE_SETTINGS, MANAGE_STAFF, WORK_TASKS, Role
-from ..services import onboarding
+from ..services import onboarding, staff
 
 User = get_user_model()
 manage_staff_required = permission_required(MANAGE_STAFF, raise_exception=True)
@@ -100,7 +100,7 @@ def _department_form(request, department):
     form = DepartmentForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.department_save(department=department, **form.cleaned_data)
+            staff.department_save(department=department, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)  # a dict of field errors lands on those fields
         else:
@@ -119,13 +119,13 @@ def _department_form(request, department):
 @login_required
 @manage_staff_required
 def staff_list(request):
-    staff = [(user, selectors.staff_role(user)) for user in selectors.staff_list()]
+    members = [(user, selectors.staff_role(user)) for user in selectors.staff_list()]
     departments = selectors.staff_departments()
     return render(
         request,
         "crm/staff_list.html",
         {
-            "staff": staff,
+            "staff": members,
             "role_choices": Role.choices,
             "departments": departments,
             "two_step_ids": selectors.staff_two_step_ids(),
@@ -139,7 +139,7 @@ def staff_invite(request):
     form = StaffInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.staff_invite(
+            staff.staff_invite(
                 **form.cleaned_data,
                 base_url=request.build_absolute_uri("/"),
                 actor=request.user,
@@ -187,7 +187,7 @@ def staff_departments(request, user_id):
     current = Department.objects.filter(staff__user=member)
     form = StaffDepartmentsForm(request.POST or None, initial={"departments": current})
     if request.method == "POST" and form.is_valid():
-        services.staff_set_departments(user=member, departments=form.cleaned_data["departments"])
+        staff.staff_set_departments(user=member, departments=form.cleaned_data["departments"])
         messages.success(request, _("Departments of %(email)s saved.") % {"email": member.email})
         return redirect("staff_list")
     return render(request, "crm/staff_departments.html", {"form": form, "member": member})
@@ -198,17 +198,17 @@ def staff_role_change(request, user):
     form = StaffRoleForm(request.POST)
     if not form.is_valid():
         raise ValidationError(_("Choose one of the roles."))
-    services.staff_set_role(user=user, role=form.cleaned_data["role"], acting_user=request.user)
+    staff.staff_set_role(user=user, role=form.cleaned_data["role"], acting_user=request.user)
 
 
 @staff_action(gettext_lazy("%(email)s can no longer sign in."))
 def staff_deactivate(request, user):
-    services.staff_deactivate(user=user, acting_user=request.user)
+    staff.staff_deactivate(user=user, acting_user=request.user)
 
 
 @staff_action(gettext_lazy("%(email)s can sign in again."))
 def staff_reactivate(request, user):
-    services.staff_reactivate(user=user, acting_user=request.user)
+    staff.staff_reactivate(user=user, acting_user=request.user)
 
 
 @staff_action(
@@ -218,9 +218,9 @@ def staff_reactivate(request, user):
     )
 )
 def staff_two_step_reset(request, user):
-    services.staff_two_step_reset(user=user, acting_user=request.user)
+    staff.staff_two_step_reset(user=user, acting_user=request.user)
 
 
 @staff_action(gettext_lazy("Invitation sent to %(email)s."))
 def staff_invitation_resend(request, user):
-    services.staff_invitation_queue(user=user, base_url=request.build_absolute_uri("/"))
+    staff.staff_invitation_queue(user=user, base_url=request.build_absolute_uri("/"))

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from saas import ratelimit
-from tenants.services import tenant_url
+from tenants.links import tenant_url
 
 from ..forms import WeChatAccountForm, WeChatTemplateForm
 from ..gateways import ProviderError

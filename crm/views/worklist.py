@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from saas import clock
 from surveys import services as survey_services
-from surveys.selectors import staff_choices, task_survey
+from surveys.selectors import questions_shown, staff_choices, task_survey
 
 from .. import selectors
 from ..calendar import tenant_zone, within_calling_hours
@@ -203,7 +203,6 @@ def _call_survey(request, task):
 
 
 def _task_page(request, task, form, *, revealed, status=200, survey_errors=None):
-    from surveys.selectors import questions_shown
 
     now = clock.now()
     version, language = _call_survey(request, task)

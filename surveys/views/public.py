@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from cms.selectors import articles_for_task
 from crm.gateways import ProviderError
 from crm.models.wechat import WeChatLinkToken
 from crm.services import wechat
@@ -100,8 +101,6 @@ def _state_page(request, invitation, state, *, thanks=False, wechat_context=None
     context = {"state": state, "thanks": thanks, "invitation": invitation}
     if thanks and state == LinkState.ANSWERED:
         if invitation.task_id:
-            from cms.selectors import articles_for_task
-
             articles = articles_for_task(invitation.task)  # the follow-up's health education
         # Offered once the patient has answered: follow-ups in WeChat, with consent.
         context["wechat_offer"] = wechat.wechat_link_offered(invitation.contact)

@@ -52,7 +52,7 @@ def test_inviting_within_the_seat_limit_works(client_a, admin_a, tenant_a, in_te
 
 
 def test_reactivating_past_the_seat_limit_is_refused(tenant_a, in_tenant, account_a, plans):
-    from crm.services import staff_reactivate
+    from crm.services.staff import staff_reactivate
 
     with in_tenant(tenant_a):
         gone = StaffFactory(email="gone@alpha.test", is_active=False)

@@ -20,10 +20,10 @@ from crm.models import (
     OutcomeCode,
 )
 from crm.selectors_home import QueueCounts, onboarding_checklist
-from crm.services import department_save, staff_invite
 from crm.services.feedback import complaint_open
 from crm.services.followup import AttemptInput, attempt_log
 from crm.services.planning import encounters_plan
+from crm.services.staff import department_save, staff_invite
 from tests.billing.test_entitlements import limit_plan
 from tests.clock import at, utc
 from tests.conftest import SUITE_NOW, login

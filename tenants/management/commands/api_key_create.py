@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
+from crm.api.keys import api_key_create
 from tenants.models import Tenant
 
 
@@ -19,7 +20,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, schema, name, scopes, **options):
-        from crm.api.keys import api_key_create
 
         tenant = Tenant.objects.exclude(schema_name="public").filter(schema_name=schema).first()
         if tenant is None:

@@ -8,9 +8,12 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from crm.models import FollowUpRule, RuleStep
 from crm.services.demo import demo_history_seed
+from surveys.models import SurveyTemplate
+from tenants.links import site_url, tenant_url
 from tenants.models import Tenant
-from tenants.services import public_tenant_ensure, site_url, tenant_provision, tenant_url
+from tenants.services import public_tenant_ensure, tenant_provision
 
 DEMO_PASSWORD = "carebridge-demo"
 DEMO_TENANTS = [
@@ -46,8 +49,6 @@ DEMO_SMS_SURVEY = {
 
 
 def _demo_sms_survey(kind: str, locale: str) -> None:
-    from crm.models import FollowUpRule, RuleStep
-    from surveys.models import SurveyTemplate
 
     kinds, name_zh, name_en = DEMO_SMS_SURVEY[kind]
     name = name_zh if locale.startswith("zh") else name_en
