@@ -6,10 +6,9 @@ import smtplib
 from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django_tenants.utils import get_public_schema_name
 
 from saas.celery import app
-from tenants.models import Tenant
+from tenants.fanout import clinic_schemas_working
 
 from .api import webhooks
 from .services import exports, followup, imports, outbox, planning, provider_reports, staff
@@ -123,14 +122,8 @@ def messages_send_task(message_ids: list[int]) -> dict:
 @app.task
 def followup_fanout_task() -> int:
     """Beat job, in the public schema: one tick per tenant that is not suspended."""
-
-    schemas = (
-        Tenant.objects.exclude(schema_name=get_public_schema_name())
-        .exclude(status=Tenant.Status.SUSPENDED)
-        .values_list("schema_name", flat=True)
-    )
     count = 0
-    for schema_name in schemas.iterator():
+    for schema_name in clinic_schemas_working():
         followup_tick_task.apply_async(headers={"_schema_name": schema_name})
         count += 1
     return count

@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import SurveyQuestion, SurveyTemplate
-from .services import choices_format, choices_parse, question_problems
+from .services.templates import choices_format, choices_parse, question_problems
 
 
 class SurveyTemplateForm(forms.ModelForm):

@@ -7,7 +7,7 @@ from crm.models import RuleStep
 from tenants.models import Tenant
 
 from .models import SurveyQuestion, SurveyTemplate
-from .services import template_publish
+from .services.templates import template_publish
 
 
 def _q(kind, zh, en, dimension="", required=True, choices=(), raises_complaint=False):

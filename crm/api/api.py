@@ -18,8 +18,8 @@ from pydantic import AfterValidator
 
 from saas.memory import gc_paused
 from surveys import selectors as survey_selectors
-from surveys import services as survey_services
 from surveys.models import QuestionKind, SurveyResponse
+from surveys.services import responses as survey_responses
 
 from ..models import AuditEntry, CallAttempt, Complaint, Contact, Encounter, FollowUpTask
 from ..services.audit import audit_record
@@ -624,7 +624,7 @@ class TaskSurveyOut(Schema):
 
 
 def _question(question: dict, staff: dict) -> dict:
-    low, high = survey_services.RANGES.get(question["kind"], (None, None))
+    low, high = survey_responses.RANGES.get(question["kind"], (None, None))
     if question["kind"] == QuestionKind.STAFF:
         choices = [
             {"value": user.pk, "label_zh": user.get_full_name(), "label_en": user.get_full_name()}

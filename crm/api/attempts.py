@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy
 
 from saas import clock
 from surveys import selectors as survey_selectors
-from surveys import services as survey_services
 from surveys.models import QuestionKind
+from surveys.services import responses as survey_responses
 
 from ..models import CallAttempt, ContactPhone, FollowUpTask, OutcomeCategory, OutcomeCode
 from ..roles import FILL_SURVEYS, WORK_TASKS
@@ -123,7 +123,7 @@ def answers_check(task: FollowUpTask, staff, outcome: OutcomeCode, answers: dict
             )
             continue
         fields[f"q_{key}"] = posted
-    parsed = survey_services.answers_parse(
+    parsed = survey_responses.answers_parse(
         version, _Posted(fields), staff_choices=survey_selectors.staff_choices()
     )
     for key, message in parsed.errors.items():
@@ -189,7 +189,7 @@ def attempt_record(
     if answers:
         version, values, language = answers_check(task, staff, code, answers)
     try:
-        return survey_services.attempt_with_survey(
+        return survey_responses.attempt_with_survey(
             task,
             staff,
             AttemptInput(
@@ -205,7 +205,7 @@ def attempt_record(
             language=language,
             now=at,
         )
-    except survey_services.AlreadyAnswered as exc:
+    except survey_responses.AlreadyAnswered as exc:
         raise ApiError(
             409,
             "already_answered",

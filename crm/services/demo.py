@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from saas import clock
 from surveys.models import SurveyTemplate
-from surveys.services import response_submit
+from surveys.services.responses import response_submit
 
 from ..calendar import local_midnight, tenant_zone
 from ..models import (

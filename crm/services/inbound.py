@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from saas import clock
 from surveys.models import SurveyInvitation
-from surveys.services import AlreadyAnswered, response_submit
+from surveys.services.responses import AlreadyAnswered, response_submit
 
 from .. import crypto
 from ..models import ContactPhone, InboundMessage, Message

@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from billing import entitlements
-from billing.models import UsageMeter
 from saas import clock
 from saas.celery import enqueue_on_commit
 from surveys.models import SurveyInvitation
@@ -42,7 +41,7 @@ UNREACHABLE_CODES = {str(code) for code in UNREACHABLE}
 log = logging.getLogger(__name__)
 Status = Message.Status
 TaskStatus = FollowUpTask.Status
-Metric = UsageMeter.Metric
+Metric = entitlements.Metric
 
 # A provider outage of hours is outlived: 12 attempts over some six hours (retry_delay).
 MAX_ATTEMPTS = 12

@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from saas import clock
-from surveys import services as survey_services
 from surveys.selectors import questions_shown, staff_choices, task_survey
+from surveys.services import responses as survey_responses
 
 from .. import selectors
 from ..calendar import tenant_zone, within_calling_hours
@@ -311,8 +311,8 @@ def attempt_create(request, task_id):
         minutes = data.get("duration_minutes")
         version, language = _call_survey(request, task)
         values = None
-        if version is not None and survey_services.answers_given(request.POST):
-            answers = survey_services.answers_parse(
+        if version is not None and survey_responses.answers_given(request.POST):
+            answers = survey_responses.answers_parse(
                 version, request.POST, staff_choices=staff_choices()
             )
             if answers.errors:
@@ -323,7 +323,7 @@ def attempt_create(request, task_id):
                 )
             values = answers.values
         try:
-            survey_services.attempt_with_survey(
+            survey_responses.attempt_with_survey(
                 task,
                 request.user,
                 followup.AttemptInput(
@@ -339,7 +339,7 @@ def attempt_create(request, task_id):
                 values=values,
                 language=language,
             )
-        except survey_services.AlreadyAnswered:
+        except survey_responses.AlreadyAnswered:
             form.add_error(None, _("This follow-up's survey was already answered."))
         except ValidationError as exc:
             form.add_error(None, exc)

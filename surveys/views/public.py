@@ -17,8 +17,9 @@ from crm.models.wechat import WeChatLinkToken
 from crm.services import wechat
 from saas import ratelimit
 
-from .. import links, selectors, services
-from ..services import LinkState
+from .. import links, selectors
+from ..links import LinkState
+from ..services import invitations, responses
 
 STATE_STATUS = {LinkState.INVALID: 404, LinkState.EXPIRED: 410, LinkState.ANSWERED: 200}
 # Wrong links per address and hour before the page stops answering. A long link cannot be
@@ -78,7 +79,7 @@ def _find(request, token):
     """(invitation, state), or None when the address is refused."""
     if _short_refused(request, token):
         return None
-    invitation, state = services.invitation_find(token)
+    invitation, state = links.invitation_find(token)
     if state == LinkState.INVALID and links.is_short(token):
         ratelimit.count(_clinic_key(), seconds=HOUR)
     return invitation, state
@@ -128,12 +129,12 @@ def survey_answer(request, token):
     if version is None:
         return _state_page(request, invitation, LinkState.INVALID)
     staff = selectors.staff_choices() if _asks_staff(version) else {}
-    answers = services.Answers()
+    answers = responses.Answers()
     if request.method == "POST":
-        answers = services.answers_parse(version, request.POST, staff_choices=staff)
+        answers = responses.answers_parse(version, request.POST, staff_choices=staff)
         if not answers.errors:
             try:
-                services.response_submit(
+                responses.response_submit(
                     version,
                     answers.values,
                     contact=invitation.contact,
@@ -141,11 +142,11 @@ def survey_answer(request, token):
                     invitation=invitation,
                     language=invitation.language,
                 )
-            except services.AlreadyAnswered:
+            except responses.AlreadyAnswered:
                 return _state_page(request, invitation, LinkState.ANSWERED)
             return redirect(request.path + "?done=1")
     else:
-        services.invitation_opened(invitation)
+        invitations.invitation_opened(invitation)
     return _render(
         request,
         invitation,
@@ -169,7 +170,7 @@ def survey_wechat(request, token):
     """The thank-you page's "receive follow-ups in WeChat": with the consent ticked, the QR
     code whose scan links the patient's WeChat to them. The link's token is the proof of who
     they are, as for answering; nothing about them goes to WeChat."""
-    invitation, state = services.invitation_find(token)
+    invitation, state = links.invitation_find(token)
     if state != LinkState.ANSWERED:
         return _state_page(request, invitation, state)
     with translation.override(invitation.language or translation.get_language()):
@@ -216,7 +217,7 @@ def survey_opt_out(request, token):
         return _state_page(request, invitation, state)
     done = invitation.contact.do_not_contact
     if request.method == "POST" and not done:
-        services.invitation_opt_out(invitation)
+        responses.invitation_opt_out(invitation)
         done = True
     return _render(
         request, invitation, "surveys/public_opt_out.html", {"invitation": invitation, "done": done}

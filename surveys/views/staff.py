@@ -13,9 +13,11 @@ from crm.roles import MANAGE_SURVEYS, VIEW_RESPONSES
 from crm.services import records
 from crm.services.audit import audit_record
 
-from .. import selectors, services
+from .. import selectors
 from ..forms import QuestionFormSet, SurveyTemplateForm
 from ..models import SurveyResponse, SurveyTemplate
+from ..services import templates
+from ..services.templates import QuestionDraft
 
 manage_surveys = permission_required(MANAGE_SURVEYS, raise_exception=True)
 view_responses = permission_required(VIEW_RESPONSES, raise_exception=True)
@@ -38,7 +40,12 @@ def _edit(request, template):
     form = SurveyTemplateForm(request.POST or None, instance=template)
     questions = QuestionFormSet(request.POST or None, instance=template, prefix="questions")
     if request.method == "POST" and form.is_valid() and questions.is_valid():
-        saved = services.template_save(form, questions)
+        saved = templates.template_save(
+            template=template,
+            settings=form.cleaned_data,
+            questions=_question_drafts(questions),
+            deleted_ids=[f.instance.pk for f in questions.deleted_forms if f.instance.pk],
+        )
         if "publish" in request.POST:
             return _publish(request, saved)
         messages.success(request, _("Draft saved. Publish it to use it in new surveys."))
@@ -51,9 +58,27 @@ def _edit(request, template):
     )
 
 
+def _question_drafts(questions) -> list[QuestionDraft]:
+    """The formset's questions to keep, in the order the editor gave them (none given: first)."""
+    kept = sorted(questions.ordered_forms, key=lambda f: f.cleaned_data.get("ORDER") or 0)
+    return [
+        QuestionDraft(
+            pk=form.instance.pk,
+            kind=form.cleaned_data["kind"],
+            text_zh=form.cleaned_data["text_zh"],
+            text_en=form.cleaned_data["text_en"],
+            dimension=form.cleaned_data["dimension"],
+            required=form.cleaned_data["required"],
+            raises_complaint=form.cleaned_data["raises_complaint"],
+            choices=form.instance.choices,
+        )
+        for form in kept
+    ]
+
+
 def _publish(request, template):
     try:
-        version = services.template_publish(template, request.user)
+        version = templates.template_publish(template, request.user)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm.models import CallAttempt, Complaint, FollowUpRule, FollowUpTask, OutcomeCode, Praise
 from surveys.models import SurveyAnswer, SurveyResponse
-from surveys.services import response_submit
+from surveys.services.responses import response_submit
 from tests.api.conftest import ApiClient, make_key
 from tests.api.test_attempts import open_task
 from tests.factories import RuleFactory, StaffFactory

@@ -32,8 +32,8 @@ from django_tenants.utils import tenant_context
 from crm.models import Contact, Message, MessageTemplate, SmsAccount
 from crm.models.messages import Channel, Purpose
 from crm.services import gateways
+from surveys.links import invitation_create
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
-from surveys.services import invitation_create
 from tests.benchmarks.followup import _database_prepare, _tenant
 from tests.fake_aliyun import FakeAliyun
 from tests.fake_sms import FakeSms

@@ -11,7 +11,7 @@ from crm import kpi
 from crm.models import AuditEntry, ContactPhone, FollowUpTask
 from crm.reports import month_period, report_build
 from crm.services import feedback
-from surveys.services import response_submit
+from surveys.services.responses import response_submit
 from tests.conftest import login
 from tests.crm.conftest import in_english
 from tests.crm.test_kpi import (  # noqa: F401  (world: the fixture)

@@ -17,7 +17,7 @@ from crm.models import (
     OutcomeCode,
 )
 from crm.services import feedback
-from surveys.services import response_submit
+from surveys.services.responses import response_submit
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
 from tests.surveys.conftest import survey_with
 

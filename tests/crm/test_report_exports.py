@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from crm.models import AuditEntry
 from crm.roles import Role
-from surveys.services import response_submit
+from surveys.services.responses import response_submit
 from tests.conftest import login
 from tests.crm.test_kpi import at, complaint_made, world  # noqa: F401  (world: a fixture)
 from tests.factories import ContactFactory, StaffFactory

@@ -13,8 +13,8 @@ from django.utils import timezone
 from crm.models import Encounter, FollowUpRule, FollowUpTask, Message
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
+from surveys.links import invitation_create
 from surveys.models import SurveyInvitation, SurveyResponse
-from surveys.services import invitation_create
 from tests.conftest import host_of
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory
 from tests.fake_sms import FakeSms

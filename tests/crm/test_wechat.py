@@ -32,8 +32,8 @@ from crm.services.wechat import (
     wechat_link_offer,
     wechat_template_save,
 )
+from surveys.links import invitation_create
 from surveys.models import SurveyInvitation
-from surveys.services import invitation_create
 from tests.conftest import login
 from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory

@@ -34,8 +34,9 @@ from crm.models import (
 from crm.services.feedback import complaint_open
 from crm.services.imports import import_upload
 from crm.services.planning import encounters_plan
+from surveys.links import invitation_create
 from surveys.models import SurveyResponse, SurveyTemplate
-from surveys.services import invitation_create, response_submit
+from surveys.services.responses import response_submit
 from tenants.services import tenant_provision
 from tests.conftest import committed, committed_tenant
 from tests.e2e.test_phone_calls import FOCUSED

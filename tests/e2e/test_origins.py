@@ -19,8 +19,8 @@ from django_tenants.utils import tenant_context
 
 from crm.models import FollowUpTask
 from crm.services.planning import encounters_plan
+from surveys.links import invitation_create
 from surveys.models import SurveyTemplate
-from surveys.services import invitation_create
 from tenants.models import ConsoleAuditEntry
 from tenants.services import tenant_provision
 from tests.conftest import audit_rows_purge, committed, committed_tenant

@@ -7,8 +7,8 @@ from django_tenants.utils import tenant_context
 
 from crm.services.wechat import wechat_account_save
 from saas import clock
+from surveys.links import invitation_create
 from surveys.models import SurveyInvitation, SurveyTemplate
-from surveys.services import invitation_create
 from tenants.services import tenant_provision
 from tests.conftest import committed_tenant
 from tests.factories import ContactFactory

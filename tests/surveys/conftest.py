@@ -6,8 +6,9 @@ from django.utils import timezone
 
 from crm.models import FollowUpRule, FollowUpTask
 from crm.services.planning import encounters_plan
+from surveys.links import invitation_create
 from surveys.models import SurveyQuestion, SurveyTemplate
-from surveys.services import invitation_create, template_publish
+from surveys.services.templates import template_publish
 from tests.crm.conftest import admin_client_a, admin_client_b, agent_client_a  # noqa: F401
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory, StaffFactory
 

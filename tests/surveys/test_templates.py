@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from surveys.models import SurveyQuestion, SurveyTemplate, SurveyVersion
-from surveys.services import response_submit, template_publish
+from surveys.services.responses import response_submit
+from surveys.services.templates import template_publish
 from tests.crm.conftest import in_english
 from tests.factories import ContactFactory
 from tests.surveys.conftest import STANDARD, survey_with

@@ -1,10 +1,9 @@
 """Rotate the clinics' field encryption keys (crm/crypto.py, README "Encryption at rest")."""
 
 from django.core.management.base import BaseCommand, CommandError
-from django_tenants.utils import tenant_context
 
 from crm.services.encryption import field_keys_rotate
-from tenants.models import Tenant
+from tenants.fanout import clinics, in_each_clinic
 
 
 class Command(BaseCommand):
@@ -29,14 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=2000, help="Rows a statement (2000).")
 
     def handle(self, *args, schema, rewrap_only, resume, batch, **options):
-        tenants = Tenant.objects.exclude(schema_name="public").order_by("schema_name")
-        if schema:
-            tenants = tenants.filter(schema_name=schema)
-            if not tenants:
-                raise CommandError(f"No tenant with the slug {schema!r}.")
-        for tenant in tenants:
-            with tenant_context(tenant):
-                done = field_keys_rotate(rewrap_only=rewrap_only, resume=resume, batch=batch)
+        tenants = clinics(schema=schema or "")
+        if schema and not tenants:
+            raise CommandError(f"No tenant with the slug {schema!r}.")
+        for tenant in in_each_clinic(tenants):
+            done = field_keys_rotate(rewrap_only=rewrap_only, resume=resume, batch=batch)
             self.stdout.write(
                 f"{tenant.schema_name}: {done.rewrapped} keys re-wrapped"
                 + ("" if rewrap_only else f", {done.reencrypted} values under v{done.version}")

@@ -1,38 +1,28 @@
-"""Writes of the surveys app: publishing templates, sending links, recording responses and
-what a response raises (complaints, praise) (DESIGN.md §6)."""
+"""Survey responses: parsing and scoring answers, recording a response (from the public page,
+a call or the API) with what it raises (complaints, praise, webhooks), and the patient's
+opt-out through the link (DESIGN.md §6)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from crm.api import webhooks
 from crm.models import FeedbackSource, FollowUpTask
 from crm.services import feedback
-from crm.services.followup import task_answered
+from crm.services.followup import attempt_log, contact_opt_out, task_answered
 from saas import clock
 
-from .links import (  # noqa: F401  (the links' API, where views and tests look for it)
-    LinkState,
-    invitation_create,
-    invitation_find,
-    invitation_url,
-    opt_out_url,
-)
-from .models import (
+from ..models import (
     QuestionKind,
     Satisfaction,
     SurveyAnswer,
     SurveyInvitation,
-    SurveyQuestion,
     SurveyResponse,
-    SurveyTemplate,
     SurveyVersion,
 )
 
@@ -43,124 +33,11 @@ RANGES = {Kind.RATING: (1, 5), Kind.NPS: (0, 10), Kind.YES_NO: (0, 1)}
 CHOICE_KINDS = (Kind.SINGLE, Kind.MULTIPLE)
 
 
-# --- Templates -------------------------------------------------------------------------------
-
-
-def question_problems(question: SurveyQuestion) -> list[str]:
-    problems = []
-    if not (question.text_zh.strip() or question.text_en.strip()):
-        problems.append(_("Write the question in Chinese or English."))
-    if question.kind in CHOICE_KINDS and len(question.choices) < 2:
-        problems.append(_("A choice question needs at least two choices."))
-    if question.dimension and question.kind != Kind.RATING:
-        problems.append(_("Only a rating question can measure a dimension."))
-    if question.raises_complaint and question.kind not in (Kind.TEXT, Kind.YES_NO):
-        problems.append(_("Only a free-text or yes / no answer can raise a complaint."))
-    return problems
-
-
-def _snapshot(question: SurveyQuestion) -> dict:
-    return {
-        "key": question.key,
-        "kind": question.kind,
-        "text_zh": question.text_zh,
-        "text_en": question.text_en,
-        "dimension": question.dimension,
-        "required": question.required,
-        "choices": question.choices,
-        "raises_complaint": question.raises_complaint,
-    }
-
-
-@transaction.atomic
-def template_publish(template: SurveyTemplate, user=None, *, now=None) -> SurveyVersion:
-    """Freeze the draft into a new version; responses already given keep theirs."""
-    now = now or clock.now()
-    template = SurveyTemplate.objects.select_for_update().get(pk=template.pk)
-    questions = list(template.questions.all())
-    if not questions:
-        raise ValidationError(_("Add at least one question before publishing."))
-    errors = [
-        f"{position}. {problem}"
-        for position, question in enumerate(questions, start=1)
-        for problem in question_problems(question)
-    ]
-    if errors:
-        raise ValidationError(errors)
-    if template.low_score_threshold >= template.satisfied_threshold:
-        raise ValidationError(_("“Dissatisfied up to” must be below “satisfied from”."))
-    number = (template.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    version = SurveyVersion.objects.create(
-        template=template,
-        number=number,
-        name=template.name,
-        description=template.description,
-        questions=[_snapshot(q) for q in questions],
-        satisfied_threshold=template.satisfied_threshold,
-        low_score_threshold=template.low_score_threshold,
-        complaint_on_low_score=template.complaint_on_low_score,
-        published_at=now,
-        published_by=user,
-    )
-    template.published = version
-    template.draft_changed = False
-    template.save(update_fields=["published", "draft_changed", "updated_at"])
-    return version
-
-
-def question_key_next(template: SurveyTemplate) -> str:
-    taken = set(template.questions.values_list("key", flat=True))
-    number = len(taken) + 1
-    while f"q{number}" in taken:
-        number += 1
-    return f"q{number}"
-
-
-def template_changed(template: SurveyTemplate) -> None:
-    SurveyTemplate.objects.filter(pk=template.pk).update(draft_changed=True)
-
-
-def choices_parse(text: str) -> list[list[str]]:
-    """One choice per line, “中文 | English” (either part may be left out)."""
-    choices = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        zh, _bar, en = line.partition("|")
-        choices.append([zh.strip(), en.strip()])
-    return choices
-
-
-def choices_format(choices: list) -> str:
-    return "\n".join(f"{zh} | {en}" if en else zh for zh, en in choices)
-
-
-# --- Links (surveys.links) ------------------------------------------------------------------
-
-
-def invitation_opened(invitation: SurveyInvitation, *, now=None) -> None:
-    """Note when a link was first opened (the open rate of a survey). Without waiting for the
-    disk: losing this timestamp in a crash costs nothing, and the page is what patients
-    wait for."""
-    if invitation.opened_at is not None:
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        SurveyInvitation.objects.filter(pk=invitation.pk, opened_at__isnull=True).update(
-            opened_at=now or clock.now()
-        )
-
-
 @transaction.atomic
 def invitation_opt_out(invitation: SurveyInvitation, *, now=None) -> None:
     """The contact's "stop contacting me": do-not-contact, open follow-ups cancelled,
     waiting messages cancelled."""
-    from crm.services.followup import contact_opt_out
-
     contact_opt_out(invitation.contact, _("Opted out through a survey link"), now=now)
-
-
-# --- Responses -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -371,35 +248,6 @@ def _raise_feedback(response, version, values, *, agent, now):
     return complaint
 
 
-@transaction.atomic
-def template_save(form, questions) -> SurveyTemplate:
-    """Save a template's settings and draft questions (a form and a question formset, both
-    valid). Keys of new questions are the next free q<N>; the order is the formset's."""
-    template = form.save()
-    questions.instance = template
-    kept = questions.save(commit=False)
-    for question in questions.deleted_objects:
-        question.delete()
-    ordered = sorted(
-        (f for f in questions.ordered_forms if f.instance in kept or f.instance.pk),
-        key=lambda f: f.cleaned_data.get("ORDER") or 0,
-    )
-    position = 0
-    for question_form in ordered:
-        question = question_form.instance
-        if question_form.cleaned_data.get("DELETE"):
-            continue
-        position += 1
-        question.template = template
-        question.position = position
-        if not question.key:
-            question.key = question_key_next(template)
-        question.save()
-    template.draft_changed = True
-    template.save(update_fields=["draft_changed", "updated_at"])
-    return template
-
-
 def answers_given(data) -> bool:
     """Whether the agent filled in anything of the survey on the call page."""
     return any(key.startswith("q_") and value.strip() for key, value in data.items())
@@ -409,8 +257,6 @@ def answers_given(data) -> bool:
 def attempt_with_survey(task, agent, attempt, *, version=None, values=None, language="", now=None):
     """Log a call attempt and, when the contact was reached and answered the survey, its
     response, in one transaction: either both are kept or neither."""
-    from crm.services.followup import attempt_log
-
     record = attempt_log(task, agent, attempt, now=now)
     if version is not None and values and attempt.outcome.category == "reached":
         response_submit(
