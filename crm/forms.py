@@ -7,7 +7,6 @@ from django.utils.translation import pgettext_lazy
 from cms.selectors import article_languages
 from tenants.forms import calling_hours_format, calling_hours_parse
 
-from . import kpi
 from .messaging import MESSAGE_VARIABLES
 from .models import (
     AuditEntry,
@@ -25,6 +24,7 @@ from .models import (
     SmsAccount,
 )
 from .phones import phone_mask
+from .reporting.figures import followup as kpi
 from .roles import Role
 from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
 

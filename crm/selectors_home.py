@@ -18,7 +18,6 @@ from billing import entitlements
 from surveys.models import SurveyTemplate
 from tenants.models import Tenant
 
-from . import kpi
 from .calendar import local_date, tenant_zone
 from .models import (
     AuditEntry,
@@ -34,7 +33,8 @@ from .models import (
     OutcomeCategory,
     SmsAccount,
 )
-from .reports import month_period, targets_all, targets_check
+from .reporting.figures import followup as kpi
+from .reporting.report import month_period, targets_all, targets_check
 from .roles import MANAGE_SETTINGS, SPOT_CHECK, VIEW_COMPLAINTS, VIEW_REPORTS, WORK_TASKS, Role
 from .selectors import (
     Scope,

@@ -7,8 +7,8 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema
 
-from .. import kpi
-from ..reports import groups_build
+from ..reporting.figures import followup as kpi
+from ..reporting.report import groups_build
 from .auth import scope_require
 from .errors import ApiError
 

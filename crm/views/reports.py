@@ -14,15 +14,16 @@ from django.utils.translation import gettext as _
 from saas import clock
 from surveys.models import Dimension
 
-from .. import kpi, report_exports
-from ..dashboard import dashboard_build
 from ..forms import ReportFilterForm
 from ..models import Complaint
-from ..reports import Report, month_period, report_build
+from ..reporting.dashboard import dashboard_build
+from ..reporting.drills import DrillError, drill_parse, drill_rows, encounter_followups
+from ..reporting.exports import drill_csv as reports
+from ..reporting.exports import pdf as report_exports
+from ..reporting.exports.layout import report_exported
+from ..reporting.figures import followup as kpi
+from ..reporting.report import Report, month_period, report_build
 from ..roles import EXPORT_REPORTS, VIEW_REPORTS
-from ..selectors_reports import DrillError, drill_parse, drill_rows, encounter_followups
-from ..services import reports
-from ..services.report_exports import report_exported
 
 LIST_PAGE = 50
 

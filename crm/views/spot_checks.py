@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from saas import clock
 
-from .. import kpi, selectors_spot_checks
+from ..reporting.figures import followup as kpi
+from ..reporting.figures import spot_checks as selectors_spot_checks
 from ..roles import SPOT_CHECK
 
 

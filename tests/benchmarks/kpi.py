@@ -34,10 +34,11 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm import kpi, kpi_summary
 from crm.api.keys import api_key_create
 from crm.models import Complaint, Department, Encounter, FollowUpTask, OutcomeCode, Praise
-from crm.reports import month_period
+from crm.reporting import summary as kpi_summary
+from crm.reporting.figures import followup as kpi
+from crm.reporting.report import month_period
 from crm.roles import Role
 from surveys.models import SurveyAnswer, SurveyResponse, SurveyTemplate
 from tests.benchmarks import followup as engine

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from crm import kpi
 from crm.models import AuditEntry, ContactPhone, FollowUpTask
-from crm.reports import month_period, report_build
+from crm.reporting.figures import followup as kpi
+from crm.reporting.report import month_period, report_build
 from crm.services import feedback
 from surveys.services import response_submit
 from tests.conftest import login

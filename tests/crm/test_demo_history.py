@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from crm import kpi, kpi_summary
 from crm.models import CallAttempt, Complaint, Encounter
+from crm.reporting import summary as kpi_summary
+from crm.reporting.figures import followup as kpi
 from crm.services.demo import demo_history_seed
 from surveys.models import SurveyResponse
 from tests.factories import StaffFactory

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from crm import kpi
 from crm.models import FollowUpTask
+from crm.reporting.figures import followup as kpi
 from crm.services.planning import encounters_plan
 from tests.api.conftest import ApiClient, make_key
 from tests.conftest import login

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crm import kpi
 from crm.models import (
     CallAttempt,
     Department,
@@ -16,6 +15,7 @@ from crm.models import (
     FollowUpTask,
     OutcomeCode,
 )
+from crm.reporting.figures import followup as kpi
 from crm.services import feedback
 from surveys.services import response_submit
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
@@ -388,8 +388,8 @@ def test_satisfaction_and_complaints_grouped_by_department_and_month(tenant_a, i
 def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputation(
     world, tenant_a, tenant_b, in_tenant
 ):
-    from crm import kpi_summary
     from crm.models import EncounterKpi, EncounterKpiStale
+    from crm.reporting import summary as kpi_summary
 
     with in_tenant(tenant_a):
         before = kpi.follow_up_figures(NOVEMBER)

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crm import kpi
 from crm.models import Department, FollowUpRule, FollowUpTask, OutcomeCode
-from crm.selectors_spot_checks import spot_check_scores
+from crm.reporting.figures import followup as kpi
+from crm.reporting.figures.spot_checks import spot_check_scores
 from crm.services.followup import AttemptInput, attempt_log, followup_tick
 from crm.services.planning import encounters_plan
 from crm.services.spot_checks import (

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
-from . import kpi
-from .models import Department, Encounter, FollowUpRule, KpiTarget
+from ..models import Department, Encounter, FollowUpRule, KpiTarget
+from .figures import followup as kpi
 
 
 def month_period(first: date) -> kpi.Period:

@@ -5,11 +5,11 @@ import io
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import kpi
-from ..models import AuditEntry, Complaint, FollowUpTask
-from ..selectors_reports import Drill, drill_rows, encounter_followups
-from ..spreadsheets import SafeCsvWriter
-from .audit import audit_record
+from ...models import AuditEntry, Complaint, FollowUpTask
+from ...services.audit import audit_record
+from ...spreadsheets import SafeCsvWriter
+from ..drills import Drill, drill_rows, encounter_followups
+from ..figures import followup as kpi
 
 CHUNK = 2000
 

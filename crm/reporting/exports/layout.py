@@ -2,8 +2,8 @@
 
 from datetime import date
 
-from ..models import AuditEntry
-from .audit import audit_record
+from ...models import AuditEntry
+from ...services.audit import audit_record
 
 
 def report_exported(user, *, fmt: str, first: date) -> AuditEntry:

@@ -9,10 +9,10 @@ from decimal import Decimal
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from . import kpi
-from .models import Complaint, Department, KpiTarget
-from .reports import Report, month_period, report_build, targets_all, targets_check
-from .selectors_reports import overdue_complaints_count
+from ..models import Complaint, Department, KpiTarget
+from .drills import overdue_complaints_count
+from .figures import followup as kpi
+from .report import Report, month_period, report_build, targets_all, targets_check
 
 TREND_MONTHS = 12
 Metric = KpiTarget.Metric

@@ -9,8 +9,8 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from .kpi import Period, rate
-from .models import CallAttempt, FollowUpTask, OutcomeCategory
+from ...models import CallAttempt, FollowUpTask, OutcomeCategory
+from .followup import Period, rate
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,18 @@ from django.db.models import (
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext as _
 
-from . import kpi_summary
-from .calendar import local_midnight, tenant_zone
-from .models import CallAttempt, Complaint, FollowUpTask, Message, OutcomeCategory, Praise, RuleStep
-from .models.messages import Purpose
+from ...calendar import local_midnight, tenant_zone
+from ...models import (
+    CallAttempt,
+    Complaint,
+    FollowUpTask,
+    Message,
+    OutcomeCategory,
+    Praise,
+    RuleStep,
+)
+from ...models.messages import Purpose
+from .. import summary as kpi_summary
 
 Status = FollowUpTask.Status
 NEVER_ATTEMPTED = "never_attempted"

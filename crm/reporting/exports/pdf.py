@@ -30,9 +30,9 @@ from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Space
 
 from surveys.models import Dimension
 
-from .models import Complaint, KpiTarget
-from .reports import Report
-from .spreadsheets import workbook_text_only
+from ...models import Complaint, KpiTarget
+from ...spreadsheets import workbook_text_only
+from ..report import Report
 
 DASH = "—"
 PERCENT_FORMAT = "0.00 %"

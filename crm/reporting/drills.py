@@ -15,8 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from saas import clock
 
-from . import kpi, kpi_summary
-from .models import (
+from ..models import (
     CallAttempt,
     Complaint,
     Department,
@@ -24,7 +23,9 @@ from .models import (
     EncounterKpi,
     FollowUpTask,
 )
-from .reports import month_period
+from . import summary as kpi_summary
+from .figures import followup as kpi
+from .report import month_period
 
 ENCOUNTER_FIGURES = {
     "eligible": gettext_lazy("Eligible encounters"),
