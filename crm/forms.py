@@ -24,7 +24,7 @@ from .models import (
     SmsAccount,
 )
 from .phones import phone_mask
-from .reporting.figures import followup as kpi
+from .reporting.period import EARLIEST_DAY, LATEST_DAY, period_error
 from .roles import Role
 from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
 
@@ -582,7 +582,7 @@ class KpiTargetsForm(forms.Form):
         return values
 
 
-REPORT_DAYS = [MinValueValidator(kpi.EARLIEST_DAY), MaxValueValidator(kpi.LATEST_DAY)]
+REPORT_DAYS = [MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)]
 
 
 class ReportFilterForm(forms.Form):
@@ -653,7 +653,7 @@ class ReportFilterForm(forms.Form):
             start, end = data.get("start"), data.get("end")
             if not start or not end:
                 raise forms.ValidationError(_("A custom period needs a first and a last day."))
-            problem = kpi.period_error(start, end)
+            problem = period_error(start, end)
             if problem:
                 raise forms.ValidationError(problem)
         return data

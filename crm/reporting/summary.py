@@ -1,7 +1,8 @@
 """Keeping crm_encounterkpi exact (see crm.models.kpi): the refresh that recomputes the
 encounters the triggers of migration 0012 marked stale, a full rebuild and a verification
-against a full recomputation. The SQL of one encounter's facts is here once; crm.kpi reuses
-it for the figures the summary does not hold (per rule, tier or agent)."""
+against a full recomputation. The SQL of one encounter's facts is here once;
+crm.reporting.figures.followup reuses it for the figures the summary does not hold (per
+rule, tier or agent)."""
 
 from django.db import connection, transaction
 

@@ -1,7 +1,8 @@
-"""Setting the KPI targets a clinic holds itself to (DESIGN.md §7): one per figure for the
-whole clinic, and optionally a department's own, which then replaces the clinic's for it; the
-encounter-based figures also per kind of patient (issue 19: inpatients ≥ 80 %, outpatient
-surgery ≥ 50 %), for the clinic or a department."""
+"""The KPI targets a clinic holds itself to (DESIGN.md §7), set and read: one per figure for
+the whole clinic, and optionally a department's own, which then replaces the clinic's for it;
+the encounter-based figures also per kind of patient (issue 19: inpatients ≥ 80 %, outpatient
+surgery ≥ 50 %), for the clinic or a department. A report draws each figure beside the target
+that holds for it (`targets_check`)."""
 
 from decimal import Decimal
 
@@ -43,3 +44,39 @@ def kpi_targets_save(*, values: dict[TargetKey, Decimal | None]) -> None:
                 encounter_kind=kind,
                 defaults={"target": target},
             )
+
+
+def targets_all() -> dict:
+    """(metric, department id or None, encounter kind or "") → target."""
+    return {
+        (target.metric, target.department_id, target.encounter_kind): target.target
+        for target in KpiTarget.objects.all()
+    }
+
+
+def targets_check(
+    values: dict, *, department=None, kind: str = "", targets: dict | None = None
+) -> dict:
+    """Each target with whether the figure missed it; a figure that is None (nothing counted)
+    has not missed. The most specific target holds: the department's own for the kind, else
+    the clinic's for the kind, else the department's, else the clinic's."""
+    targets = targets_all() if targets is None else targets
+    levels = [(None, "")]
+    if department is not None:
+        levels.append((department, ""))
+    if kind:
+        levels.append((None, kind))
+        if department is not None:
+            levels.append((department, kind))
+    held = {}
+    for level in levels:
+        held |= {
+            metric: value for (metric, *scope), value in targets.items() if tuple(scope) == level
+        }
+    return {
+        metric: {
+            "target": target,
+            "missed": values.get(metric) is not None and values[metric] < target,
+        }
+        for metric, target in held.items()
+    }

@@ -8,8 +8,7 @@ from django.utils.translation import gettext as _
 
 from ..forms import KpiTargetsForm
 from ..models import Department
-from ..reporting.report import targets_all
-from ..reporting.targets import kpi_targets_save
+from ..reporting.targets import kpi_targets_save, targets_all
 from ..roles import SET_TARGETS
 
 

@@ -84,10 +84,10 @@ def test_a_kind_without_a_target_is_held_to_the_figures_target(kinds_world, tena
 def test_a_departments_report_holds_its_kinds_to_the_departments_target(
     kinds_world, tenant_a, in_tenant
 ):
-    from crm.reporting.figures import followup as kpi
+    from crm.reporting.period import Scope
 
     with in_tenant(tenant_a):
-        report = report_build(NOVEMBER, kpi.Scope(department=kinds_world["ward"].pk))
+        report = report_build(NOVEMBER, Scope(department=kinds_world["ward"].pk))
     rows = _by_label(report.kinds)
     assert list(rows) == ["出院", "手术"]
     assert rows["手术"]["targets"]["follow_up_rate"] == {"target": Decimal(60), "missed": True}

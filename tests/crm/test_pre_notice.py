@@ -9,7 +9,7 @@ from django.utils import translation
 
 from crm.models import CallAttempt, FollowUpRule, FollowUpTask, Message, OutcomeCode, RuleStep
 from crm.reporting.figures.followup import pre_notice_figures
-from crm.reporting.report import month_period
+from crm.reporting.period import month_period
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
 from tests.clock import at
