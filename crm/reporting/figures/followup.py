@@ -78,20 +78,14 @@ class FollowUpFigures:
             self.unreachable[key] = self.unreachable.get(key, 0) + count
 
 
-# Figures from the facts of each encounter: the summary table where it holds them (the whole
-# clinic or a department, per department or month), else computed from the tasks.
-_AGGREGATE_SQL = """
-SELECT {key}, last_category, count(*), count(*) FILTER (WHERE attempted),
-       count(*) FILTER (WHERE reached), count(*) FILTER (WHERE lost), sum(completed),
-       sum(in_window), count(*) FILTER (WHERE transferred), count(*) FILTER (WHERE readmitted)
-FROM {source}
-GROUP BY 1, 2
-"""
 # The local month as the index of its first instant among the period's month starts: a
 # comparison per row, where converting every row to the clinic's zone took twice as long.
 _MONTH = "width_bucket(occurred_at, %(month_starts)s::timestamptz[])"
 
 
+# Figures from the facts of each encounter (summary.AGGREGATE_SQL): the summary table where
+# it holds them (the whole clinic or a department, per department or month), else computed
+# from the tasks.
 def _from_summary(group_by: str | None, scope: Scope) -> bool:
     """The summary holds each encounter's facts over all its follow-ups: enough for the whole
     clinic or a department, per department or month; not per agent, rule or tier."""
@@ -105,7 +99,7 @@ def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
         source = "crm_encounterkpi WHERE occurred_at >= %(start)s AND occurred_at < %(end)s"
         if scope.department is not None:
             source += " AND department_id = %(department)s"
-        return _AGGREGATE_SQL.format(key=key, source=source)
+        return summary.AGGREGATE_SQL.format(key=key, source=source)
     where = ["e.occurred_at >= %(start)s", "e.occurred_at < %(end)s"]
     if scope.department is not None:
         where.append("e.department_id = %(department)s")
@@ -132,7 +126,7 @@ def _follow_up_sql(group_by: str | None, scope: Scope) -> str:
         "tier": "task_key",
         "kind": "task_key",
     }.get(group_by, "NULL::int")
-    return f"WITH {facts} " + _AGGREGATE_SQL.format(key=key, source=source)
+    return f"WITH {facts} " + summary.AGGREGATE_SQL.format(key=key, source=source)
 
 
 def follow_up_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING) -> dict:
@@ -155,20 +149,18 @@ def follow_up_by(period: Period, group_by: str | None, scope: Scope = EVERYTHING
         for key, category, *counts in cursor.fetchall():
             if group_by == "month":
                 key = months[key - 1]
-            (eligible, attempted, reached, lost, completed, in_window, transferred, readmitted) = (
-                counts
-            )
+            added_up = dict(zip(summary.ADDED_UP, counts, strict=True))
             groups.setdefault(key, FollowUpFigures()).add(
                 FollowUpFigures(
-                    eligible=eligible,
-                    attempted=attempted,
-                    followed_up=reached,
-                    lost=lost,
-                    completed_tasks=int(completed),
-                    completed_in_window=int(in_window),
-                    transferred=transferred,
-                    readmitted=readmitted,
-                    unreachable={category: eligible} if category else {},
+                    eligible=added_up["eligible"],
+                    attempted=added_up["attempted"],
+                    followed_up=added_up["reached"],
+                    lost=added_up["lost"],
+                    completed_tasks=int(added_up["completed"]),
+                    completed_in_window=int(added_up["in_window"]),
+                    transferred=added_up["transferred"],
+                    readmitted=added_up["readmitted"],
+                    unreachable={category: added_up["eligible"]} if category else {},
                 )
             )
     if group_by is None:
