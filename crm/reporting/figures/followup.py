@@ -16,7 +16,6 @@ from ...models.messages import Purpose
 from .. import summary
 from ..period import EVERYTHING, Period, Scope, rate
 
-Status = FollowUpTask.Status
 NEVER_ATTEMPTED = "never_attempted"
 # Not followed up for want of a number or address (the task reason of the same name).
 NO_CONTACT = FollowUpTask.Reason.NO_CONTACT.value
