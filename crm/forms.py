@@ -8,7 +8,6 @@ from cms.selectors import article_languages
 from surveys.models import SurveyTemplate
 from tenants.forms import calling_hours_format, calling_hours_parse
 
-from . import kpi
 from .messaging import MESSAGE_VARIABLES, template_check
 from .models import (
     AuditEntry,
@@ -26,6 +25,7 @@ from .models import (
     SmsAccount,
 )
 from .phones import phone_mask
+from .reporting.period import EARLIEST_DAY, LATEST_DAY, period_error
 from .roles import Role
 from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
 from .services.rules import steps_overlap
@@ -581,7 +581,7 @@ class KpiTargetsForm(forms.Form):
         return values
 
 
-REPORT_DAYS = [MinValueValidator(kpi.EARLIEST_DAY), MaxValueValidator(kpi.LATEST_DAY)]
+REPORT_DAYS = [MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)]
 
 
 class ReportFilterForm(forms.Form):
@@ -652,7 +652,7 @@ class ReportFilterForm(forms.Form):
             start, end = data.get("start"), data.get("end")
             if not start or not end:
                 raise forms.ValidationError(_("A custom period needs a first and a last day."))
-            problem = kpi.period_error(start, end)
+            problem = period_error(start, end)
             if problem:
                 raise forms.ValidationError(problem)
         return data

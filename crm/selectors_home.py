@@ -18,7 +18,6 @@ from billing import entitlements
 from surveys.models import SurveyTemplate
 from tenants.models import Tenant
 
-from . import kpi
 from .calendar import local_date, tenant_zone
 from .models import (
     AuditEntry,
@@ -34,7 +33,10 @@ from .models import (
     OutcomeCategory,
     SmsAccount,
 )
-from .reports import month_period, targets_all, targets_check
+from .reporting.figures.followup import FollowUpFigures, follow_up_by_department
+from .reporting.figures.satisfaction import SatisfactionFigures, satisfaction_by
+from .reporting.period import month_period, rate
+from .reporting.targets import targets_all, targets_check
 from .roles import MANAGE_SETTINGS, SPOT_CHECK, VIEW_COMPLAINTS, VIEW_REPORTS, WORK_TASKS, Role
 from .selectors import (
     Scope,
@@ -90,7 +92,7 @@ class ReachToday:
 
     @property
     def rate(self) -> Decimal | None:
-        return kpi.rate(self.reached, self.attempts)
+        return rate(self.reached, self.attempts)
 
 
 def reach_today(user, *, now: datetime) -> ReachToday:
@@ -151,21 +153,21 @@ class BelowTarget:
 
 def departments_below_target(*, today: date) -> list[BelowTarget]:
     """Departments whose follow-up or satisfaction rate this month (the report's figures,
-    crm.kpi) is below their target, lowest first. Two grouped reads whatever the number of
+    crm.reporting) is below their target, lowest first. Two grouped reads whatever the number of
     departments; none when the clinic has no targets."""
     targets = targets_all()
     if not targets:
         return []
     period = month_period(today.replace(day=1))
-    follow_up = kpi.follow_up_by_department(period)
-    satisfaction = kpi.satisfaction_by(period, "department", dimensions=False)
+    follow_up = follow_up_by_department(period)
+    satisfaction = satisfaction_by(period, "department", dimensions=False)
     names = dict(Department.objects.values_list("pk", "name"))
     labels = dict(KpiTarget.Metric.choices)
     month = period.start.strftime("%Y-%m")
     found = []
     for pk in (set(follow_up) | set(satisfaction)) - {None}:
-        rated = satisfaction.get(pk, kpi.SatisfactionFigures())
-        followed = follow_up.get(pk, kpi.FollowUpFigures())
+        rated = satisfaction.get(pk, SatisfactionFigures())
+        followed = follow_up.get(pk, FollowUpFigures())
         values = {
             KpiTarget.Metric.FOLLOW_UP_RATE: followed.follow_up_rate,
             KpiTarget.Metric.SATISFACTION_RATE: rated.satisfaction_rate,

@@ -7,8 +7,12 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema
 
-from .. import kpi
-from ..reports import groups_build
+from ..reporting.figures.feedback import ComplaintFigures, complaint_figures, praise_figures
+from ..reporting.figures.followup import FollowUpFigures, follow_up_figures
+from ..reporting.figures.satisfaction import SatisfactionFigures, satisfaction_figures
+from ..reporting.figures.spot_checks import spot_check_figures
+from ..reporting.period import Period, Scope, period_error
+from ..reporting.report import groups_build
 from .auth import scope_require
 from .errors import ApiError
 
@@ -119,7 +123,7 @@ class ReportOut(Schema):
     groups: list[GroupOut]
 
 
-def _follow_up(figures: kpi.FollowUpFigures) -> dict:
+def _follow_up(figures: FollowUpFigures) -> dict:
     return {
         **{
             name: getattr(figures, name)
@@ -142,7 +146,7 @@ def _follow_up(figures: kpi.FollowUpFigures) -> dict:
     }
 
 
-def _satisfaction(figures: kpi.SatisfactionFigures) -> dict:
+def _satisfaction(figures: SatisfactionFigures) -> dict:
     counts = (
         "responses",
         "rated",
@@ -169,7 +173,7 @@ def _satisfaction(figures: kpi.SatisfactionFigures) -> dict:
     }
 
 
-def _complaints(figures: kpi.ComplaintFigures | None) -> dict | None:
+def _complaints(figures: ComplaintFigures | None) -> dict | None:
     if figures is None:
         return None
     return {
@@ -193,26 +197,26 @@ def followup_report(request, filters: Query[ReportFilters]):
     agent, rule or tier, optionally per group. Rates are percentages with two decimals,
     computed from the counts beside them; null where nothing was counted. Scope: reports."""
     scope_require(request, "reports")
-    problem = kpi.period_error(filters.start, filters.end)
+    problem = period_error(filters.start, filters.end)
     if problem:
         raise ApiError(422, "period_invalid", problem)
-    period = kpi.Period(filters.start, filters.end)
-    scope = kpi.Scope(
+    period = Period(filters.start, filters.end)
+    scope = Scope(
         department=filters.department, agent=filters.agent, rule=filters.rule, tier=filters.tier
     )
     groups = groups_build(period, filters.group_by, scope) if filters.group_by else []
-    praise = kpi.praise_figures(period, scope)
+    praise = praise_figures(period, scope)
     return {
         "start": period.start,
         "end": period.end,
         "group_by": filters.group_by,
         "total": {
-            "follow_up": _follow_up(kpi.follow_up_figures(period, scope=scope)),
-            "satisfaction": _satisfaction(kpi.satisfaction_figures(period, scope=scope)),
+            "follow_up": _follow_up(follow_up_figures(period, scope=scope)),
+            "satisfaction": _satisfaction(satisfaction_figures(period, scope=scope)),
             "complaints": _complaints(
-                None if scope.narrowed else kpi.complaint_figures(period, scope=scope)
+                None if scope.narrowed else complaint_figures(period, scope=scope)
             ),
-            "spot_checks": kpi.spot_check_figures(period, scope),
+            "spot_checks": spot_check_figures(period, scope),
             "praise_by_staff": {str(k): n for k, n in praise["by_staff"].items()},
             "praise_by_department": {str(k): n for k, n in praise["by_department"].items()},
         },

@@ -3,8 +3,9 @@ read one narrow row per encounter instead of every task and attempt behind it.
 
 Exactness: PostgreSQL triggers (migration 0012) put the id of every encounter whose
 follow-ups, attempts, date or department change into EncounterKpiStale in the same
-transaction; crm.kpi_summary recomputes those rows before any report reads them, and
-verifies the whole table against a full recomputation on demand (the KPI benchmark does)."""
+transaction; the reporting layer above recomputes those rows before any report reads them,
+and verifies the whole table against a full recomputation on demand. These tables only hold
+the rows: how a fact is computed is the reporting layer's, not the model's."""
 
 from django.db import models
 

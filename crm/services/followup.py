@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from saas import clock
 from tenants.tick_records import clinic_backlog_record
 
-from .. import kpi_summary, selectors
+from .. import selectors
 from ..api import webhooks
 from ..calendar import next_calling_time, tenant_zone
 from ..models import (
@@ -27,6 +27,7 @@ from ..models import (
     RuleStep,
 )
 from ..models.tasks import RETRYABLE
+from ..reporting import summary as kpi_summary
 from .audit import audit_record
 from .feedback import complaints_escalate
 from .outbox import contact_messages_cancel

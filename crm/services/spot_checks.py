@@ -19,8 +19,8 @@ from billing import entitlements
 from saas import clock
 
 from ..calendar import local_date, local_midnight, tenant_zone
-from ..kpi import Period
 from ..models import CallAttempt, FollowUpTask, OutcomeCategory, RuleStep
+from ..reporting.figures.followup import Period
 
 SEED = "spot-check"
 SPOT_CHECK_DUE_DAYS = 7

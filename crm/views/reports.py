@@ -14,15 +14,16 @@ from django.utils.translation import gettext as _
 from saas import clock
 from surveys.models import Dimension
 
-from .. import kpi, report_exports
-from ..dashboard import dashboard_build
 from ..forms import ReportFilterForm
 from ..models import Complaint
-from ..reports import Report, month_period, report_build
+from ..reporting.dashboard import dashboard_build
+from ..reporting.drills import DrillError, drill_parse, drill_rows, encounter_followups
+from ..reporting.exports import layout, pdf, xlsx
+from ..reporting.exports.drill_csv import drill_csv
+from ..reporting.figures.followup import unreachable_labels
+from ..reporting.period import EARLIEST_DAY, EVERYTHING, LATEST_DAY, Period, Scope, month_period
+from ..reporting.report import Report, report_build
 from ..roles import EXPORT_REPORTS, VIEW_REPORTS
-from ..selectors_reports import DrillError, drill_parse, drill_rows, encounter_followups
-from ..services import reports
-from ..services.report_exports import report_exported
 
 LIST_PAGE = 50
 
@@ -39,10 +40,10 @@ def _month_asked(request) -> date | None:
         first = date(year, month, 1)
     except ValueError:
         return None
-    return first if kpi.EARLIEST_DAY <= first <= kpi.LATEST_DAY else None
+    return first if EARLIEST_DAY <= first <= LATEST_DAY else None
 
 
-def report_filters(request) -> tuple[ReportFilterForm, str, kpi.Period, kpi.Scope]:
+def report_filters(request) -> tuple[ReportFilterForm, str, Period, Scope]:
     """The period and scope asked for; what does not parse falls back to this month, whole
     clinic (the form shows why)."""
     form = ReportFilterForm(request.GET or None)
@@ -50,10 +51,10 @@ def report_filters(request) -> tuple[ReportFilterForm, str, kpi.Period, kpi.Scop
     data = form.cleaned_data if form.is_valid() else {}
     kind = data.get("period") or "month"
     if kind == "custom":
-        period = kpi.Period(data["start"], data["end"])
+        period = Period(data["start"], data["end"])
     else:
-        period = kpi.Period.of(kind, data.get("day") or _month_asked(request) or today)
-    scope = kpi.Scope(
+        period = Period.of(kind, data.get("day") or _month_asked(request) or today)
+    scope = Scope(
         department=getattr(data.get("department"), "pk", None),
         agent=getattr(data.get("agent"), "pk", None),
         rule=getattr(data.get("rule"), "pk", None),
@@ -78,11 +79,11 @@ def report_month(request):
     report = report_build(period, scope)
     context = {field.name: getattr(report, field.name) for field in fields(report)}
     # The lists behind the numbers are per month of the whole clinic: elsewhere, plain numbers.
-    linked = kind == "month" and scope == kpi.EVERYTHING
+    linked = kind == "month" and scope == EVERYTHING
     context["month"] = period.start.strftime("%Y-%m") if linked else None
     if kind != "custom":
-        previous = kpi.Period.of(kind, period.start - timedelta(days=1))
-        following = kpi.Period.of(kind, period.end + timedelta(days=1))
+        previous = Period.of(kind, period.start - timedelta(days=1))
+        following = Period.of(kind, period.end + timedelta(days=1))
         query = request.GET.copy()
         query["period"] = kind
         query.pop("month", None)
@@ -123,15 +124,13 @@ def report_export(request, fmt: str):
     if first is None:
         return HttpResponseBadRequest(_("Choose a month as YYYY-MM, e.g. 2026-11."))
     report = report_build(month_period(first))
+    clinic, user = request.tenant.name, request.user
     if fmt == "pdf":
-        body = report_exports.report_pdf(report, clinic=request.tenant.name, printed=clock.today())
+        body = pdf.report_pdf(report, clinic=clinic, printed=clock.today(), user=user)
     else:
-        body = report_exports.report_xlsx(report, clinic=request.tenant.name)
-    report_exported(request.user, fmt=fmt, first=first)
+        body = xlsx.report_xlsx(report, clinic=clinic, user=user)
     response = HttpResponse(body, content_type=EXPORT_TYPES[fmt])
-    response["Content-Disposition"] = (
-        f'attachment; filename="{report_exports.filename(report, fmt)}"'
-    )
+    response["Content-Disposition"] = f'attachment; filename="{layout.filename(report, fmt)}"'
     return response
 
 
@@ -172,7 +171,7 @@ def report_list(request):
     followups = {}
     if drill.kind == "encounters":
         followups = encounter_followups([row.pk for row in page.object_list])
-        labels = kpi.unreachable_labels()
+        labels = unreachable_labels()
         for row in page.object_list:
             row.followups = followups.get(row.pk, [])
             row.last_label = labels.get(row.last_category, row.last_category)
@@ -194,7 +193,7 @@ def report_list_csv(request):
     drill, bad = _drill(request)
     if bad:
         return bad
-    body = reports.drill_csv(drill, request.user)
+    body = drill_csv(drill, request.user)
     # A byte-order mark: Excel opens UTF-8 (Chinese names) correctly only with one.
     response = HttpResponse("\ufeff" + body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from saas import clock
 
-from .. import kpi, selectors_spot_checks
+from ..reporting.figures import spot_checks as selectors_spot_checks
+from ..reporting.period import EARLIEST_DAY, LATEST_DAY, Period
 from ..roles import SPOT_CHECK
 
 
@@ -18,10 +19,10 @@ def _month_error() -> str:
     return _("Choose a month as YYYY-MM, e.g. 2026-11.")
 
 
-def month_asked(request) -> tuple[kpi.Period, str]:
+def month_asked(request) -> tuple[Period, str]:
     """The month asked for (?month=YYYY-MM), or this month with the reason when it does not
     parse; no month asked is this month without complaint."""
-    this_month = kpi.Period.of("month", clock.today())
+    this_month = Period.of("month", clock.today())
     asked = request.GET.get("month", "")
     if not asked:
         return this_month, ""
@@ -30,9 +31,9 @@ def month_asked(request) -> tuple[kpi.Period, str]:
         first = date(year, month, 1)
     except ValueError:
         return this_month, _month_error()
-    if not kpi.EARLIEST_DAY <= first <= kpi.LATEST_DAY:
+    if not EARLIEST_DAY <= first <= LATEST_DAY:
         return this_month, _month_error()
-    return kpi.Period.of("month", first), ""
+    return Period.of("month", first), ""
 
 
 def scores_context(request) -> dict:

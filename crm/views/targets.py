@@ -8,9 +8,8 @@ from django.utils.translation import gettext as _
 
 from ..forms import KpiTargetsForm
 from ..models import Department
-from ..reports import targets_all
+from ..reporting.targets import kpi_targets_save, targets_all
 from ..roles import SET_TARGETS
-from ..services.targets import kpi_targets_save
 
 
 @login_required

@@ -115,7 +115,7 @@ def assets_ensure() -> None:
     stamp.write_text(wanted)
 
 
-# A TrueType Chinese font the PDF exports embed (crm.report_exports); Chromium draws the
+# A TrueType Chinese font the PDF exports embed (crm.reporting.exports.pdf); Chromium draws the
 # pages' Chinese with it too.
 CJK_FONT_PACKAGE = ("fonts-wqy-microhei", Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"))
 

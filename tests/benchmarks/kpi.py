@@ -34,10 +34,16 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm import kpi, kpi_summary
 from crm.api.keys import api_key_create
 from crm.models import Complaint, Department, Encounter, FollowUpTask, OutcomeCode, Praise
-from crm.reports import month_period
+from crm.reporting import summary as kpi_summary
+from crm.reporting.figures.followup import (
+    NEVER_ATTEMPTED,
+    FollowUpFigures,
+    follow_up_by_department,
+    follow_up_figures,
+)
+from crm.reporting.period import Period, month_period
 from crm.roles import Role
 from surveys.models import SurveyAnswer, SurveyResponse, SurveyTemplate
 from tests.benchmarks import followup as engine
@@ -231,7 +237,7 @@ def _feedback_generate() -> None:
 # --- Exactness: the month's figures the slow way ------------------------------------------------
 
 
-def _recompute(period: kpi.Period) -> dict:
+def _recompute(period: Period) -> dict:
     """Follow-up figures per department and for the tenant straight from DESIGN.md §7: every
     task and attempt of the month's encounters read into Python, one encounter at a time."""
     start, end = period.bounds()
@@ -270,11 +276,11 @@ def _recompute(period: kpi.Period) -> dict:
                 status == "completed" and bool(in_window) for status, _, in_window in rows
             )
             if not reached:
-                counted["not:" + last.get(encounter, kpi.NEVER_ATTEMPTED)] += 1
+                counted["not:" + last.get(encounter, NEVER_ATTEMPTED)] += 1
     return figures
 
 
-def _as_counts(figures: kpi.FollowUpFigures) -> Counter:
+def _as_counts(figures: FollowUpFigures) -> Counter:
     counted = Counter(
         eligible=figures.eligible,
         attempted=figures.attempted,
@@ -287,12 +293,12 @@ def _as_counts(figures: kpi.FollowUpFigures) -> Counter:
     return +counted
 
 
-def _exactness(tenant, period: kpi.Period) -> dict:
+def _exactness(tenant, period: Period) -> dict:
     with tenant_context(tenant):
         started = time.perf_counter()
         slow = _recompute(period)
         slow_s = time.perf_counter() - started
-        fast = {"total": kpi.follow_up_figures(period)} | kpi.follow_up_by_department(period)
+        fast = {"total": follow_up_figures(period)} | follow_up_by_department(period)
     mismatches = [
         {"scope": str(key), "recomputed": dict(slow[key]), "report": dict(_as_counts(fast[key]))}
         for key in set(slow) | set(fast)

@@ -7,9 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from crm import kpi
 from crm.models import AuditEntry, ContactPhone, FollowUpTask
-from crm.reports import month_period, report_build
+from crm.reporting.figures.feedback import ComplaintFigures, complaint_by, complaint_figures
+from crm.reporting.figures.followup import FollowUpFigures, follow_up_by
+from crm.reporting.figures.satisfaction import (
+    SatisfactionFigures,
+    satisfaction_by,
+    satisfaction_figures,
+)
+from crm.reporting.period import Period, month_period
+from crm.reporting.report import report_build
 from crm.services import feedback
 from surveys.services.responses import response_submit
 from tests.conftest import login
@@ -26,7 +33,7 @@ from tests.surveys.conftest import survey_with
 
 OCTOBER = month_period(date(2026, 10, 1))
 DECEMBER = month_period(date(2026, 12, 1))
-SPAN = kpi.Period(date(2026, 10, 1), date(2026, 12, 31))
+SPAN = Period(date(2026, 10, 1), date(2026, 12, 31))
 
 
 @pytest.fixture
@@ -73,13 +80,13 @@ def feedback_world(world, tenant_a, in_tenant):  # noqa: F811
 
 def test_trends_equal_the_report_of_each_month(feedback_world, tenant_a, in_tenant):
     with in_tenant(tenant_a):
-        follow_up = kpi.follow_up_by(SPAN, "month")
-        satisfaction = kpi.satisfaction_by(SPAN, "month")
-        complaints = kpi.complaint_by(SPAN, "month")
+        follow_up = follow_up_by(SPAN, "month")
+        satisfaction = satisfaction_by(SPAN, "month")
+        complaints = complaint_by(SPAN, "month")
         for period in (OCTOBER, NOVEMBER, DECEMBER):
             month = period.start
             report = report_build(period)
-            trend = follow_up.get(month, kpi.FollowUpFigures())
+            trend = follow_up.get(month, FollowUpFigures())
             assert (trend.eligible, trend.attempted, trend.followed_up, trend.lost) == (
                 report.figures.eligible,
                 report.figures.attempted,
@@ -87,11 +94,11 @@ def test_trends_equal_the_report_of_each_month(feedback_world, tenant_a, in_tena
                 report.figures.lost,
             )
             assert trend.follow_up_rate == report.figures.follow_up_rate
-            rated = satisfaction.get(month, kpi.SatisfactionFigures())
+            rated = satisfaction.get(month, SatisfactionFigures())
             for name in ("responses", "rated", "satisfied", "neutral", "dissatisfied"):
                 assert getattr(rated, name) == getattr(report.satisfaction, name), (month, name)
             assert rated.nps == report.satisfaction.nps
-            received = complaints.get(month, kpi.ComplaintFigures())
+            received = complaints.get(month, ComplaintFigures())
             assert (received.received, received.due, received.replied_on_time) == (
                 report.complaints.received,
                 report.complaints.due,
@@ -111,10 +118,10 @@ def test_trends_equal_the_report_of_each_month(feedback_world, tenant_a, in_tena
 def test_department_reads_equal_the_scoped_figures(feedback_world, tenant_a, in_tenant):
     ward = feedback_world["ward"]
     with in_tenant(tenant_a):
-        grouped = kpi.satisfaction_by(NOVEMBER, "department")[ward.pk]
-        scoped = kpi.satisfaction_figures(NOVEMBER, department=ward)
-        complaints = {pk: f.received for pk, f in kpi.complaint_by(NOVEMBER, "department").items()}
-        scoped_complaints = kpi.complaint_figures(NOVEMBER, department=ward)
+        grouped = satisfaction_by(NOVEMBER, "department")[ward.pk]
+        scoped = satisfaction_figures(NOVEMBER, department=ward)
+        complaints = {pk: f.received for pk, f in complaint_by(NOVEMBER, "department").items()}
+        scoped_complaints = complaint_figures(NOVEMBER, department=ward)
     assert (grouped.responses, grouped.rated, grouped.satisfied, grouped.dissatisfied) == (
         scoped.responses,
         scoped.rated,

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from crm import kpi
 from crm.models import FollowUpTask
+from crm.reporting.figures.followup import follow_up_figures
 from crm.services.planning import encounters_plan
 from tests.api.conftest import ApiClient, make_key
 from tests.conftest import login
@@ -49,14 +49,14 @@ def test_an_encounter_without_a_phone_is_eligible_and_lowers_the_rate(
     in_tenant,
 ):
     with in_tenant(tenant_a):
-        before = kpi.follow_up_figures(NOVEMBER)
+        before = follow_up_figures(NOVEMBER)
         RuleFactory(name="Phone day 3")
         encounter = EncounterFactory(
             occurred_at=at(14), department=world["ward"], contact=ContactFactory(phone="")
         )
         encounters_plan([encounter.pk])
         [task] = encounter.tasks.all()
-        after = kpi.follow_up_figures(NOVEMBER)
+        after = follow_up_figures(NOVEMBER)
 
     assert (task.status, task.reason) == (S.UNREACHABLE, Reason.NO_CONTACT)
     assert (before.eligible, before.followed_up, before.follow_up_rate) == (6, 2, Decimal("33.33"))
@@ -135,7 +135,7 @@ def test_another_clinic_sees_none_of_it(
     body = ApiClient(tenant_b, secret_b).get("/reports/followup", NOVEMBER_API).json()
     assert body["total"]["follow_up"]["unreachable"] == {}
     with in_tenant(tenant_b):
-        assert kpi.follow_up_figures(NOVEMBER).eligible == 0
+        assert follow_up_figures(NOVEMBER).eligible == 0
         assert not FollowUpTask.objects.filter(reason=Reason.NO_CONTACT).exists()
 
 
@@ -169,11 +169,11 @@ def test_the_migration_converts_an_existing_clinics_rows(
         email_closed = EncounterFactory(occurred_at=at(15), contact=ContactFactory(phone=""))
         encounters_plan([email_closed.pk])
         _legacy(email_closed, status=S.UNREACHABLE, reason="no_email")
-        before = kpi.follow_up_figures(NOVEMBER)
+        before = follow_up_figures(NOVEMBER)
 
         with connection.cursor() as cursor:
             cursor.execute(MIGRATION.CONVERT_SQL)
-        after = kpi.follow_up_figures(NOVEMBER)
+        after = follow_up_figures(NOVEMBER)
         converted = [
             (task.status, task.reason)
             for encounter in (without_phone, email_closed)

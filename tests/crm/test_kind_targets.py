@@ -11,9 +11,9 @@ from django.utils.translation import override
 from openpyxl import load_workbook
 
 from crm.models import FollowUpTask, KpiTarget
-from crm.reports import report_build
+from crm.reporting.report import report_build
+from crm.reporting.targets import kpi_targets_save
 from crm.services.planning import encounters_plan
-from crm.services.targets import kpi_targets_save
 from tests.conftest import login
 from tests.crm.conftest import in_english
 from tests.crm.test_kpi import NOVEMBER, _targets_post, at, world  # noqa: F401  (world)
@@ -84,10 +84,10 @@ def test_a_kind_without_a_target_is_held_to_the_figures_target(kinds_world, tena
 def test_a_departments_report_holds_its_kinds_to_the_departments_target(
     kinds_world, tenant_a, in_tenant
 ):
-    from crm import kpi
+    from crm.reporting.period import Scope
 
     with in_tenant(tenant_a):
-        report = report_build(NOVEMBER, kpi.Scope(department=kinds_world["ward"].pk))
+        report = report_build(NOVEMBER, Scope(department=kinds_world["ward"].pk))
     rows = _by_label(report.kinds)
     assert list(rows) == ["出院", "手术"]
     assert rows["手术"]["targets"]["follow_up_rate"] == {"target": Decimal(60), "missed": True}

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crm import kpi
 from crm.models import (
     CallAttempt,
     Department,
@@ -16,13 +15,18 @@ from crm.models import (
     FollowUpTask,
     OutcomeCode,
 )
+from crm.reporting.figures.feedback import complaint_by, complaint_figures, praise_figures
+from crm.reporting.figures.followup import follow_up_by, follow_up_by_department, follow_up_figures
+from crm.reporting.figures.satisfaction import satisfaction_by, satisfaction_figures
+from crm.reporting.figures.spot_checks import spot_check_figures
+from crm.reporting.period import Period, Scope
 from crm.services import feedback
 from surveys.services.responses import response_submit
 from tests.factories import ContactFactory, EncounterFactory, StaffFactory
 from tests.surveys.conftest import survey_with
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-NOVEMBER = kpi.Period(date(2026, 11, 1), date(2026, 11, 30))
+NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 S = FollowUpTask.Status
 
 
@@ -107,7 +111,7 @@ def world(tenant_a, in_tenant):
 
 def test_follow_up_figures(world, tenant_a, in_tenant):
     with in_tenant(tenant_a):
-        figures = kpi.follow_up_figures(NOVEMBER)
+        figures = follow_up_figures(NOVEMBER)
 
     assert (figures.eligible, figures.attempted, figures.followed_up, figures.lost) == (6, 4, 2, 1)
     assert figures.coverage_rate == Decimal("66.67")
@@ -121,9 +125,9 @@ def test_follow_up_figures(world, tenant_a, in_tenant):
 def test_a_department_with_no_encounters_has_no_rates(world, tenant_a, in_tenant):
     with in_tenant(tenant_a):
         empty = Department.objects.exclude(pk=world["ward"].pk).first()
-        figures = kpi.follow_up_figures(NOVEMBER, department=empty)
-        survey = kpi.satisfaction_figures(NOVEMBER, department=empty)
-        complaints = kpi.complaint_figures(NOVEMBER, department=empty)
+        figures = follow_up_figures(NOVEMBER, department=empty)
+        survey = satisfaction_figures(NOVEMBER, department=empty)
+        complaints = complaint_figures(NOVEMBER, department=empty)
     assert figures.eligible == 0 and figures.follow_up_rate is None and figures.timeliness is None
     assert survey.satisfaction_rate is None and survey.nps is None
     assert complaints.on_time_rate is None and complaints.median_hours_to_reply is None
@@ -148,7 +152,7 @@ def test_satisfaction_nps_and_dimensions(tenant_a, in_tenant):
             {"q4": "没有评分"},  # a response without any rating
         ):
             response_submit(version, values, contact=contact, source="call", now=at(15))
-        figures = kpi.satisfaction_figures(NOVEMBER)
+        figures = satisfaction_figures(NOVEMBER)
 
     assert (figures.responses, figures.rated) == (5, 4)
     assert (figures.satisfied, figures.neutral, figures.dissatisfied) == (2, 1, 1)
@@ -178,7 +182,7 @@ def test_complaints_on_time_at_the_deadline_and_median_time_to_reply(tenant_a, i
         complaint(25)  # due on December 2: received in November, not due in it
         assert exactly.deadline == at(9)
         feedback.complaint_open(summary="建议", source="call", kind="suggestion", now=at(5))
-        figures = kpi.complaint_figures(NOVEMBER)
+        figures = complaint_figures(NOVEMBER)
 
     assert figures.received == 4  # suggestions are not complaints
     assert figures.by_category == {"fees": 3, "attitude": 1}
@@ -220,17 +224,17 @@ def test_spot_check_agreement_and_praise(tenant_a, in_tenant, world):
             )
         nurse = StaffFactory(email="kpi-nurse@alpha.test", role="clinician")
         feedback.praise_record(source="survey", staff=nurse, department=world["ward"])
-        spot = kpi.spot_check_figures(NOVEMBER)
+        spot = spot_check_figures(NOVEMBER)
         today = datetime.now(SHANGHAI).date()  # the clinic's day, not the machine's
-        praise = kpi.praise_figures(kpi.Period(today, today))
+        praise = praise_figures(Period(today, today))
     assert (spot["audits"], spot["agree"], spot["rate"]) == (3, 2, Decimal("66.67"))
     assert praise["by_staff"] == {nurse.pk: 1} and praise["by_department"] == {world["ward"].pk: 1}
 
 
 def test_grouped_by_department_agrees_with_the_scoped_figures(world, tenant_a, in_tenant):
     with in_tenant(tenant_a):
-        grouped = kpi.follow_up_by_department(NOVEMBER)
-        scoped = kpi.follow_up_figures(NOVEMBER, department=world["ward"])
+        grouped = follow_up_by_department(NOVEMBER)
+        scoped = follow_up_figures(NOVEMBER, department=world["ward"])
     ward = grouped[world["ward"].pk]
     assert (
         (ward.eligible, ward.attempted, ward.followed_up, ward.lost)
@@ -296,18 +300,18 @@ def test_targets_are_seeded_per_kind_and_a_missed_one_is_flagged(
     ],
 )
 def test_periods(kind, day, start, end):
-    assert kpi.Period.of(kind, day) == kpi.Period(start, end)
+    assert Period.of(kind, day) == Period(start, end)
 
 
 def test_grouped_by_agent_tier_and_month(world, tenant_a, in_tenant):
     with in_tenant(tenant_a):
         agent = CallAttempt.objects.first().agent
-        by_agent = kpi.follow_up_by(NOVEMBER, "agent")
-        by_tier = kpi.follow_up_by(NOVEMBER, "tier")
-        autumn = kpi.Period(date(2026, 10, 1), date(2026, 12, 31))
-        by_month = kpi.follow_up_by(autumn, "month")
-        one_agent = kpi.follow_up_figures(NOVEMBER, scope=kpi.Scope(agent=agent.pk))
-        by_rule = kpi.follow_up_by(NOVEMBER, "rule")
+        by_agent = follow_up_by(NOVEMBER, "agent")
+        by_tier = follow_up_by(NOVEMBER, "tier")
+        autumn = Period(date(2026, 10, 1), date(2026, 12, 31))
+        by_month = follow_up_by(autumn, "month")
+        one_agent = follow_up_figures(NOVEMBER, scope=Scope(agent=agent.pk))
+        by_rule = follow_up_by(NOVEMBER, "rule")
 
     # The attempted encounters count under the agent of their last attempt; the never
     # attempted ones under their first task's assignee (none here).
@@ -335,8 +339,8 @@ def test_a_tier_scope_counts_only_that_tiers_follow_ups(world, tenant_a, in_tena
         # too (its other task), and it counts once in each.
         lost = FollowUpTask.objects.filter(status=S.UNREACHABLE).order_by("pk").last()
         FollowUpTask.objects.filter(pk=lost.pk).update(tier=1)
-        tier_one = kpi.follow_up_figures(NOVEMBER, scope=kpi.Scope(tier=1))
-        tier_two = kpi.follow_up_figures(NOVEMBER, scope=kpi.Scope(tier=2))
+        tier_one = follow_up_figures(NOVEMBER, scope=Scope(tier=1))
+        tier_two = follow_up_figures(NOVEMBER, scope=Scope(tier=2))
     assert (tier_one.eligible, tier_one.lost, tier_one.attempted) == (1, 1, 0)
     assert (tier_two.eligible, tier_two.lost) == (6, 1)
 
@@ -352,7 +356,7 @@ def test_transferred_and_readmitted_are_counted_once_per_encounter(world, tenant
         FollowUpTask.objects.filter(pk=pending[1].pk).update(
             status=S.CANCELLED, reason=FollowUpTask.Reason.READMITTED
         )
-        figures = kpi.follow_up_figures(NOVEMBER)
+        figures = follow_up_figures(NOVEMBER)
     assert (figures.transferred, figures.readmitted) == (1, 1)
     assert figures.eligible == 6  # cancelled follow-ups still make the encounter eligible
 
@@ -374,9 +378,9 @@ def test_satisfaction_and_complaints_grouped_by_department_and_month(tenant_a, i
         feedback.complaint_open(
             summary="x", source="call", category="fees", department=ward, now=at(4)
         )
-        by_department = kpi.satisfaction_by(NOVEMBER, "department")
-        by_month = kpi.satisfaction_by(kpi.Period(date(2026, 11, 1), date(2026, 12, 31)), "month")
-        complaints = kpi.complaint_by(NOVEMBER, "department")
+        by_department = satisfaction_by(NOVEMBER, "department")
+        by_month = satisfaction_by(Period(date(2026, 11, 1), date(2026, 12, 31)), "month")
+        complaints = complaint_by(NOVEMBER, "department")
     assert (by_department[ward.pk].rated, by_department[ward.pk].satisfied) == (2, 1)
     assert by_department[ward.pk].satisfaction_rate == Decimal("50.00")
     assert by_department[None].satisfaction_rate == Decimal("100.00")
@@ -388,11 +392,11 @@ def test_satisfaction_and_complaints_grouped_by_department_and_month(tenant_a, i
 def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputation(
     world, tenant_a, tenant_b, in_tenant
 ):
-    from crm import kpi_summary
     from crm.models import EncounterKpi, EncounterKpiStale
+    from crm.reporting import summary as kpi_summary
 
     with in_tenant(tenant_a):
-        before = kpi.follow_up_figures(NOVEMBER)
+        before = follow_up_figures(NOVEMBER)
         assert kpi_summary.verify() == {"rows": 8, "missing": 0, "extra": 0}
         # The never-attempted encounter is reached by a call logged later: the report knows
         # at once, because the triggers marked the encounter stale in the same transaction.
@@ -401,7 +405,7 @@ def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputa
             status=S.COMPLETED, attempts_count=1, reached_in_window=True
         )
         assert EncounterKpiStale.objects.filter(encounter_id=task.encounter_id).exists()
-        after = kpi.follow_up_figures(NOVEMBER)
+        after = follow_up_figures(NOVEMBER)
         assert (after.followed_up, after.attempted) == (
             before.followed_up + 1,
             before.attempted + 1,
@@ -417,10 +421,10 @@ def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputa
         # Moving an encounter to another department moves its figures.
         other = Department.objects.exclude(pk=world["ward"].pk).first()
         Encounter.objects.filter(pk=task.encounter_id).update(department=other)
-        assert kpi.follow_up_by_department(NOVEMBER)[other.pk].eligible == 1
+        assert follow_up_by_department(NOVEMBER)[other.pk].eligible == 1
         # Deleting it removes them.
         Encounter.objects.filter(pk=task.encounter_id).delete()
-        assert kpi.follow_up_figures(NOVEMBER).eligible == before.eligible - 1
+        assert follow_up_figures(NOVEMBER).eligible == before.eligible - 1
         assert not EncounterKpi.objects.filter(encounter_id=task.encounter_id).exists()
         assert kpi_summary.verify()["missing"] == kpi_summary.verify()["extra"] == 0
         # Data loaded around the triggers (TRUNCATE) is recovered by a rebuild.
@@ -432,7 +436,7 @@ def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputa
     # A second clinic (made by cloning the template schema) has the triggers too, and its
     # summary holds none of the first one's encounters.
     with in_tenant(tenant_b):
-        assert kpi.follow_up_figures(NOVEMBER).eligible == 0
+        assert follow_up_figures(NOVEMBER).eligible == 0
         encounter = EncounterFactory(occurred_at=at(3), contact=ContactFactory())
         FollowUpTask.objects.create(
             encounter=encounter,
@@ -444,7 +448,7 @@ def test_the_encounter_summary_follows_every_change_and_matches_a_full_recomputa
             due_at=at(6),
             closes_at=at(9),
         )
-        assert kpi.follow_up_figures(NOVEMBER).eligible == 1
+        assert follow_up_figures(NOVEMBER).eligible == 1
         assert kpi_summary.verify() == {"rows": 1, "missing": 0, "extra": 0}
 
 
@@ -540,7 +544,7 @@ def test_the_report_page_for_a_week_an_agent_and_a_custom_period(
     login(client_a, "kpi-sup5@alpha.test")
     # The week of Monday 2 November holds the encounters of the 3rd, 5th and 7th (lost).
     week = client_a.get("/reports/", {"period": "week", "day": "2026-11-04"})
-    assert week.context["period"] == kpi.Period(date(2026, 11, 2), date(2026, 11, 8))
+    assert week.context["period"] == Period(date(2026, 11, 2), date(2026, 11, 8))
     assert (week.context["figures"].eligible, week.context["figures"].followed_up) == (3, 2)
     assert "day=2026-10-26" in week.context["previous_query"]  # the week before
     ranking = week.context["ranking_lists"]

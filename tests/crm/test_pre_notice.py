@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import translation
 
-from crm.kpi import pre_notice_figures
 from crm.models import CallAttempt, FollowUpRule, FollowUpTask, Message, OutcomeCode, RuleStep
-from crm.reports import month_period
+from crm.reporting.figures.followup import pre_notice_figures
+from crm.reporting.period import month_period
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
 from tests.clock import at

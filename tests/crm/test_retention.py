@@ -23,7 +23,8 @@ from crm.models import (
     OutcomeCode,
     Praise,
 )
-from crm.reports import month_period, report_build
+from crm.reporting.period import month_period
+from crm.reporting.report import report_build
 from crm.services import retention
 from crm.services.followup import followup_tick
 from saas import clock as product_clock

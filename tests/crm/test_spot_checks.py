@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crm import kpi
 from crm.models import Department, FollowUpRule, FollowUpTask, OutcomeCode
-from crm.selectors_spot_checks import spot_check_scores
+from crm.reporting.figures.spot_checks import spot_check_scores
+from crm.reporting.period import Period
 from crm.services.followup import AttemptInput, attempt_log, followup_tick
 from crm.services.planning import encounters_plan
 from crm.services.spot_checks import (
@@ -27,8 +27,8 @@ from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory, StaffFactory
 
 pytestmark = pytest.mark.now("2026-11-23 10:00")  # a Monday: last week is 16–22 November
-LAST_WEEK = kpi.Period.of("week", at("2026-11-18 10:00").date())
-NOVEMBER = kpi.Period.of("month", at("2026-11-18 10:00").date())
+LAST_WEEK = Period.of("week", at("2026-11-18 10:00").date())
+NOVEMBER = Period.of("month", at("2026-11-18 10:00").date())
 
 
 def _reached(agent, department, count, *, day="2026-11-18 10:00"):
@@ -180,7 +180,7 @@ def test_the_score_is_the_share_of_checked_calls_with_a_discrepancy(
         (audited["li"].pk, 1, 1, "100.00"),
         (audited["wang"].pk, 3, 1, "33.33"),
     ]
-    assert spot_check_scores(kpi.Period.of("month", at("2026-10-01 10:00").date())) == []
+    assert spot_check_scores(Period.of("month", at("2026-10-01 10:00").date())) == []
 
 
 @pytest.fixture

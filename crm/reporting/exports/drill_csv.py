@@ -5,11 +5,13 @@ import io
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import kpi
-from ..models import AuditEntry, Complaint, FollowUpTask
-from ..selectors_reports import Drill, drill_rows, encounter_followups
-from ..spreadsheets import SafeCsvWriter
-from .audit import audit_record
+from surveys.models import SurveyResponse
+
+from ...models import AuditEntry, Complaint, FollowUpTask
+from ...services.audit import audit_record
+from ...spreadsheets import SafeCsvWriter
+from ..drills import Drill, drill_rows, encounter_followups
+from ..figures.followup import NEVER_ATTEMPTED, unreachable_labels
 
 CHUNK = 2000
 
@@ -19,7 +21,7 @@ def _local(moment, pattern: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _encounter_csv(drill: Drill, writer) -> None:
-    outcomes = kpi.unreachable_labels()
+    outcomes = unreachable_labels()
     statuses = dict(FollowUpTask.Status.choices)
     writer.writerow(
         [
@@ -43,7 +45,7 @@ def _encounter_csv(drill: Drill, writer) -> None:
                     row.contact.name,
                     row.contact.record_no,
                     "; ".join(f"{task.name}: {statuses[task.status]}" for task in tasks),
-                    outcomes.get(row.last_category or kpi.NEVER_ATTEMPTED, row.last_category),
+                    outcomes.get(row.last_category or NEVER_ATTEMPTED, row.last_category),
                 ]
             )
 
@@ -58,8 +60,6 @@ def _encounter_csv(drill: Drill, writer) -> None:
 
 
 def _response_csv(drill: Drill, writer) -> None:
-    from surveys.models import SurveyResponse
-
     levels = dict(SurveyResponse._meta.get_field("satisfaction").choices)
     writer.writerow(
         [

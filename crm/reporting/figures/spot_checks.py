@@ -1,6 +1,7 @@
-"""The supervisor's reading of tier-3 spot checks (DESIGN.md §7a.6): per agent, the share of
-their re-called calls where the re-call found a discrepancy with what they logged, and the
-audits behind each figure. An audit is of the agent who made the audited call's reaching
+"""Spot-check figures (DESIGN.md §7, §7a.6): the agreement of the tier-3 audits closed in a
+period, and the supervisor's reading of them: per agent, the share of their re-called calls
+where the re-call found a discrepancy with what they logged, and the audits behind each
+figure. An audit is of the agent who made the audited call's reaching
 attempt: that is the call whose record the supervisor compared."""
 
 from dataclasses import dataclass
@@ -9,8 +10,26 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from .kpi import Period, rate
-from .models import CallAttempt, FollowUpTask, OutcomeCategory
+from ...models import CallAttempt, FollowUpTask, OutcomeCategory
+from ..period import EVERYTHING, Period, Scope, rate
+
+
+def spot_check_figures(period: Period, scope: Scope = EVERYTHING) -> dict:
+    """Tier-3 audits closed in the period; by department, agent (who made the audited
+    call's last attempt: the audit is of their work) or rule of the audited follow-up."""
+    start, end = period.bounds()
+    audits = FollowUpTask.objects.filter(
+        tier=3, status=FollowUpTask.Status.COMPLETED, completed_at__gte=start, completed_at__lt=end
+    )
+    if scope.department is not None:
+        audits = audits.filter(encounter__department=scope.department)
+    if scope.rule is not None:
+        audits = audits.filter(spot_check_of__rule=scope.rule)
+    if scope.agent is not None:
+        audits = audits.filter(spot_check_of__attempts__agent=scope.agent).distinct()
+    done = audits.count()
+    agree = audits.filter(audit_agrees=True).count()
+    return {"audits": done, "agree": agree, "rate": rate(agree, done)}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The KPI dashboard (issue 5): the month's report (crm.reports, the one assembly of a
-period's figures) for the headline, twelve months of trends and the departments side by side
+"""The KPI dashboard (issue 5): the month's report (crm.reporting.report, the one assembly of
+a period's figures) for the headline, twelve months of trends and the departments side by side
 for the charts. A bounded number of grouped reads, however many months or departments."""
 
 from dataclasses import dataclass
@@ -9,10 +9,14 @@ from decimal import Decimal
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from . import kpi
-from .models import Complaint, Department, KpiTarget
-from .reports import Report, month_period, report_build, targets_all, targets_check
-from .selectors_reports import overdue_complaints_count
+from ..models import Complaint, Department, KpiTarget
+from .drills import overdue_complaints_count
+from .figures.feedback import ComplaintFigures, complaint_by
+from .figures.followup import FollowUpFigures, follow_up_by
+from .figures.satisfaction import SatisfactionFigures, satisfaction_by
+from .period import Period, month_period
+from .report import Report, report_build
+from .targets import targets_all, targets_check
 
 TREND_MONTHS = 12
 Metric = KpiTarget.Metric
@@ -56,14 +60,14 @@ def dashboard_build(first: date) -> Dashboard:
     period = month_period(first)
     report = report_build(period)
     months = months_back(first, TREND_MONTHS)
-    span = kpi.Period(months[0], period.end)
-    follow_up = kpi.follow_up_by(span, "month")
-    satisfaction = kpi.satisfaction_by(span, "month", dimensions=False)
-    complaints = kpi.complaint_by(span, "month")
+    span = Period(months[0], period.end)
+    follow_up = follow_up_by(span, "month")
+    satisfaction = satisfaction_by(span, "month", dimensions=False)
+    complaints = complaint_by(span, "month")
 
     targets = targets_all()
     department_complaints = {
-        pk: figures.received for pk, figures in kpi.complaint_by(period, "department").items()
+        pk: figures.received for pk, figures in complaint_by(period, "department").items()
     }
     # The report's departments carry their satisfaction and targets already; departments with
     # responses but no eligible encounter this month are compared too.
@@ -81,7 +85,7 @@ def dashboard_build(first: date) -> Dashboard:
             {
                 "pk": pk,
                 "name": names.get(pk, "—"),
-                "figures": kpi.FollowUpFigures(),
+                "figures": FollowUpFigures(),
                 "satisfaction": responses,
                 "targets": {"satisfaction_rate": held.get(Metric.SATISFACTION_RATE)},
             }
@@ -89,13 +93,13 @@ def dashboard_build(first: date) -> Dashboard:
     for row in rows:
         row["complaints"] = department_complaints.get(row["pk"], 0)
         row["not_followed_up"] = row["figures"].eligible - row["figures"].followed_up
-    # Lowest rate first (crm.reports); encounters without a department are no department.
+    # Lowest rate first (the report's order); encounters without a department are no department.
     least = next(
         (r for r in rows if r["pk"] is not None and r["figures"].follow_up_rate is not None), None
     )
 
-    empty_follow_up, empty_satisfaction = kpi.FollowUpFigures(), kpi.SatisfactionFigures()
-    empty_complaints = kpi.ComplaintFigures()
+    empty_follow_up, empty_satisfaction = FollowUpFigures(), SatisfactionFigures()
+    empty_complaints = ComplaintFigures()
     compared = [row for row in rows if row["pk"] is not None]
     charts = {
         "month": first.strftime("%Y-%m"),

@@ -1,71 +1,45 @@
-"""The follow-up report of a period, assembled from the KPIs of crm.kpi (DESIGN.md §7) with
-the targets they are held to. The report page, the dashboard and the exports all show this
-one assembly, so a figure reads the same wherever it is downloaded."""
+"""The follow-up report of a period, assembled from the figures of crm.reporting.figures
+(DESIGN.md §7) with the targets they are held to. The report page, the dashboard and the
+exports all show this one assembly, so a figure reads the same wherever it is downloaded."""
 
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
-from . import kpi
-from .models import Department, Encounter, FollowUpRule, KpiTarget
-
-
-def month_period(first: date) -> kpi.Period:
-    """The calendar month starting at `first`."""
-    following = (first + timedelta(days=32)).replace(day=1)
-    return kpi.Period(first, following - timedelta(days=1))
-
-
-def targets_all() -> dict:
-    """(metric, department id or None, encounter kind or "") → target."""
-    return {
-        (target.metric, target.department_id, target.encounter_kind): target.target
-        for target in KpiTarget.objects.all()
-    }
-
-
-def targets_check(
-    values: dict, *, department=None, kind: str = "", targets: dict | None = None
-) -> dict:
-    """Each target with whether the figure missed it; a figure that is None (nothing counted)
-    has not missed. The most specific target holds: the department's own for the kind, else
-    the clinic's for the kind, else the department's, else the clinic's."""
-    targets = targets_all() if targets is None else targets
-    levels = [(None, "")]
-    if department is not None:
-        levels.append((department, ""))
-    if kind:
-        levels.append((None, kind))
-        if department is not None:
-            levels.append((department, kind))
-    held = {}
-    for level in levels:
-        held |= {
-            metric: value for (metric, *scope), value in targets.items() if tuple(scope) == level
-        }
-    return {
-        metric: {
-            "target": target,
-            "missed": values.get(metric) is not None and values[metric] < target,
-        }
-        for metric, target in held.items()
-    }
+from ..models import Department, Encounter, FollowUpRule, KpiTarget
+from .figures.feedback import (
+    COMPLAINT_GROUPS,
+    ComplaintFigures,
+    complaint_by,
+    complaint_figures,
+    praise_figures,
+)
+from .figures.followup import (
+    FollowUpFigures,
+    follow_up_by,
+    follow_up_by_department,
+    pre_notice_figures,
+    unreachable_labels,
+)
+from .figures.satisfaction import SatisfactionFigures, satisfaction_by
+from .figures.spot_checks import spot_check_figures
+from .period import EVERYTHING, Period, Scope, total
+from .targets import targets_all, targets_check
 
 
 @dataclass
 class Report:
-    period: kpi.Period
-    figures: kpi.FollowUpFigures
+    period: Period
+    figures: FollowUpFigures
     unreachable: list  # (category, label, encounters), most first
-    satisfaction: kpi.SatisfactionFigures
-    complaints: kpi.ComplaintFigures
+    satisfaction: SatisfactionFigures
+    complaints: ComplaintFigures
     spot_checks: dict
     departments: list  # {"pk", "name", "figures", "satisfaction", "targets"}, lowest rate first
     targets: dict
     praise: dict  # "by_staff" / "by_department": [(name, mentions)], most first
-    scope: kpi.Scope = kpi.EVERYTHING
+    scope: Scope = EVERYTHING
     # Every department's responses, also of departments without an eligible encounter.
     satisfaction_by_department: dict = field(default_factory=dict)
     # "Hung up, suspected fraud" with and without the SMS before the first call.
@@ -101,13 +75,13 @@ class Report:
         }
 
 
-def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Report:
+def report_build(period: Period, scope: Scope = EVERYTHING) -> Report:
     names = dict(Department.objects.values_list("pk", "name"))
     targets = targets_all()
-    satisfaction = kpi.satisfaction_by(period, "department", scope)
+    satisfaction = satisfaction_by(period, "department", scope)
 
-    def department_row(pk, figures: kpi.FollowUpFigures) -> dict:
-        rated = satisfaction.get(pk, kpi.SatisfactionFigures())
+    def department_row(pk, figures: FollowUpFigures) -> dict:
+        rated = satisfaction.get(pk, SatisfactionFigures())
         values = {
             KpiTarget.Metric.FOLLOW_UP_RATE: figures.follow_up_rate,
             KpiTarget.Metric.SATISFACTION_RATE: rated.satisfaction_rate,
@@ -120,28 +94,28 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
             "targets": targets_check(values, department=pk, targets=targets),
         }
 
-    by_department = kpi.follow_up_by_department(period, scope)
+    by_department = follow_up_by_department(period, scope)
     departments = sorted(
         (department_row(pk, figures) for pk, figures in by_department.items()),
         # Lowest follow-up rate first: where to look.
         key=lambda row: (row["figures"].follow_up_rate is None, row["figures"].follow_up_rate),
     )
     # Every department (and "none") together is the whole: add up, don't count twice.
-    figures = kpi.total(by_department, kpi.FollowUpFigures)
+    figures = total(by_department, FollowUpFigures)
     # Complaints and praise are kept per department: an agent, rule or tier scope shows none.
     praise = {"by_staff": {}, "by_department": {}}
     if not scope.narrowed:
-        praise = kpi.praise_figures(period, scope)
+        praise = praise_figures(period, scope)
     staff_names = group_labels("agent", praise["by_staff"])
     report = Report(
         period=period,
         figures=figures,
         unreachable=unreachable_labelled(figures),
-        satisfaction=kpi.total(satisfaction, kpi.SatisfactionFigures),
+        satisfaction=total(satisfaction, SatisfactionFigures),
         complaints=(
-            kpi.ComplaintFigures() if scope.narrowed else kpi.complaint_figures(period, scope=scope)
+            ComplaintFigures() if scope.narrowed else complaint_figures(period, scope=scope)
         ),
-        spot_checks=kpi.spot_check_figures(period, scope),
+        spot_checks=spot_check_figures(period, scope),
         departments=departments,
         targets={},
         praise={
@@ -150,20 +124,20 @@ def report_build(period: kpi.Period, scope: kpi.Scope = kpi.EVERYTHING) -> Repor
         },
         scope=scope,
         satisfaction_by_department=satisfaction,
-        pre_notice=kpi.pre_notice_figures(period, scope),
+        pre_notice=pre_notice_figures(period, scope),
     )
     report.targets = targets_check(report.headline(), department=scope.department, targets=targets)
     report.kinds = kinds_build(period, scope, targets=targets, names=names)
     return report
 
 
-def kinds_build(period: kpi.Period, scope: kpi.Scope, *, targets: dict, names: dict) -> list:
+def kinds_build(period: Period, scope: Scope, *, targets: dict, names: dict) -> list:
     """The follow-up figures per kind of patient against the kind's own target (issue 19:
     inpatients ≥ 80 %, outpatient surgery ≥ 50 %). In the whole clinic's report a department
     whose kind has a target of its own gets a row of its own too."""
     kind_labels = dict(Encounter.Kind.choices)
 
-    def row(kind: str, department, figures: kpi.FollowUpFigures) -> dict:
+    def row(kind: str, department, figures: FollowUpFigures) -> dict:
         values = {
             KpiTarget.Metric.FOLLOW_UP_RATE: figures.follow_up_rate,
             KpiTarget.Metric.TIMELINESS: figures.timeliness,
@@ -179,7 +153,7 @@ def kinds_build(period: kpi.Period, scope: kpi.Scope, *, targets: dict, names: d
             ),
         }
 
-    by_kind = kpi.follow_up_by(period, "kind", scope)
+    by_kind = follow_up_by(period, "kind", scope)
     rows = sorted(
         (row(kind, None, figures) for kind, figures in by_kind.items() if kind),
         key=lambda item: item["label"],
@@ -190,18 +164,16 @@ def kinds_build(period: kpi.Period, scope: kpi.Scope, *, targets: dict, names: d
             key=lambda key: (names.get(key[0], ""), key[1]),
         )
         figures_of = {
-            dep: kpi.follow_up_by(period, "kind", replace(scope, department=dep))
+            dep: follow_up_by(period, "kind", replace(scope, department=dep))
             for dep in {dep for dep, _kind in own}
         }
-        rows += [
-            row(kind, dep, figures_of[dep].get(kind, kpi.FollowUpFigures())) for dep, kind in own
-        ]
+        rows += [row(kind, dep, figures_of[dep].get(kind, FollowUpFigures())) for dep, kind in own]
     return rows
 
 
-def unreachable_labelled(figures: kpi.FollowUpFigures) -> list:
+def unreachable_labelled(figures: FollowUpFigures) -> list:
     """The unreachable breakdown as (category, label, encounters), most first."""
-    labels = kpi.unreachable_labels()
+    labels = unreachable_labels()
     return sorted(
         ((key, labels.get(key, key), count) for key, count in figures.unreachable.items()),
         key=lambda item: -item[2],
@@ -219,9 +191,9 @@ def _most_first(counts: dict, names: dict) -> list:
 class Group:
     key: object  # department / agent / rule id, tier, first day of the month; None: none
     label: str
-    follow_up: kpi.FollowUpFigures
-    satisfaction: kpi.SatisfactionFigures
-    complaints: kpi.ComplaintFigures | None  # None: complaints are not kept per this grouping
+    follow_up: FollowUpFigures
+    satisfaction: SatisfactionFigures
+    complaints: ComplaintFigures | None  # None: complaints are not kept per this grouping
 
 
 def group_labels(group_by: str, keys) -> dict:
@@ -244,13 +216,11 @@ def group_labels(group_by: str, keys) -> dict:
     return {key: labels.get(key, "—") for key in keys}
 
 
-def groups_build(period: kpi.Period, group_by: str, scope: kpi.Scope = kpi.EVERYTHING) -> list:
+def groups_build(period: Period, group_by: str, scope: Scope = EVERYTHING) -> list:
     """One Group per key that has any figure, in label order (months in time order)."""
-    follow_up = kpi.follow_up_by(period, group_by, scope)
-    satisfaction = kpi.satisfaction_by(period, group_by, scope)
-    complaints = (
-        kpi.complaint_by(period, group_by, scope) if group_by in kpi.COMPLAINT_GROUPS else None
-    )
+    follow_up = follow_up_by(period, group_by, scope)
+    satisfaction = satisfaction_by(period, group_by, scope)
+    complaints = complaint_by(period, group_by, scope) if group_by in COMPLAINT_GROUPS else None
     keys = set(follow_up) | set(satisfaction) | set(complaints or ())
     labels = group_labels(group_by, keys)
     return sorted(
@@ -258,10 +228,10 @@ def groups_build(period: kpi.Period, group_by: str, scope: kpi.Scope = kpi.EVERY
             Group(
                 key=key,
                 label=labels[key],
-                follow_up=follow_up.get(key, kpi.FollowUpFigures()),
-                satisfaction=satisfaction.get(key, kpi.SatisfactionFigures()),
+                follow_up=follow_up.get(key, FollowUpFigures()),
+                satisfaction=satisfaction.get(key, SatisfactionFigures()),
                 complaints=(
-                    None if complaints is None else complaints.get(key, kpi.ComplaintFigures())
+                    None if complaints is None else complaints.get(key, ComplaintFigures())
                 ),
             )
             for key in keys

@@ -1,6 +1,7 @@
 """The lists behind the report's and the dashboard's figures (drill-down): for each figure the
 encounters, survey responses or complaints it counted, read with the very querysets of
-crm.kpi, so that a list holds exactly as many rows as the figure it is opened from.
+crm.reporting.figures, so that a list holds exactly as many rows as the figure it is opened
+from.
 
 A drill is named in the query string by codes and ids only (figure, month, department,
 category, satisfaction, on_time): never anything personal."""
@@ -14,9 +15,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from saas import clock
+from surveys.models import SurveyResponse
 
-from . import kpi, kpi_summary
-from .models import (
+from ..models import (
     CallAttempt,
     Complaint,
     Department,
@@ -24,7 +25,9 @@ from .models import (
     EncounterKpi,
     FollowUpTask,
 )
-from .reports import month_period
+from . import summary
+from .figures.followup import NO_CONTACT, UNREACHABLE_KEYS, unreachable_labels
+from .period import Period, month_period
 
 ENCOUNTER_FIGURES = {
     "eligible": gettext_lazy("Eligible encounters"),
@@ -57,7 +60,7 @@ class Drill:
     on_time: bool | None = None
 
     @property
-    def period(self) -> kpi.Period:
+    def period(self) -> Period:
         return month_period(self.first)
 
     @property
@@ -87,7 +90,7 @@ class Drill:
             labels = (
                 dict(Complaint.Category.choices)
                 if self.kind == "complaints"
-                else kpi.unreachable_labels()
+                else unreachable_labels()
             )
             parts.append(str(labels[self.category]))
         if self.satisfaction:
@@ -132,7 +135,7 @@ def drill_parse(params, *, default_first: date) -> Drill:
         allowed = (
             Complaint.Category.values
             if figure == "complaints"
-            else kpi.UNREACHABLE_KEYS
+            else UNREACHABLE_KEYS
             if figure == "not_followed_up"
             else []
         )
@@ -150,20 +153,20 @@ def drill_parse(params, *, default_first: date) -> Drill:
 
 
 def _attempts() -> QuerySet:
-    """The attempts of an encounter, over all its follow-ups, as crm.kpi's unreachable
-    breakdown reads them."""
+    """The attempts of an encounter, over all its follow-ups, as the unreachable breakdown
+    reads them."""
     return CallAttempt.objects.filter(task__encounter=OuterRef("pk"), task__spot_check_of=None)
 
 
 def _last_attempt_category() -> Coalesce:
     """The last attempt's category; without one, "no_contact" when a follow-up was closed for
-    want of a number or address (as crm.kpi_summary counts it), else ""."""
+    want of a number or address (as crm.reporting.summary counts it), else ""."""
     no_contact = FollowUpTask.objects.filter(
         encounter=OuterRef("pk"), spot_check_of=None, reason=FollowUpTask.Reason.NO_CONTACT
     )
     return Coalesce(
         Subquery(_attempts().order_by("-started_at", "-id").values("category")[:1]),
-        Case(When(Exists(no_contact), then=Value(kpi.NO_CONTACT)), default=Value("")),
+        Case(When(Exists(no_contact), then=Value(NO_CONTACT)), default=Value("")),
     )
 
 
@@ -172,9 +175,9 @@ def drill_rows(drill: Drill) -> QuerySet:
     period = drill.period
     if drill.kind == "encounters":
         # Which encounters: from the KPI summary, so a list holds exactly the encounters its
-        # figure counted (crm.kpi reads the same rows).
+        # figure counted (crm.reporting.figures.followup reads the same rows).
         start, end = period.bounds()
-        kpi_summary.refresh()
+        summary.refresh()
         facts = EncounterKpi.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
         if drill.department is not None:
             facts = facts.filter(department_id=drill.department.pk)
@@ -195,8 +198,6 @@ def drill_rows(drill: Drill) -> QuerySet:
 
     start, end = period.bounds()
     if drill.kind == "responses":
-        from surveys.models import SurveyResponse
-
         responses = SurveyResponse.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
         if drill.department is not None:
             responses = responses.filter(department=drill.department)
