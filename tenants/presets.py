@@ -7,7 +7,7 @@ from collections.abc import Callable
 from cms.services import patient_site_prepare
 from crm.services import departments_seed, roles_seed
 from crm.services.onboarding import onboarding_start
-from crm.services.presets import kpi_targets_seed, outcome_codes_seed, rules_seed
+from crm.services.seeding import kpi_targets_seed, outcome_codes_seed, rules_seed
 from surveys.presets import feedback_settings_seed, surveys_seed
 
 PresetStep = Callable[..., None]

@@ -4,7 +4,7 @@ cancels the open follow-ups of earlier stays; an opt-out or an erasure cancels t
 
 One set-based implementation, whatever brought the news: an encounter saved by staff
 (``crm.services.planning.encounter_cascade``), a batch of rows from the import or the
-integration API (``crm.services.intake``), a call whose outcome says so
+integration API (``crm.services.encounter_rows``), a call whose outcome says so
 (``crm.services.followup.attempt_log``). Each runs a fixed number of statements, however many
 contacts the news is about."""
 

@@ -26,11 +26,11 @@ from ..models import (
     OutcomeCode,
     RuleStep,
 )
-from ..models.tasks import RETRYABLE
+from ..models.followup_tasks import RETRYABLE
 from .audit import audit_record
 from .cascade import contacts_died, contacts_tasks_cancel, tasks_cancel
 from .feedback import complaints_escalate
-from .outreach import message_steps_due, pre_notices_due, survey_reminders_due
+from .followup_messages import message_steps_due, pre_notices_due, survey_reminders_due
 from .retention import retention_run
 from .spot_checks import spot_check_draw, spot_checks_weekly
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from crm.models import FollowUpRule, FollowUpTask, OutcomeCode
+from crm.services.encounter_rows import encounters_intake
 from crm.services.followup import AttemptInput, attempt_log
-from crm.services.intake import encounters_intake
 from crm.services.planning import encounter_cascade, encounters_plan
 from tests.clock import at
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory, StaffFactory
@@ -47,7 +47,7 @@ def _contact_with_a_stay_and_a_visit():
 
 
 def _row(contact, **values) -> dict:
-    """A checked intake row (as crm.importing.row_check returns it) of a new encounter of
+    """A checked intake row (as crm.registers.row_check returns it) of a new encounter of
     ``contact``, found by its record number."""
     return {
         "key": f"news-{contact.pk}",

@@ -231,7 +231,7 @@ def _encounter_sealed(v: dict, stored: tuple, keys) -> tuple:
 
 
 def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeResult:
-    """Write checked rows (index, values as crm.importing.row_check returns them; keys unique
+    """Write checked rows (index, values as crm.registers.row_check returns them; keys unique
     among the rows) in the caller's transaction, and queue the planning of the encounters
     created or changed once it commits. New encounters past the plan's monthly allowance
     are refused, writing nothing."""
