@@ -1,8 +1,8 @@
-"""Importing encounter registers: upload, column mapping (remembered per tenant), a dry-run
-preview with per-row errors, then the import itself in a Celery task. Valid rows are
-committed whole (contact, phones and encounter together) by the set-based write path the
-integration API uses too (crm.services.encounter_rows), invalid rows are reported and downloadable,
-and importing the same file again changes nothing."""
+"""Import jobs of encounter registers (crm.models.ImportJob): upload, column mapping
+(remembered per tenant), a dry-run preview with per-row errors, then the import itself in a
+Celery task. Valid rows are committed whole (contact, phones and encounter together) by the
+set-based write path the integration API uses too (crm.services.encounter_rows), invalid rows
+are reported and downloadable, and importing the same file again changes nothing."""
 
 import io
 from collections.abc import Iterator

@@ -1,5 +1,9 @@
-"""Settings shared by every profile. Everything that differs between machines comes from the
-environment through the typed readers in ``saas.env``."""
+"""Settings shared by every profile (``local``, ``test`` and ``production`` start from
+these): the apps, each with why it is shared or per tenant; the database and tenant routing;
+auth, sessions and cookies; the Content-Security-Policy; languages; static and media storage;
+the cache; email; Celery and the one list of periodic jobs; Stripe; Wagtail; logging; and
+Sentry, started here when ``SENTRY_DSN`` is set. Everything that differs between machines
+comes from the environment through the typed readers in ``saas.env``."""
 
 from pathlib import Path
 
