@@ -10,7 +10,7 @@ from cms.selectors import article_languages
 from tenants.forms import calling_hours_format, calling_hours_parse
 
 from . import kpi
-from .message_templates import MESSAGE_VARIABLES
+from .message_templates import MESSAGE_VARIABLES, template_check
 from .models import (
     AuditEntry,
     Complaint,
@@ -520,8 +520,6 @@ class MessageTemplateForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 6})}
 
     def clean_body(self):
-        from .message_templates import template_check
-
         body = self.cleaned_data["body"]
         problem = template_check(body)
         if problem:
