@@ -153,7 +153,9 @@ def plan_edit(request, plan_id=None):
     plan = get_object_or_404(Plan, pk=plan_id) if plan_id else None
     form = PlanForm(request.POST or None, instance=plan)
     if request.method == "POST" and form.is_valid():
-        saved = services.plan_save(form=form, actor=request.user)
+        saved = services.plan_save(
+            plan_id=form.instance.pk, values=form.plan_values(), actor=request.user
+        )
         messages.success(request, _("Plan %(name)s saved.") % {"name": saved.name})
         return redirect("billing_console:plans")
     return render(request, "billing/console_plan_form.html", {"form": form, "plan": plan})

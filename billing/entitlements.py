@@ -4,7 +4,7 @@ Every feature asks here instead of reading plans itself:
 
 * staff seats: ``seats_check`` before an invitation or a reactivation (crm.services.staff);
 * encounters per month: ``usage_reserve(tenant, "encounters", n)`` when new encounters are
-  recorded (crm.services.records, crm.services.imports). Over the limit, intake pauses:
+  recorded (crm.services.records, crm.services.import_jobs). Over the limit, intake pauses:
   a new encounter is refused with a clear message (an import rejects the rows beyond the
   allowance, each with that message, and commits the rest), corrections of existing
   encounters keep working, and the rejected rows can be imported again next month or after

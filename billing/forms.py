@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from tenants.forms import TenantCreateForm
 
 from .models import Plan
+from .services import PlanValues
 
 
 class SignupForm(TenantCreateForm):
@@ -52,6 +53,10 @@ class PlanForm(forms.ModelForm):
                 if clash.exists():
                     self.add_error(field, _("Another plan already uses this price id."))
         return cleaned
+
+    def plan_values(self) -> PlanValues:
+        """The checked plan for billing.services.plan_save (once the form is valid)."""
+        return PlanValues(**{name: getattr(self.instance, name) for name in self._meta.fields})
 
 
 class TrialExtendForm(forms.Form):

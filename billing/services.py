@@ -1,7 +1,9 @@
 """Writes of billing: sign-up, checkout and portal sessions, the daily status pass, and the
 vendor console's actions (each one audit-logged)."""
 
+from dataclasses import dataclass, fields
 from datetime import timedelta
+from decimal import Decimal
 
 import stripe
 from django.conf import settings
@@ -301,10 +303,41 @@ def stripe_customer_open(*, tenant: Tenant, actor) -> str:
 # --- Plans ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
+class PlanValues:
+    """A plan as the console's form checked it (billing.forms.PlanForm). ``None`` as a
+    limit is unlimited."""
+
+    code: str
+    name: str
+    description: str = ""
+    currency: str = "cny"
+    monthly_price: Decimal
+    yearly_price: Decimal
+    stripe_price_monthly: str = ""
+    stripe_price_yearly: str = ""
+    staff_seats: int | None = None
+    encounters_per_month: int | None = None
+    sms_per_month: int | None = None
+    storage_gb: int | None = None
+    api_access: bool = False
+    webhooks: bool = False
+    custom_domain: bool = False
+    audit_tier3: bool = False
+    pdf_export: bool = False
+    public: bool = True
+    is_default: bool = False
+    position: int = 0
+
+
 @transaction.atomic
-def plan_save(*, form, actor) -> Plan:
-    """Save a plan from the console's form; at most one plan is the trial plan."""
-    plan = form.save()
+def plan_save(*, plan_id: int | None, values: PlanValues, actor) -> Plan:
+    """Save a plan (a new one when ``plan_id`` is None) from checked values; at most one
+    plan is the trial plan."""
+    plan = Plan.objects.get(pk=plan_id) if plan_id is not None else Plan()
+    for name in (f.name for f in fields(PlanValues)):
+        setattr(plan, name, getattr(values, name))
+    plan.save()
     if plan.is_default:
         Plan.objects.exclude(pk=plan.pk).filter(is_default=True).update(is_default=False)
     BillingAuditEntry.objects.create(

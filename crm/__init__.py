@@ -1,3 +1,6 @@
-"""Tenant app: departments and staff roles today; contacts, encounters, follow-up rules and
-tasks, call attempts, complaints and KPIs as the follow-up engine grows. Every table lives
-in the tenant's own schema."""
+"""Tenant app (every table in the clinic's own schema): the follow-up engine. Contacts and
+encounters (entered, imported from registers or pushed through the integration API),
+departments and staff roles, follow-up rules and the planning of their tasks, the worklist,
+call attempts and what their outcomes cascade to, spot checks, complaints and praise,
+messages (templates, the outbox, SMS and WeChat providers), KPI reports, dashboards and
+exports, the audit log and retention."""

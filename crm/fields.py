@@ -51,7 +51,8 @@ class EncryptedTextField(_Encrypted, models.TextField):
 
 class BlindIndexField(models.CharField):
     """The clinic's blind index (crm.crypto.blind) of another field's value, computed as the
-    row is saved or bulk-created. Raw SQL writers compute it themselves (crm.services.intake)."""
+    row is saved or bulk-created. Raw SQL writers compute it themselves
+    (crm.services.encounter_rows)."""
 
     def __init__(self, *args, source: str = "", kind: str = "", **kwargs):
         self.source, self.kind = source, kind

@@ -1,3 +1,5 @@
+from dataclasses import fields as dataclass_fields
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -8,7 +10,7 @@ from cms.selectors import article_languages
 from surveys.models import SurveyTemplate
 from tenants.forms import calling_hours_format, calling_hours_parse
 
-from .messaging import MESSAGE_VARIABLES, template_check
+from .message_templates import MESSAGE_VARIABLES, template_check
 from .models import (
     AuditEntry,
     Complaint,
@@ -28,7 +30,7 @@ from .phones import phone_mask
 from .reporting.period import EARLIEST_DAY, LATEST_DAY, period_error
 from .roles import Role
 from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
-from .services.rules import steps_overlap
+from .services.rules import RuleValues, StepValues, steps_overlap
 
 User = get_user_model()
 
@@ -218,6 +220,15 @@ class EncounterForm(forms.ModelForm):
         self.fields["attending"].label_from_instance = lambda u: u.get_full_name() or u.email
 
 
+# The values that are the model's own columns (the rest are many-to-many or the step's id).
+_RULE_COLUMNS = [f.name for f in dataclass_fields(RuleValues) if f.name != "department_ids"]
+_STEP_COLUMNS = [
+    f.name
+    for f in dataclass_fields(StepValues)
+    if f.name not in ("step_id", "survey_id", "article_ids")
+]
+
+
 class RuleForm(forms.ModelForm):
     match_codes = TagsField(
         label=_("Diagnosis or procedure codes"),
@@ -284,6 +295,13 @@ class RuleForm(forms.ModelForm):
         if not text:
             return None
         return calling_hours_parse(text, _("Write each interval as start-end, e.g. 18:00-20:30."))
+
+    def rule_values(self) -> RuleValues:
+        """The checked rule for crm.services.rules.rule_save (once the form is valid)."""
+        return RuleValues(
+            **{name: getattr(self.instance, name) for name in _RULE_COLUMNS},
+            department_ids=[d.pk for d in self.cleaned_data["match_departments"]],
+        )
 
 
 class ArticleSelect(forms.SelectMultiple):
@@ -354,6 +372,28 @@ class BaseRuleStepFormSet(forms.BaseInlineFormSet):
                 _("The windows of “%(first)s” and “%(second)s” overlap.")
                 % {"first": first.name, "second": second.name}
             )
+
+    def step_values(self) -> list[StepValues]:
+        """The steps added or changed, in the editor's order (once the formset is valid)."""
+        return [
+            _step_values(form)
+            for form in self.forms
+            if form.has_changed() and not self._should_delete_form(form)
+        ]
+
+    def removed_step_ids(self) -> list[int]:
+        """The saved steps ticked for deletion (once the formset is valid)."""
+        return [form.instance.pk for form in self.deleted_forms if form.instance.pk is not None]
+
+
+def _step_values(form: RuleStepForm) -> StepValues:
+    step = form.instance
+    return StepValues(
+        **{name: getattr(step, name) for name in _STEP_COLUMNS},
+        step_id=step.pk,
+        survey_id=step.survey_id,
+        article_ids=[article.pk for article in form.cleaned_data["articles"]],
+    )
 
 
 RuleStepFormSet = forms.inlineformset_factory(

@@ -1,4 +1,7 @@
-"""Preset departments per tenant kind, as (code, 简体中文, English)."""
+"""What a new clinic of each kind starts with (DESIGN.md §5.4), as plain data in both
+languages: its departments, the outcome codes under the fixed categories, and its follow-up
+rules. At provisioning crm.services.staff writes the departments, crm.services.seeding the
+rest."""
 
 DEPARTMENTS: dict[str, list[tuple[str, str, str]]] = {
     "hospital": [

@@ -11,7 +11,7 @@ from saas.celery import app
 from tenants.fanout import clinic_schemas_working
 
 from .api import webhooks
-from .services import exports, followup, imports, outbox, planning, provider_reports, staff
+from .services import exports, followup, import_jobs, outbox, planning, sms_reports, staff
 
 
 @app.task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, max_retries=8)
@@ -26,7 +26,7 @@ def staff_invitation_email_task(user_id: int, base_url: str) -> None:
 @app.task
 def sms_pull_task() -> int:
     """Ask the clinic's template SMS provider for reports and replies it did not push."""
-    return provider_reports.sms_pull()
+    return sms_reports.sms_pull()
 
 
 @app.task
@@ -42,10 +42,10 @@ def import_read_task(job_id: int) -> None:
     language on the import's page."""
     with translation.override(connection.tenant.locale):
         try:
-            imports.import_read(job_id)
+            import_jobs.import_read(job_id)
         except Exception:
             # Not left "reading" for ever: the page says what to do, the log says what broke.
-            imports.import_fail(
+            import_jobs.import_fail(
                 job_id, _("The file could not be read because of an error on our side.")
             )
             raise
@@ -57,9 +57,9 @@ def import_run_task(job_id: int) -> None:
     chunk stays, and running the same file again completes it without duplicates). A worker
     killed mid-import hands the message back and the next one resumes it."""
     try:
-        imports.import_run(job_id)
+        import_jobs.import_run(job_id)
     except Exception:
-        imports.import_fail(job_id, "unexpected error, see the worker log")
+        import_jobs.import_fail(job_id, "unexpected error, see the worker log")
         raise
 
 
@@ -75,16 +75,16 @@ def followup_tick_task() -> dict:
     hooks_due = webhooks.webhooks_due()
     for delivery_id in hooks_due:
         webhook_deliver_task.delay(delivery_id)
-    orphaned = imports.imports_orphaned()
+    orphaned = import_jobs.imports_orphaned()
     for job_id in orphaned:
         import_run_task.delay(job_id)
-    unread = imports.imports_unread()
+    unread = import_jobs.imports_unread()
     for job_id in unread:
         import_read_task.delay(job_id)
     unplanned = planning.encounters_unplanned()
     if unplanned:
         encounters_plan_task.delay(unplanned)
-    if provider_reports.sms_pull_wanted():
+    if sms_reports.sms_pull_wanted():
         sms_pull_task.delay()
     return result | {
         "messages_due": len(due),

@@ -6,8 +6,8 @@ behind one. Two forms, both on the clinic's own host and both stored only as a h
   fewer people open it. The entropy is worked out in surveys.views.public against the rate
   limit on wrong links.
 
-Nothing here imports the crm services, so that the send path (crm.services.outreach) can use
-it without a cycle."""
+Nothing here imports the crm services, so that the send path
+(crm.services.followup_messages) can use it without a cycle."""
 
 import hashlib
 import secrets

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from cms.services import patient_site_prepare
 from crm.services.onboarding import onboarding_start
-from crm.services.presets import kpi_targets_seed, outcome_codes_seed, rules_seed
+from crm.services.seeding import kpi_targets_seed, outcome_codes_seed, rules_seed
 from crm.services.staff import departments_seed, roles_seed
 from surveys.presets import feedback_settings_seed, surveys_seed
 

@@ -1,6 +1,6 @@
 """Bulk intake of contacts and encounters through the API: every row checked by the same
-rules as the CSV/XLSX import (crm.importing.row_check), the accepted ones written set-based
-by crm.services.intake (COPY into a staging table, a handful of SQL statements), never one
+rules as the CSV/XLSX import (crm.registers.row_check), the accepted ones written set-based
+by crm.services.encounter_rows (COPY into a staging table, a handful of SQL statements), never one
 ORM save per row. Encounters are identified by (source, external_id), so sending the same
 batch again changes nothing."""
 
@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .. import importing
-from ..services.imports import _context as row_context
-from ..services.intake import encounters_intake
+from .. import registers
+from ..services.encounter_rows import encounters_intake
+from ..services.import_jobs import _context as row_context
 
 MAX_ROWS = 10_000
 # Fields a row may carry: exactly the import's fields, so a column an HIS exports to the CSV
 # import has the same name here.
-ROW_FIELDS = frozenset(importing.FIELD_KEYS)
+ROW_FIELDS = frozenset(registers.FIELD_KEYS)
 LIST_FIELDS = frozenset({"phone", "phone2", "tags"})
 
 
@@ -70,7 +70,7 @@ def _converted(row: dict, errors: list) -> dict:
             text = None
         if text is None:
             errors.append(
-                (key, "wrong_type", _("%(field)s must be text.") % {"field": importing._label(key)})
+                (key, "wrong_type", _("%(field)s must be text.") % {"field": registers._label(key)})
             )
             continue
         raw[key] = text
@@ -86,10 +86,10 @@ def _row_read(index: int, row: dict, result: BulkResult, ctx) -> dict | None:
             (
                 "external_id",
                 "required",
-                _("%(field)s is missing.") % {"field": importing._label("external_id")},
+                _("%(field)s is missing.") % {"field": registers._label("external_id")},
             )
         )
-    checked = importing.row_check(index, raw, ctx)
+    checked = registers.row_check(index, raw, ctx)
     if checked.errors:
         errors.extend(
             (key, code, message)

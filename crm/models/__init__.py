@@ -4,6 +4,7 @@ from .audit import AuditEntry
 from .encounters import Contact, ContactPhone, Encounter, EncounterPlanPending
 from .exports import ClinicExport
 from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
+from .followup_tasks import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
 from .imports import ImportJob, ImportMapping
 from .integrations import ApiKey, WebhookDelivery, WebhookEndpoint
 from .keys import DataKey
@@ -13,7 +14,6 @@ from .onboarding import Onboarding
 from .people import Department, StaffProfile
 from .rules import FollowUpRule, RuleStep
 from .targets import KpiTarget
-from .tasks import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
 from .wechat import WeChatAccount, WeChatEvent, WeChatLink, WeChatLinkToken, WeChatTemplate
 
 __all__ = [

@@ -171,7 +171,7 @@ class Encounter(models.Model):
         MAINTENANCE = "maintenance", _("Maintenance")
         # A return visit already booked, dated when it will happen: no rule plans follow-ups
         # for it unless it names this kind, and while it lies ahead no follow-up message or
-        # survey goes to the contact (crm.services.outreach).
+        # survey goes to the contact (crm.services.followup_messages).
         APPOINTMENT = "appointment", _("Return visit booked")
 
     class Outcome(models.TextChoices):

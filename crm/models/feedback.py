@@ -11,8 +11,8 @@ from django.utils.translation import pgettext_lazy
 
 from ..fields import EncryptedTextField
 from .encounters import Contact, Encounter
+from .followup_tasks import FollowUpTask
 from .people import Department
-from .tasks import FollowUpTask
 
 
 class FeedbackSource(models.TextChoices):

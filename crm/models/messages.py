@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..fields import BlindIndexField, EncryptedCharField, EncryptedTextField
 from .encounters import Contact
-from .tasks import FollowUpTask
+from .followup_tasks import FollowUpTask
 
 
 class Channel(models.TextChoices):
@@ -27,7 +27,7 @@ class Purpose(models.TextChoices):
 
 class MessageTemplate(models.Model):
     """What a message of one purpose says, per channel and language. The body is a Django
-    template over the variables of MESSAGE_VARIABLES (crm/messaging.py)."""
+    template over the variables of MESSAGE_VARIABLES (crm/message_templates.py)."""
 
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
@@ -38,7 +38,7 @@ class MessageTemplate(models.Model):
     body = models.TextField(_("text"))
     # Template SMS providers (Alibaba Cloud, Tencent Cloud) send only templates they approved:
     # the approved template's code at that provider, and which of our variables fills each of
-    # its variables. Checked against the provider when saved (services.gateways).
+    # its variables. Checked against the provider when saved (services.sms_accounts).
     provider = models.CharField(max_length=20, blank=True)
     provider_template_code = models.CharField(
         _("provider's template code"), max_length=64, blank=True

@@ -173,7 +173,7 @@ class RuleStep(models.Model):
         ),
     )
     # Anti-fraud pre-notice (DESIGN.md §7a.3): unknown numbers are hung up on as scams, so an
-    # SMS names the clinic and the number it will call from (crm.services.outreach).
+    # SMS names the clinic and the number it will call from (crm.services.followup_messages).
     pre_notice = models.BooleanField(
         _("SMS before the first call"),
         default=False,

@@ -38,8 +38,8 @@ class WeChatAccount(models.Model):
 
 class WeChatTemplate(models.Model):
     """The Official Account's template (模板消息) that carries our messages of one purpose:
-    its id and which of our message variables (crm.messaging.MESSAGE_VARIABLES) fills each of
-    its data keys, e.g. {"thing1": "clinic_name", "time2": "return_visit_date"}. The survey
+    its id and which of our message variables (crm.message_templates.MESSAGE_VARIABLES) fills
+    each of its data keys, e.g. {"thing1": "clinic_name", "time2": "return_visit_date"}. The survey
     link is the message's url, not a data key."""
 
     purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices, unique=True)

@@ -26,13 +26,13 @@ from ..models import (
     OutcomeCode,
     RuleStep,
 )
-from ..models.tasks import RETRYABLE
+from ..models.followup_tasks import RETRYABLE
 from ..reporting import summary as kpi_summary
 from .audit import audit_record
+from .cascade import contacts_died, contacts_tasks_cancel, tasks_cancel
 from .feedback import complaints_escalate
+from .followup_messages import message_steps_due, pre_notices_due, survey_reminders_due
 from .outbox import contact_messages_cancel
-from .outreach import message_steps_due, pre_notices_due, survey_reminders_due
-from .planning import contact_cancel_open_tasks, tasks_cancel
 from .retention import retention_run
 from .spot_checks import spot_check_draw, spot_checks_weekly
 
@@ -191,15 +191,13 @@ def attempt_log(
             task.next_attempt_at = earliest
     elif category == Category.DECEASED:
         _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
-        contact.deceased, contact.deceased_at = True, now
-        contact.save(update_fields=["deceased", "deceased_at", "updated_at"])
-        contact_cancel_open_tasks(contact, reason=Reason.DECEASED, except_task=task, now=now)
+        contacts_died([contact.pk], sparing=[task.pk], now=now)
     elif category == Category.OPTED_OUT:
         _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
         contact_opt_out(contact, attempt.notes or str(attempt.outcome), except_task=task, now=now)
     elif category == Category.READMITTED:
         _close(task, Status.CANCELLED, Reason.READMITTED, now)
-        contact_cancel_open_tasks(contact, reason=Reason.READMITTED, except_task=task, now=now)
+        contacts_tasks_cancel([contact.pk], reason=Reason.READMITTED, sparing=[task.pk], now=now)
     else:  # refused, language barrier, hearing impaired, transferred elsewhere
         _close(task, Status.UNREACHABLE, Reason.OUTCOME_TERMINAL, now)
     task.save()
@@ -226,8 +224,11 @@ def contact_opt_out(contact, reason: str, *, except_task=None, now=None) -> None
     contact.save(
         update_fields=["do_not_contact", "do_not_contact_reason", "do_not_contact_at", "updated_at"]
     )
-    contact_cancel_open_tasks(
-        contact, reason=Reason.DO_NOT_CONTACT, except_task=except_task, now=now
+    contacts_tasks_cancel(
+        [contact.pk],
+        reason=Reason.DO_NOT_CONTACT,
+        sparing=[except_task.pk] if except_task is not None else [],
+        now=now,
     )
     contact_messages_cancel(contact)
 

@@ -23,11 +23,11 @@ from tenants.links import tenant_url
 from ..calendar import next_calling_time, tenant_zone
 from ..gateways import ProviderError, Sent
 from ..gateways.wechat import UNREACHABLE
-from ..messaging import DEFAULTS, render_text
+from ..message_templates import DEFAULTS, render_text
 from ..models import FollowUpTask, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
 from .channels import contact_routes, step_channel_of
-from .gateways import (
+from .sms_accounts import (
     gateway_for,
     outgoing_for,
     receipts_apply,

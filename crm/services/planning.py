@@ -25,6 +25,7 @@ from ..models import (
     RuleStep,
 )
 from ..roles import Role
+from .cascade import EncounterWritten, encounters_cascade
 
 Reason = FollowUpTask.Reason
 Status = FollowUpTask.Status
@@ -501,47 +502,16 @@ def encounters_plan_later(encounter_ids) -> None:
         enqueue_on_commit("crm.tasks.encounters_plan_task", ids[start : start + PLAN_TASK_CHUNK])
 
 
-def contact_cancel_open_tasks(contact, *, reason: str, except_task=None, now=None) -> int:
-    """Cascade: every open task of this contact is cancelled, with the reason (deceased,
-    opted out, readmitted)."""
-    tasks = FollowUpTask.objects.filter(contact=contact)
-    if except_task is not None:
-        tasks = tasks.exclude(pk=except_task.pk)
-    return tasks_cancel(tasks, reason=reason, now=now)
-
-
-def tasks_cancel(tasks, *, reason: str, now: datetime | None = None) -> int:
-    """Cancel the open ones among ``tasks`` with the reason, releasing any claim."""
-    now = now or clock.now()
-    return tasks.filter(status__in=FollowUpTask.OPEN).update(
-        status=Status.CANCELLED,
-        reason=reason,
-        completed_at=now,
-        claimed_by=None,
-        claimed_until=None,
-        updated_at=now,
-    )
-
-
 def encounter_cascade(encounter: Encounter, *, now: datetime | None = None) -> int:
-    """What a new or corrected encounter tells about its contact's other follow-ups: a death
-    flags the contact and cancels all their open tasks; a later discharge (a readmission)
-    cancels the open tasks of earlier stays. Returns how many tasks were cancelled."""
-    now = now or clock.now()
-    contact = encounter.contact
+    """What a new or corrected encounter tells about its contact's other follow-ups
+    (crm.services.cascade): a death flags the contact and cancels all their open tasks; a
+    later discharge (a readmission) cancels the open tasks of earlier stays. Returns how
+    many tasks were cancelled."""
+    cancelled = encounters_cascade([EncounterWritten.of(encounter)], now=now)
     if encounter.discharge_outcome == Encounter.Outcome.DIED:
-        if not contact.deceased:
-            contact.deceased, contact.deceased_at = True, now
-            contact.save(update_fields=["deceased", "deceased_at", "updated_at"])
-        return contact_cancel_open_tasks(contact, reason=Reason.DECEASED, now=now)
-    if encounter.kind != Encounter.Kind.DISCHARGE:
-        return 0
-    earlier_stays = FollowUpTask.objects.filter(
-        contact=contact,
-        encounter__kind=Encounter.Kind.DISCHARGE,
-        encounter__occurred_at__lt=encounter.occurred_at,
-    )
-    return tasks_cancel(earlier_stays, reason=Reason.READMITTED, now=now)
+        # The caller's contact instance says what the database now says.
+        encounter.contact.refresh_from_db(fields=["deceased", "deceased_at", "updated_at"])
+    return cancelled
 
 
 def rule_replan(rule: FollowUpRule) -> PlanResult:

@@ -13,7 +13,8 @@ from .. import crypto
 from ..models import AuditEntry, Contact, ContactPhone, Encounter, FollowUpTask
 from ..phones import phone_normalise
 from .audit import audit_record
-from .planning import contact_cancel_open_tasks, encounter_cascade, encounters_plan_later
+from .cascade import contacts_tasks_cancel
+from .planning import encounter_cascade, encounters_plan_later
 
 
 def phones_normalise(raw_numbers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -112,9 +113,9 @@ def contact_save(*, contact: Contact, phones: list[tuple[str, str]], actor=None)
             actor, AuditEntry.Action.CONTACT_CHANGED, contact=contact, detail={"fields": changed}
         )
     if contact.deceased:
-        contact_cancel_open_tasks(contact, reason=FollowUpTask.Reason.DECEASED, now=now)
+        contacts_tasks_cancel([contact.pk], reason=FollowUpTask.Reason.DECEASED, now=now)
     elif contact.do_not_contact:
-        contact_cancel_open_tasks(contact, reason=FollowUpTask.Reason.DO_NOT_CONTACT, now=now)
+        contacts_tasks_cancel([contact.pk], reason=FollowUpTask.Reason.DO_NOT_CONTACT, now=now)
     elif previous is not None:
         # A phone added or a flag cleared can make excluded follow-ups workable again.
         encounters_plan_later(contact.encounters.values_list("pk", flat=True))

@@ -40,8 +40,8 @@ from ..models import (
 )
 from ..models.imports import REJECTED_ROWS_DAYS
 from .audit import audit_record
+from .cascade import contacts_tasks_cancel
 from .exports import clinic_exports_expire
-from .planning import contact_cancel_open_tasks
 
 # Contacts anonymised per transaction, and per tick: thousands due on the first day of a
 # policy are worked through over a few ticks, never in one long transaction.
@@ -101,7 +101,7 @@ def contact_anonymise(contact: Contact, *, reason: str, now: datetime | None = N
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     if contact.anonymised_at is not None:
         return False
-    contact_cancel_open_tasks(contact, reason=FollowUpTask.Reason.ANONYMISED, now=now)
+    contacts_tasks_cancel([contact.pk], reason=FollowUpTask.Reason.ANONYMISED, now=now)
     for field, value in PERSONAL_FIELDS[Contact].items():
         setattr(contact, field, value)
     contact.name = anonymised_name()

@@ -31,7 +31,7 @@ from saas import clock
 from .. import crypto
 from ..gateways import Outgoing, ProviderError, Receipt
 from ..gateways.wechat import WeChatGateway
-from ..messaging import MESSAGE_VARIABLES
+from ..message_templates import MESSAGE_VARIABLES
 from ..models import (
     AuditEntry,
     Contact,
@@ -44,7 +44,7 @@ from ..models import (
 from ..models.messages import Purpose
 from ..models.wechat import WeChatTemplate
 from .audit import audit_record
-from .gateways import receipts_record
+from .sms_accounts import receipts_record
 
 # A QR code, and the consent behind it, stays usable this long (WeChat's longest for a
 # temporary code): a discharge slip is often scanned days later.

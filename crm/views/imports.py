@@ -12,12 +12,12 @@ from django.views.decorators.http import require_POST
 
 from saas import clock
 
-from .. import importing, samples
+from .. import registers, samples
 from ..forms import ImportUploadForm
 from ..models import ImportJob
 from ..models.imports import REJECTED_ROWS_DAYS
 from ..roles import IMPORT_RECORDS
-from ..services import imports
+from ..services import import_jobs
 
 import_required = permission_required(IMPORT_RECORDS, raise_exception=True)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -33,7 +33,7 @@ def import_list(request):
             form.add_error("file", _("The file is larger than 50 MB; split it into smaller files."))
         else:
             try:
-                job = imports.import_upload(
+                job = import_jobs.import_upload(
                     filename=upload.name, content=upload.read(), user=request.user
                 )
             except ValidationError as exc:
@@ -63,7 +63,7 @@ def import_sample(request):
 @import_required
 def import_detail(request, job_id):
     job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
-    context = {"job": job, "fields": importing.FIELDS}
+    context = {"job": job, "fields": registers.FIELDS}
     if job.status == ImportJob.Status.MAPPED:
         # What the check found when the columns were mapped: the file is not read again.
         context["preview"] = job.preview
@@ -71,8 +71,8 @@ def import_detail(request, job_id):
         context["more_errors"] = job.preview["more_errors"]
     elif job.status == ImportJob.Status.DONE:
         context["rejected_days"] = REJECTED_ROWS_DAYS
-        context["errors"] = job.errors[: imports.PREVIEW_ERRORS]
-        context["more_errors"] = max(0, len(job.errors) - imports.PREVIEW_ERRORS)
+        context["errors"] = job.errors[: import_jobs.PREVIEW_ERRORS]
+        context["more_errors"] = max(0, len(job.errors) - import_jobs.PREVIEW_ERRORS)
     return render(request, "crm/import_detail.html", context)
 
 
@@ -86,7 +86,7 @@ def import_map(request, job_id):
         return redirect("import_detail", job.pk)
     mapping = {header: request.POST.get(f"col-{i}", "") for i, header in enumerate(job.headers)}
     try:
-        imports.import_map(job, mapping)
+        import_jobs.import_map(job, mapping)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -94,7 +94,7 @@ def import_map(request, job_id):
         return render(
             request,
             "crm/import_detail.html",
-            {"job": job, "fields": importing.FIELDS},
+            {"job": job, "fields": registers.FIELDS},
             status=400,
         )
     return redirect("import_detail", job.pk)
@@ -117,7 +117,7 @@ def import_remap(request, job_id):
 def import_start(request, job_id):
     job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
     try:
-        imports.import_queue(job)
+        import_jobs.import_queue(job)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -146,7 +146,7 @@ def import_errors(request, job_id):
         ImportJob.objects.defer("content"), pk=job_id, status=ImportJob.Status.DONE
     )
     try:
-        body = imports.import_errors_csv(job, request.user)
+        body = import_jobs.import_errors_csv(job, request.user)
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
         return redirect("import_detail", job.pk)

@@ -16,12 +16,12 @@ from saas.links import secret_links_masked
 
 from ..forms import MessageTemplateForm
 from ..gateways.twilio import signature_valid
-from ..messaging import DEFAULTS, MESSAGE_VARIABLES
+from ..message_templates import DEFAULTS, MESSAGE_VARIABLES
 from ..models import AuditEntry, InboundMessage, Message, MessageTemplate
 from ..models.messages import Channel, Purpose
 from ..phones import phone_mask
 from ..roles import MANAGE_MESSAGES, VIEW_OUTBOX
-from ..services import gateways, inbound, outbox
+from ..services import outbox, sms_accounts, sms_replies
 from ..services.audit import audit_record
 
 view_outbox = permission_required(VIEW_OUTBOX, raise_exception=True)
@@ -53,7 +53,7 @@ def outbox_list(request):
             "page": page,
             "status": status,
             "statuses": Message.Status.choices,
-            "sms_configured": bool(settings.SMS_API_BASE) or gateways.sms_account() is not None,
+            "sms_configured": bool(settings.SMS_API_BASE) or sms_accounts.sms_account() is not None,
             "requeueable": outbox.outbox_requeueable().count()
             if request.user.has_perm(MANAGE_MESSAGES)
             else 0,
@@ -128,7 +128,7 @@ def message_template_edit(request, template_id):
             "form": form,
             "template": template,
             "variables": MESSAGE_VARIABLES,
-            "templated_provider": gateways.sms_account_templated(),
+            "templated_provider": sms_accounts.sms_account_templated(),
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -165,7 +165,7 @@ def sms_inbound(request):
     sid = request.POST.get("MessageSid", "")
     if not sid:
         return HttpResponse("MessageSid missing", status=400)
-    inbound.sms_received(
+    sms_replies.sms_received(
         provider_id=sid, from_number=request.POST.get("From", ""), body=request.POST.get("Body", "")
     )
     return HttpResponse(

@@ -36,7 +36,12 @@ def _edit(request, rule):
     steps = RuleStepFormSet(request.POST or None, instance=rule, prefix="steps")
     if request.method == "POST" and form.is_valid() and steps.is_valid():
         try:
-            saved = rules.rule_save(form, steps)
+            saved = rules.rule_save(
+                rule_id=rule.pk,
+                values=form.rule_values(),
+                steps=steps.step_values(),
+                removed_step_ids=steps.removed_step_ids(),
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

@@ -19,14 +19,14 @@ from ..gateways import ProviderError
 from ..models import MessageTemplate
 from ..models.messages import Channel
 from ..roles import MANAGE_MESSAGES, MANAGE_SETTINGS
-from ..services import gateways, provider_reports
+from ..services import sms_accounts, sms_reports
 
 manage_settings = permission_required(MANAGE_SETTINGS, raise_exception=True)
 manage_messages = permission_required(MANAGE_MESSAGES, raise_exception=True)
 
 
 def _callback_urls(request, account) -> dict[str, str]:
-    if account is None or account.provider not in gateways.TEMPLATE_GATEWAYS:
+    if account is None or account.provider not in sms_accounts.TEMPLATE_GATEWAYS:
         return {}
     return {
         kind: tenant_url(
@@ -42,7 +42,7 @@ def _callback_urls(request, account) -> dict[str, str]:
 @login_required
 @manage_settings
 def sms_provider(request):
-    account = gateways.sms_account()
+    account = sms_accounts.sms_account()
     initial = {}
     if account is not None:
         initial = {
@@ -55,7 +55,7 @@ def sms_provider(request):
     form = SmsAccountForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            gateways.sms_account_save(actor=request.user, **form.cleaned_data)
+            sms_accounts.sms_account_save(actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 for error in errors:
@@ -72,7 +72,7 @@ def sms_provider(request):
             "account": account,
             "test_form": SmsTestForm(),
             "callback_urls": _callback_urls(request, account),
-            "templated": account is not None and account.provider in gateways.TEMPLATE_GATEWAYS,
+            "templated": account is not None and account.provider in sms_accounts.TEMPLATE_GATEWAYS,
             "templates": templates,
         },
         status=400 if request.method == "POST" else 200,
@@ -86,7 +86,7 @@ def sms_provider_test(request):
     form = SmsTestForm(request.POST)
     if form.is_valid():
         try:
-            result = gateways.sms_test_send(actor=request.user, to=form.cleaned_data["to"])
+            result = sms_accounts.sms_test_send(actor=request.user, to=form.cleaned_data["to"])
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -98,7 +98,7 @@ def sms_provider_test(request):
 @login_required
 @manage_settings
 def sms_provider_remove(request):
-    gateways.sms_account_remove(actor=request.user)
+    sms_accounts.sms_account_remove(actor=request.user)
     messages.success(request, _("The clinic's SMS provider is removed."))
     return redirect("sms_provider")
 
@@ -109,15 +109,15 @@ def message_template_mapping(request, template_id):
     """Map one of our SMS templates to the provider's approved template: first the code (the
     provider is asked which variables it has), then which of ours fills each."""
     template = get_object_or_404(MessageTemplate, pk=template_id, channel=Channel.SMS)
-    account = gateways.sms_account()
-    if account is None or account.provider not in gateways.TEMPLATE_GATEWAYS:
+    account = sms_accounts.sms_account()
+    if account is None or account.provider not in sms_accounts.TEMPLATE_GATEWAYS:
         messages.error(request, _("The clinic's SMS provider does not use approved templates."))
         return redirect("message_template_edit", template.pk)
     code = (request.POST.get("code") or template.provider_template_code).strip()
     provider_variables, problem = [], ""
     if code:
         try:
-            provider_variables = gateways.gateway_for(account).template_variables(code)
+            provider_variables = sms_accounts.gateway_for(account).template_variables(code)
         except ProviderError as exc:
             problem = _("The provider refused template %(code)s: %(reason)s") % {
                 "code": code,
@@ -135,7 +135,7 @@ def message_template_mapping(request, template_id):
     )
     if request.POST.get("action") == "save" and form.is_valid():
         try:
-            gateways.message_template_map(
+            sms_accounts.message_template_map(
                 actor=request.user,
                 template=template,
                 code=form.cleaned_data["code"],
@@ -167,7 +167,7 @@ def sms_provider_callback(request, provider, secret, kind):
     if kind not in ("status", "inbound"):
         return HttpResponseBadRequest("unknown kind")
     try:
-        content_type, body = provider_reports.sms_callback(
+        content_type, body = sms_reports.sms_callback(
             provider=provider, secret=secret, kind=kind, body=request.body
         )
     except PermissionDenied:

@@ -22,7 +22,7 @@ from tenants.links import tenant_url
 
 from ..forms import WeChatAccountForm, WeChatTemplateForm
 from ..gateways import ProviderError
-from ..messaging import MESSAGE_VARIABLES
+from ..message_templates import MESSAGE_VARIABLES
 from ..models import Contact
 from ..models.messages import Purpose
 from ..models.wechat import WeChatLink, WeChatLinkToken, WeChatTemplate

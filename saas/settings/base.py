@@ -1,5 +1,9 @@
-"""Settings shared by every profile. Everything that differs between machines comes from the
-environment through the typed readers in ``saas.env``."""
+"""Settings shared by every profile (``local``, ``test`` and ``production`` start from
+these): the apps, each with why it is shared or per tenant; the database and tenant routing;
+auth, sessions and cookies; the Content-Security-Policy; languages; static and media storage;
+the cache; email; Celery and the one list of periodic jobs; Stripe; Wagtail; logging; and
+Sentry, started here when ``SENTRY_DSN`` is set. Everything that differs between machines
+comes from the environment through the typed readers in ``saas.env``."""
 
 from pathlib import Path
 
@@ -321,7 +325,7 @@ CACHES = {
 MAILERS = mailers_from_url(env_str("EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
 
 # The platform's SMS provider, for clinics without an account of their own (Settings → SMS
-# provider: Alibaba Cloud, Tencent Cloud or Twilio, crm/services/gateways.py): a
+# provider: Alibaba Cloud, Tencent Cloud or Twilio, crm/services/sms_accounts.py): a
 # Twilio-compatible REST API (crm/gateways/twilio.py). Without SMS_API_BASE nothing is sent:
 # the Outbox page shows what would have been.
 SMS_API_BASE = env_str("SMS_API_BASE", "")
@@ -373,7 +377,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # A message is acknowledged when its task has finished, and handed back to the queue when
 # the process running it dies (killed, out of memory, node lost): every task is safe to run
-# again (crm.services.imports resumes its own run; the outbox and webhooks take each message
+# again (crm.services.import_jobs resumes its own run; the outbox and webhooks take each message
 # with a conditional UPDATE; planning and the ticks are idempotent).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

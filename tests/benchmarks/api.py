@@ -180,7 +180,7 @@ def _import(tenant: Tenant, rows: list[dict]) -> tuple[float, dict]:
     the mapping, then what the Celery worker runs (here in this process)."""
     from django.contrib.auth import get_user_model
 
-    from crm.services.imports import import_map, import_run, import_upload
+    from crm.services.import_jobs import import_map, import_run, import_upload
 
     keys = list(rows[0])
     out = io.StringIO()

@@ -31,7 +31,7 @@ from django_tenants.utils import tenant_context
 
 from crm.models import Contact, Message, MessageTemplate, SmsAccount
 from crm.models.messages import Channel, Purpose
-from crm.services import gateways
+from crm.services import sms_accounts
 from surveys.links import invitation_create
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
 from tests.benchmarks.followup import _database_prepare, _tenant
@@ -299,7 +299,7 @@ def _clinic_provider(provider: str, fake) -> None:
     key_id, secret = (
         (fake.key_id, "bench-secret") if provider == "aliyun" else (fake.secret_id, fake.secret_key)
     )
-    gateways.sms_account_save(
+    sms_accounts.sms_account_save(
         actor=None,
         provider=provider,
         key_id=key_id,
@@ -311,7 +311,7 @@ def _clinic_provider(provider: str, fake) -> None:
         purpose=Purpose.FOLLOW_UP, channel=Channel.SMS, language="zh-hans", body="…"
     )
     variable = "n" if provider == "aliyun" else "1"
-    gateways.message_template_map(
+    sms_accounts.message_template_map(
         actor=None,
         template=template,
         code=BENCH_CODES[provider],

@@ -2,6 +2,7 @@
 extend trial, comp, suspend/reactivate, open the Stripe customer; plans; all audit-logged and
 for vendor staff only."""
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from billing.entitlements import usage_record
 from billing.models import BillingAccount, BillingAuditEntry, Plan
+from billing.services import PlanValues, plan_save
 from tenants.models import Tenant
 from tests.conftest import login
 
@@ -230,6 +232,32 @@ def test_one_trial_plan_at_a_time(public_client, vendor_staff, plans):
 
     assert list(Plan.objects.filter(is_default=True).values_list("code", flat=True)) == [
         "clinic-lite"
+    ]
+
+
+def test_plan_save_takes_plain_values(vendor_staff, plans):
+    """The service behind the plan form, called without a form: a new trial plan, then a
+    change of its price; the earlier trial plan is no longer the trial plan."""
+    values = PlanValues(
+        code="clinic-lite", name="Clinic Lite", monthly_price=Decimal("99"),
+        yearly_price=Decimal("990"), staff_seats=2, is_default=True,
+    )  # fmt: skip
+
+    created = plan_save(plan_id=None, values=values, actor=vendor_staff)
+    changed = plan_save(
+        plan_id=created.pk,
+        values=replace(values, monthly_price=Decimal("109")),
+        actor=vendor_staff,
+    )
+
+    plan = Plan.objects.get(code="clinic-lite")
+    assert (changed.pk, plan.monthly_price, plan.staff_seats) == (created.pk, Decimal("109"), 2)
+    assert list(Plan.objects.filter(is_default=True).values_list("code", flat=True)) == [
+        "clinic-lite"
+    ]
+    assert list(BillingAuditEntry.objects.values_list("action", "detail")) == [
+        ("plan_saved", {"plan": "clinic-lite"}),
+        ("plan_saved", {"plan": "clinic-lite"}),
     ]
 
 

@@ -95,7 +95,7 @@ def test_overdue_complaints_are_escalated_once_to_supervisors(
 def test_a_staff_alert_template_cannot_walk_to_the_patients_number(
     complaint, supervisor_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):
-    from crm.messaging import render_text
+    from crm.message_templates import render_text
     from crm.models import MessageTemplate
 
     with in_tenant(tenant_a):

@@ -22,9 +22,9 @@ from crm.models import (
     InboundMessage,
 )
 from crm.selectors import WorklistFilters, contact_search, worklist
-from crm.services.inbound import sms_received
-from crm.services.intake import encounters_intake
+from crm.services.encounter_rows import encounters_intake
 from crm.services.planning import encounters_plan
+from crm.services.sms_replies import sms_received
 from saas import clock
 from tenants import schemas
 from tests.api.conftest import ApiClient, make_key

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 from django.utils.translation import gettext
 
-from crm import importing
+from crm import registers
 from crm.models import Encounter, ImportJob
 from tests.crm.conftest import in_english
 from tests.crm.test_imports import GOOD, HEADERS, job_id
@@ -90,7 +90,7 @@ def test_a_sheet_declaring_16384_columns_is_read_only_as_wide_as_its_headings(
     with in_tenant(tenant_a):
         job = ImportJob.objects.get(pk=pk)
         assert (job.status, job.headers, job.total_rows) == ("uploaded", HEADERS, len(GOOD))
-        assert not importing.is_workbook(bytes(job.content))  # kept as the CSV it holds
+        assert not registers.is_workbook(bytes(job.content))  # kept as the CSV it holds
     page = admin_client_a.get(f"/imports/{pk}/").content.decode()
     assert "住院号" in page
 
@@ -98,7 +98,7 @@ def test_a_sheet_declaring_16384_columns_is_read_only_as_wide_as_its_headings(
 def test_a_workbook_that_unpacks_past_the_memory_ceiling_is_refused_with_the_reason(
     admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr(importing, "XLSX_MEMORY_BYTES", 256 * 1024 * 1024)
+    monkeypatch.setattr(registers, "XLSX_MEMORY_BYTES", 256 * 1024 * 1024)
 
     def one_huge_cell(sheet):
         sheet.write(
@@ -130,16 +130,16 @@ def test_a_workbook_that_unpacks_past_the_memory_ceiling_is_refused_with_the_rea
 def test_too_many_columns_or_cells_are_refused_before_they_are_held(
     admin_client_a, tenant_a, django_capture_on_commit_callbacks, monkeypatch
 ):
-    wide = workbook([[f"列{n}" for n in range(importing.MAX_COLUMNS + 1)], ["x"]])
+    wide = workbook([[f"列{n}" for n in range(registers.MAX_COLUMNS + 1)], ["x"]])
     pk = upload_read(admin_client_a, wide, django_capture_on_commit_callbacks)
-    monkeypatch.setattr(importing, "MAX_CELLS", len(HEADERS) * 2)
+    monkeypatch.setattr(registers, "MAX_CELLS", len(HEADERS) * 2)
     pk_cells = upload_read(
         admin_client_a, workbook([HEADERS, *GOOD]), django_capture_on_commit_callbacks
     )
 
     with translation.override(tenant_a.locale):  # told in the clinic's language
         columns = gettext("The first row has more than %(max)s column headings.") % {
-            "max": importing.MAX_COLUMNS
+            "max": registers.MAX_COLUMNS
         }
     assert columns in admin_client_a.get(f"/imports/{pk}/").content.decode()
     assert too_large_in(tenant_a) in admin_client_a.get(f"/imports/{pk_cells}/").content.decode()
@@ -190,7 +190,7 @@ def test_a_workbook_that_breaks_the_reader_fails_with_a_reason_instead_of_hangin
     def reader_cannot_start(content):
         raise OSError("cannot start the reader")
 
-    monkeypatch.setattr(importing, "xlsx_to_csv", reader_cannot_start)
+    monkeypatch.setattr(registers, "xlsx_to_csv", reader_cannot_start)
 
     pk = upload_read(admin_client_a, workbook([HEADERS, *GOOD]), django_capture_on_commit_callbacks)
 

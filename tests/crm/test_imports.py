@@ -447,7 +447,7 @@ def test_the_sample_register_imports_with_one_deliberate_error(
 def test_a_redelivered_import_message_does_nothing(
     admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):
-    from crm.services.imports import import_run
+    from crm.services.import_jobs import import_run
 
     pk = run_import(admin_client_a, csv_bytes(GOOD), django_capture_on_commit_callbacks)
     with in_tenant(tenant_a):
@@ -463,15 +463,15 @@ class WorkerKilled(BaseException):
 def test_a_run_killed_midway_is_resumed_by_the_tick_with_exact_counts(
     admin_client_a, tenant_a, in_tenant, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from crm.services import imports
+    from crm.services import import_jobs
     from crm.tasks import followup_tick_task
 
-    monkeypatch.setattr(imports, "CHUNK", 1)
+    monkeypatch.setattr(import_jobs, "CHUNK", 1)
     pk = job_id(upload(admin_client_a, csv_bytes(GOOD)))
     job = admin_client_a.get(f"/imports/{pk}/").context["job"]
     mapping = {f"col-{i}": job.mapping.get(h, "") for i, h in enumerate(job.headers)}
     admin_client_a.post(f"/imports/{pk}/map/", mapping)
-    intake = imports.encounters_intake
+    intake = import_jobs.encounters_intake
     calls = []
 
     def dies_on_the_third_chunk(**kwargs):
@@ -481,19 +481,19 @@ def test_a_run_killed_midway_is_resumed_by_the_tick_with_exact_counts(
         return intake(**kwargs)
 
     with in_tenant(tenant_a):
-        monkeypatch.setattr(imports, "encounters_intake", dies_on_the_third_chunk)
+        monkeypatch.setattr(import_jobs, "encounters_intake", dies_on_the_third_chunk)
         with pytest.raises(WorkerKilled), django_capture_on_commit_callbacks(execute=True):
-            imports.import_run(pk)
+            import_jobs.import_run(pk)
         killed = ImportJob.objects.get(pk=pk)
         assert (killed.status, killed.committed_rows, killed.created_count) == ("running", 2, 2)
         assert Encounter.objects.count() == 2
         # The planning of the last chunk before the kill may never have been sent.
         FollowUpTask.objects.filter(encounter=Encounter.objects.latest("pk")).delete()
-        monkeypatch.setattr(imports, "encounters_intake", intake)
+        monkeypatch.setattr(import_jobs, "encounters_intake", intake)
 
         with other_session_holding(imports_lock(tenant_a, pk)):  # a runner still alive
-            assert imports.imports_orphaned() == []
-            assert imports.import_run(pk).status == "running"  # a second message: hands off
+            assert import_jobs.imports_orphaned() == []
+            assert import_jobs.import_run(pk).status == "running"  # a second message: hands off
         with django_capture_on_commit_callbacks(execute=True):
             ticked = followup_tick_task()  # the runner gone: the tick resumes it
 
@@ -522,7 +522,7 @@ def other_session_holding(lock_sql: str):
 
 
 def test_a_file_that_kills_its_worker_every_time_is_given_up(admin_client_a, tenant_a, in_tenant):
-    from crm.services.imports import MAX_RUNS, import_run
+    from crm.services.import_jobs import MAX_RUNS, import_run
 
     pk = job_id(upload(admin_client_a, csv_bytes(GOOD)))
     with in_tenant(tenant_a):

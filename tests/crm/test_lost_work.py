@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from crm.models import Encounter, EncounterPlanPending, FollowUpRule, FollowUpTask, ImportJob
-from crm.services import imports, planning
+from crm.services import import_jobs, planning
 from crm.tasks import followup_tick_task
 from tests.crm.test_import_workbooks import workbook
 from tests.crm.test_imports import (
@@ -90,12 +90,12 @@ def test_a_workbook_whose_reading_was_lost_is_read_by_the_tick(
         clock.shift(timedelta(minutes=11))
 
         with other_session_holding(imports_lock(tenant_a, pk)):  # a worker reading it now
-            assert imports.imports_unread() == []
-            assert imports.import_read(pk).status == "reading"  # a second message: hands off
-        assert imports.imports_unread() == [pk]
+            assert import_jobs.imports_unread() == []
+            assert import_jobs.import_read(pk).status == "reading"  # a second message: hands off
+        assert import_jobs.imports_unread() == [pk]
         ticked = followup_tick_task()
 
         job = ImportJob.objects.get(pk=pk)
         assert ticked["imports_read_again"] == 1
         assert (job.status, job.total_rows) == ("uploaded", 3)
-        assert imports.imports_unread() == []
+        assert import_jobs.imports_unread() == []

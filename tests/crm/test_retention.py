@@ -58,7 +58,7 @@ def test_an_import_empties_its_file_when_it_ends_and_keeps_its_rejected_rows(
 
 
 def test_a_failed_import_empties_its_file_too(tenant_a, in_tenant, admin_a):
-    from crm.services.imports import import_fail
+    from crm.services.import_jobs import import_fail
 
     with in_tenant(tenant_a):
         job = ImportJob.objects.create(

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from crm.models import AuditEntry, SmsAccount
-from crm.services import gateways
+from crm.services import sms_accounts
 from tests.fake_sms import FakeSms
 
 
@@ -116,10 +116,10 @@ def test_each_clinic_sends_through_its_own_account(
 ):
     _save_twilio(admin_client_a)
     with in_tenant(tenant_a):
-        assert gateways.sms_gateway().name == "twilio"
+        assert sms_accounts.sms_gateway().name == "twilio"
     with in_tenant(tenant_b):
-        assert gateways.sms_account() is None
-        assert gateways.sms_gateway().name == "local"  # no platform provider either
+        assert sms_accounts.sms_account() is None
+        assert sms_accounts.sms_gateway().name == "local"  # no platform provider either
 
 
 def test_a_callback_address_of_no_clinics_template_provider_is_refused(client_a, client_b):

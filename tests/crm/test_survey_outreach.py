@@ -294,7 +294,7 @@ def test_a_rule_for_every_kind_does_not_follow_up_a_booking(tenant_a, in_tenant)
 
 
 def test_the_import_takes_a_booked_return_visit_in_the_future_and_nothing_else(tenant_a, in_tenant):
-    from crm.importing import RowContext, row_check
+    from crm.registers import RowContext, row_check
 
     with in_tenant(tenant_a):
         ctx = RowContext(

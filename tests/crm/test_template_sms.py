@@ -22,7 +22,7 @@ from crm.models import (
     SmsAccount,
     SmsReceipt,
 )
-from crm.services import gateways, outbox, provider_reports
+from crm.services import outbox, sms_accounts, sms_reports
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory
@@ -169,8 +169,8 @@ def test_a_variable_left_unfilled_is_refused_and_nothing_is_saved(
     _account(aliyun, admin_client_a)
     with in_tenant(tenant_a):
         template = _follow_up_template()
-        with pytest.raises(gateways.ValidationError) as refused:
-            gateways.message_template_map(
+        with pytest.raises(sms_accounts.ValidationError) as refused:
+            sms_accounts.message_template_map(
                 actor=None,
                 template=template,
                 code=FOLLOW_UP_CODE,
@@ -342,7 +342,7 @@ def test_a_report_that_arrives_before_the_send_is_recorded_is_applied_after_it(
     _sms_follow_up(tenant_a, in_tenant)
     next_biz_id = f"{aliyun._next_biz + 1}^0"  # the id the provider will give the message
     with in_tenant(tenant_a):
-        gateways.receipts_record([Receipt(provider_id=next_biz_id, delivered=True)])
+        sms_accounts.receipts_record([Receipt(provider_id=next_biz_id, delivered=True)])
 
     _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
 
@@ -401,7 +401,7 @@ def test_send_a_test_through_alibaba_uses_the_mapped_survey_template(
         template, _created = MessageTemplate.objects.get_or_create(
             purpose="survey", channel="sms", language="zh-hans", defaults={"body": "…"}
         )
-        gateways.message_template_map(
+        sms_accounts.message_template_map(
             actor=None,
             template=template,
             code="SMS_480002",
@@ -459,7 +459,7 @@ def _tencent_mapped(tencent, admin_client, tenant, in_tenant):
     )
     assert response.status_code == 302, response.content.decode()[-2000:]
     with in_tenant(tenant):
-        gateways.message_template_map(
+        sms_accounts.message_template_map(
             actor=None,
             template=_follow_up_template(),
             code="1110",
@@ -482,11 +482,11 @@ def test_tencent_sends_the_parameters_in_the_templates_order_and_pulls_the_repor
         message = Message.objects.get()
         tencent.receipt(message.provider_id, delivered=True)
         tencent.reply("TD", phone="+8613800138000")
-        assert provider_reports.sms_pull(now=timezone.now() + timedelta(minutes=15)) == 2
+        assert sms_reports.sms_pull(now=timezone.now() + timedelta(minutes=15)) == 2
         assert Message.objects.get().status == "delivered"
         assert Contact.objects.get().do_not_contact
         # Pulled again: the provider hands each report once; nothing changes.
-        provider_reports.sms_pull(now=timezone.now() + timedelta(minutes=16))
+        sms_reports.sms_pull(now=timezone.now() + timedelta(minutes=16))
         assert InboundMessage.objects.count() == 1
 
 

@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm.messaging import DEFAULTS
+from crm.message_templates import DEFAULTS
 from crm.models import (
     CallAttempt,
     Complaint,
@@ -32,7 +32,7 @@ from crm.models import (
     OutcomeCode,
 )
 from crm.services.feedback import complaint_open
-from crm.services.imports import import_upload
+from crm.services.import_jobs import import_upload
 from crm.services.planning import encounters_plan
 from surveys.links import invitation_create
 from surveys.models import SurveyResponse, SurveyTemplate

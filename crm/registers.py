@@ -1,5 +1,5 @@
 """Reading encounter registers (discharge lists …) from CSV or XLSX and checking each row.
-Pure: no writes. crm.services.imports commits what this accepts."""
+Pure: no writes. crm.services.import_jobs commits what this accepts."""
 
 import csv
 import io

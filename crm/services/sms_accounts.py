@@ -1,6 +1,6 @@
 """The clinic's SMS provider: which gateway carries its SMS, the mapping of its message
 templates to the provider's approved templates, "send a test", and the delivery reports it
-sends back (crm.services.provider_reports receives them).
+sends back (crm.services.sms_reports receives them).
 
 A clinic without an account of its own sends through the platform's provider
 (settings.SMS_API_BASE), or nowhere when that is unset (the local gateway only records)."""
@@ -21,7 +21,7 @@ from ..gateways import Gateway, Outgoing, ProviderError, Receipt
 from ..gateways.aliyun import AliyunSms
 from ..gateways.tencent import TencentSms
 from ..gateways.twilio import LocalSms, TwilioCompatibleSms
-from ..messaging import MESSAGE_VARIABLES
+from ..message_templates import MESSAGE_VARIABLES
 from ..models import AuditEntry, Message, MessageTemplate, SmsAccount, SmsReceipt
 from ..models.messages import Channel, Purpose
 from ..phones import phone_normalise
@@ -159,7 +159,7 @@ def sms_account_remove(*, actor) -> None:
 
 
 def _purpose_variables(purpose: str) -> set[str]:
-    """The variables a message of this purpose is given (crm.services.outreach)."""
+    """The variables a message of this purpose is given (crm.services.followup_messages)."""
     if purpose == Purpose.COMPLAINT_OVERDUE:
         return {"complaint_url"}
     return set(MESSAGE_VARIABLES) - {"complaint_url"}

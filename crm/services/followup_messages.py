@@ -258,7 +258,7 @@ def task_pre_notice_queue(*, task_id: int, now: datetime) -> int:
 
 # --- Survey reminders ------------------------------------------------------------------------
 
-# A one-question SMS is answered by replying a digit to it (crm.services.inbound); a second
+# A one-question SMS is answered by replying a digit to it (crm.services.sms_replies); a second
 # such SMS would leave the reply ambiguous, so only link surveys are reminded.
 _REMINDED_PURPOSES = (Purpose.SURVEY,)
 

@@ -24,8 +24,9 @@ from billing import entitlements
 from saas import clock
 
 from .. import crypto
-from ..models import Contact, ContactPhone, Encounter, FollowUpTask
-from .planning import encounters_plan_later, tasks_cancel
+from ..models import Contact, ContactPhone, Encounter
+from .cascade import EncounterWritten, encounters_cascade
+from .planning import encounters_plan_later
 
 ENCOUNTER_FIELDS = [
     "kind",
@@ -230,7 +231,7 @@ def _encounter_sealed(v: dict, stored: tuple, keys) -> tuple:
 
 
 def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeResult:
-    """Write checked rows (index, values as crm.importing.row_check returns them; keys unique
+    """Write checked rows (index, values as crm.registers.row_check returns them; keys unique
     among the rows) in the caller's transaction, and queue the planning of the encounters
     created or changed once it commits. New encounters past the plan's monthly allowance
     are refused, writing nothing."""
@@ -293,9 +294,15 @@ def encounters_intake(*, source: str, rows: list[tuple[int, dict]]) -> IntakeRes
         setattr(result, outcome, getattr(result, outcome) + 1)
         if created or index in updated:
             written.append(
-                (contact_id, new_contact, encounter_id, v["kind"], v["discharge_outcome"])
+                EncounterWritten(
+                    encounter_id=encounter_id,
+                    contact_id=contact_id,
+                    kind=v["kind"],
+                    discharge_outcome=v["discharge_outcome"],
+                    new_contact=new_contact,
+                )
             )
-    _cascade(written, now)
+    encounters_cascade(written, now=now)
     # A new phone or changed details can make excluded follow-ups workable: re-plan those too.
     encounters_plan_later(
         encounter_id
@@ -501,45 +508,3 @@ def _encounters_write(cursor, encounter: str, source: str, now) -> set[int]:
         [now],
     )
     return {index for (index,) in cursor.fetchall()}
-
-
-def _cascade(written: list[tuple[int, bool, int, str, str]], now) -> None:
-    """What crm.services.planning.encounter_cascade does for one encounter, for the whole
-    batch at once: a death closes the contact's open follow-ups, a later discharge (a
-    readmission) cancels those of earlier stays."""
-    died = {c for c, _n, _e, _kind, outcome in written if outcome == Encounter.Outcome.DIED}
-    if died:
-        Contact.objects.filter(pk__in=died, deceased=False).update(
-            deceased=True, deceased_at=now, updated_at=now
-        )
-        tasks_cancel(
-            FollowUpTask.objects.filter(contact_id__in=died),
-            reason=FollowUpTask.Reason.DECEASED,
-            now=now,
-        )
-    # A contact new in this batch has no earlier stay.
-    discharges = [
-        e
-        for c, new_contact, e, kind, _o in written
-        if kind == Encounter.Kind.DISCHARGE and not new_contact and c not in died
-    ]
-    if not discharges:
-        return
-    task, encounter = FollowUpTask._meta.db_table, Encounter._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # The open tasks of the contact's discharges earlier than one of the batch's.
-            f"SELECT DISTINCT t.id FROM {encounter} n"  # noqa: S608
-            f" JOIN {task} t ON t.contact_id = n.contact_id"
-            f" JOIN {encounter} e ON e.id = t.encounter_id"
-            " WHERE n.id = ANY(%s) AND e.kind = %s AND e.occurred_at < n.occurred_at"
-            " AND t.status = ANY(%s)",
-            [discharges, Encounter.Kind.DISCHARGE, list(FollowUpTask.OPEN)],
-        )
-        earlier = [pk for (pk,) in cursor.fetchall()]
-    if earlier:
-        tasks_cancel(
-            FollowUpTask.objects.filter(pk__in=earlier),
-            reason=FollowUpTask.Reason.READMITTED,
-            now=now,
-        )

@@ -1,5 +1,6 @@
-"""Preset steps run at provisioning (tenants.presets.PRESET_STEPS): outcome codes and
-follow-up rules for the tenant's kind, named in its language, all editable afterwards."""
+"""Seeding a new clinic from the presets of its kind (crm.presets): outcome codes, follow-up
+rules and KPI targets, named in its language, all editable afterwards. Run at provisioning as
+steps of tenants.presets.PRESET_STEPS."""
 
 from ..models import FollowUpRule, KpiTarget, OutcomeCode, RuleStep
 from ..presets import OUTCOME_CODES, RULES

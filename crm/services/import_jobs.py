@@ -1,8 +1,8 @@
-"""Importing encounter registers: upload, column mapping (remembered per tenant), a dry-run
-preview with per-row errors, then the import itself in a Celery task. Valid rows are
-committed whole (contact, phones and encounter together) by the set-based write path the
-integration API uses too (crm.services.intake), invalid rows are reported and downloadable,
-and importing the same file again changes nothing."""
+"""Import jobs of encounter registers (crm.models.ImportJob): upload, column mapping
+(remembered per tenant), a dry-run preview with per-row errors, then the import itself in a
+Celery task. Valid rows are committed whole (contact, phones and encounter together) by the
+set-based write path the integration API uses too (crm.services.encounter_rows), invalid rows
+are reported and downloadable, and importing the same file again changes nothing."""
 
 import io
 from collections.abc import Iterator
@@ -21,13 +21,13 @@ from saas import clock
 from saas.celery import enqueue_on_commit
 from saas.memory import gc_paused
 
-from .. import importing
+from .. import registers
 from ..calendar import tenant_zone
 from ..models import AuditEntry, Department, Encounter, ImportJob, ImportMapping
 from ..models.imports import REJECTED_ROWS_DAYS
 from ..spreadsheets import SafeCsvWriter
 from .audit import audit_record
-from .intake import IntakeResult, encounters_intake
+from .encounter_rows import IntakeResult, encounters_intake
 from .planning import encounters_plan_later
 
 User = get_user_model()
@@ -41,7 +41,7 @@ CHUNK = 10_000
 # many runs rather than handed from worker to worker for ever.
 MAX_RUNS = 3
 # A workbook "reading" this long after its upload with no reader lost its message (a reading
-# takes at most crm.importing's time limit, five minutes, once a worker has it).
+# takes at most crm.registers's time limit, five minutes, once a worker has it).
 READ_LOST_AFTER = timedelta(minutes=10)
 PREVIEW_ERRORS = 200  # row errors listed before importing (all are in the rejected-rows CSV)
 PREVIEW_SAMPLE = 10
@@ -51,7 +51,7 @@ def import_upload(*, filename: str, content: bytes, user) -> ImportJob:
     """Keep the file and its headers; refuse what cannot be read, with the reason. A workbook
     is unpacked by a worker (``import_read``): the page shows it being read meanwhile."""
     job = ImportJob(created_by=user, filename=filename[:255], content=content)
-    if importing.is_workbook(content):
+    if registers.is_workbook(content):
         job.status = ImportJob.Status.READING
         job.save()
         _read_queue(job)
@@ -69,7 +69,7 @@ def _read_queue(job: ImportJob) -> None:
 
 
 def import_read(job_id: int) -> ImportJob:
-    """Unpack an uploaded workbook (crm.importing.xlsx_to_csv: its own process, a memory
+    """Unpack an uploaded workbook (crm.registers.xlsx_to_csv: its own process, a memory
     ceiling) and keep it as the CSV it holds, so nothing reads the workbook again; a workbook
     that cannot be read fails the import with the reason. Safe to run twice: a second
     message while the first is read does nothing (the runner's lock), one after it finds the
@@ -84,9 +84,9 @@ def _workbook_read(job: ImportJob) -> ImportJob:
     if job.status != ImportJob.Status.READING:
         return job
     try:
-        content = importing.xlsx_to_csv(bytes(job.content))
+        content = registers.xlsx_to_csv(bytes(job.content))
         _table_read(job, content)
-    except (importing.FileError, ValidationError) as exc:
+    except (registers.FileError, ValidationError) as exc:
         reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.Status.FAILED, failure=reason, **_finished([], [])
@@ -102,8 +102,8 @@ def _workbook_read(job: ImportJob) -> ImportJob:
 def _table_read(job: ImportJob, content: bytes) -> None:
     """The job's headers, guessed mapping and row count, from CSV content."""
     try:
-        headers, rows = importing.read_table(job.filename, content)
-    except importing.FileError as exc:
+        headers, rows = registers.read_table(job.filename, content)
+    except registers.FileError as exc:
         raise ValidationError(str(exc)) from exc
     if any(not h for h in headers):
         raise ValidationError(_("Every column needs a heading in the first row."))
@@ -111,8 +111,8 @@ def _table_read(job: ImportJob, content: bytes) -> None:
         raise ValidationError(_("Two columns have the same heading; give each a unique name."))
     remembered = dict(ImportMapping.objects.values_list("header", "field"))
     job.headers = headers
-    job.mapping = importing.mapping_guess(headers, remembered)
-    job.total_rows = sum(1 for row in rows if not importing.row_is_blank(row))
+    job.mapping = registers.mapping_guess(headers, remembered)
+    job.total_rows = sum(1 for row in rows if not registers.row_is_blank(row))
 
 
 def import_map(job: ImportJob, mapping: dict[str, str]) -> None:
@@ -121,16 +121,16 @@ def import_map(job: ImportJob, mapping: dict[str, str]) -> None:
     chosen = {h: f for h, f in mapping.items() if f and h in job.headers}
     fields = list(chosen.values())
     errors = []
-    unknown = set(fields) - set(importing.FIELD_KEYS)
+    unknown = set(fields) - set(registers.FIELD_KEYS)
     if unknown:
         errors.append(_("Unknown field."))
     for key in {f for f in fields if fields.count(f) > 1}:
         errors.append(
-            _("%(field)s is chosen for more than one column.") % {"field": importing._label(key)}
+            _("%(field)s is chosen for more than one column.") % {"field": registers._label(key)}
         )
-    for key in importing.REQUIRED:
+    for key in registers.REQUIRED:
         if key not in fields:
-            errors.append(_("Choose the column of %(field)s.") % {"field": importing._label(key)})
+            errors.append(_("Choose the column of %(field)s.") % {"field": registers._label(key)})
     if errors:
         raise ValidationError(errors)
     job.mapping = chosen
@@ -165,7 +165,7 @@ def _preview(checked: "Checked") -> dict:
     }
 
 
-def _context() -> importing.RowContext:
+def _context() -> registers.RowContext:
     tenant = connection.tenant
     departments = {}
     for pk, code, name in Department.objects.values_list("pk", "code", "name"):
@@ -178,7 +178,7 @@ def _context() -> importing.RowContext:
         staff[email.lower()] = pk
         staff[full_name.strip()] = pk
         staff[full_name.replace(" ", "")] = pk
-    return importing.RowContext(
+    return registers.RowContext(
         zone=tenant_zone(tenant),
         region=tenant.phone_region,
         tenant_kind=tenant.kind,
@@ -190,7 +190,7 @@ def _context() -> importing.RowContext:
 
 @dataclass
 class Checked:
-    valid: list[importing.RowCheck] = field(default_factory=list)
+    valid: list[registers.RowCheck] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)  # {row, column, message}
     existing_keys: set[str] = field(default_factory=set)
     rows: list[list[str]] = field(default_factory=list, repr=False)  # the file's, as read
@@ -203,17 +203,17 @@ class Checked:
 def import_check(job: ImportJob) -> Checked:
     """The dry run: every row checked, duplicates inside the file reported, and which
     encounters exist already. Writes nothing."""
-    _headers, rows = importing.read_table(job.filename, bytes(job.content))
+    _headers, rows = registers.read_table(job.filename, bytes(job.content))
     ctx = _context()
     column_of = {key: job.headers.index(header) for header, key in job.mapping.items()}
     header_of = {key: header for header, key in job.mapping.items()}
     checked = Checked(rows=rows)
     first_row_of: dict[str, int] = {}
     for index, cells in enumerate(rows):
-        if importing.row_is_blank(cells):
+        if registers.row_is_blank(cells):
             continue
         raw = {key: cells[col] if col < len(cells) else "" for key, col in column_of.items()}
-        row = importing.row_check(index + 2, raw, ctx)
+        row = registers.row_check(index + 2, raw, ctx)
         if not row.errors:
             key = row.values["key"]
             if key in first_row_of:
@@ -247,7 +247,7 @@ def import_queue(job: ImportJob) -> None:
 
 
 def import_run(job_id: int) -> ImportJob:
-    """Commit the valid rows in chunks, set-based (crm.services.intake), record the rejected
+    """Commit the valid rows in chunks, set-based (crm.services.encounter_rows), record the rejected
     ones; the planning of every new or changed encounter is queued as each chunk commits, so
     several workers plan a large file at once. A run that died with its worker is resumed."""
     with _runner_lock(job_id) as runner:
@@ -447,8 +447,8 @@ def import_fail(job_id: int, reason: str) -> None:
     rows: list[list[str]] = []
     if job.errors and job.status != ImportJob.Status.READING:  # a CSV by now, cheap to read
         try:
-            rows = importing.read_table(job.filename, bytes(job.content))[1]
-        except importing.FileError:
+            rows = registers.read_table(job.filename, bytes(job.content))[1]
+        except registers.FileError:
             rows = []
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.FAILED, failure=reason[:500], **_finished(job.errors, rows)

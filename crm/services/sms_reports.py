@@ -12,7 +12,7 @@ from saas import clock
 from ..gateways import PendingReceipt, ProviderError, Receipt, Reply
 from ..models import Message
 from ..models.messages import Channel
-from .gateways import (
+from .sms_accounts import (
     REPORTS_KEPT_FOR,
     TEMPLATE_GATEWAYS,
     gateway_for,
@@ -20,7 +20,7 @@ from .gateways import (
     receipts_record,
     sms_account,
 )
-from .inbound import sms_received
+from .sms_replies import sms_received
 
 # A message not reported on after this long is asked about by pull (where the provider has
 # a pull by message).
