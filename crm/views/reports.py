@@ -21,8 +21,10 @@ from ..models import Complaint
 from ..reports import Report, month_period, report_build
 from ..roles import EXPORT_REPORTS, VIEW_REPORTS
 from ..selectors_reports import DrillError, drill_parse, drill_rows, encounter_followups
+from ..selectors_review import review_build
 from ..services import reports
 from ..services.report_exports import report_exported
+from .review import review_context
 
 LIST_PAGE = 50
 
@@ -80,6 +82,8 @@ def report_month(request):
     # The lists behind the numbers are per month of the whole clinic: elsewhere, plain numbers.
     linked = kind == "month" and scope == kpi.EVERYTHING
     context["month"] = period.start.strftime("%Y-%m") if linked else None
+    if linked:
+        context |= review_context(request, report)
     if kind != "custom":
         previous = kpi.Period.of(kind, period.start - timedelta(days=1))
         following = kpi.Period.of(kind, period.end + timedelta(days=1))
@@ -124,7 +128,9 @@ def report_export(request, fmt: str):
         return HttpResponseBadRequest(_("Choose a month as YYYY-MM, e.g. 2026-11."))
     report = report_build(month_period(first))
     if fmt == "pdf":
-        body = report_exports.report_pdf(report, clinic=request.tenant.name, printed=clock.today())
+        body = report_exports.report_pdf(
+            report, clinic=request.tenant.name, printed=clock.today(), review=review_build(report)
+        )
     else:
         body = report_exports.report_xlsx(report, clinic=request.tenant.name)
     report_exported(request.user, fmt=fmt, first=first)
