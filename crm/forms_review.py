@@ -68,7 +68,7 @@ class CorrectiveActionForm(forms.Form):
     )
     owner = forms.CharField(label=_("Owner"), required=False, max_length=100)
     due_on = forms.DateField(
-        label=_("Due"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Due by"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def __init__(self, *args, metrics=CorrectiveAction.METRICS, **kwargs):
