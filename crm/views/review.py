@@ -101,7 +101,8 @@ def register_sign_off_page(request):
         {
             "review": review,
             "rows": rows,
-            "error": error if posted is None or not rows else None,
+            # An error of no department shown here (a month that does not parse, say).
+            "error": None if any(row.error for row in rows) else error,
             "previous": previous_month(first),
             "next": following if following <= clock.today() else None,
         },
@@ -133,7 +134,10 @@ def corrective_action_new(request):
     """The form of a corrective action of one department in one month, with the figure and
     the target it missed; a department that missed none is told so, with no form."""
     first = month_parse(request.GET.get("month"))
-    department = get_object_or_404(Department, pk=request.GET.get("department") or 0)
+    department_id = request.GET.get("department", "")
+    department = get_object_or_404(
+        Department, pk=int(department_id) if department_id.isdigit() else 0
+    )
     if first is None:
         messages.error(request, _("Choose a month as YYYY-MM, e.g. 2026-11."))
         return redirect("report_month")
