@@ -80,5 +80,5 @@ class CorrectiveActionForm(forms.Form):
 
 class CorrectiveActionCloseForm(forms.Form):
     result = forms.CharField(
-        label=_("Result"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Result of the measures"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
