@@ -67,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.spot_check",
         "crm.view_auditentry",
         "crm.change_kpitarget",
+        "crm.add_reportcomment",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
@@ -82,10 +83,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.add_importjob",
         "crm.spot_check",
         "crm.view_auditentry",
+        "crm.add_registersignoff",
+        "crm.add_correctiveaction",
+        "crm.change_correctiveaction",
         "auth.view_user",
     ],
     Role.AGENT: [*_READ, *_WORK, *_RECORDS, *_FEEDBACK],
-    Role.CLINICIAN: [*_READ, *_WORK, *_FEEDBACK],
+    Role.CLINICIAN: [*_READ, *_WORK, *_FEEDBACK, "crm.add_registersignoff"],
     Role.VIEWER: [*_READ],
 }
 
@@ -120,3 +124,11 @@ SET_TARGETS = "crm.change_kpitarget"
 # The live wallboard (/reports/live/): the team's figures of the day, staff by name. Those who
 # read the reports (supervisors and administrators) watch the board too.
 VIEW_WALLBOARD = VIEW_REPORTS
+# The department's monthly loop (issue 19 §4). Signing a department's register: its
+# supervisors and clinicians (the head, the head nurse), and only of a department they work in
+# (crm.services.review checks that). Commenting on the month's report: the clinic's leadership,
+# i.e. its administrators. Recording and closing a department's corrective actions: its
+# supervisors.
+SIGN_REGISTER = "crm.add_registersignoff"
+COMMENT_REPORT = "crm.add_reportcomment"
+RECORD_CORRECTIVE_ACTIONS = "crm.add_correctiveaction"

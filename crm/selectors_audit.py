@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from .calendar import local_midnight, tenant_zone
-from .models import AuditEntry, Contact
+from .models import AuditEntry, Contact, RegisterSignOff
 from .roles import Role
 
 User = get_user_model()
@@ -74,6 +74,11 @@ def audit_detail_text(entry: AuditEntry) -> str:
         parts.append(_("list: %(list)s") % {"list": detail["list"]})
     if detail.get("status"):
         parts.append(_("status: %(status)s") % {"status": detail["status"]})
+    if detail.get("month"):
+        parts.append(_("month: %(month)s") % {"month": detail["month"]})
+    if detail.get("signed_as"):
+        signed_as = dict(RegisterSignOff.Role.choices).get(detail["signed_as"], detail["signed_as"])
+        parts.append(_("signed as: %(role)s") % {"role": signed_as})
     if "page" in detail:
         parts.append(_("page %(page)s") % {"page": detail["page"]})
     if "rows" in detail:

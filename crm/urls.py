@@ -9,6 +9,7 @@ from .views import (
     outbox,
     records,
     reports,
+    review,
     rules,
     sms_provider,
     spot_checks,
@@ -108,6 +109,18 @@ urlpatterns = [
     path("reports/live/data.json", wallboard.wallboard_data, name="wallboard_data"),
     path("reports/list/", reports.report_list, name="report_list"),
     path("reports/list.csv", reports.report_list_csv, name="report_list_csv"),
+    path("reports/sign-off/", review.register_sign_off_page, name="register_sign_off"),
+    path("reports/comments/", review.report_comment, name="report_comment"),
+    path(
+        "reports/corrective-actions/new/",
+        review.corrective_action_new,
+        name="corrective_action_new",
+    ),
+    path(
+        "reports/corrective-actions/<int:action_id>/done/",
+        review.corrective_action_done,
+        name="corrective_action_done",
+    ),
     # Complaints and praise
     path("complaints/", feedback.complaint_list, name="complaint_list"),
     path("complaints/new/", feedback.complaint_create, name="complaint_create"),

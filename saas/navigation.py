@@ -20,6 +20,7 @@ from crm.roles import (
     MANAGE_RULES,
     MANAGE_SETTINGS,
     MANAGE_STAFF,
+    SIGN_REGISTER,
     VIEW_COMPLAINTS,
     VIEW_OUTBOX,
     VIEW_REPORTS,
@@ -57,6 +58,8 @@ TENANT_MENU: list[Entry] = [
     Entry(DAILY, _("Import"), "import_list", IMPORT_RECORDS),
     Entry(ANALYSIS, _("Dashboard"), "report_dashboard", VIEW_REPORTS),
     Entry(ANALYSIS, _("Reports"), "report_month", VIEW_REPORTS),
+    # The department head and head nurse sign their register monthly (issue 19 §4).
+    Entry(ANALYSIS, _("Register sign-off"), "register_sign_off", SIGN_REGISTER),
     Entry(ANALYSIS, _("Wallboard"), "wallboard", VIEW_WALLBOARD),
     Entry(ANALYSIS, _("Audit trail"), "audit_list", "crm.view_auditentry"),
     Entry(SETUP, _("Rules"), "rule_list", MANAGE_RULES),

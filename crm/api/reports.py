@@ -1,6 +1,6 @@
 """GET /api/v1/reports/followup: the follow-up report of DESIGN.md §7 as JSON, every figure as
 its counts and its rate, for the whole clinic and per group. The same assembly as the report
-page (crm.reports), so the two never disagree."""
+page (crm.reporting.report), so the two never disagree."""
 
 from datetime import date
 from typing import Literal

@@ -12,6 +12,7 @@ from .kpi import EncounterKpi, EncounterKpiStale
 from .messages import InboundMessage, Message, MessageTemplate, SmsAccount, SmsReceipt
 from .onboarding import Onboarding
 from .people import Department, StaffProfile
+from .review import CorrectiveAction, RegisterSignOff, ReportComment
 from .rules import FollowUpRule, RuleStep
 from .targets import KpiTarget
 from .wechat import WeChatAccount, WeChatEvent, WeChatLink, WeChatLinkToken, WeChatTemplate
@@ -24,6 +25,7 @@ __all__ = [
     "Complaint",
     "ComplaintEvent",
     "Contact",
+    "CorrectiveAction",
     "ContactPhone",
     "DataKey",
     "Department",
@@ -46,6 +48,8 @@ __all__ = [
     "OutcomeCategory",
     "OutcomeCode",
     "Praise",
+    "RegisterSignOff",
+    "ReportComment",
     "RuleStep",
     "StaffProfile",
     "WeChatAccount",

@@ -48,6 +48,13 @@ class AuditEntry(AppendOnlyModel):
         CLINIC_EXPORTED = "clinic_exported", _("Downloaded the clinic's full export")
         WECHAT_CONNECTED = "wechat_connected", _("Connected the WeChat Official Account")
         WECHAT_SLIP_MADE = "wechat_slip_made", _("Made a WeChat link slip (consent recorded)")
+        REGISTER_SIGNED = "register_signed", _("Signed off a department's monthly register")
+        REPORT_COMMENTED = "report_commented", _("Commented on the monthly report")
+        CORRECTIVE_ACTION_RECORDED = (
+            "corrective_action_recorded",
+            _("Recorded a corrective action"),
+        )
+        CORRECTIVE_ACTION_CLOSED = "corrective_action_closed", _("Closed a corrective action")
 
     # Neither foreign key is a database constraint, nor does deleting a user or a contact
     # touch these rows (SET_NULL would UPDATE them, which the append-only trigger refuses):

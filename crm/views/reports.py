@@ -24,6 +24,8 @@ from ..reporting.figures.followup import unreachable_labels
 from ..reporting.period import EARLIEST_DAY, EVERYTHING, LATEST_DAY, Period, Scope, month_period
 from ..reporting.report import Report, report_build
 from ..roles import EXPORT_REPORTS, VIEW_REPORTS
+from ..selectors_review import review_build
+from .review import review_context
 
 LIST_PAGE = 50
 
@@ -81,6 +83,8 @@ def report_month(request):
     # The lists behind the numbers are per month of the whole clinic: elsewhere, plain numbers.
     linked = kind == "month" and scope == EVERYTHING
     context["month"] = period.start.strftime("%Y-%m") if linked else None
+    if linked:
+        context |= review_context(request, report)
     if kind != "custom":
         previous = Period.of(kind, period.start - timedelta(days=1))
         following = Period.of(kind, period.end + timedelta(days=1))
@@ -126,7 +130,9 @@ def report_export(request, fmt: str):
     report = report_build(month_period(first))
     clinic, user = request.tenant.name, request.user
     if fmt == "pdf":
-        body = pdf.report_pdf(report, clinic=clinic, printed=clock.today(), user=user)
+        body = pdf.report_pdf(
+            report, clinic=clinic, printed=clock.today(), user=user, review=review_build(report)
+        )
     else:
         body = xlsx.report_xlsx(report, clinic=clinic, user=user)
     response = HttpResponse(body, content_type=EXPORT_TYPES[fmt])

@@ -1,4 +1,4 @@
-"""The monthly report downloaded as XLSX and PDF: the figures of crm.reports on known data
+"""The monthly report downloaded as XLSX and PDF: the figures of crm.reporting.report on known data
 (the KPI tests' November), in both languages, behind the export permission, audit-logged and
 confined to the downloading tenant."""
 

@@ -86,6 +86,7 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/reports/list/?figure=complaints", QUALITY),
     ("/reports/live/", QUALITY),
     ("/reports/targets/", ADMIN),
+    ("/reports/sign-off/", ("supervisor", "clinician")),
     ("/audit/", QUALITY),
     ("/rules/", ADMIN),
     ("/rules/new/", ADMIN),

@@ -12,7 +12,7 @@ from tests.factories import StaffFactory
 EVERYONE = ["home", "worklist", "contact_list"]
 EXPECTED = {
     "agent": EVERYONE,
-    "clinician": EVERYONE,
+    "clinician": [*EVERYONE, "register_sign_off"],
     "viewer": ["home", "contact_list"],
     "supervisor": [
         *EVERYONE,
@@ -20,12 +20,16 @@ EXPECTED = {
         "import_list",
         "report_dashboard",
         "report_month",
+        "register_sign_off",
         "wallboard",
         "audit_list",
         "survey_list",
         "outbox",
     ],
-    "admin": ["home", *[entry.url_name for entry in TENANT_MENU]],
+    "admin": [
+        "home",
+        *[entry.url_name for entry in TENANT_MENU if entry.url_name != "register_sign_off"],
+    ],
 }
 
 

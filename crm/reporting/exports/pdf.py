@@ -128,11 +128,115 @@ def _heading(text: str):
     return _para(text, size=12, bold=True, color=colors.HexColor("#1F4E79"))
 
 
-def report_pdf(report: Report, *, clinic: str, printed: date, user) -> bytes:
+def review_section(review) -> list:
+    """The month's loop (issue 19 §4, crm.selectors_review.MonthReview): each department's
+    sign-offs, leadership's comments, the corrective actions of this month and of the month
+    before, and the departments below target without one."""
+
+    def table(header: list[str], rows: list[list], widths: list[float]) -> Table:
+        body = [[_para(text, bold=True) for text in header]]
+        body += [[_para(cell) for cell in row] for row in rows]
+        table = Table(body, colWidths=[w * mm for w in widths], repeatRows=1, hAlign="LEFT")
+        table.setStyle(
+            TableStyle(
+                [
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DCE6F1")),
+                    ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#BBBBBB")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        return table
+
+    def signature(row, role) -> str:
+        for sign_off in row.sign_offs:
+            if sign_off.role == role:
+                who = sign_off.signed_by.get_full_name() or sign_off.signed_by.email
+                return f"{who} · {formats.date_format(sign_off.signed_at, 'Y-m-d')}"
+        return _("not signed")
+
+    def action_rows(actions) -> list[list]:
+        return [
+            [
+                action.department.name,
+                f"{action.get_metric_display()} {action.value} % < {action.target} %",
+                action.cause,
+                action.measures,
+                f"{action.owner} · {action.due_on:%Y-%m-%d}",
+                action.get_status_display() + (f": {action.result}" if action.result else ""),
+            ]
+            for action in actions
+        ]
+
+    action_header = [
+        _("Department"),
+        _("Figure"),
+        _("Cause"),
+        _("Measures"),
+        _("Owner · due"),
+        _("Status"),
+    ]
+    action_widths = [26, 30, 32, 36, 24, 26]
+    heads = [
+        row for row in review.departments if row.sign_offs or row.figures["eligible"] or row.missed
+    ]
+    story = [
+        _heading(_("Monthly review")),
+        Spacer(1, 2 * mm),
+        table(
+            [_("Department"), _("Department head"), _("Head nurse"), ""],
+            [
+                [
+                    row.department.name,
+                    signature(row, "head"),
+                    signature(row, "head_nurse"),
+                    _("changed since signed") if row.changed else "",
+                ]
+                for row in heads
+            ]
+            or [[_("No department to sign this month."), "", "", ""]],
+            [44, 50, 50, 30],
+        ),
+        Spacer(1, 3 * mm),
+        _para(_("Leadership comments"), bold=True),
+    ]
+    story += [
+        _para(
+            f"{comment.author.get_full_name() or comment.author.email} · "
+            f"{formats.date_format(comment.created_at, 'Y-m-d')}: {comment.body}"
+        )
+        for comment in review.comments
+    ] or [_para(_("No comment yet."))]
+    for heading, actions in (
+        (_("Corrective actions of this month"), review.actions),
+        (_("Corrective actions of the previous month"), review.previous_actions),
+    ):
+        story += [
+            Spacer(1, 3 * mm),
+            _para(heading, bold=True),
+            table(action_header, action_rows(actions), action_widths)
+            if actions
+            else _para(_("None.")),
+        ]
+    acted = {action.department_id for action in review.actions}
+    waiting = [row.department.name for row in review.below if row.department.pk not in acted]
+    if waiting:
+        story += [
+            Spacer(1, 3 * mm),
+            _para(
+                _("Below target without a corrective action: %(departments)s")
+                % {"departments": ", ".join(waiting)},
+                color=colors.HexColor("#C00000"),
+            ),
+        ]
+    return [*story, Spacer(1, 5 * mm)]
+
+
+def report_pdf(report: Report, *, clinic: str, printed: date, user, review=None) -> bytes:
     """The monthly follow-up summary on A4: headline figures against their targets,
     departments lowest follow-up rate first, why the rest were not followed up, satisfaction
-    per dimension, complaints, and the definitions. The download is audit-logged as
-    `user`'s."""
+    per dimension, complaints, the month's review (sign-offs, comments, corrective actions)
+    and the definitions. The download is audit-logged as `user`'s."""
     below = _("below target")
     headline = []
     missed = []
@@ -312,6 +416,8 @@ def report_pdf(report: Report, *, clinic: str, printed: date, user) -> bytes:
             ),
             Spacer(1, 5 * mm),
         ]
+    if review is not None:
+        story += review_section(review)
     story.append(_para(definitions(), size=7.5, color=colors.HexColor("#444444")))
     story.append(_para(denominator_note(), size=7.5, color=colors.HexColor("#444444")))
 
