@@ -86,6 +86,10 @@ def enqueue_on_commit(task: str | Task, *args, **kwargs) -> None:
     headers = {"_schema_name": connection.schema_name}  # tenant-schemas-celery's routing header
 
     def send() -> None:
+        if isinstance(task, str) and task not in app.tasks:
+            # A web process has not imported the apps' tasks modules yet: Celery's own
+            # autodiscovery (what a worker runs at start-up) registers them.
+            app.loader.import_default_modules()
         found = app.tasks[task] if isinstance(task, str) else task
         found.apply_async(args, kwargs, headers=headers)
 
