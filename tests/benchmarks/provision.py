@@ -58,8 +58,7 @@ def _series(prefix: str, count: int, run_id: str, made: list[str]) -> list[float
         elapsed, _method = _provision(slug, index, use_pool=False)
         made.append(slug)
         timings.append(elapsed)
-        if index % 10 == 9:
-            print(f"  series {prefix} {index + 1:>4}/{count}: {elapsed:.1f} ms", flush=True)
+        print(f"  series {prefix} {index + 1:>4}/{count}: {elapsed:.1f} ms", flush=True)
     return timings
 
 
@@ -91,7 +90,7 @@ def _cleanup(slugs: list[str]) -> None:
             cursor.execute("VACUUM ANALYZE")
 
 
-def run(*, n: int, series: int, json_path: Path) -> dict:
+def run(*, n: int, series: int, json_path: Path, series_old: int | None = None) -> dict:
     call_command("migrate", verbosity=0)  # also brings the template schema up to date
     public_tenant_ensure()
     # Leftovers of an interrupted run would only add catalog weight to this one.
@@ -134,7 +133,7 @@ def run(*, n: int, series: int, json_path: Path) -> dict:
 
         CloneSchema()._create_clone_schema_function()
         with mock.patch.object(schemas, "schema_create_from_template", _clone_schema_from_template):
-            old_series_ms = _series("o", series, run_id, made)
+            old_series_ms = _series("o", series if series_old is None else series_old, run_id, made)
     finally:
         _cleanup(made)
 
