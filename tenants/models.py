@@ -313,12 +313,15 @@ class Domain(DomainMixin):
 
 
 class TemplateSchema(models.Model):
-    """The fully migrated schema new tenants are cloned from, and the migration state it
-    was last brought to: a clone is only taken while that state equals the code's."""
+    """The fully migrated schema new tenants are copied from, the migration state it was
+    last brought to, and the script that copies it (tenants.ddl): a copy is only made while
+    that state equals the code's."""
 
     schema_name = models.CharField(max_length=63, unique=True)
     migration_fingerprint = models.CharField(max_length=64)
     starter_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    ddl = models.TextField(blank=True, default="")
+    ddl_fingerprint = models.CharField(max_length=64, blank=True, default="")
     migrated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -326,11 +329,14 @@ class TemplateSchema(models.Model):
 
 
 class PooledSchema(models.Model):
-    """A schema cloned ahead of time, waiting to be claimed by renaming it to a new tenant's
-    slug, so self-service sign-up does not wait for a clone."""
+    """A schema copied from the template ahead of time, waiting to be claimed by renaming it
+    to a new tenant's slug, so self-service sign-up does not wait for a copy."""
 
     schema_name = models.CharField(max_length=63, unique=True)
     migration_fingerprint = models.CharField(max_length=64)
+    # The template's script it was made by (TemplateSchema.ddl_fingerprint): schemas made
+    # otherwise, e.g. by the clone_schema() of earlier releases, are discarded.
+    ddl_fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

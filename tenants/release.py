@@ -2,9 +2,9 @@
 
 It costs what changed, not how many clinics exist. Each clinic row records the migration
 state its schema was last brought to and what it was last given after migrating (roles and
-their Wagtail permissions); a clinic already at the code's state is skipped by one query, the
-template schema is refreshed only when its own state differs, and its Wagtail tree only when
-the starter articles changed.
+their Wagtail permissions, constraints under the template's names); a clinic already at the
+code's state is skipped by one query, the template schema is refreshed only when its own
+state differs, and its Wagtail tree only when the starter articles changed.
 
 The clinics that do need work are done by a pool of processes, one database connection each.
 A clinic's fingerprint is written only after its migrations succeeded, so a release that
@@ -28,7 +28,13 @@ from cms.services import editor_permissions_sync, patient_site_ensure
 from crm.services.staff import roles_sync
 
 from .models import Tenant
-from .schemas import migration_fingerprint, sync_fingerprint, template_is_current, template_refresh
+from .schemas import (
+    constraint_names_align,
+    migration_fingerprint,
+    sync_fingerprint,
+    template_is_current,
+    template_refresh,
+)
 
 
 @dataclass
@@ -67,6 +73,8 @@ def clinic_release(schema_name: str) -> tuple[str, bool, str]:
                 verbosity=0,
             )
             Tenant.objects.filter(pk=tenant.pk).update(schema_fingerprint=migration_fingerprint())
+        # Now at the template's state: its constraint names are the migrations' names.
+        constraint_names_align(schema_name)
         with tenant_context(tenant):
             roles_sync()
             editor_permissions_sync()

@@ -1,5 +1,6 @@
-"""Low-level schema work for provisioning: the migrated template schema, cloning it, and the
-pool of ready-made schemas. Used by tenants.services, the migrate command and the pool task."""
+"""Low-level schema work for provisioning: the migrated template schema, its DDL script
+(tenants.ddl) replayed to make a new schema, and the pool of ready-made schemas. Used by
+tenants.services, the release (tenants.release) and the pool task."""
 
 import functools
 import hashlib
@@ -12,7 +13,6 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
-from django_tenants.clone import CloneSchema
 from django_tenants.utils import app_labels, schema_context, schema_exists
 
 from cms.permissions import COLLECTION_PERMISSIONS, PAGE_PERMISSIONS
@@ -20,6 +20,7 @@ from cms.services import editor_permissions_sync, patient_site_seed
 from crm.roles import ROLE_PERMISSIONS
 from crm.services.staff import roles_sync
 
+from . import ddl
 from .models import PooledSchema, TemplateSchema
 
 POOL_PREFIX = "_pool_"
@@ -38,13 +39,17 @@ def migration_fingerprint() -> str:
 
 @functools.cache
 def sync_fingerprint() -> str:
-    """A digest of what a release gives every clinic after migrating: the roles' permissions
-    and their Wagtail permissions. A clinic synced to this digest (Tenant.sync_fingerprint) is
-    not synced again; one whose schema was migrated is, as new models bring new permissions."""
+    """A digest of what a release gives every clinic after migrating: the roles' permissions,
+    their Wagtail permissions and the template's constraint names. A clinic synced to this
+    digest (Tenant.sync_fingerprint) is not synced again; one whose schema was migrated is,
+    as new models bring new permissions."""
     given = {
         "roles": {role: sorted(perms) for role, perms in ROLE_PERMISSIONS.items()},
         "pages": {role: sorted(perms) for role, perms in PAGE_PERMISSIONS.items()},
         "collections": {role: sorted(perms) for role, perms in COLLECTION_PERMISSIONS.items()},
+        # Constraints under the template's names (constraint_names_align): bumped, every
+        # clinic is aligned once more at the next release.
+        "constraint_names": 1,
     }
     text = json.dumps(given, sort_keys=True) + migration_fingerprint()
     return hashlib.sha256(text.encode()).hexdigest()
@@ -81,11 +86,69 @@ def schema_create_by_migrations(schema_name: str) -> None:
     schema_migrate(schema_name)
 
 
-def schema_clone(source: str, target: str) -> None:
-    """Copy ``source`` (structure and rows) to a new schema ``target`` in the current
-    transaction. The clone function is installed by template_refresh, once."""
+def schema_create_from_template(target: str) -> bool:
+    """Make schema ``target`` a copy of the template (structure under the same names, rows,
+    sequence positions) by replaying the template's stored script, in the current
+    transaction. False, and nothing done, when the template is not at the code's state."""
+    script = (
+        TemplateSchema.objects.filter(
+            schema_name=template_name(),
+            migration_fingerprint=migration_fingerprint(),
+            ddl_fingerprint=template_ddl_fingerprint(),
+        )
+        .values_list("ddl", flat=True)
+        .first()
+    )
+    if not script or not schema_exists(template_name()):
+        return False
+    ddl.ddl_replay(script, target)
+    return True
+
+
+def constraint_names_align(schema_name: str) -> list[tuple[str, str, str]]:
+    """Give a clinic's constraints the names the template's have, where they are the same
+    constraint (same table, kind and definition) under another name: clinics cloned by
+    django-tenants' clone_schema() have their unique constraints under PostgreSQL's default
+    names, and a migration removing one by its Django name failed on them. Run by the
+    release once the clinic is at the template's migration state; a second run renames
+    nothing. Returns the (table, old name, new name) renamed."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT clone_schema(%s, %s, 'DATA')", [source, target])
+        cursor.execute(
+            """
+            WITH pairs AS (
+                SELECT ct.relname AS table_name, c.conname AS old_name, t.conname AS new_name,
+                       count(*) OVER (PARTITION BY c.oid) AS for_old,
+                       count(*) OVER (PARTITION BY t.oid) AS for_new
+                FROM pg_constraint c
+                JOIN pg_class ct ON ct.oid = c.conrelid
+                JOIN pg_class tt ON tt.relname = ct.relname
+                     AND tt.relnamespace = %(template)s::regnamespace
+                JOIN pg_constraint t ON t.conrelid = tt.oid AND t.contype = c.contype
+                     AND pg_get_constraintdef(t.oid) = pg_get_constraintdef(c.oid)
+                WHERE ct.relnamespace = %(clinic)s::regnamespace
+                  AND c.contype IN ('p', 'u', 'x', 'c')
+            )
+            SELECT table_name, old_name, new_name FROM pairs
+            WHERE old_name <> new_name AND for_old = 1 AND for_new = 1
+              -- An index-backed constraint's index takes its name: no other may hold it.
+              AND NOT EXISTS (SELECT 1 FROM pg_class r WHERE r.relname = new_name
+                              AND r.relnamespace = %(clinic)s::regnamespace)
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = new_name
+                              AND k.connamespace = %(clinic)s::regnamespace)
+            ORDER BY table_name, old_name
+            """,
+            {"clinic": schema_name, "template": template_name()},
+        )
+        renames = cursor.fetchall()
+        if renames:
+            cursor.execute(
+                "".join(
+                    f"ALTER TABLE {quote(schema_name)}.{quote(table)} "
+                    f"RENAME CONSTRAINT {quote(old)} TO {quote(new)};\n"
+                    for table, old, new in renames
+                )
+            )
+    return renames
 
 
 def schema_rename(source: str, target: str) -> None:
@@ -102,15 +165,25 @@ def template_name() -> str:
     return settings.TENANT_TEMPLATE_SCHEMA
 
 
+def template_ddl_fingerprint() -> str:
+    return ddl.ddl_fingerprint(migration_fingerprint(), starter_fingerprint())
+
+
 def template_is_current() -> bool:
+    """The template is at the code's migration state and its script was generated from
+    that state (and by this generator)."""
     return TemplateSchema.objects.filter(
-        schema_name=template_name(), migration_fingerprint=migration_fingerprint()
+        schema_name=template_name(),
+        migration_fingerprint=migration_fingerprint(),
+        ddl_fingerprint=template_ddl_fingerprint(),
     ).exists() and schema_exists(template_name())
 
 
 def template_refresh(*, verbosity: int = 0) -> None:
     """Create or migrate the template schema, seed what every tenant shares (roles), record
-    its migration state, and drop pooled schemas cloned from an older state."""
+    its migration state with the script that copies it (generated again only when that
+    state, the starter articles or the generator changed), and drop pooled schemas made
+    from an older state."""
 
     connection.set_schema_to_public()
     name = template_name()
@@ -118,7 +191,7 @@ def template_refresh(*, verbosity: int = 0) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA {quote(name)}")
     schema_migrate(name, verbosity=verbosity)
-    record = TemplateSchema.objects.filter(schema_name=name).first()
+    record = TemplateSchema.objects.filter(schema_name=name).defer("ddl").first()
     with schema_context(name):
         roles_sync()  # the template holds the roles every tenant starts with
         # The patient site and every kind's starter articles: a clone carries them, and
@@ -129,21 +202,24 @@ def template_refresh(*, verbosity: int = 0) -> None:
         )
         editor_permissions_sync()
     with transaction.atomic():
-        # Install (or update) the clone_schema() SQL function in public once, here: django-
-        # tenants' CloneSchema.clone_schema() would re-create it before every single clone.
-        CloneSchema()._create_clone_schema_function()
-        TemplateSchema.objects.update_or_create(
-            schema_name=name,
-            defaults={
-                "migration_fingerprint": migration_fingerprint(),
-                "starter_fingerprint": starter_fingerprint(),
-            },
-        )
+        script_key = template_ddl_fingerprint()
+        defaults = {
+            "migration_fingerprint": migration_fingerprint(),
+            "starter_fingerprint": starter_fingerprint(),
+        }
+        if record is None or record.ddl_fingerprint != script_key:
+            defaults |= {"ddl": ddl.template_ddl_generate(name), "ddl_fingerprint": script_key}
+        TemplateSchema.objects.update_or_create(schema_name=name, defaults=defaults)
     pool_discard_stale()
 
 
 def pool_discard_stale() -> int:
-    stale = list(PooledSchema.objects.exclude(migration_fingerprint=migration_fingerprint()))
+    stale = list(
+        PooledSchema.objects.exclude(
+            migration_fingerprint=migration_fingerprint(),
+            ddl_fingerprint=template_ddl_fingerprint(),
+        )
+    )
     for entry in stale:
         with transaction.atomic():
             schema_drop(entry.schema_name)
@@ -152,16 +228,20 @@ def pool_discard_stale() -> int:
 
 
 def pool_refill(size: int) -> int:
-    """Clone the template until ``size`` schemas wait in the pool; returns how many were made."""
+    """Copy the template until ``size`` schemas wait in the pool; returns how many were made."""
     if not template_is_current():
         template_refresh()
     made = 0
-    fingerprint = migration_fingerprint()
-    while PooledSchema.objects.filter(migration_fingerprint=fingerprint).count() < size:
+    fingerprints = {
+        "migration_fingerprint": migration_fingerprint(),
+        "ddl_fingerprint": template_ddl_fingerprint(),
+    }
+    while PooledSchema.objects.filter(**fingerprints).count() < size:
         schema_name = f"{POOL_PREFIX}{uuid.uuid4().hex[:12]}"
         with transaction.atomic():
-            schema_clone(template_name(), schema_name)
-            PooledSchema.objects.create(schema_name=schema_name, migration_fingerprint=fingerprint)
+            if not schema_create_from_template(schema_name):
+                raise RuntimeError("The template schema changed while the pool was refilled.")
+            PooledSchema.objects.create(schema_name=schema_name, **fingerprints)
         made += 1
     return made
 
@@ -171,7 +251,10 @@ def pool_claim(target: str) -> bool:
     pool is empty; concurrent claims never get the same schema (SKIP LOCKED)."""
     entry = (
         PooledSchema.objects.select_for_update(skip_locked=True)
-        .filter(migration_fingerprint=migration_fingerprint())
+        .filter(
+            migration_fingerprint=migration_fingerprint(),
+            ddl_fingerprint=template_ddl_fingerprint(),
+        )
         .first()
     )
     if entry is None:

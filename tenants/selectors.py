@@ -1,16 +1,18 @@
 """Reads across tenants for the vendor console and /metrics (public schema)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import TextField, Value
-from django.db.models.functions import Cast
+from django.db.models import Count, TextField, Value
+from django.db.models.functions import Cast, TruncHour
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import BillingAuditEntry
+from saas import clock
 
 from .models import ClinicBacklog, ConsoleAuditEntry, Tenant
 
@@ -35,6 +37,30 @@ def tenant_console_list() -> list[Tenant]:
     for tenant in tenants:
         tenant.user_count = counts.get(tenant.schema_name, 0)
     return tenants
+
+
+def signups_busiest_hour(*, days: int = 7) -> int:
+    """The most clinics created within one clock hour (UTC) over the last ``days`` days."""
+    now = clock.now()
+    busiest = (
+        Tenant.objects.exclude(schema_name="public")
+        .filter(created_at__gt=now - timedelta(days=days), created_at__lte=now)
+        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
+        .values("hour")
+        .annotate(signups=Count("id"))
+        .order_by("-signups")
+        .values_list("signups", flat=True)
+        .first()
+    )
+    return busiest or 0
+
+
+def pool_size_wanted() -> int:
+    """How many ready-made schemas the pool keeps: enough for the busiest hour of sign-ups
+    of the last week (a claim queues a refill at once, so the pool only has to cover the
+    refills' lag within a burst), at least TENANT_POOL_SIZE, at most TENANT_POOL_MAX."""
+    wanted = max(settings.TENANT_POOL_SIZE, signups_busiest_hour())
+    return min(wanted, settings.TENANT_POOL_MAX)
 
 
 def console_audit_recent(limit: int = 20):

@@ -94,8 +94,9 @@ def tenant_provision(
 ) -> ProvisionResult:
     """Create a tenant with its domain, schema, preset and first admin, all or nothing.
 
-    The schema comes from the pool of ready clones when one is waiting, else from a fresh
-    clone of the migrated template schema, else (no current template) from migrations. DDL
+    The schema comes from the pool of ready copies when one is waiting, else from a fresh
+    copy of the migrated template schema (its DDL replayed, tenants.ddl), else (no current
+    template) from migrations. DDL
     is transactional in PostgreSQL, so one transaction covers rows and schema alike: any
     failure leaves no tenant row, domain or schema behind."""
     started = time.perf_counter()
@@ -167,8 +168,7 @@ def _email_validate(email: str) -> str:
 def _schema_create(slug: str, *, use_pool: bool, use_template: bool) -> str:
     if use_pool and schemas.pool_claim(slug):
         return "pool"
-    if use_template and schemas.template_is_current():
-        schemas.schema_clone(schemas.template_name(), slug)
+    if use_template and schemas.schema_create_from_template(slug):
         return "clone"
     schemas.schema_create_by_migrations(slug)
     return "migrations"

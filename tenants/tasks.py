@@ -1,16 +1,14 @@
 """Celery tasks of the tenants app (public schema)."""
 
-from django.conf import settings
-
 from saas.celery import app
 
-from . import offboarding, schemas
+from . import offboarding, schemas, selectors
 
 
 @app.task
 def schema_pool_refill_task() -> int:
-    """Keep TENANT_POOL_SIZE ready-made schemas for instant sign-up."""
-    return schemas.pool_refill(settings.TENANT_POOL_SIZE)
+    """Keep ready-made schemas for instant sign-up, as many as the sign-up rate wants."""
+    return schemas.pool_refill(selectors.pool_size_wanted())
 
 
 @app.task

@@ -98,9 +98,13 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_URLCONF = "saas.urls_public"
 ROOT_URLCONF = "saas.urls_tenant"
 DEFAULT_NOT_FOUND_TENANT_VIEW = "saas.views.unknown_host"
-# Schemas are created by tenants.services (clone of the template, migrations as fallback).
+# Schemas are created by tenants.services (copy of the template, migrations as fallback).
 TENANT_TEMPLATE_SCHEMA = "_template"
+# Ready-made schemas for instant sign-up: at least TENANT_POOL_SIZE, more when the busiest
+# hour of the last 7 days had more sign-ups (tenants.selectors.pool_size_wanted), never more
+# than TENANT_POOL_MAX (each waiting schema adds ~700 relations to the catalog).
 TENANT_POOL_SIZE = env_int("TENANT_POOL_SIZE", 3)
+TENANT_POOL_MAX = env_int("TENANT_POOL_MAX", 20)
 # Offboarding (tenants.offboarding): a closing clinic's schema, files and domains are deleted
 # this many days after vendor staff closed it; until then the closing can be cancelled.
 TENANT_CLOSING_GRACE_DAYS = env_int("TENANT_CLOSING_GRACE_DAYS", 30)

@@ -18,6 +18,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 # must not keep the test database open when it is dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 TENANT_POOL_SIZE = 0
+TENANT_POOL_MAX = 0  # no refill after a claim unless a test asks for one
 # Serve static files straight from the apps: no collectstatic before a test run.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

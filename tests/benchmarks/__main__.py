@@ -1,7 +1,7 @@
 """python -m tests.benchmarks SUITE [options]; ``python -m tests.benchmarks SUITE --help``
 lists the options of one suite.
 
-  provision [--n N] [--series N] [--json PATH]
+  provision [--n N] [--series N] [--series-old N] [--json PATH]
   followup  [--tasks N] [--encounters N] [--plan-encounters N] [--tenants N] [--requests N]
             [--only PART ...] [--rebuild] [--drop-fanout] [--json PATH]
   surveys   [--only page outbox] [--users N] [--seconds N] [--workers N] [--messages N]
@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     provision = suites.add_parser("provision", help="tenant provisioning (issue 2)")
     provision.add_argument("--n", type=int, default=5, help="tenants per method (default 5)")
     provision.add_argument("--series", type=int, default=100, help="clones back to back (100)")
+    provision.add_argument(
+        "--series-old",
+        type=int,
+        default=None,
+        help="clinics by the old clone_schema(), for comparison (as many as --series)",
+    )
     provision.add_argument("--json", type=Path, default=RESULTS / "provision.json")
     provision.set_defaults(database="carebridge_bench")
 
@@ -135,7 +141,7 @@ def main(argv: list[str]) -> int:
     if args.suite == "provision":
         from tests.benchmarks import provision
 
-        provision.run(n=args.n, series=args.series, json_path=args.json)
+        provision.run(n=args.n, series=args.series, series_old=args.series_old, json_path=args.json)
     elif args.suite == "surveys":
         from tests.benchmarks import surveys
 

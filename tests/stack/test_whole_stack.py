@@ -269,6 +269,7 @@ def _stack_up(cleanup: ExitStack):
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "CAREBRIDGE_DATA_DIR": str(folder / "data"),
         "TENANT_POOL_SIZE": "0",
+        "TENANT_POOL_MAX": "0",
         "TENANT_URL_SCHEME": "http",
         "LOG_FORMAT": "json",
         "PORT": str(stack.ports["web"]),

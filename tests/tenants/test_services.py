@@ -206,7 +206,7 @@ def test_template_refresh_keeps_template_current_and_drops_stale_pool(db):
 def test_claiming_a_pooled_schema_refills_the_pool(
     db, settings, django_capture_on_commit_callbacks
 ):
-    settings.TENANT_POOL_SIZE = 1
+    settings.TENANT_POOL_SIZE = settings.TENANT_POOL_MAX = 1
     schemas.pool_refill(1)
 
     with django_capture_on_commit_callbacks(execute=True):
