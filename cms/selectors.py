@@ -1,6 +1,6 @@
-"""Reads of the cms app, inside the current tenant's schema: article search, the articles an
-encounter's tags call for, the articles of a follow-up task with their tracked links, and
-the reach report."""
+"""Reads of the cms app, inside the current tenant's schema: the articles an encounter's tags
+call for, the articles of a follow-up task with their tracked links, and the reach report.
+(An article list searches its own articles: ArticleIndexPage.articles_search.)"""
 
 from dataclasses import dataclass
 from datetime import timedelta

@@ -1,4 +1,5 @@
-"""Follow-up domain models, in the tenant's schema."""
+"""The clinic's people: its departments and the departments each staff member works in, in
+the tenant's schema."""
 
 from django.conf import settings
 from django.db import models
