@@ -1,7 +1,7 @@
 """Preset steps run at provisioning (tenants.presets.PRESET_STEPS): outcome codes and
 follow-up rules for the tenant's kind, named in its language, all editable afterwards."""
 
-from ..models import FollowUpRule, OutcomeCode, RuleStep
+from ..models import Department, FollowUpRule, OutcomeCode, RuleStep
 from ..presets import OUTCOME_CODES, RULES
 
 
@@ -22,6 +22,8 @@ def outcome_codes_seed(*, kind: str, locale: str) -> None:
 def rules_seed(*, kind: str, locale: str) -> None:
     if FollowUpRule.objects.exists():
         return
+    # A step's team is named by its department's code (departments_seed ran before).
+    teams = {d.code: d for d in Department.objects.all()}
     for position, preset in enumerate(RULES.get(kind, [])):
         spec = dict(preset)
         steps = spec.pop("steps")
@@ -30,7 +32,15 @@ def rules_seed(*, kind: str, locale: str) -> None:
         )
         RuleStep.objects.bulk_create(
             [
-                RuleStep(rule=rule, position=i, **{**step, "name": _pick(step["name"], locale)})
+                RuleStep(
+                    rule=rule,
+                    position=i,
+                    **{
+                        **step,
+                        "name": _pick(step["name"], locale),
+                        "team": teams.get(step.get("team")),
+                    },
+                )
                 for i, step in enumerate(steps)
             ]
         )
