@@ -553,7 +553,8 @@ class LapsedResult:
 def _lapsed_candidates(rule: FollowUpRule, *, now: datetime, zone) -> QuerySet:
     """The ids of encounters that may have lapsed under ``rule`` and have no task of it: a
     contact's last encounter, matching the rule, at least ``lapse_days`` old (local days),
-    recent enough that a window of the rule is still open. Set-based, the rule's match in
+    recent enough that a window of the rule is still open (the last day of the longest
+    window, with its grace, is ``span`` days after the lapse). Set-based, the rule's match in
     SQL; rules_plan decides the rest exactly, as for any encounter."""
     today = local_date(now, zone)
     span = max(
@@ -567,7 +568,7 @@ def _lapsed_candidates(rule: FollowUpRule, *, now: datetime, zone) -> QuerySet:
         default=0,
     )
     encounters = Encounter.objects.filter(
-        occurred_at__gte=local_midnight(today - timedelta(days=rule.lapse_days + span + 1), zone),
+        occurred_at__gte=local_midnight(today - timedelta(days=rule.lapse_days + span - 1), zone),
         occurred_at__lt=local_midnight(today - timedelta(days=rule.lapse_days - 1), zone),
         contact__anonymised_at__isnull=True,
     )
@@ -591,9 +592,11 @@ def _lapsed_candidates(rule: FollowUpRule, *, now: datetime, zone) -> QuerySet:
     if rule.max_age is not None:
         encounters = encounters.filter(age__lte=rule.max_age)
     planned = FollowUpTask.objects.filter(encounter_id=OuterRef("pk"), rule_id=rule.pk)
+    # The latest lapses first: what rules_plan declines (an exclusive rule before this one)
+    # stays a candidate, and must not hold back a lapse that happened today.
     return (
         encounters.filter(~Exists(later_encounters()), ~Exists(planned))
-        .order_by("occurred_at", "pk")
+        .order_by("-occurred_at", "-pk")
         .values_list("pk", flat=True)
     )
 
