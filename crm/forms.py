@@ -26,6 +26,7 @@ from .models import (
     RuleStep,
     SmsAccount,
 )
+from .models.rules import lapse_days_message
 from .phones import phone_mask
 from .reporting.period import EARLIEST_DAY, LATEST_DAY, period_error
 from .roles import Role
@@ -190,6 +191,8 @@ class EncounterForm(forms.ModelForm):
             "department",
             "attending",
             "attending_name",
+            "responsible_nurse",
+            "responsible_nurse_name",
             "serial_no",
             "admitted_at",
             "age",
@@ -218,6 +221,12 @@ class EncounterForm(forms.ModelForm):
             is_active=True, groups__name=Role.CLINICIAN
         ).order_by("first_name", "last_name")
         self.fields["attending"].label_from_instance = lambda u: u.get_full_name() or u.email
+        self.fields["responsible_nurse"].queryset = User.objects.filter(
+            is_active=True, groups__name=Role.CLINICIAN
+        ).order_by("first_name", "last_name")
+        self.fields["responsible_nurse"].label_from_instance = lambda u: (
+            u.get_full_name() or u.email
+        )
 
 
 # The values that are the model's own columns (the rest are many-to-many or the step's id).
@@ -245,6 +254,12 @@ class RuleForm(forms.ModelForm):
         required=False,
         help_text=_("Empty: the clinic's calling hours. Otherwise e.g. 18:00-20:30"),
     )
+    # An IntegerField, not the model's positive one: 0 and -5 get the same plain message.
+    lapse_days = forms.IntegerField(
+        label=_("Lapsed after (days)"),
+        required=False,
+        help_text=FollowUpRule._meta.get_field("lapse_days").help_text,
+    )
 
     class Meta:
         model = FollowUpRule
@@ -253,6 +268,8 @@ class RuleForm(forms.ModelForm):
             "active",
             "position",
             "exclusive",
+            "trigger",
+            "lapse_days",
             "match_kinds",
             "match_departments",
             "match_codes",
@@ -269,6 +286,7 @@ class RuleForm(forms.ModelForm):
             "match_departments": forms.CheckboxSelectMultiple,
             "match_outcomes": forms.CheckboxSelectMultiple,
             "exclude_outcomes": forms.CheckboxSelectMultiple,
+            "trigger": forms.RadioSelect,
         }
 
     def __init__(self, *args, **kwargs):
@@ -287,8 +305,28 @@ class RuleForm(forms.ModelForm):
                 help_text=_("None ticked: any."),
             )
         self.fields["match_departments"].help_text = _("None ticked: any.")
+        # Forms posted before lapsed rules existed (and scripts) mean an ordinary rule.
+        self.fields["trigger"].required = False
         if self.instance.calling_hours and not self.is_bound:
             self.initial["calling_hours"] = calling_hours_format(self.instance.calling_hours)
+
+    def clean_lapse_days(self):
+        days = self.cleaned_data["lapse_days"]
+        if days is not None and not 1 <= days <= 3650:
+            raise forms.ValidationError(lapse_days_message())
+        return days
+
+    def clean_trigger(self):
+        return self.cleaned_data["trigger"] or FollowUpRule.Trigger.ENCOUNTER
+
+    def clean(self):
+        cleaned = super().clean()
+        lapsed = cleaned.get("trigger") == FollowUpRule.Trigger.LAPSED
+        if lapsed and cleaned.get("lapse_days") is None and "lapse_days" not in self.errors:
+            self.add_error("lapse_days", lapse_days_message())
+        if not lapsed:
+            cleaned["lapse_days"] = None
+        return cleaned
 
     def clean_calling_hours(self):
         text = self.cleaned_data["calling_hours"].strip()
@@ -329,6 +367,7 @@ class RuleStepForm(forms.ModelForm):
             "channel",
             "tier",
             "assignee_policy",
+            "team",
             "max_attempts",
             "retry_gap_hours",
             "repeat_every_days",
@@ -349,6 +388,7 @@ class RuleStepForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
 
         self.fields["survey"].queryset = SurveyTemplate.objects.filter(active=True)
+        self.fields["team"].queryset = Department.objects.filter(active=True)
         self.fields["articles"].widget.languages = article_languages()
 
 

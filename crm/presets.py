@@ -80,6 +80,10 @@ def _step(zh, en, opens, due, **options):
     return {"name": (zh, en), "offset_days": opens, "due_days": due, **options}
 
 
+def _team(code):
+    return {"assignee_policy": "team", "team": code}
+
+
 # Follow-up rules per tenant kind (DESIGN.md §5.4). Names are (简体中文, English).
 RULES: dict[str, list[dict]] = {
     "hospital": [
@@ -119,30 +123,44 @@ RULES: dict[str, list[dict]] = {
             ],
         },
     ],
+    # The aesthetic clinic regulations name who calls: the customer service centre after a
+    # discharge, the post-op care team after surgery, the medical aesthetics team after a
+    # treatment course, the consultation centre after a consultation ("team" is a code of
+    # DEPARTMENTS["aesthetic"], resolved by crm.services.seeding.rules_seed).
     "aesthetic": [
         {
             "name": ("术后回访", "Post-op follow-up"),
             "match_kinds": ["surgery"],
             "steps": [
-                _step("术后第 3 天", "Day 3", 3, 3),
-                _step("术后 1 周", "Week 1", 7, 8),
-                _step("术后 1 个月", "Month 1", 30, 32),
+                _step("术后第 3 天", "Day 3", 3, 3, **_team("post-op-care")),
+                _step("术后 1 周", "Week 1", 7, 8, **_team("post-op-care")),
+                _step("术后 1 个月", "Month 1", 30, 32, **_team("post-op-care")),
             ],
         },
         {
             "name": ("出院回访", "Discharge follow-up"),
             "match_kinds": ["discharge"],
-            "steps": [_step("出院 3 天内", "Within 3 days", 1, 3)],
+            "steps": [_step("出院 3 天内", "Within 3 days", 1, 3, **_team("customer-service"))],
         },
         {
             "name": ("疗程回访", "Treatment course follow-up"),
             "match_kinds": ["treatment_course"],
-            "steps": [_step("疗程结束 1 周", "Week 1 after the course", 7, 8)],
+            "steps": [
+                _step(
+                    "疗程结束 1 周",
+                    "Week 1 after the course",
+                    7,
+                    8,
+                    **_team("medical-aesthetics"),
+                )
+            ],
         },
         {
             "name": ("咨询回访", "Consultation follow-up"),
             "match_kinds": ["consultation"],
-            "steps": [_step("咨询后 3 天", "Day 3 after consultation", 3, 4)],
+            "steps": [
+                _step("咨询后 3 天", "Day 3 after consultation", 3, 4, **_team("consultation"))
+            ],
         },
     ],
     "dental": [

@@ -67,6 +67,11 @@ FIELDS = [
         ("doctor", "attending", "主治医生", "医生"),
     ),
     ImportField(
+        "responsible_nurse",
+        gettext_lazy("Responsible nurse"),
+        ("responsible nurse", "nurse", "责任护士", "护士"),
+    ),
+    ImportField(
         "occurred_at",
         gettext_lazy("Date (discharge, operation, visit)"),
         (
@@ -439,6 +444,21 @@ def row_check(number: int, raw: dict[str, str], ctx: RowContext) -> RowCheck:
     attending = get("attending", "")
     v["attending_name"] = attending[:100]
     v["attending_id"] = ctx.staff.get(attending.lower()) if attending else None
+    # Unlike the attending clinician (often a name only), the nurse is who gets the call: a
+    # name that is nobody on the staff would leave it with no one, so the row waits.
+    nurse = get("responsible_nurse", "")
+    v["responsible_nurse_name"] = nurse[:100]
+    v["responsible_nurse_id"] = ctx.staff.get(nurse.lower()) if nurse else None
+    if nurse and v["responsible_nurse_id"] is None:
+        row.error(
+            "responsible_nurse",
+            _(
+                "No active staff member is called “%(value)s” (responsible nurse): add them "
+                "under Staff, or correct the name."
+            )
+            % {"value": nurse},
+            "unknown_staff",
+        )
 
     kind = get("kind")
     if kind:

@@ -132,7 +132,8 @@ class BulkIn(Schema):
             "Up to 10,000 rows. Fields as in the CSV import: external_id (required), name "
             "(required), occurred_at (required, e.g. 2026-11-22 10:30, in the clinic's time "
             "zone), record_no, sex, age, birth_date, phone, phone2, email, address, department "
-            "(code or name), attending, admitted_at, kind, diagnosis_code, diagnosis, "
+            "(code or name), attending, responsible_nurse (a staff member's full name or "
+            "email; an unknown one rejects the row), admitted_at, kind, diagnosis_code, diagnosis, "
             "procedure_code, procedure, treatment_course, discharge_outcome, length_of_stay, "
             "bed, tags, notes, serial_no."
         )

@@ -211,6 +211,20 @@ class Encounter(models.Model):
     attending_name = models.CharField(
         _("attending clinician (name)"), max_length=100, blank=True, default=""
     )
+    # Who calls a cured patient back where the rules say so (assignee "the responsible nurse").
+    responsible_nurse = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="nursed_encounters",
+        verbose_name=_("responsible nurse"),
+        db_index=False,  # encounter_nurse_idx, over the encounters that have one
+    )
+    # db_default: SQL that writes encounters naming only the columns it fills still works.
+    responsible_nurse_name = models.CharField(
+        _("responsible nurse (name)"), max_length=100, blank=True, default="", db_default=""
+    )
     occurred_at = models.DateTimeField(
         _("date"), help_text=_("Discharge, operation, visit or sale date and time.")
     )
@@ -265,6 +279,11 @@ class Encounter(models.Model):
                 fields=["attending"],
                 condition=Q(attending__isnull=False),
                 name="encounter_attending_idx",
+            ),
+            models.Index(
+                fields=["responsible_nurse"],
+                condition=Q(responsible_nurse__isnull=False),
+                name="encounter_nurse_idx",
             ),
         ]
 

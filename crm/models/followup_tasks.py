@@ -91,6 +91,8 @@ class FollowUpTask(models.Model):
         MESSAGE_FAILED = "message_failed", _("The message could not be sent")
         ANONYMISED = "anonymised", _("Contact's data erased")
         RETURN_VISIT_BOOKED = "return_visit_booked", _("Return visit already booked")
+        # A lapsed-customer call whose customer came back (or booked) before it was made.
+        NOT_LAPSED = "not_lapsed", _("Came back: a later encounter")
 
     OPEN = (Status.PENDING, Status.IN_PROGRESS)
 

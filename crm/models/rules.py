@@ -4,6 +4,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import validate_calling_hours
@@ -34,7 +35,13 @@ def _text_list(label, help_text=""):
 class FollowUpRule(models.Model):
     """A tenant's rule. An empty match list matches everything; every matching rule applies,
     except that an ``exclusive`` rule that matches suppresses the rules after it (by
-    position) that also match."""
+    position) that also match. A *lapsed-customer* rule matches only a contact's last
+    encounter, once ``lapse_days`` have passed without a later one (the car dealer's "no visit
+    for 6 months" call, the dental recall nobody booked); its steps count from that day."""
+
+    class Trigger(models.TextChoices):
+        ENCOUNTER = "encounter", _("After each matching encounter")
+        LAPSED = "lapsed", _("Lapsed customer: no later encounter within N days")
 
     name = models.CharField(_("name"), max_length=120)
     active = models.BooleanField(_("active"), default=True)
@@ -43,6 +50,20 @@ class FollowUpRule(models.Model):
         _("exclusive"),
         default=False,
         help_text=_("When this rule matches, later rules do not apply to the encounter."),
+    )
+    trigger = models.CharField(
+        _("follow up"), max_length=20, choices=Trigger.choices, default=Trigger.ENCOUNTER
+    )
+    lapse_days = models.PositiveSmallIntegerField(
+        _("lapsed after (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_(
+            "Lapsed customer rules: the contact's last encounter matches once this many days "
+            "have passed without a later encounter (a visit, a sale or a booked return "
+            "visit). The steps' days count from that day."
+        ),
     )
     match_kinds = _choice_list(Encounter.Kind.choices, _("encounter kinds"))
     match_departments = models.ManyToManyField(
@@ -74,6 +95,14 @@ class FollowUpRule(models.Model):
         ordering = ["position", "id"]
         verbose_name = _("follow-up rule")
         verbose_name_plural = _("follow-up rules")
+        constraints = [
+            # The tick counts a lapse from this: a lapsed rule without a positive N would plan
+            # a call the day of every encounter, or never.
+            models.CheckConstraint(
+                condition=Q(trigger="encounter") | Q(lapse_days__isnull=False, lapse_days__gte=1),
+                name="rule_lapse_days_positive",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -83,9 +112,22 @@ class FollowUpRule(models.Model):
         """The matched kinds as the interface names them (never the stored codes)."""
         return [str(Encounter.Kind(kind).label) for kind in self.match_kinds]
 
+    @property
+    def is_lapsed(self) -> bool:
+        return self.trigger == self.Trigger.LAPSED
+
     def clean(self):
         if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
             raise ValidationError({"max_age": _("The maximum age is below the minimum age.")})
+
+
+def lapse_days_message() -> str:
+    """What the rule form says to a lapsed rule without a positive N (the database refuses
+    one too: rule_lapse_days_positive)."""
+    return _(
+        "Say after how many days without a new encounter a customer has lapsed: a whole "
+        "number of days, 1 or more."
+    )
 
 
 class RuleStep(models.Model):
@@ -107,6 +149,11 @@ class RuleStep(models.Model):
         DEPARTMENT = "department", _("The encounter's department queue")
         CENTRE = "centre", _("The follow-up centre")
         ROUND_ROBIN = "round_robin", _("Round-robin among agents")
+        # The team the regulation names (an aesthetic clinic's post-op care team …): a
+        # department queue chosen on the step, whatever the encounter's department.
+        TEAM = "team", _("A team's queue (chosen below)")
+        # A hospital's cured patients are called by their responsible nurse (责任护士).
+        NURSE = "nurse", _("The responsible nurse")
 
     class StopWhen(models.TextChoices):
         LIMIT = "limit", _("Only the limit")
@@ -135,6 +182,15 @@ class RuleStep(models.Model):
     tier = models.PositiveSmallIntegerField(_("tier"), choices=Tier.choices, default=Tier.CENTRE)
     assignee_policy = models.CharField(
         _("assign to"), max_length=20, choices=Assignee.choices, default=Assignee.CENTRE
+    )
+    team = models.ForeignKey(
+        Department,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("For “a team's queue”: the department or team that takes these calls."),
     )
     max_attempts = models.PositiveSmallIntegerField(
         _("maximum attempts"), default=3, validators=[MinValueValidator(1), MaxValueValidator(20)]
@@ -230,6 +286,8 @@ class RuleStep(models.Model):
             errors["repeat_every_days"] = _(
                 "Repeats must be further apart than the window is long."
             )
+        if self.assignee_policy == self.Assignee.TEAM and not self.team_id:
+            errors["team"] = _("Choose the team that takes these calls.")
         if self.pre_notice and self.channel != self.Channel.PHONE:
             errors["pre_notice"] = _("Only a phone call is announced by an SMS beforehand.")
         if errors:

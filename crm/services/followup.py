@@ -33,6 +33,7 @@ from .cascade import contacts_died, contacts_tasks_cancel, tasks_cancel
 from .feedback import complaints_escalate
 from .followup_messages import message_steps_due, pre_notices_due, survey_reminders_due
 from .outbox import contact_messages_cancel
+from .planning import lapsed_customers_plan
 from .retention import retention_run
 from .spot_checks import spot_check_draw, spot_checks_weekly
 
@@ -277,6 +278,8 @@ class TickResult:
     rejected_purged: int = 0
     exports_deleted: int = 0
     spot_checks_drawn: int = 0
+    lapsed_planned: int = 0
+    lapsed_came_back: int = 0
     # What is left waiting, not work done: two ticks that did nothing still compare equal.
     backlog: dict[str, int] = field(default_factory=dict, compare=False)
 
@@ -284,7 +287,8 @@ class TickResult:
 def followup_tick(*, now: datetime | None = None) -> TickResult:
     """The periodic pass over one tenant: give back claims nobody renewed, close tasks whose
     window (plus grace) has passed, move overdue tier-1 tasks that no clinician worked to
-    the follow-up centre, queue the messages of message follow-ups whose window opened, the
+    the follow-up centre, plan the calls of lapsed customers (and cancel those of customers
+    who came back), queue the messages of message follow-ups whose window opened, the
     SMS announcing the first call of phone follow-ups and the reminders of surveys not
     answered, and
     escalate overdue complaints, run the daily retention pass (anonymise contacts past the
@@ -310,6 +314,9 @@ def followup_tick(*, now: datetime | None = None) -> TickResult:
     result.escalated = open_tasks.filter(
         tier=RuleStep.Tier.CLINICIAN, due_at__lte=now, escalated_at__isnull=True, attempts_count=0
     ).update(assignee=None, department=None, tier=RuleStep.Tier.CENTRE, escalated_at=now)
+    # Before the messages: a lapsed customer's message step opens the day they lapse.
+    lapsed = lapsed_customers_plan(now=now)
+    result.lapsed_planned, result.lapsed_came_back = lapsed.planned, lapsed.came_back
     result.messages = message_steps_due(now=now)
     result.pre_notices = pre_notices_due(now=now)
     result.survey_reminders = survey_reminders_due(now=now)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from saas import clock
 from saas.celery import enqueue_on_commit
@@ -25,7 +25,7 @@ from ..models import (
     RuleStep,
 )
 from ..roles import Role
-from .cascade import EncounterWritten, encounters_cascade
+from .cascade import EncounterWritten, encounters_cascade, tasks_cancel
 
 Reason = FollowUpTask.Reason
 Status = FollowUpTask.Status
@@ -48,6 +48,8 @@ class PlannedTask:
     reason: str = ""
     assignee_id: int | None = None
     department_id: int | None = None
+    # A lapsed-customer plan: the instant the contact lapses (the tick plans it from then).
+    lapses_at: datetime | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -72,6 +74,7 @@ class EncounterFacts:
     kind: str
     department_id: int | None
     attending_id: int | None
+    responsible_nurse_id: int | None
     diagnosis_code: str
     procedure_code: str
     discharge_outcome: str
@@ -83,6 +86,8 @@ class EncounterFacts:
     do_not_contact: bool
     email: str
     has_phone: bool
+    # The contact has an encounter after this one (read only when a lapsed rule is active).
+    superseded: bool = False
 
     @classmethod
     def of(cls, encounter: Encounter, *, has_phone: bool) -> "EncounterFacts":
@@ -93,6 +98,7 @@ class EncounterFacts:
             kind=encounter.kind,
             department_id=encounter.department_id,
             attending_id=encounter.attending_id,
+            responsible_nurse_id=encounter.responsible_nurse_id,
             diagnosis_code=encounter.diagnosis_code,
             procedure_code=encounter.procedure_code,
             discharge_outcome=encounter.discharge_outcome,
@@ -129,6 +135,9 @@ def round_robin_agents() -> list[int]:
 
 
 def rule_matches(rule: FollowUpRule, encounter: EncounterFacts) -> bool:
+    # A lapsed-customer rule follows up only the contact's last encounter.
+    if rule.trigger == FollowUpRule.Trigger.LAPSED and encounter.superseded:
+        return False
     if rule.match_kinds and encounter.kind not in rule.match_kinds:
         return False
     # A booking is no service yet: a rule for "every kind" does not follow it up.
@@ -195,8 +204,17 @@ def _assignment(step: RuleStep, encounter: EncounterFacts, agents: list[int]):
     policy = step.assignee_policy
     if policy == RuleStep.Assignee.CLINICIAN and encounter.attending_id:
         return encounter.attending_id, encounter.department_id
-    if policy in (RuleStep.Assignee.CLINICIAN, RuleStep.Assignee.DEPARTMENT):
+    if policy == RuleStep.Assignee.NURSE and encounter.responsible_nurse_id:
+        return encounter.responsible_nurse_id, encounter.department_id
+    # Without the named clinician or nurse: their department's queue.
+    if policy in (
+        RuleStep.Assignee.CLINICIAN,
+        RuleStep.Assignee.NURSE,
+        RuleStep.Assignee.DEPARTMENT,
+    ):
         return None, encounter.department_id
+    if policy == RuleStep.Assignee.TEAM:
+        return None, step.team_id
     if policy == RuleStep.Assignee.ROUND_ROBIN and agents:
         # Spread by encounter id: stable across re-planning, even without a shared counter.
         return agents[encounter.pk % len(agents)] if encounter.pk else agents[0], None
@@ -211,10 +229,15 @@ def rules_plan(
     agents: list[int] = (),
 ) -> list[PlannedTask]:
     """The tasks the rule set wants for ``encounter``. Day N of a step is the Nth local day
-    after the encounter's local date; a task is due at the end of its due day."""
-    start = local_date(encounter.occurred_at, zone)
+    after the encounter's local date (after the day the contact lapsed, for a lapsed-customer
+    rule); a task is due at the end of its due day."""
+    encounter_day = local_date(encounter.occurred_at, zone)
     planned = []
     for rule in rules_applicable(rules, encounter):
+        start, lapses_at = encounter_day, None
+        if rule.trigger == FollowUpRule.Trigger.LAPSED:
+            start = encounter_day + timedelta(days=rule.lapse_days)
+            lapses_at = local_midnight(start, zone)
         for step in rule.steps.all():
             reason = exclusion_reason(rule, step, encounter)
             unreachable = "" if reason else unreachable_reason(step, encounter)
@@ -247,6 +270,7 @@ def rules_plan(
                         reason=task_reason,
                         assignee_id=assignee_id,
                         department_id=department_id,
+                        lapses_at=lapses_at,
                     )
                 )
     return planned
@@ -290,7 +314,9 @@ _REPLANNED_FIELDS = [
 _KEPT_WHEN_ESCALATED = ("assignee_id", "department_id", "tier")
 
 
-def _replan(task: dict, plan: PlannedTask | None, now: datetime) -> dict:
+def _replan(
+    task: dict, plan: PlannedTask | None, now: datetime, *, gone: str = Reason.NO_LONGER_MATCHES
+) -> dict:
     """The changes that bring an existing task (a dict of its columns) in line with the plan,
     or {} when none. Completed, unreachable and cancelled tasks are history and stay as they
     are; a task moved to the centre when overdue stays there."""
@@ -300,7 +326,7 @@ def _replan(task: dict, plan: PlannedTask | None, now: datetime) -> dict:
         return {}
     wanted = {}
     if plan is None:
-        status, reason = Status.CANCELLED, Reason.NO_LONGER_MATCHES
+        status, reason = Status.CANCELLED, gone
     else:
         status, reason = plan.status, plan.reason
         wanted = _task_values(plan, now)
@@ -385,6 +411,7 @@ _FACT_COLUMNS = {
     "kind": "kind",
     "department_id": "department_id",
     "attending_id": "attending_id",
+    "responsible_nurse_id": "responsible_nurse_id",
     "diagnosis_code": "diagnosis_code",
     "procedure_code": "procedure_code",
     "discharge_outcome": "discharge_outcome",
@@ -399,19 +426,29 @@ _FACT_COLUMNS = {
 }
 
 
-def _facts(batch: list[int]) -> list[EncounterFacts]:
-    valid_phone = ContactPhone.objects.filter(contact=OuterRef("contact_id"), invalid=False)
-    rows = (
-        Encounter.objects.filter(pk__in=batch)
-        .annotate(has_phone=Exists(valid_phone))
-        .order_by("pk")
-        .values_list(*_FACT_COLUMNS.values())
+def later_encounters(outer: str = "") -> QuerySet:
+    """The encounters of the same contact after the outer query's encounter (``outer`` is the
+    path to it), by date then id: what makes an encounter not a contact's last one."""
+    occurred, pk = OuterRef(f"{outer}occurred_at"), OuterRef(f"{outer}pk")
+    return Encounter.objects.filter(contact_id=OuterRef(f"{outer}contact_id")).filter(
+        Q(occurred_at__gt=occurred) | Q(occurred_at=occurred, pk__gt=pk)
     )
-    return [EncounterFacts(**dict(zip(_FACT_COLUMNS, row, strict=True))) for row in rows]
+
+
+def _facts(batch: list[int], *, lapsing: bool) -> list[EncounterFacts]:
+    valid_phone = ContactPhone.objects.filter(contact=OuterRef("contact_id"), invalid=False)
+    columns = dict(_FACT_COLUMNS)
+    rows = Encounter.objects.filter(pk__in=batch).annotate(has_phone=Exists(valid_phone))
+    if lapsing:  # one more look-up per encounter, only while a lapsed rule is active
+        rows = rows.annotate(superseded=Exists(later_encounters()))
+        columns["superseded"] = "superseded"
+    rows = rows.order_by("pk").values_list(*columns.values())
+    return [EncounterFacts(**dict(zip(columns, row, strict=True))) for row in rows]
 
 
 _EXISTING_COLUMNS = [
     "id",
+    "rule_id",
     "encounter_id",
     "step_id",
     "sequence",
@@ -423,14 +460,20 @@ _EXISTING_COLUMNS = [
 ]
 
 
-def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult:
+def encounters_plan(
+    encounter_ids, *, now: datetime | None = None, only_rules: set[int] | None = None
+) -> PlanResult:
     """Plan (or re-plan) the tasks of these encounters with the current rules. Idempotent.
     A task new to an encounter that already had tasks is not added once its window has
-    closed: a rule changed today does not create work that is already too late. Works on
+    closed: a rule changed today does not create work that is already too late. A
+    lapsed-customer task is added only once the contact has lapsed, and while its window is
+    open; one whose contact came back is cancelled. ``only_rules``: plan and re-plan only the
+    tasks of these rules (the tick's lapsed rules), leaving the others as they are. Works on
     plain rows, not model instances: a nightly import plans a hundred thousand encounters."""
     now = now or clock.now()
     zone = tenant_zone(connection.tenant)
     rules = rules_for_planning()
+    lapsed_rules = {r.pk for r in rules if r.trigger == FollowUpRule.Trigger.LAPSED}
     agents = round_robin_agents()
     result = PlanResult()
     ids = sorted(set(encounter_ids))
@@ -438,25 +481,33 @@ def encounters_plan(encounter_ids, *, now: datetime | None = None) -> PlanResult
         batch = ids[offset : offset + PLAN_BATCH]
         with transaction.atomic():
             existing: dict[int, dict[tuple, dict]] = {}
-            for task in FollowUpTask.objects.filter(
-                encounter_id__in=batch, step__isnull=False
-            ).values(*_EXISTING_COLUMNS):
+            tasks = FollowUpTask.objects.filter(encounter_id__in=batch, step__isnull=False)
+            if only_rules is not None:
+                tasks = tasks.filter(rule_id__in=only_rules)
+            for task in tasks.values(*_EXISTING_COLUMNS):
                 existing.setdefault(task["encounter_id"], {})[
                     (task["step_id"], task["sequence"])
                 ] = task
             new_rows, changes = [], []
-            for facts in _facts(batch):
+            for facts in _facts(batch, lapsing=bool(lapsed_rules)):
                 known = existing.get(facts.pk, {})
                 replanning = facts.pk in existing
                 for plan in rules_plan(facts, rules, zone=zone, agents=agents):
+                    if only_rules is not None and plan.rule.pk not in only_rules:
+                        continue
                     task = known.pop(plan.key, None)
                     if task is None:
-                        if not (replanning and plan.closes_at <= now):
+                        if plan.lapses_at is not None:
+                            if plan.lapses_at <= now < plan.closes_at:
+                                new_rows.append(_new_row(facts, plan, now))
+                        elif not (replanning and plan.closes_at <= now):
                             new_rows.append(_new_row(facts, plan, now))
                     elif change := _replan(task, plan, now):
                         changes.append((task, change))
                 for task in known.values():
-                    if change := _replan(task, None, now):
+                    came_back = facts.superseded and task["rule_id"] in lapsed_rules
+                    gone = Reason.NOT_LAPSED if came_back else Reason.NO_LONGER_MATCHES
+                    if change := _replan(task, None, now, gone=gone):
                         changes.append((task, change))
             result.created += _insert_tasks(new_rows)
             with connection.cursor() as cursor:
@@ -492,6 +543,89 @@ def encounters_unplanned(*, now: datetime | None = None) -> list[int]:
         .order_by("encounter_id")
         .values_list("encounter_id", flat=True)[:PLAN_TASK_CHUNK]
     )
+
+
+@dataclass
+class LapsedResult:
+    planned: int = 0
+    came_back: int = 0
+
+
+def _lapsed_candidates(rule: FollowUpRule, *, now: datetime, zone) -> QuerySet:
+    """The ids of encounters that may have lapsed under ``rule`` and have no task of it: a
+    contact's last encounter, matching the rule, at least ``lapse_days`` old (local days),
+    recent enough that a window of the rule is still open (the last day of the longest
+    window, with its grace, is ``span`` days after the lapse). Set-based, the rule's match in
+    SQL; rules_plan decides the rest exactly, as for any encounter."""
+    today = local_date(now, zone)
+    span = max(
+        (
+            step.due_days
+            + (step.occurrences - 1) * (step.repeat_every_days or 0)
+            + step.grace_days
+            + 1
+            for step in rule.steps.all()
+        ),
+        default=0,
+    )
+    encounters = Encounter.objects.filter(
+        occurred_at__gte=local_midnight(today - timedelta(days=rule.lapse_days + span - 1), zone),
+        occurred_at__lt=local_midnight(today - timedelta(days=rule.lapse_days - 1), zone),
+        contact__anonymised_at__isnull=True,
+    )
+    if rule.match_kinds:
+        encounters = encounters.filter(kind__in=rule.match_kinds)
+    else:
+        encounters = encounters.exclude(kind=Encounter.Kind.APPOINTMENT)
+    if rule.department_ids:
+        encounters = encounters.filter(department_id__in=rule.department_ids)
+    if rule.match_codes:
+        codes = Q()
+        for prefix in rule.match_codes:
+            codes |= Q(diagnosis_code__istartswith=prefix) | Q(procedure_code__istartswith=prefix)
+        encounters = encounters.filter(codes)
+    if rule.match_tags:
+        encounters = encounters.filter(tags__overlap=rule.match_tags)
+    if rule.match_outcomes:
+        encounters = encounters.filter(discharge_outcome__in=rule.match_outcomes)
+    if rule.min_age is not None:
+        encounters = encounters.filter(age__gte=rule.min_age)
+    if rule.max_age is not None:
+        encounters = encounters.filter(age__lte=rule.max_age)
+    planned = FollowUpTask.objects.filter(encounter_id=OuterRef("pk"), rule_id=rule.pk)
+    # The latest lapses first: what rules_plan declines (an exclusive rule before this one)
+    # stays a candidate, and must not hold back a lapse that happened today.
+    return (
+        encounters.filter(~Exists(later_encounters()), ~Exists(planned))
+        .order_by("-occurred_at", "-pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def lapsed_customers_plan(*, now: datetime | None = None) -> LapsedResult:
+    """The tick's pass over lapsed-customer rules: plan the call of every contact who has
+    lapsed (one task per step per lapse: the lapse is the contact's last encounter, so the
+    same lapse is never planned twice, and a new encounter followed by a new lapse plans
+    again), and cancel the open calls of contacts who came back meanwhile. Exclusions,
+    opt-outs and a missing number are decided by rules_plan as for any follow-up; a message
+    step's survey fatigue and booked return visits when its message is queued."""
+    now = now or clock.now()
+    result = LapsedResult()
+    rules = [r for r in rules_for_planning() if r.trigger == FollowUpRule.Trigger.LAPSED]
+    came_back = FollowUpTask.objects.filter(
+        status__in=FollowUpTask.OPEN, rule__trigger=FollowUpRule.Trigger.LAPSED
+    ).filter(Exists(later_encounters("encounter__")))
+    result.came_back = tasks_cancel(came_back, reason=Reason.NOT_LAPSED, now=now)
+    zone = tenant_zone(connection.tenant)
+    room = PLAN_TASK_CHUNK  # the rest waits for the next tick
+    for rule in rules:
+        ids = list(_lapsed_candidates(rule, now=now, zone=zone)[:room])
+        if ids:
+            result.planned += encounters_plan(ids, now=now, only_rules={rule.pk}).created
+            room -= len(ids)
+        if room <= 0:
+            break
+    return result
 
 
 def encounters_plan_later(encounter_ids) -> None:

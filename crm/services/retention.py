@@ -61,6 +61,7 @@ PERSONAL_FIELDS: dict[type, dict[str, object]] = {
     },
     Encounter: {
         "attending_name": "",
+        "responsible_nurse_name": "",
         "serial_no": "",
         "diagnosis": "",
         "procedure": "",

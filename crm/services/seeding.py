@@ -2,7 +2,7 @@
 rules and KPI targets, named in its language, all editable afterwards. Run at provisioning as
 steps of tenants.presets.PRESET_STEPS."""
 
-from ..models import FollowUpRule, KpiTarget, OutcomeCode, RuleStep
+from ..models import Department, FollowUpRule, KpiTarget, OutcomeCode, RuleStep
 from ..presets import OUTCOME_CODES, RULES
 
 
@@ -23,6 +23,8 @@ def outcome_codes_seed(*, kind: str, locale: str) -> None:
 def rules_seed(*, kind: str, locale: str) -> None:
     if FollowUpRule.objects.exists():
         return
+    # A step's team is named by its department's code (departments_seed ran before).
+    teams = {d.code: d for d in Department.objects.all()}
     for position, preset in enumerate(RULES.get(kind, [])):
         spec = dict(preset)
         steps = spec.pop("steps")
@@ -31,7 +33,15 @@ def rules_seed(*, kind: str, locale: str) -> None:
         )
         RuleStep.objects.bulk_create(
             [
-                RuleStep(rule=rule, position=i, **{**step, "name": _pick(step["name"], locale)})
+                RuleStep(
+                    rule=rule,
+                    position=i,
+                    **{
+                        **step,
+                        "name": _pick(step["name"], locale),
+                        "team": teams.get(step.get("team")),
+                    },
+                )
                 for i, step in enumerate(steps)
             ]
         )

@@ -491,3 +491,28 @@ def test_a_booked_return_visit_is_accepted_with_its_future_date_and_plans_nothin
         encounter = Encounter.objects.get()
         assert (encounter.external_id, encounter.kind) == ("YY-1", "appointment")
         assert not FollowUpTask.objects.filter(encounter=encounter).exists()
+
+
+def test_the_responsible_nurse_is_matched_to_staff_and_an_unknown_one_rejects_the_row(
+    api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
+):
+    from tests.factories import StaffFactory
+
+    with in_tenant(tenant_a):
+        nurse = StaffFactory(role="clinician", email="wang.fang@alpha.test")
+    body = {
+        "rows": [
+            {**ROW, "responsible_nurse": "wang.fang@alpha.test"},
+            {**ROW, "external_id": "ZY-1002", "record_no": "ZY002", "responsible_nurse": "某护士"},
+        ]
+    }
+    response = push(api_a, body, django_capture_on_commit_callbacks)
+    assert response.status_code == 200
+    result = response.json()
+    assert (result["created"], result["rejected"]) == (1, 1)
+    assert [(e["index"], e["field"], e["code"]) for e in result["errors"]] == [
+        (1, "responsible_nurse", "unknown_staff")
+    ]
+    with in_tenant(tenant_a):
+        encounter = Encounter.objects.get()
+        assert (encounter.external_id, encounter.responsible_nurse) == ("ZY-1001", nurse)

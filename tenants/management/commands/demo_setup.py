@@ -8,8 +8,9 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from crm.models import FollowUpRule, RuleStep
+from crm.models import Department, FollowUpRule, RuleStep
 from crm.services.demo import demo_history_seed
+from crm.services.staff import staff_set_departments
 from surveys.models import SurveyTemplate
 from tenants.links import site_url, tenant_url
 from tenants.models import Tenant
@@ -61,6 +62,14 @@ def _demo_sms_survey(kind: str, locale: str) -> None:
     )
 
 
+def _demo_agent_teams(email: str) -> None:
+    """The demo agent works in every team the preset rules route calls to (an aesthetic
+    clinic's post-op care team …), so their worklist's "my departments" shows those calls."""
+    teams = Department.objects.filter(pk__in=RuleStep.objects.exclude(team=None).values("team"))
+    if teams.exists():
+        staff_set_departments(user=get_user_model().objects.get(username=email), departments=teams)
+
+
 class Command(BaseCommand):
     help = "Create the demo tenants and logins (idempotent)."
 
@@ -82,6 +91,7 @@ class Command(BaseCommand):
                 _demo_user(admin_email, role="admin")
                 for role in DEMO_ROLES:
                     _demo_user(f"{role}@{slug}.example", role=role)
+                _demo_agent_teams(f"agent@{slug}.example")
                 if new:
                     # Three months of calls, surveys and complaints for the reports to show.
                     demo_history_seed()
