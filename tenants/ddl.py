@@ -29,7 +29,7 @@ from django.db import connection, transaction
 
 # Bump when the generator changes what it writes: a stored script of another version is
 # generated again at the next template refresh.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 # Lowercase letters, digits, underscores and hyphens (clinic slugs have hyphens, pooled
 # schemas underscores), 63 bytes at most (PostgreSQL's identifier length), never pg_*.
@@ -164,18 +164,23 @@ def _sequences(cursor, template: str) -> dict:
 
 
 def _tables(cursor, template: str) -> dict:
-    """table → list of (column, type, collation or None, not null, identity, generated,
-    default expression or None), in column order."""
+    """table → list of (column, type, collation or None, not null (None: nullable; the NOT
+    NULL constraint's name on PostgreSQL ≥ 18, else ""), identity, generated, default
+    expression or None), in column order."""
     cursor.execute(
         """
         SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
                CASE WHEN a.attcollation <> t.typcollation
                     THEN a.attcollation::regcollation::text END,
-               a.attnotnull, a.attidentity, a.attgenerated, pg_get_expr(d.adbin, d.adrelid)
+               CASE WHEN a.attnotnull THEN coalesce(n.conname, '') END,
+               a.attidentity, a.attgenerated, pg_get_expr(d.adbin, d.adrelid)
         FROM pg_class c
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+        -- PostgreSQL 18 keeps each NOT NULL as a named constraint: the copy keeps its name.
+        LEFT JOIN pg_constraint n ON n.conrelid = c.oid AND n.contype = 'n'
+                                 AND n.conkey[1] = a.attnum
         WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r'
         ORDER BY c.relname, a.attnum
         """,
@@ -194,7 +199,7 @@ def _constraints(cursor, template: str) -> list[tuple[str, str, str, str, bool]]
         SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid, true),
                k.convalidated
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-        WHERE c.relnamespace = %s::regnamespace
+        WHERE c.relnamespace = %s::regnamespace AND k.contype <> 'n'  -- with their column
         ORDER BY c.relname, k.contype, k.conname
         """,
         [template],
@@ -269,6 +274,8 @@ def _column_sql(column, identity_sequence: str | None, options: str) -> str:
     elif default is not None:
         parts.append(f"DEFAULT {default}")
     if not_null:
+        parts.append(f"CONSTRAINT {_q(not_null)} NOT NULL")
+    elif not_null == "":
         parts.append("NOT NULL")
     return " ".join(parts)
 

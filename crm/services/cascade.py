@@ -43,12 +43,14 @@ class EncounterWritten:
         )
 
 
-def tasks_cancel(tasks, *, reason: str, now: datetime | None = None) -> int:
+def tasks_cancel(
+    tasks, *, reason: str, now: datetime | None = None, status: str = Status.CANCELLED
+) -> int:
     """Cancel the open ones among ``tasks`` (a queryset) with the reason, releasing any
-    claim. Returns how many were cancelled."""
+    claim (``status`` EXCLUDED: they leave the denominators too). Returns how many."""
     now = now or clock.now()
     return tasks.filter(status__in=FollowUpTask.OPEN).update(
-        status=Status.CANCELLED,
+        status=status,
         reason=reason,
         completed_at=now,
         claimed_by=None,

@@ -326,7 +326,9 @@ def _replan(
         return {}
     wanted = {}
     if plan is None:
-        status, reason = Status.CANCELLED, gone
+        # A lapse the customer ended by coming back is excluded (cancelled once worked, below).
+        status = Status.EXCLUDED if gone == Reason.NOT_LAPSED else Status.CANCELLED
+        reason = gone
     else:
         status, reason = plan.status, plan.reason
         wanted = _task_values(plan, now)
@@ -615,7 +617,14 @@ def lapsed_customers_plan(*, now: datetime | None = None) -> LapsedResult:
     came_back = FollowUpTask.objects.filter(
         status__in=FollowUpTask.OPEN, rule__trigger=FollowUpRule.Trigger.LAPSED
     ).filter(Exists(later_encounters("encounter__")))
-    result.came_back = tasks_cancel(came_back, reason=Reason.NOT_LAPSED, now=now)
+    # A customer who came back before anyone called was no lapse to follow up: the call
+    # leaves the denominators, like a rule's exclusion; one already tried stays cancelled.
+    result.came_back = tasks_cancel(
+        came_back.filter(attempts_count=0),
+        reason=Reason.NOT_LAPSED,
+        now=now,
+        status=Status.EXCLUDED,
+    ) + tasks_cancel(came_back, reason=Reason.NOT_LAPSED, now=now)
     zone = tenant_zone(connection.tenant)
     room = PLAN_TASK_CHUNK  # the rest waits for the next tick
     for rule in rules:

@@ -56,6 +56,9 @@ class RuleValues:
     exclude_tags: list[str] = field(default_factory=list)
     # [["18:00", "20:30"], …], or None for the clinic's calling hours.
     calling_hours: list[list[str]] | None = None
+    # After each matching encounter, or once a contact has had no later one for lapse_days.
+    trigger: str = FollowUpRule.Trigger.ENCOUNTER
+    lapse_days: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +74,7 @@ class StepValues:
     channel: str = RuleStep.Channel.PHONE
     tier: int = RuleStep.Tier.CENTRE
     assignee_policy: str = RuleStep.Assignee.CENTRE
+    team_id: int | None = None  # the department whose queue a "team" step fills
     max_attempts: int = 3
     retry_gap_hours: int = 4
     repeat_every_days: int | None = None

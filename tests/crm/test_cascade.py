@@ -62,6 +62,8 @@ def _row(contact, **values) -> dict:
         "department_id": None,
         "attending_id": None,
         "attending_name": "",
+        "responsible_nurse_id": None,
+        "responsible_nurse_name": "",
         "occurred_at": NOW,
         "admitted_at": None,
         "serial_no": "",

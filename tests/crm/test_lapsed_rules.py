@@ -104,16 +104,17 @@ def test_a_customer_who_comes_back_is_not_called_and_a_new_lapse_plans_again(alp
     result = lapsed_customers_plan(now=now())
     assert (result.planned, result.came_back) == (0, 1)
     call.refresh_from_db()
-    assert (call.status, call.reason) == (Status.CANCELLED, Reason.NOT_LAPSED)
-    # Re-planning the first encounter keeps it cancelled, with that reason.
+    # Never called: it leaves the report's denominators, like a rule's exclusion.
+    assert (call.status, call.reason) == (Status.EXCLUDED, Reason.NOT_LAPSED)
+    # Re-planning the first encounter keeps it so, with that reason.
     encounters_plan([first.pk])
     call.refresh_from_db()
-    assert (call.status, call.reason) == (Status.CANCELLED, Reason.NOT_LAPSED)
+    assert (call.status, call.reason) == (Status.EXCLUDED, Reason.NOT_LAPSED)
     # 180 days after the service, with nothing since, they have lapsed again.
     clock.move_to(datetime(2027, 5, 19, 9, tzinfo=SHANGHAI))
     assert lapsed_customers_plan(now=now()).planned == 1
     assert [(t.encounter_id, t.status) for t in lapse_tasks()] == [
-        (first.pk, Status.CANCELLED),
+        (first.pk, Status.EXCLUDED),
         (back.pk, Status.PENDING),
     ]
 
@@ -213,3 +214,17 @@ def test_another_clinic_neither_plans_nor_sees_the_lapse(
     with in_tenant(tenant_a):
         assert lapse_tasks() == []
         assert lapsed_customers_plan(now=now()).planned == 1
+
+
+def test_a_lapse_already_called_stays_in_the_figures_when_the_customer_comes_back(alpha):
+    """Only a call nobody made leaves the denominators; one that was tried keeps its attempt."""
+    lapsed_rule()
+    contact = ContactFactory()
+    sale(days_ago=181, contact=contact)
+    lapsed_customers_plan(now=now())
+    [call] = lapse_tasks()
+    FollowUpTask.objects.filter(pk=call.pk).update(attempts_count=1)
+    sale(days_ago=0, contact=contact, kind="maintenance")
+    assert lapsed_customers_plan(now=now()).came_back == 1
+    call.refresh_from_db()
+    assert (call.status, call.reason) == (Status.CANCELLED, Reason.NOT_LAPSED)
