@@ -11,8 +11,8 @@ lists the options of one suite.
   cms       [--seconds S] [--concurrency N] [--workers N] [--json PATH]
   api       [--rows N] [--streams N] [--json PATH]
   kpi       [--tasks N] [--encounters N] [--requests N] [--rebuild] [--json PATH]
-  scale     [--clinics N] [--reuse] [--only PART ...] [--baseline-clinics N] [--broker URL]
-            [--json PATH]
+  scale     [--clinics N] [--reuse] [--setup-only] [--only PART ...] [--baseline-clinics N]
+            [--series N] [--broker URL] [--json PATH]
 """
 
 import argparse
@@ -129,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
         help="time the pre-fingerprint baseline on N clinics and extrapolate (default: all)",
     )
     scale.add_argument(
+        "--series", type=int, default=100, help="new clinics provisioned by clone (100)"
+    )
+    scale.add_argument(
         "--broker", default="redis://127.0.0.1:6379/13", help="a real broker for the fan-out"
     )
     scale.add_argument("--json", type=Path, default=RESULTS / "scale.json")
@@ -203,6 +206,7 @@ def main(argv: list[str]) -> int:
             parts=[] if args.setup_only else args.only,
             baseline_clinics=args.baseline_clinics,
             json_path=args.json,
+            series=args.series,
         )
     elif args.suite == "billing":
         from tests.benchmarks import billing
