@@ -12,7 +12,7 @@ lists the options of one suite.
   api       [--rows N] [--streams N] [--json PATH]
   kpi       [--tasks N] [--encounters N] [--requests N] [--rebuild] [--json PATH]
   scale     [--clinics N] [--reuse] [--setup-only] [--only PART ...] [--baseline-clinics N]
-            [--series N] [--broker URL] [--json PATH]
+            [--series N] [--pooled N] [--broker URL] [--json PATH]
 """
 
 import argparse
@@ -131,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     scale.add_argument(
         "--series", type=int, default=100, help="new clinics provisioned by clone (100)"
     )
+    scale.add_argument("--pooled", type=int, default=10, help="new clinics from the pool (10)")
     scale.add_argument(
         "--broker", default="redis://127.0.0.1:6379/13", help="a real broker for the fan-out"
     )
@@ -207,6 +208,7 @@ def main(argv: list[str]) -> int:
             baseline_clinics=args.baseline_clinics,
             json_path=args.json,
             series=args.series,
+            pooled=args.pooled,
         )
     elif args.suite == "billing":
         from tests.benchmarks import billing
