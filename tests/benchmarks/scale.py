@@ -193,9 +193,12 @@ def _clinic_by_replay(slug: str) -> None:
 def clinics_ensure(count: int, *, reuse: bool, processes: int = 2) -> dict:
     """The N clinics; with ``reuse`` those of an earlier run are kept and only the missing
     ones made, else every scale clinic is dropped and made again."""
+    if Tenant._meta.db_table in connection.introspection.table_names():
+        # An interrupted earlier run may have left its throwaway release: put it back before
+        # migrate, which would otherwise find every clinic behind and go through them all.
+        _release_revert()
     call_command("migrate", interactive=False, verbosity=0)
     public_tenant_ensure()
-    _release_revert()  # an interrupted earlier run may have left its throwaway release
     _clinics_drop(NEW_PREFIX)
     _clinics_drop(FANOUT_PREFIX)
     if not reuse:
