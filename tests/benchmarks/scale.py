@@ -67,6 +67,7 @@ from crm.services import roles_sync
 from crm.tasks import followup_fanout_task
 from saas.celery import app
 from tenants import schemas
+from tenants import tasks as tenant_tasks  # noqa: F401 - a pool claim queues its refill by name
 from tenants.models import Domain, PooledSchema, TemplateSchema, Tenant
 from tenants.services import public_tenant_ensure, tenant_provision
 
