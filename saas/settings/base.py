@@ -163,6 +163,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/carebridge"),
         engine="django_tenants.postgresql_backend",
+        # Kept a minute, then reopened: a backend's memory grows with every clinic whose tables
+        # it touched and only closing frees it (BENCHMARKS.md, "A thousand clinics"). Behind
+        # PgBouncer this returns the server connection to the pool, whose server_lifetime
+        # closes it (deploy/pgbouncer/pgbouncer.ini); a reconnect a minute costs nothing.
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )

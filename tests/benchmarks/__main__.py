@@ -11,6 +11,8 @@ lists the options of one suite.
   cms       [--seconds S] [--concurrency N] [--workers N] [--json PATH]
   api       [--rows N] [--streams N] [--json PATH]
   kpi       [--tasks N] [--encounters N] [--requests N] [--rebuild] [--json PATH]
+  scale     [--clinics N] [--reuse] [--setup-only] [--only PART ...] [--baseline-clinics N]
+            [--series N] [--pooled N] [--broker URL] [--json PATH]
 """
 
 import argparse
@@ -111,6 +113,36 @@ def _parser() -> argparse.ArgumentParser:
     kpi.add_argument("--rebuild", action="store_true", help="regenerate the tenant's data")
     kpi.add_argument("--json", type=Path, default=RESULTS / "kpi.json")
     kpi.set_defaults(database="carebridge_bench_kpi")
+    scale = suites.add_parser("scale", help="a thousand clinics on one database (issue 17)")
+    scale.add_argument("--clinics", type=int, default=1000, help="clinic schemas (1000)")
+    scale.add_argument(
+        "--reuse", action="store_true", help="keep the clinics of an earlier run, make the rest"
+    )
+    scale.add_argument(
+        "--only",
+        nargs="+",
+        choices=("noop", "release", "provision", "fanout", "memory", "isolation"),
+        default=["noop", "release", "provision", "fanout", "memory", "isolation"],
+        help="run only these parts (default: all)",
+    )
+    scale.add_argument(
+        "--setup-only", action="store_true", help="make the clinics, measure nothing"
+    )
+    scale.add_argument(
+        "--baseline-clinics",
+        type=int,
+        default=None,
+        help="time the pre-fingerprint baseline on N clinics and extrapolate (default: all)",
+    )
+    scale.add_argument(
+        "--series", type=int, default=100, help="new clinics provisioned by clone (100)"
+    )
+    scale.add_argument("--pooled", type=int, default=10, help="new clinics from the pool (10)")
+    scale.add_argument(
+        "--broker", default="redis://127.0.0.1:6379/13", help="a real broker for the fan-out"
+    )
+    scale.add_argument("--json", type=Path, default=RESULTS / "scale.json")
+    scale.set_defaults(database="carebridge_bench_scale")
     return parser
 
 
@@ -126,6 +158,9 @@ def main(argv: list[str]) -> int:
     # next `./dev run` worker.
     os.environ["CELERY_BROKER_URL"] = getattr(args, "broker", "memory://")
     os.environ.setdefault("CAREBRIDGE_DATA_DIR", str(ROOT / ".data"))
+    if args.suite == "scale":
+        # A thousand clinics' pages created and deleted: not one INFO line each.
+        os.environ.setdefault("LOG_LEVEL", "WARNING")
     from saas.devtools.embedded import database_url_ensure
 
     # A database of its own, so a benchmark never touches the demo data.
@@ -168,6 +203,18 @@ def main(argv: list[str]) -> int:
             requests=args.requests,
             rebuild=args.rebuild,
             json_path=args.json,
+        )
+    elif args.suite == "scale":
+        from tests.benchmarks import scale
+
+        scale.run(
+            clinics=args.clinics,
+            reuse=args.reuse,
+            parts=[] if args.setup_only else args.only,
+            baseline_clinics=args.baseline_clinics,
+            json_path=args.json,
+            series=args.series,
+            pooled=args.pooled,
         )
     elif args.suite == "billing":
         from tests.benchmarks import billing
