@@ -3,8 +3,8 @@
 The expensive part, N clinic schemas in one database, is made once and reused by later runs
 with ``--reuse``. The setup makes each clinic as provisioning does (tenant and domain rows at
 the code's fingerprints, the template's schema, the clinic's own keys, its kind's preset),
-except that the schema is a replay of the template's pg_dump rather than clone_schema(): on
-this loaded machine that was 1.3 s a clinic instead of ~17 s. (No first admin is invited.)
+by the same replay of the template's DDL (tenants.ddl), made in two processes. (No first
+admin is invited.)
 The parts run in this order, and the JSON is rewritten after each:
 
 * noop      - a release with nothing to apply: our ``migrate`` (fingerprints: one query, then
@@ -41,7 +41,6 @@ import json
 import multiprocessing
 import os
 import platform
-import re
 import signal
 import statistics
 import subprocess
@@ -63,7 +62,7 @@ from django_tenants.management.commands.migrate_schemas import MigrateSchemasCom
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from cms.services import editor_permissions_sync, patient_site_ensure, patient_site_seed
-from crm.services import roles_sync
+from crm.services.staff import roles_sync
 from crm.tasks import followup_fanout_task
 from saas.celery import app
 from tenants import schemas
@@ -131,39 +130,6 @@ def _catalog_vacuum() -> None:
 # --- Setup: N clinics, made once ---------------------------------------------------------------
 
 
-# The template's DDL and rows, dumped once by pg_dump with the template's name replaced by
-# this placeholder: the setup replays it per clinic, several times faster than clone_schema()
-# on a loaded machine. Only the setup makes clinics this way; the provisioning part times
-# tenant_provision() itself.
-_PLACEHOLDER = "\x00schema\x00"
-_replay_sql = ""
-
-
-def _template_dump() -> str:
-    database = settings.DATABASES["default"]
-    dump = subprocess.run(
-        [
-            "pg_dump",
-            *("-h", database.get("HOST") or "127.0.0.1", "-p", str(database.get("PORT") or 5432)),
-            *("-U", database["USER"], "-n", schemas.template_name()),
-            *("--inserts", "--no-owner", "--no-privileges", database["NAME"]),
-        ],
-        env={**os.environ, "PGPASSWORD": database.get("PASSWORD") or ""},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    lines = [
-        line
-        for line in dump.splitlines()
-        # psql's meta-commands (\restrict) and the dump's empty search_path, which would stay
-        # on the setup's connection: every name in the dump is qualified anyway.
-        if not line.startswith("\\") and "set_config('search_path'" not in line
-    ]
-    template = re.escape(schemas.template_name())
-    return re.sub(rf'(?<![A-Za-z0-9_"]){template}(?![A-Za-z0-9_])', _PLACEHOLDER, "\n".join(lines))
-
-
 def _clinic_by_replay(slug: str) -> None:
     from django.utils import translation
 
@@ -182,8 +148,7 @@ def _clinic_by_replay(slug: str) -> None:
         with transaction.atomic():
             tenant.save()
             Domain.objects.create(domain=tenant.primary_host, tenant=tenant, is_primary=True)
-            with connection.cursor() as cursor:
-                cursor.execute(_replay_sql.replace(_PLACEHOLDER, schemas.quote(slug)))
+            schemas.schema_create_from_template(slug)
             with tenant_context(tenant), translation.override(tenant.locale):
                 crypto.keys_ensure()
                 preset_apply(tenant)
@@ -212,8 +177,6 @@ def clinics_ensure(count: int, *, reuse: bool, processes: int = 2) -> dict:
         _clinics_drop(PREFIX, only=extra)
     started = time.perf_counter()
     if missing:
-        global _replay_sql
-        _replay_sql = _template_dump()
         print(f"Making {len(missing)} clinics ({processes} processes) ...", flush=True)
         connections.close_all()
         with multiprocessing.get_context("fork").Pool(processes) as pool:
