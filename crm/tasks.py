@@ -11,8 +11,7 @@ from django_tenants.utils import get_public_schema_name
 from saas.celery import app
 
 from . import services
-from .api import webhooks
-from .services import exports, followup, imports, outbox, planning, provider_reports
+from .services import exports, followup, imports, outbox, planning, provider_reports, webhooks
 
 
 @app.task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, max_retries=8)

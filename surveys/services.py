@@ -12,9 +12,8 @@ from django.db.models import Max
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from crm.api import webhooks
 from crm.models import FeedbackSource, FollowUpTask
-from crm.services import feedback
+from crm.services import feedback, webhooks
 from crm.services.followup import task_answered
 from saas import clock
 

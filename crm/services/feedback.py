@@ -14,11 +14,11 @@ from django.utils.translation import gettext as _
 from saas import clock
 
 from .. import workdays
-from ..api import webhooks
 from ..calendar import tenant_zone
 from ..models import Complaint, ComplaintEvent, Praise
 from ..models.messages import Channel, Purpose
 from ..roles import Role
+from . import webhooks
 
 Status = Complaint.Status
 User = get_user_model()

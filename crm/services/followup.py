@@ -15,7 +15,6 @@ from saas import clock
 from tenants.services import clinic_backlog_record
 
 from .. import kpi_summary, selectors
-from ..api import webhooks
 from ..calendar import next_calling_time, tenant_zone
 from ..models import (
     AuditEntry,
@@ -27,6 +26,7 @@ from ..models import (
     RuleStep,
 )
 from ..models.tasks import RETRYABLE
+from . import webhooks
 from .audit import audit_record
 from .feedback import complaints_escalate
 from .outreach import message_steps_due, pre_notices_due, survey_reminders_due

@@ -35,10 +35,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm import kpi, kpi_summary
-from crm.api.keys import api_key_create
 from crm.models import Complaint, Department, Encounter, FollowUpTask, OutcomeCode, Praise
 from crm.reports import month_period
 from crm.roles import Role
+from crm.services.api_keys import api_key_create
 from surveys.models import SurveyAnswer, SurveyResponse, SurveyTemplate
 from tests.benchmarks import followup as engine
 from tests.factories import authenticator_add, totp_code

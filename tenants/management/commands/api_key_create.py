@@ -19,7 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, schema, name, scopes, **options):
-        from crm.api.keys import api_key_create
+        from crm.services.api_keys import api_key_create
 
         tenant = Tenant.objects.exclude(schema_name="public").filter(schema_name=schema).first()
         if tenant is None:
