@@ -24,13 +24,16 @@ class OrjsonParser(Parser):
         return orjson.loads(request.body)
 
     def parse_querydict(self, data, list_fields, request):
-        """The schema's query parameters are single values: one given twice (``?source=a&
-        source=b``) is refused rather than one of them silently dropped."""
+        """The schema's query parameters are single values with names: one given twice
+        (``?source=a&source=b``) is refused rather than one of them silently dropped, and so
+        is a value without a name."""
         repeated = [key for key in data if key not in list_fields and len(data.getlist(key)) > 1]
         if repeated:
             raise ValidationError(
                 [{"loc": ("query", key), "msg": _("Give this parameter once.")} for key in repeated]
             )
+        if "" in data:  # "?=x": a value without a name is a client's mistake, not a filter
+            raise ValidationError([{"loc": ("query", ""), "msg": _("A parameter needs a name.")}])
         return super().parse_querydict(data, list_fields, request)
 
 

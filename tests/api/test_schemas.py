@@ -119,3 +119,8 @@ def test_tasks_and_complaints_each_state_their_own_statuses(api_a):
 def test_a_query_parameter_given_twice_is_a_422(api_a):
     response = api_a.get("/encounters", {"source": ["his", "pacs"]})
     assert _refused_field(response) == (422, "invalid_request", ["query.source"])
+
+
+def test_a_query_value_without_a_name_is_a_422(api_a):
+    response = api_a.client.get("/api/v1/tasks?=false", headers=api_a.headers)
+    assert _refused_field(response) == (422, "invalid_request", ["query."])
