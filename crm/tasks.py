@@ -10,8 +10,16 @@ from django.utils.translation import gettext as _
 from saas.celery import app
 from tenants.fanout import clinic_schemas_working
 
-from .api import webhooks
-from .services import exports, followup, import_jobs, outbox, planning, sms_reports, staff
+from .services import (
+    exports,
+    followup,
+    import_jobs,
+    outbox,
+    planning,
+    sms_reports,
+    staff,
+    webhooks,
+)
 
 
 @app.task(autoretry_for=(smtplib.SMTPException, OSError), retry_backoff=True, max_retries=8)

@@ -1,6 +1,5 @@
 from django.urls import path
 
-from .api import pages as api_pages
 from .views import (
     audit,
     exports,
@@ -19,6 +18,7 @@ from .views import (
     wechat,
     worklist,
 )
+from .views import integrations as api_pages
 
 urlpatterns = [
     # Staff management

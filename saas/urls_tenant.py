@@ -3,7 +3,7 @@
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from crm.api.api import api as crm_api
+from crm.api.app import api as crm_api
 from crm.views import staff as crm_staff_views
 from saas import health, signin_views
 from tenants import views as tenant_views

@@ -1,10 +1,9 @@
 """Logging a call made in another system (a call centre's CTI) on a follow-up, with the
 answers to the follow-up's survey given in that call, through the same domain verbs as the
-call page (surveys.services.attempt_with_survey, answers checked by answers_parse)."""
+call page (surveys.services.responses.attempt_with_survey, answers checked by answers_parse)."""
 
 from datetime import datetime, timedelta
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,12 +14,12 @@ from surveys import selectors as survey_selectors
 from surveys.models import QuestionKind
 from surveys.services import responses as survey_responses
 
-from ..models import CallAttempt, ContactPhone, FollowUpTask, OutcomeCategory, OutcomeCode
+from .. import selectors_api
+from ..models import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
 from ..roles import FILL_SURVEYS, WORK_TASKS
 from ..services.followup import AttemptInput
 from .errors import ApiError
 
-User = get_user_model()
 Kind = QuestionKind
 # A call is logged soon after it ends; older ones would move tasks by stale facts.
 MAX_AGE = timedelta(days=7)
@@ -156,15 +155,15 @@ def attempt_record(
     answers: dict | None = None,
 ) -> CallAttempt:
     now = clock.now()
-    task = FollowUpTask.objects.select_related("step__survey", "contact").filter(pk=task_id).first()
+    task = selectors_api.task_for_attempt(task_id)
     if task is None:
         raise ApiError(404, "not_found", _("No follow-up with this id."))
-    code = OutcomeCode.objects.filter(code=outcome, active=True).first()
+    code = selectors_api.outcome_code_active(outcome)
     if code is None:
         raise ApiError(
             422, "unknown_outcome", _("“%(code)s” is not an outcome code.") % {"code": outcome}
         )
-    staff = User.objects.filter(email__iexact=agent.strip(), is_active=True).first()
+    staff = selectors_api.staff_active_by_email(agent)
     if staff is None or not staff.has_perm(WORK_TASKS):
         raise ApiError(
             422,
@@ -180,7 +179,7 @@ def attempt_record(
         )
     number = None
     if phone:
-        number = ContactPhone.objects.numbered(phone).filter(contact_id=task.contact_id).first()
+        number = selectors_api.contact_phone(task.contact_id, phone)
         if number is None:
             raise ApiError(
                 422, "unknown_phone", _("This number is not one of the contact's numbers.")

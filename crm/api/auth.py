@@ -11,8 +11,8 @@ from ninja.security import HttpBearer
 from billing import entitlements
 from saas import clock, ratelimit
 
+from ..services.api_keys import KeyRefused, api_key_check
 from .errors import ApiError
-from .keys import KeyRefused, api_key_check
 
 RATE_WINDOW_SECONDS = 60
 

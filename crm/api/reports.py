@@ -11,10 +11,11 @@ from ..reporting.figures.feedback import ComplaintFigures, complaint_figures, pr
 from ..reporting.figures.followup import FollowUpFigures, follow_up_figures
 from ..reporting.figures.satisfaction import SatisfactionFigures, satisfaction_figures
 from ..reporting.figures.spot_checks import spot_check_figures
-from ..reporting.period import Period, Scope, period_error
+from ..reporting.period import MAX_PERIOD_DAYS, Period, Scope, period_error
 from ..reporting.report import groups_build
 from .auth import scope_require
 from .errors import ApiError
+from .schemas import ERRORS, Day
 
 router = Router(tags=["reports"])
 
@@ -24,15 +25,18 @@ def _rate(value) -> float | None:
 
 
 class ReportFilters(Schema):
-    start: date = Field(description="First local day of the period (YYYY-MM-DD).")
-    end: date = Field(description="Last local day of the period, inclusive.")
+    start: Day = Field(description="First local day of the period (YYYY-MM-DD).")
+    end: Day = Field(
+        description="Last local day of the period, inclusive: on or after `start`, at most "
+        f"{MAX_PERIOD_DAYS} days in all (else 422 `period_invalid`)."
+    )
     group_by: Literal["department", "agent", "rule", "tier", "month"] | None = Field(
         None, description="Figures per group besides the total."
     )
     department: int | None = Field(None, ge=1, le=2_147_483_647, description="Only this one.")
     agent: int | None = Field(None, ge=1, le=2_147_483_647, description="Only this staff id.")
     rule: int | None = Field(None, ge=1, le=2_147_483_647, description="Only this rule.")
-    tier: Literal[1, 2] | None = Field(None, description="Only follow-ups of this tier.")
+    tier: int | None = Field(None, ge=1, le=2, description="Only follow-ups of this tier.")
 
 
 class FollowUpOut(Schema):
@@ -190,7 +194,7 @@ def _key(key):
     return f"{key:%Y-%m}" if isinstance(key, date) else key
 
 
-@router.get("/followup", response=ReportOut)
+@router.get("/followup", response={200: ReportOut, **ERRORS})
 def followup_report(request, filters: Query[ReportFilters]):
     """The follow-up KPIs of a period (by encounter date; surveys by submission, complaints
     by receipt and, for on-time replies, by deadline), for the clinic or one department,

@@ -15,11 +15,11 @@ from saas import clock
 from tenants.links import tenant_url
 
 from .. import workdays
-from ..api import webhooks
 from ..calendar import tenant_zone
 from ..models import Complaint, ComplaintEvent, Praise
 from ..models.messages import Channel, Purpose
 from ..roles import Role
+from . import webhooks
 from .outbox import message_queue, message_render
 
 Status = Complaint.Status

@@ -15,7 +15,6 @@ from saas import clock
 from tenants.tick_records import clinic_backlog_record
 
 from .. import selectors
-from ..api import webhooks
 from ..calendar import next_calling_time, tenant_zone
 from ..models import (
     AuditEntry,
@@ -28,6 +27,7 @@ from ..models import (
 )
 from ..models.followup_tasks import RETRYABLE
 from ..reporting import summary as kpi_summary
+from . import webhooks
 from .audit import audit_record
 from .cascade import contacts_died, contacts_tasks_cancel, tasks_cancel
 from .feedback import complaints_escalate

@@ -151,5 +151,7 @@ def _age_on(birth_date, moment) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def contact_viewed(contact: Contact, user) -> None:
-    audit_record(user, AuditEntry.Action.CONTACT_VIEWED, contact=contact)
+def contact_viewed(contact: Contact, user, *, via: str | None = None) -> None:
+    """Audit a read of the contact's details by ``user``; ``via`` names what read them when it
+    is not the user's own session (an API key: "api_key:<id>")."""
+    audit_record(user, AuditEntry.Action.CONTACT_VIEWED, contact=contact, obj=via)

@@ -361,7 +361,7 @@ PDF_CJK_FONTS = [
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/arphic/uming.ttc",
 ]
-# Outbound webhooks (crm/api/webhooks.py): seconds a clinic's endpoint may take to answer.
+# Outbound webhooks (crm/services/webhooks.py): seconds a clinic's endpoint may take to answer.
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
 # Webhook URLs resolving to loopback/private/link-local addresses are refused (a clinic admin
 # must not make our servers call our own network); set to 1 to test against localhost.

@@ -11,9 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from crm.api import webhooks
 from crm.models import FeedbackSource, FollowUpTask
-from crm.services import feedback
+from crm.services import feedback, webhooks
 from crm.services.followup import attempt_log, contact_opt_out, task_answered
 from saas import clock
 

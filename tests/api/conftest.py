@@ -2,7 +2,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from crm.api.keys import api_key_create
+from crm.services.api_keys import api_key_create
 from tests.api.fake_receiver import FakeReceiver
 from tests.billing.conftest import account_a, plans  # noqa: F401  (billing's, used here)
 from tests.conftest import host_of

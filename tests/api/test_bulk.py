@@ -240,7 +240,7 @@ def test_a_record_number_claimed_twice_in_one_batch_does_not_fail_the_call(
 def test_the_answer_matches_the_documented_schema(
     api_a, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):
-    from crm.api.api import BulkOut
+    from crm.api.encounters import BulkOut
 
     body = {"rows": [*rows(2), dict(ROW, phone="12345")]}
     answer = push(api_a, body, django_capture_on_commit_callbacks).json()

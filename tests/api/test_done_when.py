@@ -23,9 +23,9 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from crm.api import webhooks
-from crm.api.api import CURL_PUSH
+from crm.api.app import CURL_PUSH
 from crm.models import OutcomeCode
+from crm.services import webhooks
 from tenants.services import tenant_provision
 from tests.conftest import authenticator_of, committed, committed_tenant
 from tests.e2e.conftest import live_port  # noqa: F401  (the e2e tests' live server)
@@ -75,7 +75,7 @@ class Http:
 
 
 def curl_push(port: int, host: str, key: str, body: dict, folder) -> tuple[int, dict]:
-    """The push exactly as the API's docs show it (crm.api.api.CURL_PUSH): curl resolves
+    """The push exactly as the API's docs show it (crm.api.app.CURL_PUSH): curl resolves
     *.localhost names to this machine itself."""
     (folder / "discharges.json").write_text(json.dumps(body, ensure_ascii=False))
     done = subprocess.run(

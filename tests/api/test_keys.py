@@ -7,8 +7,8 @@ import io
 from django.core.management import call_command
 from django.utils import timezone
 
-from crm.api.keys import api_key_revoke
 from crm.models import ApiKey, Encounter
+from crm.services.api_keys import api_key_revoke
 from tests.api.conftest import ApiClient, make_key
 from tests.crm.conftest import in_english
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from crm.api import webhooks
 from crm.models import Complaint, OutcomeCode, WebhookDelivery
+from crm.services import webhooks
 from crm.services.followup import followup_tick
 from surveys.models import SurveyResponse
 from tests.api.test_survey_answers import call_logged, cti_agent

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from crm.api import webhooks
 from crm.models import FollowUpTask, OutcomeCode, WebhookDelivery, WebhookEndpoint
+from crm.services import webhooks
 from crm.services.feedback import complaint_open
 from crm.services.followup import AttemptInput, attempt_log
 from crm.services.planning import encounters_plan

@@ -258,8 +258,8 @@ def run(*, n: int, streams: int, json_path: Path) -> None:
     public_tenant_ensure()
     tenant = _tenant()
     with tenant_context(tenant):
-        from crm.api.keys import api_key_create
         from crm.models import Encounter, FollowUpTask
+        from crm.services.api_keys import api_key_create
         from crm.services.planning import encounters_plan
 
         limit = entitlements.limit_of(entitlements.plan_of(tenant), "encounters")

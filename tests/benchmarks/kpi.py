@@ -34,7 +34,6 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm.api.keys import api_key_create
 from crm.models import Complaint, Department, Encounter, FollowUpTask, OutcomeCode, Praise
 from crm.reporting import summary as kpi_summary
 from crm.reporting.figures.followup import (
@@ -45,6 +44,7 @@ from crm.reporting.figures.followup import (
 )
 from crm.reporting.period import Period, month_period
 from crm.roles import Role
+from crm.services.api_keys import api_key_create
 from surveys.models import SurveyAnswer, SurveyResponse, SurveyTemplate
 from tests.benchmarks import followup as engine
 from tests.factories import authenticator_add, totp_code

@@ -20,7 +20,7 @@ import requests
 SETUP = """
 import json
 from django_tenants.utils import tenant_context
-from crm.api.keys import api_key_create
+from crm.services.api_keys import api_key_create
 from tenants.services import tenant_provision
 keys = {}
 for index in range(COUNT):

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
-from crm.api.keys import api_key_create
+from crm.services.api_keys import api_key_create
 from tenants.models import Tenant
 
 

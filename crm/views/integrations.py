@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 
 from ..models import ApiKey, WebhookDelivery, WebhookEndpoint
 from ..roles import MANAGE_SETTINGS
-from . import webhooks
-from .keys import api_key_create, api_key_revoke
+from ..services import webhooks
+from ..services.api_keys import api_key_create, api_key_revoke
 
 manage_keys_required = permission_required(MANAGE_SETTINGS, raise_exception=True)
 

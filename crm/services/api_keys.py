@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from saas import clock
 
 from ..models import ApiKey, AuditEntry
-from ..services.audit import audit_record
+from .audit import audit_record
 
 KEY_PREFIX = "cb_"
 # last_used_at is written at most this often per key: a busy integration must not turn

@@ -44,7 +44,7 @@ from saas import clock
 from saas.celery import enqueue_on_commit
 
 from ..models import WebhookDelivery, WebhookEndpoint
-from ..services.outbox import retry_delay
+from .outbox import retry_delay
 
 Status = WebhookDelivery.Status
 Event = WebhookEndpoint.Event
