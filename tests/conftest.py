@@ -9,12 +9,10 @@ import pytest
 import tenant_schemas_celery.task
 import time_machine
 from celery._state import _set_task_join_will_block
-from django.conf import settings
 from django.core import mail
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.test import Client
-from django.utils import translation
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import tenant_context
 
@@ -87,15 +85,6 @@ def _fresh_caches(clock):
     tenant-by-schema cache, which would hand a task the Tenant of an earlier test's schema)."""
     caches["default"].clear()
     tenant_schemas_celery.task._shared_storage.clear()
-
-
-@pytest.fixture(autouse=True)
-def _site_language():
-    """Each test starts in the site's language (zh-Hans), as a fresh request would: a test
-    (or an eager task it ran) that activated English must not decide the next one's."""
-    translation.activate(settings.LANGUAGE_CODE)
-    yield
-    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -179,8 +179,8 @@ def _stage(
             v["department_id"],
             v["attending_id"],
             v["attending_name"],
-            v["responsible_nurse_id"],
-            v["responsible_nurse_name"],
+            v.get("responsible_nurse_id"),  # optional: rows checked before the column existed
+            v.get("responsible_nurse_name", ""),
             v["occurred_at"],
             v["admitted_at"],
             v["serial_no"],

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import override
 from openpyxl import load_workbook
 
@@ -21,6 +22,13 @@ from tests.crm.test_report_exports import download, flat, pdf_text, rows
 from tests.factories import EncounterFactory, RuleFactory, StaffFactory
 
 S = FollowUpTask.Status
+
+
+@pytest.fixture(autouse=True)
+def _in_chinese():
+    """The labels below are the clinic's (zh-Hans), whatever an earlier test left active."""
+    with translation.override("zh-hans"):
+        yield
 
 
 @pytest.fixture
