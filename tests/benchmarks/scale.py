@@ -637,9 +637,20 @@ def backend_memory() -> dict:
             fields[key] = int(value.split()[0]) // 1024  # MiB
     # The backend's own account: its catalog caches (relations, their indexes and attributes)
     # and everything it allocated.
+    # PostgreSQL 18 names a context's parent by its place in `path`, no longer by name.
+    has_parent = _execute(
+        "SELECT count(*) FROM pg_attribute WHERE attname = 'parent'"
+        " AND attrelid = 'pg_backend_memory_contexts'::regclass"
+    )[0][0]
+    child_of_cache = (
+        "parent = 'CacheMemoryContext'"
+        if has_parent
+        else "path[level - 1] = (SELECT path[level] FROM pg_backend_memory_contexts"
+        " WHERE name = 'CacheMemoryContext' LIMIT 1)"
+    )
     caches, allocated = _execute(
-        "SELECT sum(total_bytes) FILTER (WHERE name = 'CacheMemoryContext'"
-        " OR parent = 'CacheMemoryContext'), sum(total_bytes) FROM pg_backend_memory_contexts"
+        "SELECT sum(total_bytes) FILTER (WHERE name = 'CacheMemoryContext'"  # noqa: S608
+        f" OR {child_of_cache}), sum(total_bytes) FROM pg_backend_memory_contexts"
     )[0]
     fields["CacheMemoryContext"] = int(caches or 0) // 2**20
     fields["contexts"] = int(allocated or 0) // 2**20
