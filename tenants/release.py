@@ -45,6 +45,7 @@ from .schemas import (
     constraint_names_align,
     migration_fingerprint,
     sync_fingerprint,
+    sync_fingerprint_at,
     template_is_current,
     template_refresh,
 )
@@ -128,10 +129,10 @@ def replay_plan(schema_name: str) -> ReplayPlan | None:
         connection.set_schema_to_public()
 
 
-def _replay(tenant: Tenant, plan: ReplayPlan) -> bool:
-    """Run ``plan`` in one clinic and record it, with the clinic's new state on its row, in
-    one transaction; False, and nothing done, when the clinic's recorded migrations are not
-    the plan's starting state."""
+def _replay(tenant: Tenant, plan: ReplayPlan, *, synced: bool) -> bool:
+    """Run ``plan`` in one clinic and record it, with the clinic's new state on its row (and,
+    when ``synced``, its grants as given at that state), in one transaction; False, and
+    nothing done, when the clinic's recorded migrations are not the plan's starting state."""
     try:
         with transaction.atomic():
             connection.set_schema(tenant.schema_name, include_public=False)
@@ -146,7 +147,10 @@ def _replay(tenant: Tenant, plan: ReplayPlan) -> bool:
             for app_label, name in plan.records:
                 recorder.record_applied(app_label, name)  # what the executor records
             connection.set_schema_to_public()
-            Tenant.objects.filter(pk=tenant.pk).update(schema_fingerprint=migration_fingerprint())
+            state = {"schema_fingerprint": migration_fingerprint()}
+            if synced:
+                state["sync_fingerprint"] = sync_fingerprint()
+            Tenant.objects.filter(pk=tenant.pk).update(**state)
         return True
     finally:
         connection.set_schema_to_public()
@@ -158,7 +162,14 @@ def clinic_release(schema_name: str, plan: ReplayPlan | None = None) -> tuple[st
     try:
         tenant = Tenant.objects.get(schema_name=schema_name)
         migrated = tenant.schema_fingerprint != migration_fingerprint()
-        if migrated and (plan is None or not _replay(tenant, plan)):
+        # A replayed plan adds, removes and renames no model (REPLAYABLE_OPERATIONS), hence no
+        # permission, role or page: a clinic that had this code's grants at its old state
+        # has them at the new one, and its constraint names are unchanged.
+        grants_current = tenant.sync_fingerprint == sync_fingerprint_at(tenant.schema_fingerprint)
+        replayed = migrated and plan is not None and _replay(tenant, plan, synced=grants_current)
+        if replayed and grants_current:
+            return schema_name, migrated, ""
+        if migrated and not replayed:
             call_command(
                 "migrate_schemas",
                 tenant=True,

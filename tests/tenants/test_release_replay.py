@@ -12,7 +12,7 @@ from tenants import release
 from tenants.models import Tenant
 from tenants.recorder import table_exists
 from tenants.release import release_run, replay_plan
-from tenants.schemas import migration_fingerprint
+from tenants.schemas import migration_fingerprint, sync_fingerprint, sync_fingerprint_at
 
 # A leaf migration of schema changes only (two AddField, one AddIndex): undone in a clinic,
 # the release has exactly it to apply.
@@ -128,6 +128,33 @@ def test_a_clinic_whose_history_is_not_the_plans_goes_through_migrate(
     assert migrate_calls == [second.schema_name]  # already had it: nothing applied twice
     assert _state(first) == (2, 1, 1)
     assert _state(second) == (2, 1, 1)
+
+
+def test_a_replayed_clinic_whose_grants_were_current_is_not_synced_again(
+    tenant_a, tenant_b, monkeypatch
+):
+    _undo_replayed(tenant_a, tenant_b)
+    # tenant_a was given this code's grants at its old state; tenant_b never was.
+    old_state = "an older migration state"
+    Tenant.objects.filter(pk=tenant_a.pk).update(
+        schema_fingerprint=old_state, sync_fingerprint=sync_fingerprint_at(old_state)
+    )
+    Tenant.objects.filter(pk=tenant_b.pk).update(schema_fingerprint=old_state)
+    synced = []
+    monkeypatch.setattr(release, "roles_sync", lambda: synced.append(connection.schema_name))
+
+    report = release_run(processes=1)
+
+    assert report.failed == {}
+    assert sorted(report.migrated) == sorted([tenant_a.schema_name, tenant_b.schema_name])
+    assert synced == [tenant_b.schema_name]
+    for tenant in (tenant_a, tenant_b):
+        tenant.refresh_from_db()
+        assert (tenant.schema_fingerprint, tenant.sync_fingerprint) == (
+            migration_fingerprint(),
+            sync_fingerprint(),
+        )
+        assert _state(tenant) == (2, 1, 1)
 
 
 @pytest.mark.parametrize("with_table", [True, False])
