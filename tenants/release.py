@@ -17,6 +17,7 @@ migrations are that state's. Anything else (a RunPython data migration, an Alter
 clinic whose history differs) goes through ``migrate_schemas`` for that clinic, as before.
 Either way a clinic costs the same at 10 clinics as at 1,000 (BENCHMARKS.md, "A thousand
 clinics").
+
 A clinic's fingerprint is written only after its migrations succeeded, so a release that
 fails at one clinic leaves every other clinic either done or untouched, reports the failures
 with the schema and the error, and, run again, continues with what is left.
