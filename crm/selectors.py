@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection, models
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, Max, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from surveys.models import Satisfaction, SurveyResponse
+from surveys.models import Satisfaction, SurveyInvitation, SurveyResponse
 
 from . import crypto
 from .calendar import local_date, local_midnight, tenant_zone
@@ -24,9 +24,11 @@ from .models import (
     FollowUpRule,
     FollowUpTask,
     Message,
+    RuleStep,
     StaffProfile,
     WebhookDelivery,
 )
+from .models.messages import Purpose
 from .roles import SPOT_CHECK, Role
 
 User = get_user_model()
@@ -302,6 +304,55 @@ def contact_return_visit_booked(contact_id: int, *, now: datetime) -> bool:
     return Encounter.objects.filter(
         contact_id=contact_id, kind=Encounter.Kind.APPOINTMENT, occurred_at__gt=now
     ).exists()
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """Why a follow-up's message went without its survey, or did not go at all, and since
+    when: "surveyed" (the last survey the contact was sent or answered before it) or
+    "return_visit" (the booked visit's date)."""
+
+    why: str
+    day: datetime
+
+
+def contact_held_back(contact_id: int) -> dict[int, HeldBack]:
+    """Task id → what held back the message or survey of that follow-up of the contact
+    (DESIGN.md §7a.8), for the contact's history: without it a survey left out for fatigue
+    leaves no trace an agent or administrator can see. Read back from what was written: a
+    follow-up whose step asks for a survey, whose message went without one, was capped by
+    the survey the contact had before it; one cancelled for a return visit names the first
+    booked visit after it was cancelled."""
+    held: dict[int, HeldBack] = {}
+    booked = list(
+        Encounter.objects.filter(contact_id=contact_id, kind=Encounter.Kind.APPOINTMENT)
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
+    )
+    cancelled = FollowUpTask.objects.filter(
+        contact_id=contact_id, reason=FollowUpTask.Reason.RETURN_VISIT_BOOKED
+    ).values_list("pk", "completed_at")
+    for task_id, closed_at in cancelled:
+        visit = next((day for day in booked if closed_at and day > closed_at), None)
+        if visit is not None:
+            held[task_id] = HeldBack("return_visit", visit)
+    unsurveyed = (
+        Message.objects.filter(contact_id=contact_id, purpose=Purpose.FOLLOW_UP)
+        .filter(Q(task__step__survey__isnull=False) | Q(task__channel=RuleStep.Channel.SURVEY_LINK))
+        .exclude(task__in=SurveyInvitation.objects.filter(task__isnull=False).values("task"))
+        .values_list("task_id", "created_at")
+    )
+    for task_id, sent_at in unsurveyed:
+        invited = SurveyInvitation.objects.filter(contact_id=contact_id, created_at__lt=sent_at)
+        answered = SurveyResponse.objects.filter(contact_id=contact_id, submitted_at__lt=sent_at)
+        days = [
+            invited.aggregate(last=Max("created_at"))["last"],
+            answered.aggregate(last=Max("submitted_at"))["last"],
+        ]
+        last = max((day for day in days if day is not None), default=None)
+        if last is not None:
+            held[task_id] = HeldBack("surveyed", last)
+    return held
 
 
 def contacts_matching(q: str) -> list[int]:

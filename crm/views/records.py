@@ -38,9 +38,13 @@ def contact_list(request):
 def contact_detail(request, contact_id):
     contact = get_object_or_404(Contact, pk=contact_id)
     records.contact_viewed(contact, request.user)
-    encounters = contact.encounters.select_related("department", "attending").prefetch_related(
-        "tasks"
+    encounters = list(
+        contact.encounters.select_related("department", "attending").prefetch_related("tasks")
     )
+    held = selectors.contact_held_back(contact.pk)
+    for encounter in encounters:
+        for task in encounter.tasks.all():
+            task.held_back = held.get(task.pk)
     phones = [(p, phone_mask(p.number)) for p in contact.phones.all()]
     return render(
         request,

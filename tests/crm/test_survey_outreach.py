@@ -11,11 +11,13 @@ from django.test import Client
 from django.utils import timezone
 
 from crm.models import Encounter, FollowUpRule, FollowUpTask, Message
+from crm.selectors import contact_held_back
 from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
 from surveys.links import invitation_create
 from surveys.models import SurveyInvitation, SurveyResponse
-from tests.conftest import host_of
+from tests.conftest import host_of, login
+from tests.crm.conftest import in_english
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory
 from tests.fake_sms import FakeSms
 from tests.surveys.conftest import STANDARD, survey_with
@@ -275,6 +277,76 @@ def test_no_reminder_once_a_return_visit_is_booked(
     with in_tenant(tenant_a):
         # Dropped, once: the tick does not look at it again.
         assert SurveyInvitation.objects.get().reminded_at is not None
+
+
+# --- What the contact's history says was held back --------------------------------------------
+
+
+def _history(client, contact, language: str) -> str:
+    client.cookies["django_language"] = language
+    return client.get(f"/contacts/{contact.pk}/").content.decode()
+
+
+@pytest.mark.now("2026-11-20 10:00")
+def test_the_contacts_history_says_the_survey_was_left_out_and_when_they_had_one(
+    tenant_a,
+    tenant_b,
+    in_tenant,
+    admin_a,
+    client_a,
+    fake_sms,
+    clock,
+    django_capture_on_commit_callbacks,
+):
+    with in_tenant(tenant_a):
+        contact = ContactFactory(name="李雷", phone="+8613800138506")
+        invitation_create(survey_with(STANDARD[:1]), contact)
+    clock.shift(timedelta(days=30))
+    task = _survey_task(tenant_a, in_tenant, contact=contact)
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+    login(in_english(client_a), "admin@alpha.test")
+
+    english = _history(client_a, contact, "en")
+    chinese = _history(client_a, contact, "zh-hans")
+
+    assert "Survey not sent: the contact was sent or answered one on 2026-11-20." in english
+    assert "未发送问卷：该联系人已于 2026-11-20 收到或填写过问卷。" in chinese
+    with in_tenant(tenant_a):
+        assert contact_held_back(contact.pk)[task.pk].why == "surveyed"
+    with in_tenant(tenant_b):  # another clinic's history of the same id holds nothing
+        assert contact_held_back(contact.pk) == {}
+
+
+@pytest.mark.now("2026-11-20 10:00")
+def test_the_contacts_history_names_the_booked_return_visit(
+    tenant_a, in_tenant, admin_a, client_a, fake_sms, django_capture_on_commit_callbacks
+):
+    task = _survey_task(tenant_a, in_tenant)
+    with in_tenant(tenant_a):
+        EncounterFactory(
+            contact=task.contact, kind="appointment", occurred_at=timezone.now() + timedelta(days=2)
+        )
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+    login(client_a, "admin@alpha.test")
+
+    english = _history(client_a, task.contact, "en")
+    chinese = _history(client_a, task.contact, "zh-hans")
+
+    assert "No message sent: a return visit is booked on 2026-11-22." in english
+    assert "未发送消息：已预约 2026-11-22 复诊。" in chinese
+
+
+@pytest.mark.now("2026-11-20 10:00")
+def test_a_survey_sent_as_planned_is_not_said_to_be_held_back(
+    tenant_a, in_tenant, admin_a, client_a, fake_sms, django_capture_on_commit_callbacks
+):
+    task = _survey_task(tenant_a, in_tenant)
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+    login(client_a, "admin@alpha.test")
+
+    assert "Survey not sent" not in _history(client_a, task.contact, "en")
+    with in_tenant(tenant_a):
+        assert contact_held_back(task.contact_id) == {}
 
 
 def test_a_rule_for_every_kind_does_not_follow_up_a_booking(tenant_a, in_tenant):
