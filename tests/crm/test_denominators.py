@@ -97,6 +97,22 @@ def test_the_list_behind_the_reason_holds_exactly_that_encounter(
     assert "No contact information" in page.content.decode()
 
 
+def test_the_follow_up_page_says_why_it_was_not_followed_up(
+    without_phone,
+    supervisor_client,  # noqa: F811
+    tenant_a,
+    in_tenant,
+):
+    with in_tenant(tenant_a):
+        task = without_phone.tasks.get()
+    english = in_english(supervisor_client).get(f"/tasks/{task.pk}/").content.decode()
+    assert "This follow-up is closed (Unreachable)." in english
+    assert 'id="task-reason">No contact information<' in english
+    supervisor_client.cookies["django_language"] = "zh-hans"
+    chinese = supervisor_client.get(f"/tasks/{task.pk}/").content.decode()
+    assert 'id="task-reason">电话不详<' in chinese
+
+
 def test_the_csv_export_shows_the_reason(without_phone, supervisor_client):  # noqa: F811
     query = "figure=not_followed_up&month=2026-11&category=no_contact"
     english = in_english(supervisor_client).get(f"/reports/list.csv?{query}")

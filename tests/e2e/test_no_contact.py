@@ -1,7 +1,8 @@
 """Honest denominators in a browser (issue 19 §1), in Chinese and in English: in a hospital
 an encounter whose patient has no phone number is not followed up, with its reason "no
-contact information", in the month report's breakdown, in the list behind that figure and in
-the patient's history; the report's footnote says how the figure changed.
+contact information", in the month report's breakdown, in the list behind that figure, on the
+follow-up's page and in the patient's history; the report's footnote says how the figure
+changed.
 
 It runs in a clinic of its own, provisioned for this module and dropped afterwards, because
 everything the live server writes is committed."""
@@ -96,6 +97,10 @@ def test_an_encounter_without_a_phone_is_not_followed_up_with_its_reason(
     [listed] = page.locator("#drill-list tbody tr").all()
     assert "赵无号" in listed.inner_text()
     assert text["reason"] in listed.locator("td").last.inner_text()
+
+    listed.get_by_role("link", name="出院电话回访 · Day 3").click()
+    page.wait_for_load_state("load")
+    assert page.locator("#task-reason").inner_text() == text["reason"]
 
     page.goto(tenant_url(SLUG, f"/contacts/{SEEDED['contact']}/"))
     follow_up = page.locator("section.encounter tbody tr", has_text="Day 3")
