@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection, models
-from django.db.models import BooleanField, Max, Q, QuerySet
+from django.db.models import BooleanField, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -339,7 +339,7 @@ def contact_held_back(contact_id: int) -> dict[int, HeldBack]:
     unsurveyed = (
         Message.objects.filter(contact_id=contact_id, purpose=Purpose.FOLLOW_UP)
         .filter(Q(task__step__survey__isnull=False) | Q(task__channel=RuleStep.Channel.SURVEY_LINK))
-        .exclude(task__in=SurveyInvitation.objects.filter(task__isnull=False).values("task"))
+        .exclude(Exists(SurveyInvitation.objects.filter(task=OuterRef("task"))))
         .values_list("task_id", "created_at")
     )
     for task_id, sent_at in unsurveyed:
