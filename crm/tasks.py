@@ -1,10 +1,10 @@
 """Celery tasks of the crm app: thin, take ids, call one service. tenant-schemas-celery has
-already switched the connection to the sending tenant's schema."""
+already switched the connection to the sending tenant's schema, and saas.celery the language
+to the clinic's."""
 
 import smtplib
 
 from django.db import connection
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from saas.celery import app
@@ -26,9 +26,9 @@ from .services import (
 def staff_invitation_email_task(user_id: int, base_url: str) -> None:
     """Email the set-password link of an invited staff member; a failing mail server is
     retried with backoff, and a retry after the invitation was accepted sends nothing."""
-    tenant = connection.tenant
-    with translation.override(tenant.locale):
-        staff.staff_invitation_email(user_id=user_id, base_url=base_url, organisation=tenant.name)
+    staff.staff_invitation_email(
+        user_id=user_id, base_url=base_url, organisation=connection.tenant.name
+    )
 
 
 @app.task
@@ -48,15 +48,14 @@ def encounters_plan_task(encounter_ids: list[int]) -> dict:
 def import_read_task(job_id: int) -> None:
     """Unpack an uploaded workbook under a memory ceiling; a failure is told in the clinic's
     language on the import's page."""
-    with translation.override(connection.tenant.locale):
-        try:
-            import_jobs.import_read(job_id)
-        except Exception:
-            # Not left "reading" for ever: the page says what to do, the log says what broke.
-            import_jobs.import_fail(
-                job_id, _("The file could not be read because of an error on our side.")
-            )
-            raise
+    try:
+        import_jobs.import_read(job_id)
+    except Exception:
+        # Not left "reading" for ever: the page says what to do, the log says what broke.
+        import_jobs.import_fail(
+            job_id, _("The file could not be read because of an error on our side.")
+        )
+        raise
 
 
 @app.task

@@ -1,5 +1,6 @@
 """The Celery app. tenant-schemas-celery records the schema a task was sent from and
-switches the worker's connection to it before the task runs."""
+switches the worker's connection to it before the task runs; the task then speaks the
+clinic's language."""
 
 import os
 import time
@@ -16,6 +17,7 @@ from celery.signals import (
 )
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import translation
 from tenant_schemas_celery.app import CeleryApp
 
 from saas import metrics
@@ -52,13 +54,34 @@ def _task_received(request=None, **_kwargs) -> None:
 @task_prerun.connect
 def _task_started(task=None, **_kwargs) -> None:
     task.request.carebridge_started = time.perf_counter()
+    task.request.carebridge_language = _clinic_language_enter()
 
 
 @task_postrun.connect
 def _task_ended(task=None, **_kwargs) -> None:
+    language = getattr(task.request, "carebridge_language", None)
+    if language is not None:
+        language.__exit__(None, None, None)
     started = getattr(task.request, "carebridge_started", None)
     if started is not None:
         metrics.TASK_SECONDS.labels(task.name).observe(time.perf_counter() - started)
+
+
+def _clinic_language_enter() -> translation.override | None:
+    """What a task run for a clinic writes for people to read (an outbox message's error, an
+    import's problems, an email) is in the clinic's language, not the worker's default nor
+    whatever an earlier task or an eager caller left active. tenant-schemas-celery's own
+    task_prerun receiver, connected before this one, has already put the clinic on the
+    connection. Tasks of the public schema keep the language they found."""
+    if connection.schema_name == getattr(settings, "PUBLIC_SCHEMA_NAME", "public"):
+        return None
+    # The locale is a field of the clinic's row: read off the connection, no app imported.
+    locale = getattr(connection.tenant, "locale", None)
+    if not locale:
+        return None
+    language = translation.override(locale)
+    language.__enter__()
+    return language
 
 
 @task_success.connect

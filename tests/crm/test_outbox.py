@@ -286,6 +286,9 @@ def test_sms_beyond_the_plans_monthly_allowance_wait_for_next_month(
     from billing.models import Plan
 
     Plan.objects.filter(pk=plans["starter"].pk).update(sms_per_month=1)
+    # The worker that sends writes in the clinic's language, whatever the caller's.
+    tenant_a.locale = "en"
+    tenant_a.save()
     first = _message_task(tenant_a, in_tenant, phone="+8613800138232")
     with in_tenant(tenant_a):
         second = EncounterFactory(
@@ -293,7 +296,7 @@ def test_sms_beyond_the_plans_monthly_allowance_wait_for_next_month(
             occurred_at=timezone.now() - timedelta(days=1),
         )
         encounters_plan([second.pk])
-        with django_capture_on_commit_callbacks(execute=True), translation.override("en"):
+        with translation.override("zh-hans"), django_capture_on_commit_callbacks(execute=True):
             followup_tick()
         sent, held = Message.objects.order_by("pk")
         assert sent.status == "sent" and sent.task_id == first.pk
@@ -496,7 +499,8 @@ def _sms(to: str, *, task=None) -> Message:
 def test_a_number_gets_at_most_the_clinics_sms_a_day_the_next_waits_its_turn(
     tenant_a, in_tenant, all_day, fake_sms, clock
 ):
-    with in_tenant(tenant_a):
+    # The service, called here without a worker, writes in the language active.
+    with in_tenant(tenant_a), translation.override("en"):
         first = _sms("+8613800138241")
         outbox.messages_send([first.pk])
         clock.shift(timedelta(hours=2))
@@ -522,7 +526,8 @@ def test_over_the_clinics_30_day_limit_an_sms_is_not_sent_and_says_why(
     tenant_a, in_tenant, all_day, fake_sms, clock
 ):
     task = _message_task(tenant_a, in_tenant, phone="+8613800138243")
-    with in_tenant(tenant_a):
+    # The service, called here without a worker, writes in the language active.
+    with in_tenant(tenant_a), translation.override("en"):
         tenant_a.sms_per_number_month = 2
         tenant_a.save()
         for days_ago in (31, 20, 10):  # the first is outside the 30 days

@@ -9,7 +9,6 @@ from crm.models import Department, Encounter, FollowUpRule, FollowUpTask, Import
 from crm.services.planning import encounters_plan
 from crm.services.seeding import rules_seed
 from crm.services.staff import departments_seed
-from tests.crm.conftest import in_english
 from tests.crm.test_imports import csv_bytes, run_import
 from tests.crm.test_rules_pages import rule_post
 from tests.factories import EncounterFactory, RuleFactory, StaffFactory
@@ -100,11 +99,12 @@ def test_the_import_reads_the_responsible_nurse_and_refuses_a_name_nobody_has(
         ["李四", "ZY102", "骨科", "2026-11-20", "13800138002", "治愈", "护士长"],
         ["王五", "ZY103", "骨科", "2026-11-20", "13800138003", "好转", ""],
     ]
-    with translation.override("en"):
+    # The rows' errors are written by the import's worker, in the clinic's language.
+    tenant_a.locale = "en"
+    tenant_a.save()
+    with translation.override("zh-hans"):
         pk = run_import(
-            in_english(admin_client_a),
-            csv_bytes(rows, headers=HEADERS),
-            django_capture_on_commit_callbacks,
+            admin_client_a, csv_bytes(rows, headers=HEADERS), django_capture_on_commit_callbacks
         )
     with in_tenant(tenant_a):
         job = ImportJob.objects.get(pk=pk)

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm.models import Department, FollowUpRule, FollowUpTask, OutcomeCode
-from crm.reporting.figures.spot_checks import spot_check_scores
-from crm.reporting.period import Period
+from crm.reporting.figures.spot_checks import spot_check_figures, spot_check_scores
+from crm.reporting.period import Period, Scope
 from crm.services.followup import AttemptInput, attempt_log, followup_tick
 from crm.services.planning import encounters_plan
 from crm.services.spot_checks import (
@@ -181,6 +181,38 @@ def test_the_score_is_the_share_of_checked_calls_with_a_discrepancy(
         (audited["wang"].pk, 3, 1, "33.33"),
     ]
     assert spot_check_scores(Period.of("month", at("2026-10-01 10:00").date())) == []
+
+
+def test_the_report_and_the_score_count_an_audit_for_the_agent_who_reached_the_patient(
+    alpha, wards
+):
+    """A failed try by 张 then the reaching call by 赵: the re-call checks 赵's record, so the
+    audit is 赵's in both the report's per-agent agreement and the discrepancy score."""
+    alpha.spot_check_percent = 0
+    zhang = StaffFactory(role="agent", email="zhang@alpha.test")
+    zhao = StaffFactory(role="agent", email="zhao@alpha.test")
+    supervisor = StaffFactory(role="supervisor", email="lead@alpha.test")
+    encounter = EncounterFactory(
+        occurred_at=at("2026-11-14 10:00"), department=wards[0], contact=ContactFactory()
+    )
+    encounters_plan([encounter.pk], now=at("2026-11-18 09:00"))
+    task = FollowUpTask.objects.get(encounter=encounter, tier=2)
+    no_answer = OutcomeCode.objects.filter(category="no_answer").first()
+    reached = OutcomeCode.objects.filter(category="reached").first()
+    attempt_log(task, zhang, AttemptInput(outcome=no_answer), now=at("2026-11-18 09:30"))
+    attempt_log(task, zhao, AttemptInput(outcome=reached), now=at("2026-11-18 15:00"))
+    _audit(task, supervisor, agrees=False)
+
+    assert spot_check_figures(NOVEMBER, Scope(agent=zhang.pk)) == {
+        "audits": 0,
+        "agree": 0,
+        "rate": None,
+    }
+    zhao_figures = spot_check_figures(NOVEMBER, Scope(agent=zhao.pk))
+    assert (zhao_figures["audits"], zhao_figures["agree"]) == (1, 0)
+    assert [(s.agent_id, s.checked, s.discrepancies) for s in spot_check_scores(NOVEMBER)] == [
+        (zhao.pk, 1, 1)
+    ]
 
 
 @pytest.fixture

@@ -652,10 +652,12 @@ def test_wechat_busy_is_retried_later_and_sent_once(
 def test_a_template_wechat_no_longer_has_fails_with_the_reason(
     mapped_a, fake_wechat, fake_sms, tenant_a, in_tenant, django_capture_on_commit_callbacks
 ):
+    tenant_a.locale = "en"  # the worker writes the reason in the clinic's language
+    tenant_a.save()
     _survey_follow_up(tenant_a, in_tenant, linked=True, fake_wechat=fake_wechat)
     del fake_wechat.templates["TPL-SURVEY"]  # deleted in the Official Account's console
 
-    with translation.override("en"):
+    with translation.override("zh-hans"):
         _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
 
     assert fake_wechat.sent == [] and fake_sms.sent == []

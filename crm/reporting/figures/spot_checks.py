@@ -16,7 +16,8 @@ from ..period import EVERYTHING, Period, Scope, rate
 
 def spot_check_figures(period: Period, scope: Scope = EVERYTHING) -> dict:
     """Tier-3 audits closed in the period; by department, agent (who made the audited
-    call's last attempt: the audit is of their work) or rule of the audited follow-up."""
+    call's reaching attempt, as in spot_check_scores: the audit is of their work) or rule of
+    the audited follow-up."""
     start, end = period.bounds()
     audits = FollowUpTask.objects.filter(
         tier=3, status=FollowUpTask.Status.COMPLETED, completed_at__gte=start, completed_at__lt=end
@@ -26,7 +27,9 @@ def spot_check_figures(period: Period, scope: Scope = EVERYTHING) -> dict:
     if scope.rule is not None:
         audits = audits.filter(spot_check_of__rule=scope.rule)
     if scope.agent is not None:
-        audits = audits.filter(spot_check_of__attempts__agent=scope.agent).distinct()
+        # The same attribution as the discrepancy score, so an agent's agreement in the report
+        # and their score on the supervisor's page count the same audits.
+        audits = audits.annotate(audited_agent=_audited_agent()).filter(audited_agent=scope.agent)
     done = audits.count()
     agree = audits.filter(audit_agrees=True).count()
     return {"audits": done, "agree": agree, "rate": rate(agree, done)}
