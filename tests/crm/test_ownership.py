@@ -1,6 +1,8 @@
 """Calls routed to whom the regulations name (issue 19 §2): an aesthetic clinic's teams, a
 hospital's responsible nurse (责任护士) on the encounter, from the page, the import and the API."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import translation
 
@@ -10,6 +12,7 @@ from crm.services.followup import followup_tick
 from crm.services.planning import encounters_plan
 from crm.services.seeding import rules_seed
 from crm.services.staff import departments_seed
+from saas.clock import now
 from tests.crm.conftest import in_english
 from tests.crm.test_imports import csv_bytes, run_import
 from tests.crm.test_rules_pages import rule_post
@@ -227,3 +230,32 @@ def test_a_clinic_that_has_rules_keeps_them_when_the_presets_change(tenant_b, in
         rules_seed(kind="hospital", locale="en")
         assert list(FollowUpRule.objects.values_list("pk", "name", "updated_at")) == before
         assert not RuleStep.objects.filter(assignee_policy="nurse").exists()
+
+
+def test_a_new_car_dealer_routes_its_calls_and_calls_lapsed_customers_from_after_sales(alpha):
+    FollowUpRule.objects.all().delete()
+    departments_seed(kind="service", locale="zh-hans")
+    rules_seed(kind="service", locale="zh-hans")
+    lapsed = FollowUpRule.objects.get(name="流失客户回访")
+    assert (lapsed.trigger, lapsed.lapse_days, lapsed.match_kinds) == (
+        "lapsed",
+        180,
+        ["sale", "maintenance"],
+    )
+    sale = EncounterFactory(
+        kind="sale", discharge_outcome="", occurred_at=now() - timedelta(days=179)
+    )
+    encounters_plan([sale.pk])
+    routed = {(t.name, t.department.code) for t in FollowUpTask.objects.filter(encounter=sale)}
+    assert routed == {
+        ("销售回访 · 购车后 3 天", "customer-service"),
+        ("销售回访 · 首保提醒（3 个月）", "after-sales"),
+    }
+    # Two days on, the customer has not come back: the tick plans the lapsed call.
+    assert followup_tick(now=now() + timedelta(days=2)).lapsed_planned == 1
+    task = FollowUpTask.objects.get(encounter=sale, rule=lapsed)
+    assert (task.name, task.department.code, task.status) == (
+        "流失客户回访 · 半年未到店",
+        "after-sales",
+        "pending",
+    )
