@@ -88,13 +88,6 @@ def _team(code):
 RULES: dict[str, list[dict]] = {
     "hospital": [
         {
-            "name": ("出院回访", "Discharge follow-up"),
-            "match_kinds": ["discharge"],
-            "exclude_outcomes": ["died", "self_discharged"],
-            "exclude_tags": ["privacy-sensitive"],
-            "steps": [_step("出院 3–7 天", "Day 3–7", 3, 7)],
-        },
-        {
             "name": ("手术患者回访", "Surgery follow-up"),
             "match_kinds": ["surgery"],
             "exclude_tags": ["privacy-sensitive"],
@@ -121,6 +114,34 @@ RULES: dict[str, list[dict]] = {
                     stop_when="recovered",
                 ),
             ],
+        },
+        # The discharge follow-up regulations name who calls: the responsible nurse (责任护士)
+        # a cured patient, the attending doctor an improved or transferred one, the follow-up
+        # centre everyone else. The first two are exclusive so that the centre's rule after
+        # them does not call the same patient again; they come after the surgery and chronic
+        # rules, which a discharge may match as well and must keep.
+        {
+            "name": ("出院回访（治愈）", "Discharge follow-up (cured)"),
+            "match_kinds": ["discharge"],
+            "match_outcomes": ["cured"],
+            "exclusive": True,
+            "exclude_tags": ["privacy-sensitive"],
+            "steps": [_step("出院 3–7 天", "Day 3–7", 3, 7, tier=1, assignee_policy="nurse")],
+        },
+        {
+            "name": ("出院回访（好转/转院）", "Discharge follow-up (improved or transferred)"),
+            "match_kinds": ["discharge"],
+            "match_outcomes": ["improved", "transferred"],
+            "exclusive": True,
+            "exclude_tags": ["privacy-sensitive"],
+            "steps": [_step("出院 3–7 天", "Day 3–7", 3, 7, tier=1, assignee_policy="clinician")],
+        },
+        {
+            "name": ("出院回访", "Discharge follow-up"),
+            "match_kinds": ["discharge"],
+            "exclude_outcomes": ["died", "self_discharged"],
+            "exclude_tags": ["privacy-sensitive"],
+            "steps": [_step("出院 3–7 天", "Day 3–7", 3, 7)],
         },
     ],
     # The aesthetic clinic regulations name who calls: the customer service centre after a
@@ -184,19 +205,45 @@ RULES: dict[str, list[dict]] = {
             ],
         },
     ],
+    # A dealer's customer service centre makes the satisfaction calls after a sale or a
+    # service, independent of who sold or serviced the car; after-sales owns bringing the
+    # car back: the first-service reminder and the call to a customer who stopped coming.
     "service": [
         {
             "name": ("销售回访", "Sale follow-up"),
             "match_kinds": ["sale"],
             "steps": [
-                _step("购车后 3 天", "Day 3 after sale", 3, 4),
-                _step("首保提醒（3 个月）", "First-service reminder (3 months)", 90, 97),
+                _step("购车后 3 天", "Day 3 after sale", 3, 4, **_team("customer-service")),
+                _step(
+                    "首保提醒（3 个月）",
+                    "First-service reminder (3 months)",
+                    90,
+                    97,
+                    **_team("after-sales"),
+                ),
             ],
         },
         {
             "name": ("保养回访", "Maintenance follow-up"),
             "match_kinds": ["maintenance"],
-            "steps": [_step("保养后 3 天", "Day 3 after service", 3, 4)],
+            "steps": [
+                _step("保养后 3 天", "Day 3 after service", 3, 4, **_team("customer-service"))
+            ],
+        },
+        {
+            "name": ("流失客户回访", "Lapsed-customer call"),
+            "trigger": "lapsed",
+            "lapse_days": 180,
+            "match_kinds": ["sale", "maintenance"],
+            "steps": [
+                _step(
+                    "半年未到店",
+                    "No visit for 6 months",
+                    0,
+                    14,
+                    **_team("after-sales"),
+                )
+            ],
         },
     ],
 }

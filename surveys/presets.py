@@ -68,7 +68,9 @@ SURVEYS: dict[str, list[dict]] = {
                 COMPLAINT,
                 SUGGESTION,
             ],
-            "attach": [(0, 0), (1, 1)],
+            # (rule position, step) in crm.presets "hospital": surgery's week-1 call and the
+            # three discharge calls (the nurse's, the attending doctor's, the centre's).
+            "attach": [(0, 1), (2, 0), (3, 0), (4, 0)],
         },
     ],
     "aesthetic": [

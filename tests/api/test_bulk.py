@@ -325,8 +325,13 @@ def test_a_death_flags_the_contact_and_closes_their_follow_ups(
     assert (answer["updated"], answer["encounters"][0]["outcome"]) == (1, "updated")
     with in_tenant(tenant_a):
         assert Contact.objects.get(record_no="ZY001").deceased
-        task = FollowUpTask.objects.get(encounter__external_id="ZY-1001")
-        assert (task.status, task.reason) == ("cancelled", "deceased")
+        tasks = FollowUpTask.objects.filter(encounter__external_id="ZY-1001")
+        # The improved patient's call to the attending doctor is cancelled; a death is the
+        # centre's rule's to record, as an exclusion (the hospital preset).
+        assert set(tasks.values_list("rule__name", "status", "reason")) == {
+            ("出院回访（好转/转院）", "cancelled", "deceased"),
+            ("出院回访", "excluded", "deceased"),
+        }
 
 
 def test_new_encounters_past_the_plans_allowance_are_refused_and_write_nothing(

@@ -264,8 +264,13 @@ def test_a_corrected_row_updates_the_encounter_and_replans(
     pk = run_import(admin_client_a, csv_bytes(corrected), django_capture_on_commit_callbacks)
     with in_tenant(tenant_a):
         assert ImportJob.objects.get(pk=pk).updated_count == 1
-        task = FollowUpTask.objects.get(encounter__contact__record_no="ZY001")
-        assert (task.status, task.reason) == ("cancelled", "deceased")
+        tasks = FollowUpTask.objects.filter(encounter__contact__record_no="ZY001")
+        # The improved patient's call to the attending doctor is cancelled; a death is the
+        # centre's rule's to record, as an exclusion (the hospital preset).
+        assert set(tasks.values_list("rule__name", "status", "reason")) == {
+            ("出院回访（好转/转院）", "cancelled", "deceased"),
+            ("出院回访", "excluded", "deceased"),
+        }
         assert Contact.objects.get(record_no="ZY001").deceased
 
 

@@ -41,11 +41,26 @@ def plan(*encounters):
 def test_presets_of_a_hospital_are_seeded(tenant_a, in_tenant):
     with in_tenant(tenant_a):
         names = list(FollowUpRule.objects.values_list("name", flat=True))
-        assert names == ["出院回访", "手术患者回访", "慢病随访"]
+        assert names == [
+            "手术患者回访",
+            "慢病随访",
+            "出院回访（治愈）",
+            "出院回访（好转/转院）",
+            "出院回访",
+        ]
         discharge = FollowUpRule.objects.get(name="出院回访")
         assert discharge.exclude_outcomes == ["died", "self_discharged"]
         step = discharge.steps.get()
         assert (step.offset_days, step.due_days, step.channel) == (3, 7, "phone")
+        by_outcome = {
+            rule.name: (rule.match_outcomes, rule.exclusive, step.tier, step.assignee_policy)
+            for rule in FollowUpRule.objects.filter(name__startswith="出院回访（")
+            for step in rule.steps.all()
+        }
+        assert by_outcome == {
+            "出院回访（治愈）": (["cured"], True, 1, "nurse"),
+            "出院回访（好转/转院）": (["improved", "transferred"], True, 1, "clinician"),
+        }
         assert set(OutcomeCode.objects.values_list("category", flat=True)) == {
             c for c, _label in OutcomeCategory.choices
         }
@@ -62,7 +77,9 @@ def test_presets_of_a_dental_clinic_are_in_english(tenant_b, in_tenant):
 
 def test_a_discharge_gets_the_preset_day_3_to_7_task(tenant_a, in_tenant):
     with in_tenant(tenant_a):
-        encounter = EncounterFactory(occurred_at=datetime(2026, 11, 20, 10, tzinfo=SHANGHAI))
+        encounter = EncounterFactory(
+            occurred_at=datetime(2026, 11, 20, 10, tzinfo=SHANGHAI), discharge_outcome="unchanged"
+        )
         [task] = plan(encounter)
         assert task.name == "出院回访 · 出院 3–7 天"
         assert task.status == Status.PENDING

@@ -101,7 +101,7 @@ def test_saving_an_encounter_plans_its_follow_ups(
         encounter = Encounter.objects.get(contact=contact)
         assert encounter.tags == ["chronic", "vip"]
         names = set(encounter.tasks.values_list("rule__name", flat=True))
-        assert names == {"出院回访", "慢病随访"}
+        assert names == {"出院回访（好转/转院）", "慢病随访"}
 
 
 def test_marking_a_contact_deceased_cancels_their_open_tasks(agent_client_a, tenant_a, in_tenant):

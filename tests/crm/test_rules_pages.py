@@ -118,8 +118,10 @@ def test_preview_shows_the_tasks_a_sample_encounter_would_get(admin_client_a):
     )
     planned = response.context["planned"]
     names = [p.name for p in planned]
-    assert names[0] == "出院回访 · 出院 3–7 天"
+    # An improved patient is the attending doctor's call (the hospital preset).
+    assert "出院回访（好转/转院） · 出院 3–7 天" in names
     assert "慢病随访 · 首次随访" in names
+    assert "出院回访 · 出院 3–7 天" not in names  # not the centre's as well
     page = response.content.decode()
     assert '<td data-label="开始">2026-11-23</td>' in page  # day 3, local
     assert '<td data-label="到期">2026-11-27</td>' in page  # the last day of the window
@@ -152,7 +154,7 @@ def test_editing_a_rule_does_not_touch_open_tasks_until_replanned(
     admin_client_a, tenant_a, in_tenant
 ):
     with in_tenant(tenant_a):
-        encounter = EncounterFactory()
+        encounter = EncounterFactory(discharge_outcome="unchanged")
         encounters_plan([encounter.pk])
         rule = FollowUpRule.objects.get(name="出院回访")
         step = rule.steps.get()

@@ -145,6 +145,9 @@ def clinic(django_db_setup, django_db_blocker):
                 encounter = EncounterFactory(
                     contact=ContactFactory(name=name, phone=f"+861390013902{index}"),
                     kind="discharge",
+                    # No outcome recorded: the follow-up centre's call (the hospital preset
+                    # gives a cured patient to the responsible nurse).
+                    discharge_outcome="",
                     occurred_at=timezone.now() - timedelta(days=4),
                 )
                 encounters_plan([encounter.pk])

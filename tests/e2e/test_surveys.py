@@ -56,6 +56,9 @@ def clinic(django_db_setup, django_db_blocker):
             )
             called = EncounterFactory(
                 contact=ContactFactory(name="张伟", phone="+8613800138001"),
+                # Improved or cured, the ward would call him (the hospital preset); with no
+                # outcome recorded the follow-up centre does.
+                discharge_outcome="",
                 occurred_at=timezone.now() - timedelta(days=4),
             )
             texted = EncounterFactory(

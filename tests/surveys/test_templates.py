@@ -131,7 +131,14 @@ def test_presets_seed_published_surveys_attached_to_the_first_follow_up(tenant_a
         inpatient = SurveyTemplate.objects.get(name="住院患者满意度调查")
         dimensions = {q["dimension"] for q in inpatient.published.questions}
         assert {"doctor", "nurse", "environment", "fees", "administration"} <= dimensions
-        assert RuleStep.objects.filter(survey=inpatient).exists()
+        # The discharge calls, whoever makes them, and surgery's week-1 call.
+        attached = RuleStep.objects.filter(survey=inpatient)
+        assert sorted(attached.values_list("rule__name", "name")) == [
+            ("出院回访", "出院 3–7 天"),
+            ("出院回访（好转/转院）", "出院 3–7 天"),
+            ("出院回访（治愈）", "出院 3–7 天"),
+            ("手术患者回访", "术后 1 周"),
+        ]
         assert SurveyTemplate.objects.filter(published__isnull=True).count() == 0
 
 
