@@ -66,7 +66,7 @@ def import_run_task(job_id: int) -> None:
     try:
         import_jobs.import_run(job_id)
     except Exception:
-        import_jobs.import_fail(job_id, "unexpected error, see the worker log")
+        import_jobs.import_fail(job_id, _("The import failed because of an error on our side."))
         raise
 
 

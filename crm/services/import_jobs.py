@@ -265,7 +265,11 @@ def import_run(job_id: int) -> ImportJob:
         if not taken:
             return job
         if job.runs > MAX_RUNS:
-            import_fail(job_id, f"the import stopped its worker {MAX_RUNS} times")
+            import_fail(
+                job_id,
+                _("The import stopped its worker %(runs)s times and was given up.")
+                % {"runs": MAX_RUNS},
+            )
             job.refresh_from_db()
             return job
         return _import_commit(job)

@@ -530,14 +530,14 @@ def test_a_file_that_kills_its_worker_every_time_is_given_up(admin_client_a, ten
     from crm.services.import_jobs import MAX_RUNS, import_run
 
     pk = job_id(upload(admin_client_a, csv_bytes(GOOD)))
-    with in_tenant(tenant_a):
+    with in_tenant(tenant_a), translation.override("en"):
         ImportJob.objects.filter(pk=pk).update(status="running", runs=MAX_RUNS)
 
         job = import_run(pk)
 
         assert (job.status, job.failure) == (
             "failed",
-            f"the import stopped its worker {MAX_RUNS} times",
+            f"The import stopped its worker {MAX_RUNS} times and was given up.",
         )
         assert Encounter.objects.count() == 0
 
