@@ -18,6 +18,7 @@ from .models import (
     ContactPhone,
     Department,
     Encounter,
+    EncounterKind,
     FollowUpRule,
     KpiTarget,
     MessageTemplate,
@@ -30,6 +31,7 @@ from .models.rules import lapse_days_message
 from .phones import phone_mask
 from .reporting.period import EARLIEST_DAY, LATEST_DAY, period_error
 from .roles import Role
+from .selectors_kinds import kinds_active, kinds_all
 from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
 from .services.rules import RuleValues, StepValues, steps_overlap
 
@@ -216,6 +218,16 @@ class EncounterForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The clinic's active kinds, and the encounter's own if it is archived since.
+        current = self.instance.kind if self.instance.pk else None
+        self.fields["kind"] = forms.ChoiceField(
+            label=self.fields["kind"].label,
+            choices=[
+                (kind.code, kind.label)
+                for kind in kinds_all()
+                if not kind.archived or kind.code == current
+            ],
+        )
         self.fields["department"].queryset = Department.objects.filter(active=True)
         self.fields["attending"].queryset = User.objects.filter(
             is_active=True, groups__name=Role.CLINICIAN
@@ -292,8 +304,16 @@ class RuleForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         outcomes = [c for c in Encounter.Outcome.choices if c[0]]
+        # The clinic's active kinds, and any archived one the rule names already (so that
+        # saving the rule does not silently drop it).
+        named = set(self.instance.match_kinds or [])
+        kinds = [
+            (kind.code, kind.label)
+            for kind in kinds_all()
+            if not kind.archived or kind.code in named
+        ]
         for name, choices in (
-            ("match_kinds", Encounter.Kind.choices),
+            ("match_kinds", kinds),
             ("match_outcomes", outcomes),
             ("exclude_outcomes", outcomes),
         ):
@@ -449,7 +469,7 @@ RuleStepFormSet = forms.inlineformset_factory(
 class RulePreviewForm(forms.Form):
     """A sample encounter for the rule preview."""
 
-    kind = forms.ChoiceField(label=_("Kind"), choices=Encounter.Kind.choices)
+    kind = forms.ChoiceField(label=_("Kind"), choices=())
     occurred_at = forms.DateTimeField(label=_("Date"), widget=LocalDateTimeInput())
     department = forms.ModelChoiceField(
         label=_("Department"), queryset=Department.objects.filter(active=True), required=False
@@ -462,6 +482,35 @@ class RulePreviewForm(forms.Form):
     tags = TagsField(label=_("Tags"))
     age = forms.IntegerField(label=_("Age"), required=False, min_value=0, max_value=150)
     has_phone = forms.BooleanField(label=_("Has a phone number"), required=False, initial=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(kind.code, kind.label) for kind in kinds_active()]
+
+
+class EncounterKindForm(forms.Form):
+    """A kind of the clinic's own, or a new name for one. The code is given once, when it is
+    added (or made from the name): encounters name their kind by it."""
+
+    name = forms.CharField(label=_("Name"), max_length=60)
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=20,
+        required=False,
+        help_text=_(
+            "Optional: what imports and the API may send, e.g. new-hire. Empty: made from the name."
+        ),
+    )
+    books_return_visit = forms.BooleanField(
+        label=_("A booked return visit"),
+        required=False,
+        help_text=EncounterKind._meta.get_field("books_return_visit").help_text,
+    )
+
+    def __init__(self, *args, adding: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not adding:
+            del self.fields["code"]
 
 
 class OutcomeCodeForm(forms.ModelForm):
@@ -580,10 +629,13 @@ class KpiTargetsForm(forms.Form):
     def __init__(self, *args, departments, current, **kwargs):
         super().__init__(*args, **kwargs)
         self.scopes = [None, *(department.pk for department in departments)]
+        # The clinic's active kinds but bookings (never followed up themselves), and any
+        # other kind a target names already.
+        named = {kind for (_metric, _scope, kind) in current if kind}
         self.kinds = [
-            (kind, label)
-            for kind, label in Encounter.Kind.choices
-            if kind != Encounter.Kind.APPOINTMENT  # a booking is never followed up itself
+            (kind.code, kind.label)
+            for kind in kinds_all()
+            if kind.code in named or not (kind.archived or kind.books_return_visit)
         ]
         for metric, label in KpiTarget.Metric.choices:
             low = -100 if metric == KpiTarget.Metric.NPS else 0

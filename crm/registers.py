@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from . import crypto, xlsx_reader
 from .models import Encounter
 from .phones import phone_normalise
+from .selectors_kinds import KindLookup
 
 MAX_ROWS = 200_000
 MAX_COLUMNS = 200
@@ -126,7 +127,8 @@ _OUTCOMES = {
     "自动出院": "self_discharged",
     "自动离院": "self_discharged",
 }
-_KINDS = {
+# Words registers use for the built-in kinds (a clinic's own kinds match by code and name).
+KIND_SYNONYMS = {
     "出院": "discharge",
     "手术": "surgery",
     "门诊": "outpatient",
@@ -303,11 +305,28 @@ class RowContext:
     departments: dict[str, int]  # lower-case code or name → id
     staff: dict[str, int]  # lower-case full name or email → user id
     now: datetime
+    # The clinic's kinds (crm.selectors_kinds.kind_lookup); without them, the built-in ones.
+    kinds: KindLookup | None = None
     # Dates after this are in the future (a day of slack for clocks and time zones).
     latest: datetime = field(init=False)
 
     def __post_init__(self) -> None:
         self.latest = self.now + timedelta(days=1)
+        if self.kinds is None:
+            self.kinds = builtin_kind_lookup()
+
+
+def builtin_kind_lookup() -> KindLookup:
+    """The built-in kinds as a lookup, for checks made without a clinic's own kinds."""
+    codes = dict(KIND_SYNONYMS)
+    for code, label in Encounter.Kind.choices:
+        codes[code] = code
+        codes[str(label).lower()] = code
+    return KindLookup(
+        codes=codes,
+        names=tuple(str(label) for _code, label in Encounter.Kind.choices),
+        booking=frozenset({Encounter.Kind.APPOINTMENT}),
+    )
 
 
 def row_is_blank(cells: list[str]) -> bool:
@@ -409,7 +428,7 @@ def row_check(number: int, raw: dict[str, str], ctx: RowContext) -> RowCheck:
             aware = (parsed if parsed.time() != time.min else parsed.replace(hour=12)).replace(
                 tzinfo=ctx.zone
             )
-            if aware > ctx.latest and not _booked(get("kind")):
+            if aware > ctx.latest and not _booked(get("kind"), ctx):
                 row.error(
                     key, _("The date %(value)s is in the future.") % {"value": text}, "future_date"
                 )
@@ -462,9 +481,14 @@ def row_check(number: int, raw: dict[str, str], ctx: RowContext) -> RowCheck:
 
     kind = get("kind")
     if kind:
-        v["kind"] = _choice(kind, Encounter.Kind, _KINDS)
+        v["kind"] = ctx.kinds.find(kind)
         if v["kind"] is None:
-            row.error("kind", _("Unknown kind “%(value)s”.") % {"value": kind}, "choice")
+            row.error(
+                "kind",
+                _("Unknown kind “%(value)s”. The clinic's kinds: %(kinds)s.")
+                % {"value": kind, "kinds": ", ".join(ctx.kinds.names)},
+                "choice",
+            )
     else:
         v["kind"] = DEFAULT_KIND.get(ctx.tenant_kind, Encounter.Kind.DISCHARGE)
     outcome = get("discharge_outcome")
@@ -506,9 +530,9 @@ def _choice(text: str, choices, synonyms: dict[str, str]) -> str | None:
     return None
 
 
-def _booked(kind: str | None) -> bool:
-    """A booked return visit, the one kind whose date lies ahead."""
-    return bool(kind) and _choice(kind, Encounter.Kind, _KINDS) == Encounter.Kind.APPOINTMENT
+def _booked(kind: str | None, ctx: RowContext) -> bool:
+    """A booked return visit, the kinds whose date lies ahead."""
+    return bool(kind) and ctx.kinds.find(kind) in ctx.kinds.booking
 
 
 def _label(key: str) -> str:

@@ -21,6 +21,7 @@ from .models import (
     ContactPhone,
     Department,
     Encounter,
+    EncounterKind,
     FollowUpRule,
     FollowUpTask,
     Message,
@@ -302,7 +303,9 @@ def contact_return_visit_booked(contact_id: int, *, now: datetime) -> bool:
     """Whether the contact has a return visit booked ahead of ``now``: they will be seen,
     so no follow-up message or survey goes to them meanwhile (DESIGN.md §7a.8)."""
     return Encounter.objects.filter(
-        contact_id=contact_id, kind=Encounter.Kind.APPOINTMENT, occurred_at__gt=now
+        contact_id=contact_id,
+        kind__in=EncounterKind.objects.filter(books_return_visit=True).values("code"),
+        occurred_at__gt=now,
     ).exists()
 
 

@@ -5,6 +5,7 @@ from .views import (
     exports,
     feedback,
     imports,
+    kinds,
     outbox,
     records,
     reports,
@@ -97,6 +98,10 @@ urlpatterns = [
     path("rules/preview/", rules.rule_preview, name="rule_preview"),
     path("rules/<int:rule_id>/", rules.rule_edit, name="rule_edit"),
     path("rules/<int:rule_id>/replan/", rules.rule_replan, name="rule_replan"),
+    path("rules/kinds/", kinds.kind_list, name="kind_list"),
+    path("rules/kinds/<int:kind_id>/", kinds.kind_edit, name="kind_edit"),
+    path("rules/kinds/<int:kind_id>/archive/", kinds.kind_archive, name="kind_archive"),
+    path("rules/kinds/<int:kind_id>/delete/", kinds.kind_delete, name="kind_delete"),
     path("outcomes/", rules.outcome_list, name="outcome_list"),
     path("outcomes/<int:code_id>/", rules.outcome_edit, name="outcome_edit"),
     # Reports

@@ -5,6 +5,7 @@ codes, message templates, starter pages …) to PRESET_STEPS."""
 from collections.abc import Callable
 
 from cms.services import patient_site_prepare
+from crm.services.kinds import encounter_kinds_seed
 from crm.services.onboarding import onboarding_start
 from crm.services.seeding import kpi_targets_seed, outcome_codes_seed, rules_seed
 from crm.services.staff import departments_seed, roles_seed
@@ -14,6 +15,7 @@ PresetStep = Callable[..., None]
 
 PRESET_STEPS: list[PresetStep] = [
     roles_seed,
+    encounter_kinds_seed,  # before the rules, which name kinds
     departments_seed,
     outcome_codes_seed,
     rules_seed,

@@ -3,7 +3,7 @@ create or update by external id), the list of encounters, and a contact's detail
 audit-logged, as when staff open the contact's page)."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 from django.db import IntegrityError
@@ -13,14 +13,14 @@ from ninja import Field, Query, Router, Schema
 
 from saas.memory import gc_paused
 
-from .. import selectors_api
+from .. import selectors_api, selectors_kinds
 from ..models import Encounter
 from ..services import records
 from . import bulk
 from .auth import scope_require
 from .errors import ApiError
 from .pagination import page
-from .schemas import ERRORS, PAGE_ERRORS, Error, Id, Moment, PageQuery, Text, choices
+from .schemas import ERRORS, PAGE_ERRORS, Error, Id, Moment, PageQuery, Text
 
 router = Router(tags=["encounters"])
 
@@ -41,7 +41,10 @@ class BulkIn(Schema):
             "(code or name), attending, responsible_nurse (a staff member's full name or "
             "email; an unknown one rejects the row), admitted_at, kind, diagnosis_code, diagnosis, "
             "procedure_code, procedure, treatment_course, discharge_outcome, length_of_stay, "
-            "bed, tags, notes, serial_no."
+            "bed, tags, notes, serial_no. kind: the code or name of one of the clinic's "
+            "encounter kinds (the built-in ones, e.g. discharge or sale, and those the clinic "
+            "defined); empty: the clinic's usual kind; an unknown one rejects the row (code "
+            "choice, the message lists the clinic's kinds)."
         )
     )
 
@@ -114,7 +117,14 @@ def encounters_bulk(request, payload: BulkIn):
 class EncounterFilters(PageQuery):
     source: Text | None = None
     external_id: Text | None = None
-    kind: Annotated[Encounter.Kind, choices(Encounter.Kind)] | None = None
+    kind: Text | None = Field(
+        None,
+        description=(
+            "An encounter kind's code: the built-in ones (discharge, surgery, outpatient, "
+            "treatment_course, consultation, sale, maintenance, appointment) or one the clinic "
+            "defined. An unknown code is refused (422, code unknown_kind, listing the clinic's)."
+        ),
+    )
     updated_since: Moment | None = None
 
 
@@ -159,6 +169,15 @@ def _encounter(e: Encounter) -> dict:
 def encounters_list(request, filters: Query[EncounterFilters]):
     """Encounters in id order, without personal details. Scope: read."""
     scope_require(request, "read")
+    if filters.kind is not None:
+        kinds = selectors_kinds.kind_labels()
+        if filters.kind not in kinds:
+            raise ApiError(
+                422,
+                "unknown_kind",
+                _("Unknown kind “%(kind)s”. The clinic's kinds: %(kinds)s.")
+                % {"kind": filters.kind, "kinds": ", ".join(kinds)},
+            )
     queryset = selectors_api.encounters_filtered(
         source=filters.source,
         external_id=filters.external_id,

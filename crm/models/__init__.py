@@ -1,7 +1,7 @@
 """The follow-up domain, in each tenant's schema (DESIGN.md §4)."""
 
 from .audit import AuditEntry
-from .encounters import Contact, ContactPhone, Encounter, EncounterPlanPending
+from .encounters import Contact, ContactPhone, Encounter, EncounterKind, EncounterPlanPending
 from .exports import ClinicExport
 from .feedback import Complaint, ComplaintEvent, FeedbackSource, Praise
 from .followup_tasks import CallAttempt, FollowUpTask, OutcomeCategory, OutcomeCode
@@ -30,6 +30,7 @@ __all__ = [
     "DataKey",
     "Department",
     "Encounter",
+    "EncounterKind",
     "EncounterPlanPending",
     "EncounterKpi",
     "EncounterKpiStale",

@@ -55,6 +55,9 @@ class AuditEntry(AppendOnlyModel):
             _("Recorded a corrective action"),
         )
         CORRECTIVE_ACTION_CLOSED = "corrective_action_closed", _("Closed a corrective action")
+        ENCOUNTER_KIND_ADDED = "encounter_kind_added", _("Added an encounter kind")
+        ENCOUNTER_KIND_CHANGED = "encounter_kind_changed", _("Changed an encounter kind")
+        ENCOUNTER_KIND_DELETED = "encounter_kind_deleted", _("Deleted an encounter kind")
 
     # Neither foreign key is a database constraint, nor does deleting a user or a contact
     # touch these rows (SET_NULL would UPDATE them, which the append-only trigger refuses):

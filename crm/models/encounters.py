@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -190,7 +191,10 @@ class Encounter(models.Model):
         verbose_name=_("contact"),
         db_index=False,  # encounter_contact_idx starts with the contact
     )
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # An EncounterKind's code (no choices: each clinic defines its own kinds; the forms, the
+    # import and the API check a value against them). A column of codes, not a foreign key,
+    # so that raw SQL, the KPI summary and its triggers keep reading it as text.
+    kind = models.CharField(_("kind"), max_length=20)
     department = models.ForeignKey(
         Department,
         on_delete=models.PROTECT,
@@ -288,7 +292,65 @@ class Encounter(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {timezone.localtime(self.occurred_at):%Y-%m-%d}"
+        label = Encounter.Kind(self.kind).label if self.kind in Encounter.Kind.values else self.kind
+        return f"{label} {timezone.localtime(self.occurred_at):%Y-%m-%d}"
+
+
+class EncounterKind(models.Model):
+    """A kind of encounter the clinic follows up: the built-in ones (``Encounter.Kind``, made
+    in every clinic as presets) and the clinic's own (an HR department's new hires and
+    leavers, a gym's trial class). ``Encounter.kind``, rules, targets and imports name a kind
+    by its code."""
+
+    code = models.SlugField(
+        _("code"),
+        max_length=20,
+        unique=True,
+        help_text=_("What imports and the API may send; letters, digits, - and _."),
+    )
+    # Empty for a built-in kind: its label in the reader's language (Encounter.Kind).
+    name = models.CharField(_("name"), max_length=60, blank=True, default="")
+    builtin = models.BooleanField(_("built-in"), default=False)
+    books_return_visit = models.BooleanField(
+        _("a booked return visit"),
+        default=False,
+        help_text=_(
+            "Dated when the visit will happen: rules follow it up only when they name it, "
+            "and while it lies ahead no follow-up message or survey goes to the contact."
+        ),
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    archived = models.BooleanField(
+        _("archived"),
+        default=False,
+        help_text=_("Not offered for new rules and imports; encounters of it stay valid."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("encounter kind")
+        verbose_name_plural = _("encounter kinds")
+        constraints = [
+            # Imports match a kind by its name whatever the case: two names differing only
+            # in case would make a row ambiguous.
+            models.UniqueConstraint(
+                Lower("name"), condition=~Q(name=""), name="encounter_kind_name_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.label)
+
+    @property
+    def label(self) -> str:
+        """What the interface calls the kind, in the active language for a built-in one."""
+        if self.name:
+            return self.name
+        if self.code in Encounter.Kind.values:
+            return str(Encounter.Kind(self.code).label)
+        return self.code
 
 
 class EncounterPlanPending(models.Model):

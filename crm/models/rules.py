@@ -65,7 +65,10 @@ class FollowUpRule(models.Model):
             "visit). The steps' days count from that day."
         ),
     )
-    match_kinds = _choice_list(Encounter.Kind.choices, _("encounter kinds"))
+    # EncounterKind codes, the clinic's own included (the rule form offers its kinds).
+    match_kinds = ArrayField(
+        models.CharField(max_length=20), verbose_name=_("encounter kinds"), default=list, blank=True
+    )
     match_departments = models.ManyToManyField(
         Department, blank=True, related_name="+", verbose_name=_("departments")
     )
@@ -106,11 +109,6 @@ class FollowUpRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def match_kind_labels(self) -> list[str]:
-        """The matched kinds as the interface names them (never the stored codes)."""
-        return [str(Encounter.Kind(kind).label) for kind in self.match_kinds]
 
     @property
     def is_lapsed(self) -> bool:

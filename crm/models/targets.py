@@ -5,7 +5,6 @@ a follow-up rate of 80 % and outpatient surgery to 50 %, each against its own ta
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .encounters import Encounter
 from .people import Department
 
 
@@ -28,13 +27,12 @@ class KpiTarget(models.Model):
         related_name="+",
         help_text=_("Empty: the whole clinic."),
     )
-    # Plain text with the built-in kinds as choices: "" is every kind.
+    # An EncounterKind's code, the clinic's own included; "" is every kind.
     encounter_kind = models.CharField(
         _("kind of patient"),
         max_length=30,
         blank=True,
         default="",
-        choices=Encounter.Kind.choices,
         help_text=_("Empty: every kind."),
     )
     target = models.DecimalField(_("at least"), max_digits=5, decimal_places=2)
@@ -55,5 +53,5 @@ class KpiTarget(models.Model):
         verbose_name_plural = _("KPI targets")
 
     def __str__(self) -> str:
-        kind = f" ({self.get_encounter_kind_display()})" if self.encounter_kind else ""
+        kind = f" ({self.encounter_kind})" if self.encounter_kind else ""
         return f"{self.get_metric_display()}{kind} ≥ {self.target}"

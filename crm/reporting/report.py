@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
-from ..models import Department, Encounter, FollowUpRule, KpiTarget
+from .. import selectors_kinds
+from ..models import Department, FollowUpRule, KpiTarget
 from .figures.feedback import (
     COMPLAINT_GROUPS,
     ComplaintFigures,
@@ -135,7 +136,7 @@ def kinds_build(period: Period, scope: Scope, *, targets: dict, names: dict) -> 
     """The follow-up figures per kind of patient against the kind's own target (issue 19:
     inpatients ≥ 80 %, outpatient surgery ≥ 50 %). In the whole clinic's report a department
     whose kind has a target of its own gets a row of its own too."""
-    kind_labels = dict(Encounter.Kind.choices)
+    kind_labels = selectors_kinds.kind_labels()
 
     def row(kind: str, department, figures: FollowUpFigures) -> dict:
         values = {

@@ -10,15 +10,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from ..models import Encounter, KpiTarget
+from ..models import KpiTarget
+from ..selectors_kinds import kind_labels
 
 TargetKey = tuple[str, int | None, str]  # metric, department id or None, kind or ""
 
 
-def _key_error(metric: str, kind: str) -> str | None:
+def _key_error(metric: str, kind: str, kinds: dict[str, str]) -> str | None:
     if metric not in KpiTarget.Metric.values:
         return _("Unknown figure: %(metric)s.") % {"metric": metric}
-    if kind and kind not in Encounter.Kind.values:
+    if kind and kind not in kinds:
         return _("Unknown kind of patient: %(kind)s.") % {"kind": kind}
     if kind and metric not in KpiTarget.KIND_METRICS:
         return _("Only the follow-up rate and timeliness can have a target per kind of patient.")
@@ -29,7 +30,8 @@ def _key_error(metric: str, kind: str) -> str | None:
 def kpi_targets_save(*, values: dict[TargetKey, Decimal | None]) -> None:
     """`values`: (metric, department id or None, kind or "") → target, None to remove it.
     Every key is checked before anything is written, so a bad one changes nothing."""
-    errors = [error for metric, _d, kind in values if (error := _key_error(metric, kind))]
+    kinds = kind_labels()
+    errors = [error for metric, _d, kind in values if (error := _key_error(metric, kind, kinds))]
     if errors:
         raise ValidationError(errors)
     for (metric, department, kind), target in values.items():

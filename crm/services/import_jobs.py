@@ -25,6 +25,7 @@ from .. import registers
 from ..calendar import tenant_zone
 from ..models import AuditEntry, Department, Encounter, ImportJob, ImportMapping
 from ..models.imports import REJECTED_ROWS_DAYS
+from ..selectors_kinds import kind_lookup
 from ..spreadsheets import SafeCsvWriter
 from .audit import audit_record
 from .encounter_rows import IntakeResult, encounters_intake
@@ -185,6 +186,7 @@ def _context() -> registers.RowContext:
         departments=departments,
         staff=staff,
         now=clock.now(),
+        kinds=kind_lookup(synonyms=registers.KIND_SYNONYMS),
     )
 
 

@@ -25,6 +25,7 @@ from ..models import (
     RuleStep,
 )
 from ..roles import Role
+from ..selectors_kinds import booking_kind_codes
 from .cascade import EncounterWritten, encounters_cascade, tasks_cancel
 
 Reason = FollowUpTask.Reason
@@ -121,8 +122,10 @@ def rules_for_planning() -> list[FollowUpRule]:
             "match_departments",
         )
     )
+    booking = booking_kind_codes()
     for rule in rules:
         rule.department_ids = {d.pk for d in rule.match_departments.all()}
+        rule.booking_kinds = booking
     return rules
 
 
@@ -141,8 +144,12 @@ def rule_matches(rule: FollowUpRule, encounter: EncounterFacts) -> bool:
     if rule.match_kinds and encounter.kind not in rule.match_kinds:
         return False
     # A booking is no service yet: a rule for "every kind" does not follow it up.
-    if encounter.kind == Encounter.Kind.APPOINTMENT and not rule.match_kinds:
-        return False
+    if not rule.match_kinds:
+        booking = getattr(rule, "booking_kinds", None)
+        if booking is None:
+            booking = booking_kind_codes()
+        if encounter.kind in booking:
+            return False
     department_ids = getattr(rule, "department_ids", None)
     if department_ids is None:
         department_ids = {d.pk for d in rule.match_departments.all()}
@@ -578,7 +585,7 @@ def _lapsed_candidates(rule: FollowUpRule, *, now: datetime, zone) -> QuerySet:
     if rule.match_kinds:
         encounters = encounters.filter(kind__in=rule.match_kinds)
     else:
-        encounters = encounters.exclude(kind=Encounter.Kind.APPOINTMENT)
+        encounters = encounters.exclude(kind__in=rule.booking_kinds)
     if rule.department_ids:
         encounters = encounters.filter(department_id__in=rule.department_ids)
     if rule.match_codes:

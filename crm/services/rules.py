@@ -3,10 +3,13 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
 
 from ..calendar import tenant_zone
 from ..models import Contact, Encounter, FollowUpRule, RuleStep
+from ..selectors_kinds import kind_labels
 from .planning import (
     EncounterFacts,
     PlannedTask,
@@ -105,6 +108,14 @@ def rule_save(
     neither stay as they are. The values are already checked. Steps are then numbered by
     the day they open. Existing tasks keep their plan until the rule is explicitly
     re-planned."""
+    unknown = set(values.match_kinds) - set(kind_labels())
+    if unknown:
+        raise ValidationError(
+            {
+                "match_kinds": _("The clinic has no kind %(kinds)s.")
+                % {"kinds": ", ".join(sorted(unknown))}
+            }
+        )
     rule = FollowUpRule.objects.get(pk=rule_id) if rule_id is not None else FollowUpRule()
     for name in _RULE_COLUMNS:
         setattr(rule, name, getattr(values, name))

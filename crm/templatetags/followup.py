@@ -5,7 +5,30 @@ from django.utils import dateformat, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from ..selectors_kinds import kind_labels
+
 register = template.Library()
+
+
+def _labels(context) -> dict[str, str]:
+    """The clinic's kind labels, read once per page however many encounters it shows."""
+    cache = context.render_context
+    if "kind_labels" not in cache:
+        cache["kind_labels"] = kind_labels()
+    return cache["kind_labels"]
+
+
+@register.simple_tag(takes_context=True)
+def kind_label(context, code):
+    """An encounter kind as the clinic names it (crm.selectors_kinds)."""
+    return _labels(context).get(code, code)
+
+
+@register.simple_tag(takes_context=True)
+def kind_labels_of(context, codes):
+    """Several kinds (a rule's), named, joined."""
+    labels = _labels(context)
+    return ", ".join(labels.get(code, code) for code in codes)
 
 
 @register.filter

@@ -74,9 +74,9 @@ CONTRACT = SchemathesisConfig.from_dict(
             "fuzzing": {"enabled": True},
         },
         "checks": {"enabled": True},
-        # A period ending before it starts, an outcome code or agent the clinic does not have:
-        # relations between fields and facts of the clinic's data, which JSON Schema cannot
-        # state. Each is a documented 422 with its own code.
+        # A period ending before it starts, an outcome code, agent or encounter kind the clinic
+        # does not have: relations between fields and facts of the clinic's data, which JSON
+        # Schema cannot state. Each is a documented 422 with its own code.
         "operations": [
             {
                 "include-path": path,
@@ -86,7 +86,11 @@ CONTRACT = SchemathesisConfig.from_dict(
                     }
                 },
             }
-            for path in ("/api/v1/reports/followup", "/api/v1/tasks/{task_id}/attempts")
+            for path in (
+                "/api/v1/reports/followup",
+                "/api/v1/tasks/{task_id}/attempts",
+                "/api/v1/encounters",
+            )
         ],
     }
 )

@@ -144,8 +144,9 @@ def test_the_dashboard_shows_the_month_against_targets_and_charts_equal_the_repo
     feedback_world, supervisor_client, tenant_a, in_tenant, django_assert_max_num_queries
 ):
     # The month's report is built once; since issue 19 it reads the figures per kind of
-    # patient too (one grouped query), whatever the number of kinds.
-    with django_assert_max_num_queries(41):
+    # patient too (one grouped query), whatever the number of kinds, and the clinic's names
+    # for its kinds (one more).
+    with django_assert_max_num_queries(42):
         page = supervisor_client.get("/reports/dashboard/?month=2026-11")
     assert page.status_code == 200
     dashboard = page.context["dashboard"]

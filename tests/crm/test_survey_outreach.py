@@ -13,6 +13,7 @@ from django.utils import timezone
 from crm.models import Encounter, FollowUpRule, FollowUpTask, Message
 from crm.selectors import contact_held_back
 from crm.services.followup import followup_tick
+from crm.services.kinds import encounter_kind_add
 from crm.services.planning import encounters_plan
 from surveys.links import invitation_create
 from surveys.models import SurveyInvitation, SurveyResponse
@@ -229,6 +230,26 @@ def test_no_follow_up_message_while_a_return_visit_is_booked(
     with in_tenant(tenant_a):
         EncounterFactory(
             contact=task.contact, kind="appointment", occurred_at=timezone.now() + timedelta(days=2)
+        )
+
+    _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
+
+    with in_tenant(tenant_a):
+        task.refresh_from_db()
+        assert (task.status, task.reason) == ("cancelled", "return_visit_booked")
+        assert Message.objects.count() == 0 and SurveyInvitation.objects.count() == 0
+    assert fake_sms.sent == []
+
+
+@pytest.mark.now("2026-11-20 10:00")
+def test_a_clinic_kind_that_books_a_return_visit_holds_messages_back_too(
+    tenant_a, in_tenant, fake_sms, django_capture_on_commit_callbacks
+):
+    task = _survey_task(tenant_a, in_tenant)
+    with in_tenant(tenant_a):
+        booked = encounter_kind_add(name="保养预约", books_return_visit=True)
+        EncounterFactory(
+            contact=task.contact, kind=booked.code, occurred_at=timezone.now() + timedelta(days=2)
         )
 
     _tick(tenant_a, in_tenant, django_capture_on_commit_callbacks)
