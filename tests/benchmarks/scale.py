@@ -349,7 +349,8 @@ def _release_process(folder: Path) -> subprocess.Popen:
         "PYTHONUNBUFFERED": "1",
     }
     return subprocess.Popen(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--processes", "2"],
+        # --wait: the killed run's session (and its release lock) may still be ending.
+        [sys.executable, "manage.py", "migrate", "--noinput", "--processes", "2", "--wait"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
