@@ -226,6 +226,8 @@ def test_a_new_hire_kind_from_definition_to_the_report(browser, clinic, tenant_u
     assert kinds.locator("td").nth(2).inner_text() == "1"
     assert kinds.locator("td").nth(3).inner_text().startswith("25.00 %")
     assert no_contact_count(admin) == 2
+    no_answer = admin.locator("#kpi-unreachable tr", has_text="无人接听")
+    assert no_answer.locator("td").nth(1).inner_text() == "1"  # the one to call again
     screenshot(admin, "service-report-zh")
 
     admin.click("button[name=language][value=en]")
