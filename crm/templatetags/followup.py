@@ -52,9 +52,13 @@ def worklist_rows(context, rows, labels):
     escaping of lazy strings (the worklist is the page agents reload all day). Every value
     from the database passes through ``escape`` exactly once."""
     csrf = escape(context.get("csrf_token", ""))
-    scope = escape(context["filters"].scope)
+    # The list the agent is in (scope and filters): the call page keeps it for "the next".
+    hidden = "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+        for name, value in context["list_params"].items()
+    )
     safe_labels = {key: escape(str(label)) for key, label in labels.items()}
-    rows_html = "\n".join(_worklist_row(row, safe_labels, csrf, scope) for row in rows)
+    rows_html = "\n".join(_worklist_row(row, safe_labels, csrf, hidden) for row in rows)
     return mark_safe(rows_html)  # noqa: S308 - every value was escaped on the way in
 
 
@@ -62,7 +66,7 @@ def _local(moment, pattern: str) -> str:
     return dateformat.format(timezone.localtime(moment), pattern)
 
 
-def _worklist_row(row: dict, labels: dict, csrf: str, scope: str) -> str:
+def _worklist_row(row: dict, labels: dict, csrf: str, hidden: str) -> str:
     task = row["task"]
     overdue = row["overdue"]
     due = _local(row["due_day"], "m-d")
@@ -90,7 +94,7 @@ def _worklist_row(row: dict, labels: dict, csrf: str, scope: str) -> str:
         action = (
             f'<form method="post" action="{escape(row["claim_url"])}" class="inline">'
             f'<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">'
-            f'<input type="hidden" name="scope" value="{scope}">{button}</form>'
+            f"{hidden}{button}</form>"
         )
     contact = task.contact
     unhappy = ""

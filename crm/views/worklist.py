@@ -53,6 +53,17 @@ def _int(value) -> int | None:
         return None
 
 
+# The worklist's filters that make "the list" an agent works through (not its search or its
+# "when", which are a look at it): the call page carries them, so that "save and open the next"
+# stays in the list the agent chose, e.g. only one rule's calls.
+LIST_FILTERS = ("scope", "department", "rule", "tier", "status")
+
+
+def _list_params(data) -> dict[str, str]:
+    """The list filters of a query string or form, without the empty ones."""
+    return {key: data[key] for key in LIST_FILTERS if data.get(key)}
+
+
 def _filters(request) -> WorklistFilters:
     scopes = selectors.worklist_scopes(request.user)
     scope = request.GET.get("scope")
@@ -163,6 +174,7 @@ def worklist(request):
                 "unhappy": _("Unhappy last time"),
             },
             "next_url": next_url,
+            "list_params": _list_params({**params, "scope": filters.scope}),
             "first_page": after is None,
             "query": urlencode(params),
             "spot_checks": spot_checks.scores_context(request)
@@ -216,6 +228,7 @@ def _task_page(request, task, form, *, revealed, status=200, survey_errors=None)
         for p in task.contact.phones.all()
     ]
     held_by_me = task.claimed_by_id == request.user.pk and task.claimed_until > now
+    list_params = _list_params(request.POST or request.GET)
     return render(
         request,
         "crm/task_detail.html",
@@ -231,7 +244,8 @@ def _task_page(request, task, form, *, revealed, status=200, survey_errors=None)
             "history": selectors.task_history(task)[:20],
             "form": form,
             # A POST (the "call" button) carries the list in its form.
-            "scope": request.GET.get("scope") or request.POST.get("scope", ""),
+            "list_params": list_params,
+            "list_query": urlencode(list_params),
             "audited": task.spot_check_of if task.tier == 3 else None,
             "survey": version,
             "questions": survey_questions,
@@ -256,7 +270,7 @@ def task_claim(request, task_id):
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
-    return redirect(_task_url(task.pk, request.POST.get("scope") or request.GET.get("scope")))
+    return redirect(_task_url(task.pk, _list_params(request.POST or request.GET)))
 
 
 @require_POST
@@ -265,7 +279,7 @@ def task_claim(request, task_id):
 def task_release(request, task_id):
     task = _task_or_404(request, task_id)
     followup.task_release(task, request.user)
-    return redirect(reverse("worklist") + _scope_query(request.POST.get("scope")))
+    return redirect(_worklist_url(_list_params(request.POST)))
 
 
 @require_POST
@@ -281,7 +295,7 @@ def phone_reveal(request, task_id, phone_id):
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
-        return redirect(_task_url(task.pk, request.POST.get("scope")))
+        return redirect(_task_url(task.pk, _list_params(request.POST)))
     task = _task_or_404(request, task_id)
     number = followup.phone_reveal(task, request.user, phone)
     revealed = {
@@ -298,7 +312,6 @@ def phone_reveal(request, task_id, phone_id):
 def attempt_create(request, task_id):
     task = _task_or_404(request, task_id)
     form = AttemptForm(request.POST)
-    scope = request.POST.get("scope", "")
     if form.is_valid():
         data = form.cleaned_data
         phone = None
@@ -347,18 +360,26 @@ def attempt_create(request, task_id):
             messages.success(
                 request, _("Attempt logged: %(outcome)s.") % {"outcome": data["outcome"]}
             )
-            return _open_next(request, task, scope)
+            return _open_next(request, task, _list_params(request.POST))
     task = _task_or_404(request, task_id)
     return _task_page(request, task, form, revealed=None, status=400)
 
 
-def _open_next(request, done: FollowUpTask, scope: str):
-    """The next due task of the same list, claimed for this agent; the list when none is
-    left (or every next one is held by someone else)."""
+def _open_next(request, done: FollowUpTask, params: dict[str, str]):
+    """The next due task of the same list (its scope and filters), claimed for this agent;
+    the list when none is left (or every next one is held by someone else)."""
     # An unknown list: the follow-up centre's, or for a clinician (who has none) their own.
     scopes = selectors.worklist_scopes(request.user)
     fallback = Scope.CENTRE if Scope.CENTRE in scopes else scopes[0]
-    filters = WorklistFilters(scope=scope if scope in scopes else fallback)
+    scope = params.get("scope")
+    filters = WorklistFilters(
+        scope=scope if scope in scopes else fallback,
+        department=_int(params.get("department")),
+        rule=_int(params.get("rule")),
+        tier=_int(params.get("tier")),
+        status=params.get("status", ""),
+    )
+    params = {**params, "scope": filters.scope}
     now = clock.now()
     for candidate in selectors.worklist(request.user, filters, now=now).exclude(pk=done.pk)[:5]:
         if candidate.tier == 3 and not request.user.has_perm(SPOT_CHECK):
@@ -367,14 +388,18 @@ def _open_next(request, done: FollowUpTask, scope: str):
             followup.task_claim(candidate, request.user, now=now)
         except ValidationError:
             continue
-        return redirect(_task_url(candidate.pk, filters.scope))
+        return redirect(_task_url(candidate.pk, params))
     messages.info(request, _("No more follow-ups due in this list."))
-    return redirect(reverse("worklist") + _scope_query(filters.scope))
+    return redirect(_worklist_url(params))
 
 
-def _scope_query(scope) -> str:
-    return "?" + urlencode({"scope": scope}) if scope else ""
+def _list_query(params: dict[str, str]) -> str:
+    return "?" + urlencode(params) if params else ""
 
 
-def _task_url(task_id: int, scope) -> str:
-    return reverse("task_detail", args=[task_id]) + _scope_query(scope)
+def _worklist_url(params: dict[str, str]) -> str:
+    return reverse("worklist") + _list_query(params)
+
+
+def _task_url(task_id: int, params: dict[str, str]) -> str:
+    return reverse("task_detail", args=[task_id]) + _list_query(params)

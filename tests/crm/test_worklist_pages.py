@@ -124,6 +124,43 @@ def test_logging_an_attempt_completes_and_opens_the_next_task(
         assert (second.status, second.claimed_by.email) == (Status.IN_PROGRESS, "agent@alpha.test")
 
 
+def test_the_next_task_stays_in_the_rule_the_agent_filtered_the_list_by(
+    agent_client_a, due_tasks, tenant_a, in_tenant
+):
+    """An HR team working only its new hires (the rule filter) is not handed the next call of
+    another rule by "save and open the next", however much more urgent that one is."""
+    first, second = due_tasks[0], due_tasks[1]
+    with in_tenant(tenant_a):
+        RuleFactory(match_kinds=["outpatient"], steps=[{"offset_days": 0, "due_days": 2}])
+        other = EncounterFactory(
+            kind="outpatient",
+            contact=ContactFactory(name="别的规则", phone="+8613800138099"),
+            occurred_at=timezone.now() - timedelta(days=5),
+        )
+        encounters_plan([other.pk])
+        urgent = FollowUpTask.objects.get(encounter=other)
+        reached = OutcomeCode.objects.get(code="reached")
+    rule = first.rule_id
+    listed = agent_client_a.get(f"/worklist/?scope=centre&rule={rule}")
+    assert [row["task"].pk for row in listed.context["rows"]] == [t.pk for t in due_tasks]
+    assert f'<input type="hidden" name="rule" value="{rule}">' in listed.content.decode()
+
+    claimed = agent_client_a.post(f"/tasks/{first.pk}/claim/", {"scope": "centre", "rule": rule})
+    assert claimed["Location"] == f"/tasks/{first.pk}/?scope=centre&rule={rule}"
+    page = agent_client_a.get(claimed["Location"]).content.decode()
+    assert f'<input type="hidden" name="rule" value="{rule}">' in page
+    response = agent_client_a.post(
+        f"/tasks/{first.pk}/attempts/", {"outcome": reached.pk, "scope": "centre", "rule": rule}
+    )
+    assert response["Location"] == f"/tasks/{second.pk}/?scope=centre&rule={rule}"
+
+    # The whole centre's list: the most urgent call, whatever its rule.
+    response = agent_client_a.post(
+        f"/tasks/{second.pk}/attempts/", {"outcome": reached.pk, "scope": "centre"}
+    )
+    assert response["Location"] == f"/tasks/{urgent.pk}/?scope=centre"
+
+
 def test_an_attempt_on_a_task_someone_else_holds_is_refused(
     agent_client_a, due_tasks, tenant_a, in_tenant
 ):

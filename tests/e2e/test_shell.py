@@ -19,11 +19,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 TWO_STEP_SUBMIT = "main form button[type=submit].button"
 
 
-def sign_in(page, url, email):
+def sign_in(page, url, email, password=PASSWORD):
     """The password, then, when the page asks for it, the code of the user's authenticator."""
     page.goto(url)
     page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("form button[type=submit]:not([name=language])")
     # The click returns once the next page starts; its stylesheet may not be applied yet.
     page.wait_for_load_state("load")
