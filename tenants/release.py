@@ -23,11 +23,19 @@ fails at one clinic leaves every other clinic either done or untouched, reports 
 with the schema and the error, and, run again, continues with what is left.
 
 Migrations must be backward-compatible for one release (deploy/README.md, "Upgrading"): while
-a release runs, clinics still at the old state keep serving the new code."""
+a release runs, clinics still at the old state keep serving the new code.
+
+One release at a time: ``release_lock`` holds a PostgreSQL advisory lock for the whole
+``migrate``, and a second run refuses at once naming the first (or, asked to, waits for it).
+Two releases at once each plan the same clinics and the loser fails them with "already
+exists" (BENCHMARKS.md, "A thousand clinics")."""
 
 import multiprocessing
+import os
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core.management import call_command
@@ -63,6 +71,16 @@ REPLAYABLE_OPERATIONS = (
     operations.RemoveConstraint,
     operations.RunSQL,
 )
+
+
+# The release's advisory lock: one bigint key (pg_locks shows it as classid, objid and
+# objsubid 1), apart from the two-int keys the imports lock (crm.services.import_jobs).
+RELEASE_LOCK_KEY = 0x43617265_52656C73  # "CareRels"
+RELEASE_APPLICATION_NAME = "carebridge release"
+
+
+class ReleaseRunning(RuntimeError):
+    """Another release holds the lock on this database."""
 
 
 @dataclass(frozen=True)
@@ -242,3 +260,58 @@ def _collect(results, total: int, report: ReleaseReport, progress) -> None:
                 report.migrated.append(schema_name)
         if progress and (done % step == 0 or done == total):
             progress(f"{done}/{total} clinics done, {len(report.failed)} failed")
+
+
+def _lock_holder(cursor) -> str:
+    """Who holds the release lock, as the holder's own connection says it: since when, which
+    process on which host, and its PostgreSQL backend."""
+    cursor.execute(
+        """
+        SELECT a.pid, a.backend_start, a.application_name
+        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid = %s AND l.objid = %s
+        """,
+        [RELEASE_LOCK_KEY >> 32, RELEASE_LOCK_KEY & 0xFFFFFFFF],
+    )
+    row = cursor.fetchone()
+    if row is None:  # released between the attempt and this look
+        return "another release is running"
+    backend, started, name = row
+    who = name.removeprefix(RELEASE_APPLICATION_NAME).strip() or "an unknown process"
+    return (
+        f"another release is running since {started:%Y-%m-%d %H:%M:%S %Z} "
+        f"({who}, PostgreSQL backend pid {backend})"
+    )
+
+
+@contextmanager
+def release_lock(*, wait: bool = False, waiting: Callable[[str], None] | None = None) -> Iterator:
+    """Hold the release lock of this database while the block runs; ReleaseRunning at once
+    when another release holds it, or, with ``wait``, wait for it (``waiting`` is told who).
+
+    The lock is taken on a connection of its own, not Django's: the release closes Django's
+    connections before forking its pool (a session lock would go with them), and its pool
+    processes never use this one (they end by os._exit, so none closes it either). Session-
+    level, so that it spans every transaction of the release, and is let go by the server if
+    this process dies (a SIGKILLed release leaves no lock behind)."""
+    params = connection.get_connection_params()
+    params["application_name"] = (
+        f"{RELEASE_APPLICATION_NAME} pid {os.getpid()} on {socket.gethostname()}"
+    )[:63]  # PostgreSQL's identifier length
+    holder = connection.Database.connect(**params)
+    try:
+        holder.autocommit = True
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [RELEASE_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                running = _lock_holder(cursor)
+                if not wait:
+                    raise ReleaseRunning(running)
+                if waiting:
+                    waiting(f"{running}: waiting for it to end")
+                cursor.execute("SELECT pg_advisory_lock(%s)", [RELEASE_LOCK_KEY])
+        yield
+    finally:
+        holder.close()  # ends the session, and with it the lock

@@ -147,6 +147,8 @@ def tenant_provision(
         # finding ready schemas.
         connection.set_schema_to_public()
         enqueue_on_commit("tenants.tasks.schema_pool_refill_task")
+    # The next sign-up on this connection would pay for the caches this one filled.
+    schemas.connection_renew()
     return ProvisionResult(
         tenant=tenant,
         admin_email=admin_email,

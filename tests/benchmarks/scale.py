@@ -89,6 +89,7 @@ BENCH_APP = "scale_release_bench"
 BENCH_TABLE = "crm_contact"
 BENCH_COLUMN = "scale_bench_note"
 BENCH_INDEX = "scale_bench_note_idx"
+BENCH_MIGRATION = "0001_column_and_index"
 
 
 def _slugs(count: int) -> list[str]:
@@ -305,7 +306,7 @@ def _release_files() -> Path:
     (package / "migrations").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "migrations" / "__init__.py").write_text("")
-    (package / "migrations" / "0001_column_and_index.py").write_text(
+    (package / "migrations" / f"{BENCH_MIGRATION}.py").write_text(
         textwrap.dedent(
             f"""
             from django.db import migrations
@@ -348,7 +349,8 @@ def _release_process(folder: Path) -> subprocess.Popen:
         "PYTHONUNBUFFERED": "1",
     }
     return subprocess.Popen(
-        [sys.executable, "manage.py", "migrate", "--noinput", "--processes", "2"],
+        # --wait: the killed run's session (and its release lock) may still be ending.
+        [sys.executable, "manage.py", "migrate", "--noinput", "--processes", "2", "--wait"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -384,9 +386,22 @@ def _release_state() -> dict:
     return rows
 
 
+def _bench_fingerprint() -> str:
+    """The migration state the throwaway release records: the code's plus its migration."""
+    return schemas.migration_fingerprint_of(
+        schemas.tenant_migration_names() | {f"{BENCH_APP}.{BENCH_MIGRATION}"}
+    )
+
+
 def _release_revert() -> int:
-    """Untimed: every schema back to the code's state (column, index and record gone, the
-    fingerprints the code computes), the template too. Returns how many schemas had it."""
+    """Untimed: undo the throwaway release and nothing else (column, index and record gone;
+    clinics, template and pooled schemas it brought to its state back at the code's).
+    Returns how many schemas had its column.
+
+    A clinic behind for any other reason (a database made by older code) stays behind, for
+    ``migrate`` to bring up; so does one whose row says it is at the code's state while its
+    schema lacks some of the code's migrations (how this function, before, left clinics it
+    marked current without migrating them)."""
     connection.set_schema_to_public()
     having = [
         row[0]
@@ -408,19 +423,61 @@ def _release_revert() -> int:
     for name in recorded:
         _execute(f"DELETE FROM {schemas.quote(name)}.django_migrations WHERE app = %s", [BENCH_APP])
     code, sync = schemas.migration_fingerprint(), schemas.sync_fingerprint()
-    stale = Tenant.objects.exclude(schema_name=get_public_schema_name()).exclude(
-        schema_fingerprint=code, sync_fingerprint=sync
-    )
-    # Only clinics the throwaway release touched are behind here; any other is made current
-    # by migrate (which then finds nothing to apply).
-    stale.update(schema_fingerprint=code, sync_fingerprint=sync)
-    TemplateSchema.objects.filter(schema_name=schemas.template_name()).update(
-        migration_fingerprint=code
-    )
+    bench = _bench_fingerprint()
+    clinics = Tenant.objects.exclude(schema_name=get_public_schema_name())
+    # Grants the release gave at its state are this code's grants at the code's state.
+    clinics.filter(
+        schema_fingerprint=bench, sync_fingerprint=schemas.sync_fingerprint_at(bench)
+    ).update(schema_fingerprint=code, sync_fingerprint=sync)
+    clinics.filter(schema_fingerprint=bench).update(schema_fingerprint=code)
+    # Its script is generated again by the next migrate (its DDL fingerprint is the release's).
+    TemplateSchema.objects.filter(
+        schema_name=schemas.template_name(), migration_fingerprint=bench
+    ).update(migration_fingerprint=code)
     for entry in PooledSchema.objects.exclude(migration_fingerprint=code):
         schemas.schema_drop(entry.schema_name)
         entry.delete()
+    short = _clinics_missing_migrations()
+    if short:
+        print(
+            f"  {len(short)} clinics recorded at the code's state lack some of its migrations"
+            f" (first: {short[0]}): marked behind, for migrate to bring them up",
+            flush=True,
+        )
+        clinics.filter(schema_name__in=short).update(schema_fingerprint="")
     return len(having)
+
+
+def _clinics_missing_migrations() -> list[str]:
+    """The clinics whose row says they are at the code's migration state while their schema
+    has not recorded every migration of the code's graph (one query over every schema)."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    wanted = sorted(
+        f"{app}.{name}"
+        for app, name in loader.graph.nodes
+        if f"{app}.{name}" in schemas.tenant_migration_names()
+    )
+    names = [
+        row[0]
+        for row in _execute(
+            f"SELECT t.schema_name FROM {Tenant._meta.db_table} t"  # noqa: S608
+            " WHERE t.schema_fingerprint = %s AND t.schema_name <> %s"
+            " AND to_regclass(format('%%I.django_migrations', t.schema_name)) IS NOT NULL"
+            " ORDER BY t.schema_name",
+            [schemas.migration_fingerprint(), get_public_schema_name()],
+        )
+    ]
+    if not names:
+        return []
+    counts = _execute(
+        " UNION ALL ".join(
+            f"SELECT %s, count(*) FROM {schemas.quote(name)}.django_migrations"  # noqa: S608
+            " WHERE app || '.' || name = ANY(%s)"
+            for name in names
+        ),
+        [value for name in names for value in (name, wanted)],
+    )
+    return sorted(name for name, count in counts if count < len(wanted))
 
 
 def _release_whole(folder: Path) -> dict:

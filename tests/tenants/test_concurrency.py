@@ -81,3 +81,38 @@ def test_the_same_slug_twice_at_once_makes_one_tenant_and_one_clear_error():
     assert errors[0].code == "duplicate_slug"
     assert committed(Tenant.objects.filter(schema_name="race-same").count) == 1
     assert committed(schema_exists, "race-same")
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_provisioning_leaves_its_connection_for_a_fresh_one():
+    """The connection that made a schema is not reused for the next sign-up: its catalog
+    caches hold the schema's relations and made each later provisioning slower."""
+
+    def provision_and_look():
+        before = _backend_pid()
+        result = tenant_provision(
+            name="Renew", slug="race-renew", kind="service", admin_email="admin@renew.test"
+        )
+        closed = connection.connection is None
+        return result.method, before, closed, _backend_pid()
+
+    method, before, closed, after = committed(provision_and_look)
+
+    assert method == "clone"
+    assert closed
+    assert after != before
+    assert schema_exists("race-renew")
+
+
+def test_inside_a_transaction_provisioning_keeps_its_connection():
+    before = _backend_pid()
+
+    tenant_provision(name="Kept", slug="race-kept", kind="service", admin_email="a@kept.test")
+
+    assert connection.in_atomic_block
+    assert _backend_pid() == before

@@ -1,13 +1,14 @@
 """django-tenants' migrate_schemas, with releases that cost what changed: migrating every
 clinic (``migrate`` with no schema and no target) migrates the public schema, then hands the
 clinics to tenants.release, which skips those already at the code's state and does the rest
-in parallel, resumably. A single schema (``--schema``) or a target migration goes through
+in parallel, resumably, holding the release lock (one release at a time; a second refuses, or
+waits with ``--wait``). A single schema (``--schema``) or a target migration goes through
 django-tenants as before."""
 
 from django.core.management.base import CommandError
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
-from tenants.release import release_run
+from tenants.release import ReleaseRunning, release_lock, release_run
 
 
 class Command(MigrateSchemasCommand):
@@ -18,6 +19,12 @@ class Command(MigrateSchemasCommand):
             type=int,
             default=2,
             help="clinics migrated at once, each by a process with its own connection (2)",
+        )
+        parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="when another release is running on this database, wait for it to end "
+            "instead of refusing at once",
         )
 
     def handle(self, *args, **options):
@@ -32,9 +39,22 @@ class Command(MigrateSchemasCommand):
         )
         if not every_clinic:
             return super().handle(*args, **options)
+        verbosity = int(options.get("verbosity", 1))
+        try:
+            with release_lock(
+                wait=options.get("wait", False),
+                waiting=self.stdout.write if verbosity >= 1 else None,
+            ):
+                self._release(*args, **options)
+        except ReleaseRunning as running:
+            raise CommandError(
+                f"Not migrating: {running}. Let it finish, or run migrate with --wait."
+            ) from None
+
+    def _release(self, *args, **options):
+        verbosity = int(options.get("verbosity", 1))
         if not options.get("tenant"):
             super().handle(*args, **{**options, "shared": True, "tenant": False})
-        verbosity = int(options.get("verbosity", 1))
         report = release_run(
             processes=options["processes"],
             progress=self.stdout.write if verbosity >= 1 else None,
