@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -33,8 +34,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def other_release():
     """Another process holding the release lock of the test database until its stdin closes."""
-    database = connection.settings_dict
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    # The suite's DATABASE_URL (which may name a socket folder, as the embedded server's does)
+    # with the test database's name.
+    url = urlunsplit(
+        urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
+    )
     process = subprocess.Popen(
         [sys.executable, "-c", HOLDER],
         cwd=ROOT,
