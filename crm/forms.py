@@ -34,6 +34,7 @@ from .roles import Role
 from .selectors_kinds import kinds_active, kinds_all
 from .services.feedback import EDITABLE as COMPLAINT_EDITABLE
 from .services.rules import RuleValues, StepValues, steps_overlap
+from .vocabulary import clinic_vocabulary
 
 User = get_user_model()
 
@@ -140,6 +141,7 @@ class ContactForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["record_no"].label = clinic_vocabulary().record_no
         if self.instance.pk:
             self.fields["phones"].label = _("Add phone numbers")
             self.fields["phones_remove"].queryset = self.instance.phones.order_by("pk")

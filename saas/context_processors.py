@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from crm.roles import Role
 from crm.selectors import staff_role
+from crm.vocabulary import clinic_vocabulary
 from saas import navigation, two_step
 
 
@@ -23,7 +24,11 @@ def shell(request) -> dict:
     ):
         if is_tenant:
             menu = navigation.menu_for(
-                user, request.path, home_url=reverse("home"), menu=navigation.TENANT_MENU
+                user,
+                request.path,
+                home_url=reverse("home"),
+                menu=navigation.TENANT_MENU,
+                labels={"contact_list": clinic_vocabulary().contacts},
             )
             code = staff_role(user)
             role = Role(code).label if code else None

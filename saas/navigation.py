@@ -98,13 +98,17 @@ def _current_url(path: str, urls: list[str]) -> str | None:
     return max(matches, key=len, default=None)
 
 
-def menu_for(user, path: str, *, home_url: str, menu: list[Entry]) -> dict:
+def menu_for(
+    user, path: str, *, home_url: str, menu: list[Entry], labels: dict[str, Promise] | None = None
+) -> dict:
     """The user's menu for the page at ``path``: the home link, then each non-empty group
-    with its entries, the one the page belongs to marked current."""
+    with its entries, the one the page belongs to marked current. ``labels`` (by url name)
+    replaces an entry's label with the clinic's own word for it (crm.vocabulary)."""
+    labels = labels or {}
     allowed = [
         {
             "name": entry.url_name,
-            "label": entry.label,
+            "label": labels.get(entry.url_name, entry.label),
             "url": reverse(entry.url_name),
             "group": entry.group,
         }

@@ -1,5 +1,7 @@
 """Importing discharge lists and other registers: upload, map columns, preview, import."""
 
+from dataclasses import replace
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
@@ -18,8 +20,20 @@ from ..models import ImportJob
 from ..models.imports import REJECTED_ROWS_DAYS
 from ..roles import IMPORT_RECORDS
 from ..services import import_jobs
+from ..vocabulary import clinic_vocabulary
 
 import_required = permission_required(IMPORT_RECORDS, raise_exception=True)
+
+
+def _fields() -> list[registers.ImportField]:
+    """The columns a file may map to, the record number called by the clinic's word for it."""
+    record_no = clinic_vocabulary().record_no
+    return [
+        replace(field, label=record_no) if field.key == "record_no" else field
+        for field in registers.FIELDS
+    ]
+
+
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
@@ -63,7 +77,7 @@ def import_sample(request):
 @import_required
 def import_detail(request, job_id):
     job = get_object_or_404(ImportJob.objects.defer("content"), pk=job_id)
-    context = {"job": job, "fields": registers.FIELDS}
+    context = {"job": job, "fields": _fields()}
     if job.status == ImportJob.Status.MAPPED:
         # What the check found when the columns were mapped: the file is not read again.
         context["preview"] = job.preview
@@ -94,7 +108,7 @@ def import_map(request, job_id):
         return render(
             request,
             "crm/import_detail.html",
-            {"job": job, "fields": registers.FIELDS},
+            {"job": job, "fields": _fields()},
             status=400,
         )
     return redirect("import_detail", job.pk)

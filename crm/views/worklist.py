@@ -40,6 +40,7 @@ from ..roles import (
 )
 from ..selectors import Scope, Unhappy, When, WorklistFilters
 from ..services import followup, records
+from ..vocabulary import clinic_vocabulary
 from . import search, spot_checks
 
 work_tasks = permission_required(WORK_TASKS, raise_exception=True)
@@ -162,7 +163,7 @@ def worklist(request):
             "statuses": [(s, FollowUpTask.Status(s).label) for s in FollowUpTask.OPEN],
             "labels": {
                 "due": _("Due"),
-                "contact": _("Contact"),
+                "contact": clinic_vocabulary().contact,
                 "task": _("Follow-up"),
                 "department": _("Department"),
                 "attempts": _("Attempts"),

@@ -150,6 +150,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "saas.context_processors.shell",
+                "crm.context_processors.clinic_words",
                 "billing.context_processors.billing_banners",
             ],
         },

@@ -10,6 +10,7 @@ from surveys.models import SurveyResponse
 from ...models import AuditEntry, Complaint, FollowUpTask
 from ...services.audit import audit_record
 from ...spreadsheets import SafeCsvWriter
+from ...vocabulary import clinic_vocabulary
 from ..drills import Drill, drill_rows, encounter_followups
 from ..figures.followup import NEVER_ATTEMPTED, unreachable_labels
 
@@ -28,7 +29,7 @@ def _encounter_csv(drill: Drill, writer) -> None:
             _("Encounter date"),
             _("Department"),
             _("Name"),
-            _("Record number"),
+            str(clinic_vocabulary().record_no),
             _("Follow-ups"),
             _("Last attempt"),
         ]

@@ -13,6 +13,7 @@ from surveys.models import Dimension
 
 from ...models import AuditEntry, Complaint, KpiTarget
 from ...services.audit import audit_record
+from ...vocabulary import clinic_vocabulary
 from ..report import Report
 
 DASH = "—"
@@ -67,6 +68,16 @@ def headline_lines(report: Report) -> list[Line]:
     figures, survey = report.figures, report.satisfaction
     complaints, spot = report.complaints, report.spot_checks
     metric = KpiTarget.Metric
+    # As on the report page: a service business leaves out these hospital figures while 0.
+    hides_zero = clinic_vocabulary().hides_zero_hospital_figures
+    hospital_lines = [
+        Line(label, count, has_rate=False)
+        for label, count in (
+            (_("Transferred elsewhere"), figures.transferred),
+            (_("Readmitted"), figures.readmitted),
+        )
+        if count or not hides_zero
+    ]
     return [
         Line(_("Eligible encounters"), figures.eligible, has_rate=False),
         Line(
@@ -121,8 +132,7 @@ def headline_lines(report: Report) -> list[Line]:
             spot["rate"],
             metric.SPOT_CHECK_AGREEMENT,
         ),
-        Line(_("Transferred elsewhere"), figures.transferred, has_rate=False),
-        Line(_("Readmitted"), figures.readmitted, has_rate=False),
+        *hospital_lines,
     ]
 
 

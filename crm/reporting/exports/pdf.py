@@ -24,6 +24,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ...models import KpiTarget
+from ...vocabulary import clinic_vocabulary
 from ..report import Report
 from .layout import (
     DASH,
@@ -237,6 +238,7 @@ def report_pdf(report: Report, *, clinic: str, printed: date, user, review=None)
     departments lowest follow-up rate first, why the rest were not followed up, satisfaction
     per dimension, complaints, the month's review (sign-offs, comments, corrective actions)
     and the definitions. The download is audit-logged as `user`'s."""
+    words = clinic_vocabulary()
     below = _("below target")
     headline = []
     missed = []
@@ -328,11 +330,11 @@ def report_pdf(report: Report, *, clinic: str, printed: date, user, review=None)
         story += [
             KeepTogether(
                 [
-                    _heading(_("By kind of patient")),
+                    _heading(str(words.by_kind)),
                     Spacer(1, 2 * mm),
                     _table(
                         [
-                            _("Kind of patient"),
+                            str(words.kind),
                             _("Eligible"),
                             _("Followed up"),
                             _("Follow-up rate"),

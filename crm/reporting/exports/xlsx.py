@@ -12,6 +12,7 @@ from openpyxl.utils import get_column_letter
 
 from ...models import KpiTarget
 from ...spreadsheets import workbook_text_only
+from ...vocabulary import clinic_vocabulary
 from ..report import Report
 from .layout import (
     DASH,
@@ -64,6 +65,7 @@ def report_xlsx(report: Report, *, clinic: str, user) -> bytes:
     """The workbook: a summary sheet of the headline figures with their targets, then
     departments, the unreachable breakdown, satisfaction per dimension and complaints. The
     download is audit-logged as `user`'s."""
+    words = clinic_vocabulary()
     workbook = Workbook()
     workbook.remove(workbook.active)
     summary_rows = []
@@ -195,9 +197,9 @@ def report_xlsx(report: Report, *, clinic: str, user) -> bytes:
 
     kinds = _sheet(
         workbook,
-        _("By kind of patient"),
+        str(words.by_kind),
         [
-            _("Kind of patient"),
+            str(words.kind),
             _("Eligible"),
             _("Followed up"),
             _("Follow-up rate"),
