@@ -33,16 +33,8 @@ from tests.crm.test_kpi import NOVEMBER, _targets_post, at
 from tests.factories import ContactFactory, EncounterFactory, RuleFactory
 
 S = FollowUpTask.Status
-BUILTIN = [
-    "discharge",
-    "surgery",
-    "outpatient",
-    "treatment_course",
-    "consultation",
-    "sale",
-    "maintenance",
-    "appointment",
-]
+# Every clinic starts with the built-in kinds, in Encounter.Kind's order.
+BUILTIN = list(Encounter.Kind.values)
 # A new hires' list, imported on 24 November: two rows of the clinic's kind (by its name and
 # its code), one of a kind nobody defined.
 HEADERS = ["姓名", "编号", "日期", "电话", "类型"]
